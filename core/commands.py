@@ -1,0 +1,148 @@
+"""Order vocabulary shared by the core and every shell.
+
+The core returns ``Command`` values; shells (simulator venues, Alpaca, IBKR,
+the FIX prime broker) execute them and answer with ``Fill`` and
+``OrderUpdate`` events. Field names follow FIX where FIX has a name, so the
+FIX mapping is a table, not a translation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Side(str, Enum):
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def sign(self) -> int:
+        """+1 for a buy, −1 for a sell (TCA's ``s``)."""
+        return 1 if self is Side.BUY else -1
+
+
+class OrderType(str, Enum):
+    MARKET = "market"
+    LIMIT = "limit"
+    PEGGED_MIDPOINT = "pegged_midpoint"  # FIX OrdType=P with ExecInst=M
+
+
+class TimeInForce(str, Enum):
+    DAY = "day"
+    IOC = "ioc"
+    GTC = "gtc"
+
+
+class OrdStatus(str, Enum):
+    """FIX OrdStatus (39) values the lifecycle uses."""
+
+    PENDING_NEW = "pending_new"
+    NEW = "new"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    PENDING_CANCEL = "pending_cancel"
+    CANCELED = "canceled"
+    PENDING_REPLACE = "pending_replace"
+    REPLACED = "replaced"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+# ----------------------------------------------------------------- commands
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitOrder:
+    """Send a new (child) order. Prices in nano-units, quantity in units."""
+
+    time_ns: int
+    client_order_id: str
+    parent_id: str | None
+    symbol: str
+    side: Side
+    quantity: int
+    order_type: OrderType = OrderType.MARKET
+    limit_price: int | None = None
+    time_in_force: TimeInForce = TimeInForce.DAY
+    venue: str | None = None  # FIX ExDestination(100); None = broker's choice
+    min_quantity: int | None = None  # FIX MinQty(110), dark pools
+    algo: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrder:
+    time_ns: int
+    client_order_id: str  # the id of this cancel request
+    orig_client_order_id: str
+    symbol: str
+    side: Side
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaceOrder:
+    time_ns: int
+    client_order_id: str  # the new id the order takes on once replaced
+    orig_client_order_id: str
+    symbol: str
+    side: Side
+    quantity: int
+    limit_price: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """Something a person should hear about (Telegram, log)."""
+
+    time_ns: int
+    level: str  # "info" | "warning" | "error"
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A fact worth persisting (signal, risk decision, TCA, trade)."""
+
+    time_ns: int
+    kind: str
+    payload: dict[str, object] = field(default_factory=dict)
+
+
+Command = SubmitOrder | CancelOrder | ReplaceOrder | Alert | Record
+
+
+# ------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One execution; ``exec_id`` is unique per venue and deduplicates."""
+
+    time_ns: int
+    client_order_id: str
+    exec_id: str
+    symbol: str
+    side: Side
+    quantity: int
+    price: int
+    venue: str = ""
+    fee: int = 0  # nano-units of quote currency; negative = rebate
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdate:
+    """A status change reported by a venue (ack, reject, cancel, expiry)."""
+
+    time_ns: int
+    client_order_id: str
+    status: OrdStatus
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    """A scheduled wake-up; ``key`` says whose."""
+
+    time_ns: int
+    key: str = ""
