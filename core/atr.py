@@ -25,7 +25,9 @@ class WilderATR:
 
     def update(self, high: int, low: int, close: int) -> int | None:
         prev = self._prev_close
-        true_range = high - low if prev is None else max(high - low, abs(high - prev), abs(low - prev))
+        true_range = (
+            high - low if prev is None else max(high - low, abs(high - prev), abs(low - prev))
+        )
         self._prev_close = close
         self._count += 1
         if self._count < WILDER_PERIOD:

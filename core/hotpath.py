@@ -21,8 +21,8 @@ VolumeTracker: type = PyVolumeTracker
 
 if not PURE_PYTHON:
     try:
-        from core._sr import TravelProfile
-        from core._volume import VolumeTracker
+        from core._sr import TravelProfile  # noqa: F401  (re-exported)
+        from core._volume import VolumeTracker  # noqa: F401  (re-exported)
 
         COMPILED = True
     except ImportError as exc:  # pragma: no cover - depends on the build
