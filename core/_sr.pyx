@@ -19,12 +19,6 @@ cdef int64_t _INF = 1 << 62
 cdef class _BucketTree:
     """Bucket counts at one granularity over buckets [base, base + size)."""
 
-    cdef public int64_t g
-    cdef int64_t base
-    cdef int64_t size
-    cdef Py_ssize_t applied
-    cdef vector[int64_t] mn
-    cdef vector[int64_t] ad
 
     def __cinit__(self, int64_t g):
         self.g = g
@@ -107,13 +101,6 @@ cdef class _BucketTree:
 cdef class TravelProfile:
     """Compiled travel profile; same API and answers as ``PyTravelProfile``."""
 
-    cdef vector[int64_t] _low
-    cdef vector[int64_t] _high
-    cdef int64_t _dom_lo
-    cdef int64_t _dom_hi
-    cdef bint _has_domain
-    cdef dict _trees
-    cdef _BucketTree _last
 
     def __cinit__(self):
         self._has_domain = False
@@ -226,16 +213,28 @@ cdef class TravelProfile:
         return -self.count(bucket, g)
 
     cpdef tuple levels(self, int64_t price_tick, int64_t g):
-        if not self._has_domain:
-            return (None, None)
+        cdef int64_t support, resistance
         if g <= 0:
             raise ValueError(f"granularity must be positive, got {g}")
+        cdef int found = self.levels_c(price_tick, g, &support, &resistance)
+        return (support if found & 1 else None, resistance if found & 2 else None)
+
+    cdef int levels_c(self, int64_t price_tick, int64_t g, int64_t* support,
+                      int64_t* resistance):
+        """Bit 1: a support was found (in ``support``); bit 2: a resistance."""
+        if not self._has_domain:
+            return 0
         cdef _BucketTree tree = self._tree_for(g)
         cdef int64_t here = price_tick // g
         cdef int64_t lowest = self._dom_lo // g
         cdef int64_t highest = self._dom_hi // g
         cdef int64_t top = min(here - 1, highest)
         cdef int64_t bottom = max(here + 1, lowest)
-        support = tree.best(lowest, top, True) if top >= lowest else None
-        resistance = tree.best(bottom, highest, False) if bottom <= highest else None
-        return (support, resistance)
+        cdef int found = 0
+        if top >= lowest:
+            support[0] = tree.best(lowest, top, True)
+            found |= 1
+        if bottom <= highest:
+            resistance[0] = tree.best(bottom, highest, False)
+            found |= 2
+        return found

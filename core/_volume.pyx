@@ -14,11 +14,6 @@ from libcpp.vector cimport vector
 
 from core.volume import is_spike as _exact_is_spike
 
-cdef extern from *:
-    """
-    typedef __int128 sov_i128;
-    """
-    ctypedef long long sov_i128  # C sees __int128; never converted to Python directly
 
 # Half-full blocks of 512..1024 keep inserts (a memmove) and searches cheap.
 DEF BLOCK = 1024
@@ -35,16 +30,6 @@ cdef object _py(sov_i128 x):
 
 
 cdef class VolumeTracker:
-    cdef vector[vector[int64_t]] _blocks
-    cdef vector[int64_t] _maxes
-    cdef vector[int64_t] _fenwick
-    cdef int64_t _n
-    cdef int64_t _vmax
-    cdef sov_i128 _sum
-    cdef sov_i128 _sum_sq
-    cdef bint _big
-    cdef object _big_sum
-    cdef object _big_sum_sq
 
     def __cinit__(self):
         self._n = 0
@@ -107,6 +92,10 @@ cdef class VolumeTracker:
     cpdef object percentile(self, int64_t volume):
         if self._n == 0:
             return None
+        return self.percentile_c(volume)
+
+    cdef double percentile_c(self, int64_t volume) noexcept:
+        """The percentile; only meaningful when the history is not empty."""
         cdef int64_t less = self._rank(volume, False)
         cdef int64_t equal = self._rank(volume, True) - less
         return <double>(2 * less + equal) / <double>(2 * self._n)

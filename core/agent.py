@@ -16,7 +16,7 @@ from core.atr import WilderATR, granularity_ticks
 from core.errors import BadInput
 from core.events import Bar
 from core.health import Health, HealthMonitor, Schedule
-from core.hotpath import TravelProfile, VolumeTracker
+from core.hotpath import COMPILED, TravelProfile, VolumeTracker
 from core.instruments import Instrument
 from core.signals import AgentSignal, Reason, Signal, Zone
 
@@ -29,7 +29,9 @@ _LEVEL = Reason.LEVEL
 _STOP = Reason.STOP
 
 
-class SymbolAgent:
+class PySymbolAgent:
+    """Reference agent; ``core/_agent.pyx`` is its compiled twin."""
+
     __slots__ = (
         "_atr",
         "_direction",
@@ -95,6 +97,10 @@ class SymbolAgent:
     def volumes(self) -> VolumeTracker:
         return self._volume
 
+    def is_stale(self, now_ns: int) -> bool:
+        """SPEC §4.6: no bar for two bar periods inside the session."""
+        return self._health.is_stale(self._last_time, now_ns)
+
     def set_position(self, direction: int, stop: int | None) -> None:
         """The portfolio's truth: −1 short, 0 flat, +1 long, with its stop."""
         if direction not in (-1, 0, 1):
@@ -113,7 +119,7 @@ class SymbolAgent:
             raise BadInput(
                 "time", bar.time_ns, f"is not later than the previous bar at {self._last_time}"
             )
-        health = self._health.observe(bar.time_ns)
+        health = self._health.observe(self._last_time, bar.time_ns)
         signal = self._evaluate(bar, health)
         self._absorb(bar)
         if self._self_tracking:
@@ -190,3 +196,8 @@ class SymbolAgent:
             self.set_position(-1, signal.stop)
         elif kind is _EXIT_LONG or kind is _EXIT_SHORT:
             self.set_position(0, None)
+
+
+SymbolAgent: type = PySymbolAgent
+if COMPILED:
+    from core._agent import SymbolAgent  # noqa: F811  (the compiled twin)
