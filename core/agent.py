@@ -200,4 +200,4 @@ class PySymbolAgent:
 
 SymbolAgent: type = PySymbolAgent
 if COMPILED:
-    from core._agent import SymbolAgent  # noqa: F811  (the compiled twin)
+    from core._agent import SymbolAgent  # noqa: F401  (the compiled twin)
