@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import pairwise
 
 WILDER = 14
 
@@ -125,7 +126,7 @@ def brute_health(times: Sequence[int]) -> str:
     """
     if len(times) < 2:
         return "ok"
-    period = min(b - a for a, b in zip(times, times[1:], strict=False))
+    period = min(b - a for a, b in pairwise(times))
     spacing = times[-1] - times[-2]
     missing = -(-spacing // period) - 1
     return "ok" if missing == 0 else ("gap" if missing == 1 else "stale")
@@ -156,7 +157,9 @@ def brute_agent(bars: Sequence[RawBar], tick: int) -> list[Verdict]:
         health = brute_health([b.time_ns for b in bars[: t + 1]])
         signal, reason, stop = "HOLD", None, None
         long_ok = support is not None and bar.low < support[1] and bar.close >= support[1]
-        short_ok = resistance is not None and bar.high > resistance[0] and bar.close <= resistance[0]
+        short_ok = (
+            resistance is not None and bar.high > resistance[0] and bar.close <= resistance[0]
+        )
         if direction == 1 and bar.low <= stop_price:
             signal, reason, stop = "EXIT_LONG", "stop", stop_price
         elif direction == -1 and bar.high >= stop_price:
@@ -179,8 +182,6 @@ def brute_agent(bars: Sequence[RawBar], tick: int) -> list[Verdict]:
         elif signal in ("EXIT_LONG", "EXIT_SHORT"):
             direction, stop_price = 0, None
         verdicts.append(
-            Verdict(
-                signal, reason, support, resistance, percentile, spike, g, stop, health
-            )
+            Verdict(signal, reason, support, resistance, percentile, spike, g, stop, health)
         )
     return verdicts

@@ -43,7 +43,9 @@ def px(value: object) -> int:
     return price_from_decimal(Decimal(str(value)))
 
 
-def mk(i: int, o: object, h: object, low: object, c: object, v: int, *, t: int | None = None) -> Bar:
+def mk(
+    i: int, o: object, h: object, low: object, c: object, v: int, *, t: int | None = None
+) -> Bar:
     return Bar(SYM, T0 + i * MINUTE if t is None else t, px(o), px(h), px(low), px(c), v)
 
 
@@ -319,7 +321,9 @@ step = st.tuples(
 )
 
 
-def build_bars(steps: list, start_ns: int = T0, centre: int = 1000, prev_close: int | None = None) -> list[Bar]:
+def build_bars(
+    steps: list, start_ns: int = T0, centre: int = 1000, prev_close: int | None = None
+) -> list[Bar]:
     """Valid bars in cents from hypothesis draws: open at the last close, clamped."""
     bars = []
     t = start_ns
@@ -339,7 +343,9 @@ def run(make_agent: AgentFactory, bars: list[Bar], **kwargs: object) -> list[Age
     return [agent.on_bar(bar) for bar in bars]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     head=st.lists(step, min_size=1, max_size=45),
     tail_a=st.lists(step, max_size=15),
@@ -381,7 +387,9 @@ def assert_matches_brute_force(signals: list[AgentSignal], bars: list[Bar]) -> l
     return expected
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(steps=st.lists(step, min_size=15, max_size=60))
 def test_agent_equals_from_scratch_spec_decision(make_agent: AgentFactory, steps: list) -> None:
     bars = build_bars(steps)

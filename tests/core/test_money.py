@@ -41,7 +41,9 @@ def test_decimal_round_trip_is_exact(value: Decimal) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(units=st.integers(-(10**15), 10**15).filter(lambda u: u % 10 != 0), places=st.integers(10, 14))
+@given(
+    units=st.integers(-(10**15), 10**15).filter(lambda u: u % 10 != 0), places=st.integers(10, 14)
+)
 def test_finer_than_nano_is_refused_naming_the_field(units: int, places: int) -> None:
     value = Decimal(units).scaleb(-places)
     with pytest.raises(BadInput) as info:

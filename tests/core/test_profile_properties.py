@@ -4,10 +4,10 @@ and the compiled twin against the reference on long mixed workloads."""
 from __future__ import annotations
 
 import numpy as np
+from core._sr import TravelProfile
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core._sr import TravelProfile
 from core.sr import PyTravelProfile
 from tests.core.reference import brute_levels, travel_count
 

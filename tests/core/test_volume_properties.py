@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from core._volume import VolumeTracker
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core._volume import VolumeTracker
 from core.volume import PyVolumeTracker, is_spike
 from tests.core.reference import brute_percentile, brute_spike
 

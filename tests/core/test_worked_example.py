@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from core._sr import TravelProfile
+
 from core.events import Bar
 from core.instruments import CENT, ONE_DOLLAR, Instrument
 from core.sr import PyTravelProfile
@@ -63,7 +63,9 @@ def test_worked_example_through_symbol_agent(twin: str, make_agent: AgentFactory
     """Feed the moves as real Bars to an agent; its profile holds the SPEC's scores."""
     agent = make_agent(Instrument("XMPL", tick=CENT))
     for i, (low, high) in enumerate(MOVES_CENTS):
-        bar = Bar("XMPL", (i + 1) * 60 * 10**9, low * CENT, high * CENT, low * CENT, high * CENT, 100)
+        bar = Bar(
+            "XMPL", (i + 1) * 60 * 10**9, low * CENT, high * CENT, low * CENT, high * CENT, 100
+        )
         agent.on_bar(bar)
     expected_cls = "PyTravelProfile" if twin == "pure" else "TravelProfile"
     assert type(agent.profile).__name__ == expected_cls
