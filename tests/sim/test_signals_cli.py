@@ -303,3 +303,20 @@ def test_output_is_deterministic_across_runs_hash_seeds_and_twins(
         assert out == good_run.stdout
     demo = [run_sim(env={"PYTHONHASHSEED": s, "COLUMNS": "160"}).stdout for s in ("0", "99")]
     assert demo[0] == demo[1]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: a time after 2262-04-11 (≥ 2**63 ns) passes sim/timefmt.py parse_time and "
+        "core/events.py Bar, then crashes the compiled agent (core/_agent.pyx on_bar, "
+        "OverflowError) with a traceback and exit code 1 instead of exit 2 naming the line"
+    ),
+)
+def test_time_beyond_2262_is_a_bad_row(tmp_path: Path) -> None:
+    path, line = _with_bad_row(
+        tmp_path, 40, ["2300-01-01T00:00:00Z", "ACME", "10", "11", "10", "10.8", "100"]
+    )
+    result = run_sim("signals", str(path))
+    assert result.returncode == 2
+    assert f"line {line}:" in result.stderr and "time" in result.stderr
