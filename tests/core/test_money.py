@@ -118,3 +118,18 @@ def test_exact_halves(q: int, d: int) -> None:
 def test_non_positive_denominator_is_refused(fn, d: int) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError):
         fn(10, d)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=ArithmeticError,
+    reason=(
+        "BUG: core/money.py price_from_decimal calls dec.scaleb(9) unguarded; a value "
+        "such as '1e999999' overflows the default decimal context and escapes as "
+        "decimal.Overflow instead of BadInput naming the field"
+    ),
+)
+def test_absurd_exponent_is_bad_input() -> None:
+    with pytest.raises(BadInput) as info:
+        price_from_decimal("1e999999", "open")
+    assert info.value.field == "open"

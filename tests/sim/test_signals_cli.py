@@ -320,3 +320,73 @@ def test_time_beyond_2262_is_a_bad_row(tmp_path: Path) -> None:
     result = run_sim("signals", str(path))
     assert result.returncode == 2
     assert f"line {line}:" in result.stderr and "time" in result.stderr
+
+
+def test_crlf_file_and_header_only_file(
+    tmp_path: Path, good_run: subprocess.CompletedProcess
+) -> None:
+    rows = bars_rows()
+    crlf = tmp_path / "crlf.csv"
+    lines = ["time,symbol,open,high,low,close,volume"] + [",".join(r) for r in rows]
+    crlf.write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-8"))
+    result = run_sim("signals", str(crlf))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == good_run.stdout
+    empty = write_csv(tmp_path / "empty.csv", [])
+    result = run_sim("signals", str(empty))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [HEADER]
+    assert "0 bars, 0 rejected" in result.stderr
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: sim/signals_cli.py opens the bars CSV with encoding='utf-8', so the "
+        "byte-order mark Excel writes ('CSV UTF-8') becomes part of the first header "
+        "('\\ufefftime') and the file is refused for lacking a 'time' column; "
+        "'utf-8-sig' would read it"
+    ),
+)
+def test_excel_utf8_bom_is_accepted(tmp_path: Path, good_run: subprocess.CompletedProcess) -> None:
+    path = write_csv(tmp_path / "bom.csv", bars_rows())
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    result = run_sim("signals", str(path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == good_run.stdout
+
+
+@pytest.mark.parametrize(
+    ("row", "field"),
+    [
+        (["2024-03-05T15:30:00Z", "ACME", "1e999999", "11", "10", "10.8", "100"], "open"),
+        (["2024-03-05T15:30:00Z", "ACME", "10", "1e5000", "10", "10.8", "100"], "high"),
+        (["2024-03-05T15:30:00Z", "ACME", "10", "11", "10", "10.8", "1e5000"], "volume"),
+    ],
+    ids=["open-overflows-decimal", "high-too-many-digits", "volume-too-many-digits"],
+)
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: absurd numbers crash the CLI with a traceback and exit 1 instead of exit 2: "
+        "'1e999999' as a price raises decimal.Overflow in core/money.py "
+        "price_from_decimal (dec.scaleb(9)); a price or volume of '1e5000' makes "
+        "core/errors.py BadInput.__init__ fail formatting the value "
+        "(ValueError: int max str digits)"
+    ),
+)
+def test_absurd_numbers_are_bad_rows(tmp_path: Path, row: list[str], field: str) -> None:
+    path, line = _with_bad_row(tmp_path, 7, row)
+    result = run_sim("signals", str(path))
+    assert result.returncode == 2, result.stderr[-300:]
+    assert f"line {line}:" in result.stderr and f"{field}=" in result.stderr
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: --tick 1e999999 raises decimal.Overflow in core/money.py price_from_decimal",
+)
+def test_absurd_tick_exits_2(good_csv: Path) -> None:
+    result = run_sim("signals", str(good_csv), "--tick", "1e999999")
+    assert result.returncode == 2
+    assert "--tick" in result.stderr
