@@ -121,3 +121,21 @@ def test_time_beyond_int64_is_rejected_as_bad_input(twin: str) -> None:
     with pytest.raises(BadInput) as info:
         agent.on_bar(Bar("FAR", 2**63, 10**10, 10**10, 10**10, 10**10, 1))
     assert info.value.field in ("time", "time_ns")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: reachable through valid Bars (volume < 2**63): after Σv² passes 2**126 the "
+        "compiled VolumeTracker's sum of squares overflows (core/_volume.pyx add, "
+        "`self._big_sum_sq += volume * volume` in int64), so the compiled agent reports "
+        "spike=True where the SPEC (and PySymbolAgent) say False"
+    ),
+)
+def test_agents_agree_on_huge_volumes() -> None:
+    instrument = Instrument("BIG")
+    compiled, pure = CompiledAgent(instrument), pure_agent(instrument)
+    volumes = [2**62] * 4 + [2**62 + 2**61] * 5
+    for i, volume in enumerate(volumes):
+        bar = Bar("BIG", START + i * MIN, 10**10, 10**10, 10**10, 10**10, volume)
+        assert compiled.on_bar(bar) == pure.on_bar(bar), i
