@@ -90,7 +90,11 @@ class Engine:
         limits: RiskLimits | None = None,
         agent_factory: AgentFactory = default_agent_factory,
         venues: list[Venue] | None = None,
+        urgency: Urgency = Urgency.NORMAL,
     ) -> None:
+        """``urgency`` is the execution urgency of entries and level exits (stop
+        exits are always HIGH): NORMAL prices risk at 1 / the trade's risk
+        budget, LOW ignores risk and lets the cost model spread the order."""
         if len(instruments) > MAX_SYMBOLS:
             raise BadInput("instruments", len(instruments), f"at most {MAX_SYMBOLS} symbols")
         symbols = [i.symbol for i in instruments]
@@ -99,6 +103,7 @@ class Engine:
         if initial_cash <= 0:
             raise BadInput("initial_cash", initial_cash, "must be positive")
         self._clock = clock
+        self._urgency = urgency
         self._now = 0
         self._instruments = {i.symbol: i for i in instruments}
         self._agents = {i.symbol: agent_factory(i) for i in instruments}
@@ -207,7 +212,7 @@ class Engine:
             symbol=symbol,
             side=Side.BUY if direction > 0 else Side.SELL,
             quantity=decision.quantity,
-            urgency=Urgency.NORMAL,
+            urgency=self._urgency,
             purpose="entry",
             decision_price=entry,
             stop=signal.stop,
