@@ -141,7 +141,9 @@ def test_pov_never_exceeds_its_rate_by_more_than_one_lot(lots, lot, rate, volume
         # cumulative participation of everything released so far
         assert progress.released <= rho / (1 - rho) * market + lot
         if progress.filled:
-            assert progress.filled / (progress.filled + market) <= rho + lot / (progress.filled + market)
+            assert progress.filled / (progress.filled + market) <= rho + lot / (
+                progress.filled + market
+            )
     assert progress.released <= lots * lot
 
 
@@ -168,7 +170,12 @@ def test_iceberg_never_shows_more_than_its_display(lots, display_lots, lot, fill
 
 
 @settings(max_examples=100, deadline=None)
-@given(lots=st.integers(1, 400), lot=lot_st, bars=st.integers(1, 30), ratios=st.lists(st.floats(0, 4), min_size=30, max_size=30))
+@given(
+    lots=st.integers(1, 400),
+    lot=lot_st,
+    bars=st.integers(1, 30),
+    ratios=st.lists(st.floats(0, 4), min_size=30, max_size=30),
+)
 def test_adaptive_releases_exactly_the_parent_by_the_last_interval(lots, lot, bars, ratios):
     adaptive = Adaptive(lots * lot, lot, 0, MIN, bars)
     progress = Progress(lots * lot)
@@ -176,7 +183,7 @@ def test_adaptive_releases_exactly_the_parent_by_the_last_interval(lots, lot, ba
     for k in range(bars):
         adaptive.set_ratio(ratios[k])
         allowed = adaptive.allowance(k * MIN, progress)
-        assert allowed >= previous and allowed % lot == 0 or allowed == lots * lot
+        assert (allowed >= previous and allowed % lot == 0) or allowed == lots * lot
         previous = allowed
     assert adaptive.allowance(bars * MIN, progress) == lots * lot
 

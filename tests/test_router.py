@@ -88,7 +88,9 @@ def test_dark_decision_prefers_learned_fills_and_sets_min_quantity():
     # MS-POOL fills well and improves price by 5 bps: it wins
     book.record_sent("MS-POOL", 1_000)
     book.record_fill("MS-POOL", 1_000, 100 * D - 5 * D // 100 // 100 * 100, 100 * D, 1, MIN // 2)
-    assert dark.decide(INST, 200, 100 * D, 20_000 * D, 0.001, MIN, 1, urgent=False).venue == "MS-POOL"
+    assert (
+        dark.decide(INST, 200, 100 * D, 20_000 * D, 0.001, MIN, 1, urgent=False).venue == "MS-POOL"
+    )
     # all dark venues miss a lot: lit wins
     for name in ("SIGMA-X", "CROSSFINDER", "MS-POOL", "LEVEL-ATS"):
         book.record_sent(name, 1_000_000)

@@ -17,7 +17,10 @@ def buy_example():
         decision_price=100 * D,
         start_price=100 * D + 10 * CENT,
         end_price=100 * D + 50 * CENT,
-        executions=[Execution(400, 100 * D + 20 * CENT, 2 * D), Execution(400, 100 * D + 30 * CENT, 2 * D)],
+        executions=[
+            Execution(400, 100 * D + 20 * CENT, 2 * D),
+            Execution(400, 100 * D + 30 * CENT, 2 * D),
+        ],
         interval_vwap=100.20 * D,
         impact_model_bps=12.5,
     )
@@ -77,8 +80,16 @@ def test_a_buy_below_the_decision_price_is_negative_cost():
 
 @pytest.mark.parametrize(
     ("bps", "name"),
-    [(-5.01, "Excellent"), (-5.0, "Good"), (1.99, "Good"), (2.0, "Acceptable"), (9.99, "Acceptable"),
-     (10.0, "Poor"), (24.99, "Poor"), (25.0, "Very Poor")],
+    [
+        (-5.01, "Excellent"),
+        (-5.0, "Good"),
+        (1.99, "Good"),
+        (2.0, "Acceptable"),
+        (9.99, "Acceptable"),
+        (10.0, "Poor"),
+        (24.99, "Poor"),
+        (25.0, "Very Poor"),
+    ],
 )
 def test_grade_boundaries(bps, name):
     assert grade(bps) == name
@@ -87,7 +98,14 @@ def test_grade_boundaries(bps, name):
 def test_rendered_box_has_the_rows_in_order_and_the_record_is_plain_data():
     r = buy_example()
     text = render(r)
-    rows = ["Arrival slippage", "VWAP performance", "Implementation shortfall", "Market impact (model)", "Market impact (realised)", "Grade"]
+    rows = [
+        "Arrival slippage",
+        "VWAP performance",
+        "Implementation shortfall",
+        "Market impact (model)",
+        "Market impact (realised)",
+        "Grade",
+    ]
     positions = [text.index(row) for row in rows]
     assert positions == sorted(positions)
     assert "┌" in text and "┘" in text and "+30.40" in text and "Very Poor" in text
@@ -102,7 +120,10 @@ def test_rendered_box_has_the_rows_in_order_and_the_record_is_plain_data():
     side=st.sampled_from([1, -1]),
     decided=st.integers(1, 10_000),
     prices=st.tuples(*[st.integers(1 * D, 500 * D)] * 3),
-    fills=st.lists(st.tuples(st.integers(1, 1000), st.integers(1 * D, 500 * D), st.integers(-D, D)), max_size=10),
+    fills=st.lists(
+        st.tuples(st.integers(1, 1000), st.integers(1 * D, 500 * D), st.integers(-D, D)),
+        max_size=10,
+    ),
     decimals=st.sampled_from([0, 2]),
 )
 def test_decomposition_always_sums_to_paper_minus_real(side, decided, prices, fills, decimals):

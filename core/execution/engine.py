@@ -65,6 +65,11 @@ MAX_CONSECUTIVE_REJECTS = 3
 retry that also failed, three means the order itself is unacceptable — keep
 sending and we are hammering a venue. Any fill resets the count."""
 
+GRACE_BARS = MAX_CONSECUTIVE_REJECTS
+"""A parent lives this many bars past its planned horizon: a rejected or
+cancelled slice is retried on the next bar, so the grace is one bar per
+retry the parent is allowed before it halts."""
+
 
 @dataclass(frozen=True, slots=True)
 class Intent:
@@ -347,7 +352,7 @@ class ExecutionEngine:
             choice=choice,
             created_ns=now_ns,
             start_ns=now_ns,
-            end_ns=now_ns + (horizon + 1) * period,
+            end_ns=now_ns + (horizon + GRACE_BARS) * period,
             progress=Progress(intent.quantity),
         )
         self.parents[parent_id] = parent
