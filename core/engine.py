@@ -121,6 +121,7 @@ class Engine:
             "refused_fills": 0,
             "refused_updates": 0,
             "rejected_inputs": 0,
+            "risk_breaches": 0,
         }
         for instrument in instruments:
             self._execution.market(instrument.symbol)
@@ -315,7 +316,47 @@ class Engine:
         )
         self._sync_agent(order.symbol, change.after)
         self._absorb(outcome, commands)
+        if result.outcome == "late":
+            self._check_late_exposure(now, order, fill, commands)
         return commands
+
+    def _check_late_exposure(
+        self, now: int, order: ChildOrder, fill: Fill, commands: list[EngineCommand]
+    ) -> None:
+        """A fill after a confirmed cancel is exposure nobody approved any more.
+
+        Its reservation may already back another entry, so if the book is now
+        past a limit the engine says so loudly and works the late quantity
+        straight back out (urgent, market) rather than carry a breach.
+        """
+        portfolio = self._portfolio
+        limits = portfolio.limits
+        direction = fill.side.sign
+        equity = portfolio.equity()
+        side_limit = max(0, equity) * limits.max_gross_per_side_bps // BPS
+        count = portfolio.open_position_count()
+        exposure = portfolio.side_exposure(direction)
+        if count <= limits.max_positions and exposure <= side_limit:
+            return
+        self._counters["risk_breaches"] += 1
+        commands.append(
+            Alert(
+                now,
+                "error",
+                "risk_breach",
+                f"late fill {fill.exec_id} on {order.client_order_id}: {count} positions"
+                f" (max {limits.max_positions}), exposure {exposure} (limit {side_limit});"
+                f" unwinding {fill.quantity}",
+            )
+        )
+        symbol = order.symbol
+        position = portfolio.quantity(symbol)
+        if position * direction <= 0:
+            return
+        if any(p.intent.purpose == "exit" for p in self._execution.active_parents(symbol)):
+            return
+        unwind = min(abs(position), fill.quantity) * (1 if position > 0 else -1)
+        self._start_exit(now, symbol, unwind, Urgency.HIGH, commands)
 
     def _sync_agent(self, symbol: str, quantity: int) -> None:
         direction = (quantity > 0) - (quantity < 0)

@@ -67,7 +67,7 @@ def test_the_router_learns_from_fills():
     book.record_fill("NASDAQ", 1_000, 100 * D - D // 100, 100 * D, 1, 1_000)
     assert lit.choose(INST, 100 * D, 0.001).venue == "NASDAQ"
     scores = lit.scores(INST, 100 * D, 0.001)
-    assert [s.venue for s in scores][0] == "NASDAQ"
+    assert scores[0].venue == "NASDAQ"
     assert scores[0].improvement_bps == pytest.approx(1.0)
 
 
