@@ -11,6 +11,10 @@ from dataclasses import dataclass
 from core.errors import BadInput
 
 INT64_MAX = 2**63 - 1
+MAX_PRICE = 2**58
+"""≈ $288M per unit. Keeps every integer the core derives from prices (14
+summed true ranges, 13·ATR + TR) inside int64 in the compiled paths, so the
+pure-Python twins and the Cython build can never disagree by overflow."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +45,8 @@ class Bar:
             raise BadInput("symbol", self.symbol, "must not be empty")
         if self.low <= 0:
             raise BadInput("low", self.low, "must be positive")
+        if self.high >= MAX_PRICE:
+            raise BadInput("high", self.high, f"must be below {MAX_PRICE} nano-units")
         if self.low > min(self.open, self.close):
             raise BadInput("low", self.low, "is above min(open, close)")
         if self.high < max(self.open, self.close):

@@ -27,7 +27,7 @@ def to_decimal_input(value: object, field: str) -> Decimal:
 
     Floats are refused: they have usually already lost the exact value.
     """
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise BadInput(field, value, "must be a decimal string, int or Decimal, not float")
     try:
         result = value if isinstance(value, Decimal) else Decimal(str(value).strip())

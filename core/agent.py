@@ -1,0 +1,203 @@
+"""One symbol's agent: bars in, one ``AgentSignal`` per bar out (SPEC §4).
+
+Everything the signal for bar *t* uses was built from bars 1..t−1; bar *t*
+is absorbed only after its signal is decided, so no signal can see its own
+bar's influence on the profile, the ATR or the volume history.
+
+Two ways to know the position: a *self-tracking* agent follows its own
+signals (the signal CLI, SPEC §4.5); inside the Engine the agent is told the
+portfolio's real position through ``set_position`` after fills, so a refused
+or unfilled entry never leaves the agent believing it is long.
+"""
+
+from __future__ import annotations
+
+from core.atr import WilderATR, granularity_ticks
+from core.errors import BadInput
+from core.events import Bar
+from core.health import Health, HealthMonitor, Schedule
+from core.hotpath import COMPILED, TravelProfile, VolumeTracker
+from core.instruments import Instrument
+from core.signals import AgentSignal, Reason, Signal, Zone
+
+_HOLD = Signal.HOLD
+_ENTER_LONG = Signal.ENTER_LONG
+_ENTER_SHORT = Signal.ENTER_SHORT
+_EXIT_LONG = Signal.EXIT_LONG
+_EXIT_SHORT = Signal.EXIT_SHORT
+_LEVEL = Reason.LEVEL
+_STOP = Reason.STOP
+
+
+class PySymbolAgent:
+    """Reference agent; ``core/_agent.pyx`` is its compiled twin."""
+
+    __slots__ = (
+        "_atr",
+        "_direction",
+        "_g",
+        "_health",
+        "_last_time",
+        "_prev_close",
+        "_profile",
+        "_self_tracking",
+        "_stop",
+        "_tick",
+        "_volume",
+        "bars_seen",
+        "instrument",
+        "symbol",
+    )
+
+    def __init__(
+        self,
+        instrument: Instrument,
+        self_tracking: bool = True,
+        schedule: Schedule | None = None,
+    ) -> None:
+        self.instrument = instrument
+        self.symbol = instrument.symbol
+        self._tick = int(instrument.tick)
+        self._self_tracking = self_tracking
+        self._atr = WilderATR()
+        self._profile = TravelProfile()
+        self._volume = VolumeTracker()
+        self._health = HealthMonitor(schedule)
+        self._g: int | None = None  # granularity in ticks, after the last bar
+        self._prev_close: int | None = None
+        self._last_time: int | None = None
+        self._direction = 0
+        self._stop: int | None = None
+        self.bars_seen = 0
+
+    # ------------------------------------------------------------ read-only
+
+    @property
+    def atr(self) -> int | None:
+        return self._atr.value
+
+    @property
+    def granularity(self) -> int | None:
+        """Bucket width in price nano-units, or None during warm-up."""
+        return None if self._g is None else self._g * self._tick
+
+    @property
+    def position(self) -> tuple[int, int | None]:
+        return self._direction, self._stop
+
+    @property
+    def health(self) -> HealthMonitor:
+        return self._health
+
+    @property
+    def profile(self) -> TravelProfile:
+        return self._profile
+
+    @property
+    def volumes(self) -> VolumeTracker:
+        return self._volume
+
+    def is_stale(self, now_ns: int) -> bool:
+        """SPEC §4.6: no bar for two bar periods inside the session."""
+        return self._health.is_stale(self._last_time, now_ns)
+
+    def set_position(self, direction: int, stop: int | None) -> None:
+        """The portfolio's truth: −1 short, 0 flat, +1 long, with its stop."""
+        if direction not in (-1, 0, 1):
+            raise BadInput("direction", direction, "must be -1, 0 or 1")
+        if direction != 0 and stop is None:
+            raise BadInput("stop", stop, "an open position needs a stop")
+        self._direction = direction
+        self._stop = stop if direction != 0 else None
+
+    # ---------------------------------------------------------------- bars
+
+    def on_bar(self, bar: Bar) -> AgentSignal:
+        if bar.symbol != self.symbol:
+            raise BadInput("symbol", bar.symbol, f"bar sent to the agent for {self.symbol}")
+        if self._last_time is not None and bar.time_ns <= self._last_time:
+            raise BadInput(
+                "time", bar.time_ns, f"is not later than the previous bar at {self._last_time}"
+            )
+        health = self._health.observe(self._last_time, bar.time_ns)
+        signal = self._evaluate(bar, health)
+        self._absorb(bar)
+        if self._self_tracking:
+            self._follow(signal)
+        return signal
+
+    def _evaluate(self, bar: Bar, health: Health) -> AgentSignal:
+        volume = bar.volume
+        percentile = self._volume.percentile(volume)
+        spike = self._volume.spike(volume)
+        g = self._g
+        tick = self._tick
+        support = resistance = None
+        if g is not None and self._prev_close is not None:
+            s_bucket, r_bucket = self._profile.levels(self._prev_close // tick, g)
+            width = g * tick
+            if s_bucket is not None:
+                support = Zone(s_bucket * width, (s_bucket + 1) * width)
+            if r_bucket is not None:
+                resistance = Zone(r_bucket * width, (r_bucket + 1) * width)
+
+        signal, reason, stop = _HOLD, None, None
+        direction = self._direction
+        if direction == 1 and bar.low <= self._stop:  # type: ignore[operator]
+            signal, reason, stop = _EXIT_LONG, _STOP, self._stop
+        elif direction == -1 and bar.high >= self._stop:  # type: ignore[operator]
+            signal, reason, stop = _EXIT_SHORT, _STOP, self._stop
+        elif direction == 1:
+            if resistance is not None and bar.high > resistance.low >= bar.close:
+                signal, reason, stop = _EXIT_LONG, _LEVEL, self._stop
+        elif direction == -1:
+            if support is not None and bar.low < support.high <= bar.close:
+                signal, reason, stop = _EXIT_SHORT, _LEVEL, self._stop
+        elif spike and health is not Health.STALE:
+            long_ok = support is not None and bar.low < support.high <= bar.close
+            short_ok = resistance is not None and bar.high > resistance.low >= bar.close
+            if long_ok and not short_ok:
+                signal, reason, stop = _ENTER_LONG, _LEVEL, support.low - tick  # type: ignore[union-attr]
+            elif short_ok and not long_ok:
+                signal, reason, stop = _ENTER_SHORT, _LEVEL, resistance.high  # type: ignore[union-attr]
+
+        return AgentSignal(
+            self.symbol,
+            bar.time_ns,
+            signal,
+            reason,
+            percentile if signal is not _HOLD else None,
+            support,
+            resistance,
+            percentile,
+            spike,
+            None if g is None else g * tick,
+            stop,
+            health.value,
+        )
+
+    def _absorb(self, bar: Bar) -> None:
+        tick = self._tick
+        low_tick = bar.low // tick
+        self._profile.add_bar(low_tick, bar.high // tick, low_tick, -(-bar.high // tick))
+        self._volume.add(bar.volume)
+        atr = self._atr.update(bar.high, bar.low, bar.close)
+        if atr is not None:
+            self._g = granularity_ticks(atr, tick)
+        self._prev_close = bar.close
+        self._last_time = bar.time_ns
+        self.bars_seen += 1
+
+    def _follow(self, signal: AgentSignal) -> None:
+        kind = signal.signal
+        if kind is _ENTER_LONG:
+            self.set_position(1, signal.stop)
+        elif kind is _ENTER_SHORT:
+            self.set_position(-1, signal.stop)
+        elif kind is _EXIT_LONG or kind is _EXIT_SHORT:
+            self.set_position(0, None)
+
+
+SymbolAgent: type = PySymbolAgent
+if COMPILED:
+    from core._agent import SymbolAgent  # noqa: F401  (the compiled twin)

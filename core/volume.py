@@ -1,0 +1,53 @@
+"""All-history volume percentile and the 2σ spike (SPEC §4.4), reference twin.
+
+``core/_volume.pyx`` is the compiled twin. Nothing is windowed: every volume
+the symbol ever printed counts, which is what "capitulation measured against
+all of the symbol's history" means.
+"""
+
+from __future__ import annotations
+
+from sortedcontainers import SortedList
+
+
+def is_spike(n: int, total: int, total_sq: int, volume: int) -> bool:
+    """``volume > mean + 2σ`` (population σ over n volumes), exactly on integers.
+
+    With ``S = Σv`` and ``Q = Σv²``: ``v > S/n + 2·sqrt(nQ − S²)/n`` ⇔
+    ``n·v − S > 0`` and ``(n·v − S)² > 4·(n·Q − S²)``. The 2 is the SPEC's 2σ
+    tail rule. Undefined (False) below two observations.
+    """
+    if n < 2:
+        return False
+    excess = n * volume - total
+    return excess > 0 and excess * excess > 4 * (n * total_sq - total * total)
+
+
+class PyVolumeTracker:
+    """Every volume seen so far, for exact mid-rank percentiles and spike tests."""
+
+    def __init__(self) -> None:
+        self._volumes: SortedList[int] = SortedList()
+        self._sum = 0
+        self._sum_sq = 0
+
+    @property
+    def count(self) -> int:
+        return len(self._volumes)
+
+    def percentile(self, volume: int) -> float | None:
+        """``(#less + ½·#equal) / n`` over the history; None with no history."""
+        n = len(self._volumes)
+        if n == 0:
+            return None
+        less = self._volumes.bisect_left(volume)
+        equal = self._volumes.bisect_right(volume) - less
+        return (2 * less + equal) / (2 * n)
+
+    def spike(self, volume: int) -> bool:
+        return is_spike(len(self._volumes), self._sum, self._sum_sq, volume)
+
+    def add(self, volume: int) -> None:
+        self._volumes.add(volume)
+        self._sum += volume
+        self._sum_sq += volume * volume

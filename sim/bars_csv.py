@@ -1,0 +1,160 @@
+"""Bars CSV in and signals CSV out: the formats the README documents.
+
+Reading is strict: a bad row is an error naming its line, field and value;
+with ``skip_bad`` it is counted and skipped instead, and nothing accepted
+before it is lost.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from core.errors import BadInput
+from core.events import Bar
+from core.money import format_price, price_from_decimal, to_decimal_input
+from core.signals import AgentSignal
+from sim.timefmt import format_time, parse_time
+
+BAR_COLUMNS = ("time", "symbol", "open", "high", "low", "close", "volume")
+SIGNAL_COLUMNS = (
+    "time",
+    "symbol",
+    "signal",
+    "reason",
+    "conviction",
+    "support_low",
+    "support_high",
+    "resistance_low",
+    "resistance_high",
+    "volume_percentile",
+    "spike",
+    "granularity",
+    "stop",
+    "health",
+)
+
+
+class BadRow(BadInput):
+    """A CSV row that was rejected; carries its 1-based line number."""
+
+    def __init__(self, line: int, cause: BadInput) -> None:
+        self.line = line
+        self.cause = cause
+        super().__init__(cause.field, cause.value, cause.reason)
+        self.args = (f"line {line}: {cause}",)
+
+
+@dataclass
+class BarsFile:
+    bars: list[Bar] = field(default_factory=list)
+    rejected: list[BadRow] = field(default_factory=list)
+
+
+def parse_volume(text: str) -> int:
+    dec = to_decimal_input(text, "volume")
+    if dec != dec.to_integral_value() or dec < 0:
+        raise BadInput("volume", text, "must be a whole number >= 0")
+    return int(dec)
+
+
+def parse_bar_row(row: dict[str, str]) -> Bar:
+    symbol = (row.get("symbol") or "").strip()
+    if not symbol:
+        raise BadInput("symbol", row.get("symbol"), "is empty")
+    return Bar(
+        symbol=symbol,
+        time_ns=parse_time(row.get("time") or "", "time"),
+        open=price_from_decimal((row.get("open") or "").strip(), "open"),
+        high=price_from_decimal((row.get("high") or "").strip(), "high"),
+        low=price_from_decimal((row.get("low") or "").strip(), "low"),
+        close=price_from_decimal((row.get("close") or "").strip(), "close"),
+        volume=parse_volume(row.get("volume") or ""),
+    )
+
+
+def read_bars(stream: TextIO, skip_bad: bool = False) -> BarsFile:
+    """Parse and validate a bars CSV, including per-symbol time order."""
+    reader = csv.DictReader(stream)
+    header = reader.fieldnames or []
+    missing = [column for column in BAR_COLUMNS if column not in header]
+    if missing:
+        raise BadRow(1, BadInput("header", ",".join(header), f"lacks column(s) {missing}"))
+    result = BarsFile()
+    last_time: dict[str, int] = {}
+    for row in reader:
+        line = reader.line_num
+        try:
+            if None in row:
+                raise BadInput("row", row[None], "has more fields than the header")
+            bar = parse_bar_row(row)
+            previous = last_time.get(bar.symbol)
+            if previous is not None and bar.time_ns <= previous:
+                raise BadInput(
+                    "time", row["time"], f"is not later than {bar.symbol}'s previous bar"
+                )
+        except BadInput as exc:
+            bad = BadRow(line, exc)
+            if not skip_bad:
+                raise bad from None
+            result.rejected.append(bad)
+            continue
+        last_time[bar.symbol] = bar.time_ns
+        result.bars.append(bar)
+    return result
+
+
+def write_bars(stream: TextIO, bars: Iterable[Bar]) -> None:
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(BAR_COLUMNS)
+    for bar in bars:
+        writer.writerow(
+            (
+                format_time(bar.time_ns),
+                bar.symbol,
+                format_price(bar.open),
+                format_price(bar.high),
+                format_price(bar.low),
+                format_price(bar.close),
+                bar.volume,
+            )
+        )
+
+
+def _price_or_blank(value: int | None) -> str:
+    return "" if value is None else format_price(value)
+
+
+def _float_or_blank(value: float | None) -> str:
+    return "" if value is None else repr(value)
+
+
+def signal_row(signal: AgentSignal) -> tuple[str, ...]:
+    support, resistance = signal.support, signal.resistance
+    return (
+        format_time(signal.time_ns),
+        signal.symbol,
+        signal.signal.value,
+        "" if signal.reason is None else signal.reason.value,
+        _float_or_blank(signal.conviction),
+        _price_or_blank(None if support is None else support.low),
+        _price_or_blank(None if support is None else support.high),
+        _price_or_blank(None if resistance is None else resistance.low),
+        _price_or_blank(None if resistance is None else resistance.high),
+        _float_or_blank(signal.volume_percentile),
+        "true" if signal.spike else "false",
+        _price_or_blank(signal.granularity),
+        _price_or_blank(signal.stop),
+        signal.health,
+    )
+
+
+def write_signals(stream: TextIO, signals: Iterable[AgentSignal]) -> Iterator[AgentSignal]:
+    """Write rows as the signals stream past; yields each signal on."""
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(SIGNAL_COLUMNS)
+    for signal in signals:
+        writer.writerow(signal_row(signal))
+        yield signal

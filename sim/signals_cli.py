@@ -1,0 +1,92 @@
+"""``python -m sim signals``: the agents alone over a bars CSV.
+
+Each agent tracks its own position from its own signals (SPEC §4.5), so this
+is the place to see exactly what the signal core decides, bar by bar.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from core.agent import SymbolAgent
+from core.errors import BadInput
+from core.events import Bar
+from core.instruments import Instrument, us_equity_tick
+from core.money import price_from_decimal
+from core.signals import AgentSignal, Signal
+from sim.bars_csv import BadRow, read_bars, write_signals
+from sim.calendar import schedule_for
+
+EXIT_BAD_INPUT = 2
+
+
+def run_agents(
+    bars: Iterable[Bar],
+    tick: int | None = None,
+    exchange: str | None = "XNYS",
+    span: tuple[int, int] | None = None,
+) -> Iterator[AgentSignal]:
+    """One agent per symbol, created at the symbol's first bar.
+
+    The tick is ``tick`` when given, else the US equity rule applied to the
+    symbol's first close. ``span`` bounds the calendar needed for gap checks.
+    """
+    agents: dict[str, SymbolAgent] = {}
+    schedule = schedule_for(exchange, *span) if span is not None else None
+    for bar in bars:
+        agent = agents.get(bar.symbol)
+        if agent is None:
+            chosen = tick if tick is not None else us_equity_tick(bar.close)
+            agent = SymbolAgent(Instrument(bar.symbol, tick=chosen), schedule=schedule)
+            agents[bar.symbol] = agent
+        yield agent.on_bar(bar)
+
+
+def parse_tick(text: str | None) -> int | None:
+    if text is None:
+        return None
+    tick = price_from_decimal(text, "--tick")
+    if tick <= 0:
+        raise BadInput("--tick", text, "must be positive")
+    return tick
+
+
+def main(csv_path: str, out: str | None, tick_text: str | None, skip_bad: bool) -> int:
+    try:
+        tick = parse_tick(tick_text)
+    except BadInput as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    path = Path(csv_path)
+    try:
+        with path.open(newline="", encoding="utf-8") as stream:
+            loaded = read_bars(stream, skip_bad=skip_bad)
+    except BadRow as exc:
+        print(f"error: {path}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"error: cannot read {path}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    for bad in loaded.rejected:
+        print(f"skipped: {path}: {bad}", file=sys.stderr)
+    bars = loaded.bars
+    span = (min(b.time_ns for b in bars), max(b.time_ns for b in bars)) if bars else None
+    counts = {signal: 0 for signal in Signal}
+    target = open(out, "w", newline="", encoding="utf-8") if out else sys.stdout  # noqa: SIM115
+    try:
+        for signal in write_signals(target, run_agents(bars, tick, "XNYS", span)):
+            counts[signal.signal] += 1
+    finally:
+        if out:
+            target.close()
+    summary = ", ".join(f"{s.value}={n}" for s, n in counts.items())
+    print(
+        f"{len(bars)} bars, {len(loaded.rejected)} rejected; {summary}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+__all__ = ["main", "run_agents"]

@@ -1,0 +1,43 @@
+"""UTC timestamps as text and back, exactly to the nanosecond."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+
+from core.errors import BadInput
+
+_NS = 10**9
+
+
+def parse_time(text: str, field: str = "time") -> int:
+    """ISO-8601 (naive means UTC) or epoch seconds (int or decimal) to ns."""
+    raw = text.strip()
+    if not raw:
+        raise BadInput(field, text, "is empty")
+    if raw.lstrip("-").replace(".", "", 1).isdigit():
+        try:
+            seconds = Decimal(raw)
+        except InvalidOperation:
+            raise BadInput(field, text, "is not epoch seconds") from None
+        nanos = seconds.scaleb(9)
+        if nanos != nanos.to_integral_value():
+            raise BadInput(field, text, "has more than 9 decimal places")
+        return int(nanos)
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise BadInput(field, text, "is neither ISO-8601 nor epoch seconds") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * _NS + delta.microseconds * 1_000
+
+
+def format_time(time_ns: int) -> str:
+    """ISO-8601 UTC with a ``Z``; sub-second digits only when present."""
+    seconds, nanos = divmod(time_ns, _NS)
+    text = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    if nanos:
+        text += "." + f"{nanos:09d}".rstrip("0")
+    return text + "Z"
