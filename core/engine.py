@@ -360,10 +360,20 @@ class Engine:
 
     def _sync_agent(self, symbol: str, quantity: int) -> None:
         direction = (quantity > 0) - (quantity < 0)
-        if direction != self._directions[symbol]:
-            self._directions[symbol] = direction
-            stop = self._stops.get(symbol) if direction else None
-            self._agents[symbol].set_position(direction, stop)
+        if direction == self._directions[symbol]:
+            return
+        self._directions[symbol] = direction
+        stop = None
+        if direction:
+            stop = self._stops.get(symbol)
+            mark = self._portfolio.marks.get(symbol)
+            if mark is not None and (stop is None or (stop - mark) * direction >= 0):
+                # No stop on the right side (a position nobody entered on
+                # purpose, e.g. late fills through zero): stop at the mark, so
+                # the agent exits it on the next bar that trades through.
+                stop = mark
+                self._stops[symbol] = stop
+        self._agents[symbol].set_position(direction, stop)
 
     # ------------------------------------------------------------ updates
     def _on_update(self, update: OrderUpdate) -> list[EngineCommand]:

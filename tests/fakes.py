@@ -45,6 +45,10 @@ class ScriptedAgent:
         return self.atr
 
     def set_position(self, direction: int, stop: int | None) -> None:
+        if direction not in (-1, 0, 1):
+            raise BadInput("direction", direction, "must be -1, 0 or 1")
+        if direction != 0 and stop is None:
+            raise BadInput("stop", stop, "an open position needs a stop")
         self.direction = direction
         self.stop = stop
         self.set_calls.append((direction, stop))
