@@ -1,6 +1,8 @@
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.execution.cost_model import (
     BETA,
@@ -98,3 +100,20 @@ def test_model_impact_reported_at_the_plans_participation():
     rate = 50_000 / choice.bars / 20_000
     assert choice.impact_bps == pytest.approx(ETA * 0.001 * rate**BETA * 1e4)
     assert math.isfinite(choice.expected_cost_bps)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    quantity=st.floats(1, 1e6),
+    sigma=st.floats(0, 0.05),
+    volume=st.floats(0, 1e6),
+    lam=st.sampled_from([0.0, 1e-9, 1e-7, 1e-5, 1e-3]),
+    max_bars=st.integers(1, 200),
+)
+def test_fast_horizon_scan_agrees_with_the_reference_cost(quantity, sigma, volume, lam, max_bars):
+    i = inputs(
+        quantity=quantity, sigma=sigma, bar_volume=volume, risk_aversion=lam, max_bars=max_bars
+    )
+    fast = optimal_horizon(i)
+    brute = min(range(1, max_bars + 1), key=lambda n: (uniform_cost(i, n).objective, n))
+    assert fast.objective == pytest.approx(uniform_cost(i, brute).objective, rel=1e-9)

@@ -96,12 +96,22 @@ def uniform_cost(inputs: CostInputs, bars: int) -> ScheduleCost:
 
 def optimal_horizon(inputs: CostInputs) -> ScheduleCost:
     """The number of bars minimising expected cost + λ·variance (ties: shorter)."""
-    best = uniform_cost(inputs, 1)
-    for bars in range(2, max(1, inputs.max_bars) + 1):
-        candidate = uniform_cost(inputs, bars)
-        if candidate.objective < best.objective:
-            best = candidate
-    return best
+    # The same arithmetic as ``uniform_cost``, inlined: this scan runs once
+    # per new parent over up to a day of bars.
+    x, p = inputs.quantity, inputs.price
+    per_bar = x / max(inputs.bar_volume, 1.0)
+    impact_scale = ETA * inputs.sigma
+    spread = inputs.half_spread
+    risk = inputs.risk_aversion * (inputs.sigma * p) ** 2 * x * x / 6.0
+    notional = x * p
+    best_bars, best_objective = 1, math.inf
+    for bars in range(1, max(1, inputs.max_bars) + 1):
+        rate = per_bar / bars
+        expected = notional * (spread + (impact_scale * rate**BETA if rate > 0 else 0.0))
+        objective = expected + risk * (bars - 1) * (2 * bars - 1) / bars
+        if objective < best_objective:
+            best_bars, best_objective = bars, objective
+    return uniform_cost(inputs, best_bars)
 
 
 def linear_eta(inputs: CostInputs, bars: int) -> float:

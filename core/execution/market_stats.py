@@ -122,6 +122,11 @@ class SymbolMarket:
         if not self.has_full_day:
             return [1] * slices
         minutes = max(1, period_ns // NS_PER_MINUTE)
+        profile = self.profile
+        if minutes == 1 and period_ns == NS_PER_MINUTE:  # the common case: 1-minute bars
+            first = (start_ns // NS_PER_MINUTE) % MINUTES_PER_DAY
+            weights = [profile[(first + k) % MINUTES_PER_DAY] for k in range(slices)]
+            return weights if sum(weights) else [1] * slices
         weights = []
         for k in range(slices):
             first = ((start_ns + k * period_ns) // NS_PER_MINUTE) % MINUTES_PER_DAY
