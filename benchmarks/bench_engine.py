@@ -19,7 +19,7 @@ from core.events import Bar
 from core.execution.cost_model import Urgency
 from core.instruments import Instrument
 from core.signals import AgentSignal, Reason, Signal
-from tests.fakes import ScriptedAgent
+from tests.engine.fakes import ScriptedAgent
 
 D = 10**9
 MIN = 60 * D

@@ -22,7 +22,7 @@ Ordering rules that matter:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 import numpy as np
@@ -47,9 +47,7 @@ from core.instruments import Instrument
 from core.portfolio import BPS, Portfolio, RiskLimits, SizingDecision
 from core.signals import AgentSignal, Reason, Signal
 from core.tiers import TierCapabilities, capabilities_for_equity
-
-MAX_SYMBOLS = 30
-"""SPEC §5: at most 30 symbols."""
+from core.universe import Universe
 
 
 class AgentLike(Protocol):
@@ -82,7 +80,7 @@ class Engine:
 
     def __init__(
         self,
-        instruments: Sequence[Instrument],
+        instruments: Iterable[Instrument],
         initial_cash: int,
         clock: Clock,
         rng: np.random.Generator,
@@ -95,11 +93,9 @@ class Engine:
         """``urgency`` is the execution urgency of entries and level exits (stop
         exits are always HIGH): NORMAL prices risk at 1 / the trade's risk
         budget, LOW ignores risk and lets the cost model spread the order."""
-        if len(instruments) > MAX_SYMBOLS:
-            raise BadInput("instruments", len(instruments), f"at most {MAX_SYMBOLS} symbols")
-        symbols = [i.symbol for i in instruments]
-        if len(set(symbols)) != len(symbols):
-            raise BadInput("instruments", symbols, "symbols must be unique")
+        universe = Universe(instruments)  # SPEC §5: unique, at most 30
+        instruments = list(universe)
+        symbols = universe.symbols
         if initial_cash <= 0:
             raise BadInput("initial_cash", initial_cash, "must be positive")
         self._clock = clock
@@ -175,6 +171,10 @@ class Engine:
         signal = agent.on_bar(bar)
         market.on_atr(agent.atr)
         kind = signal.signal
+        if signal.health != "ok":  # SPEC §4.6: gaps and staleness are alerted
+            commands.append(
+                Alert(now, "warning", f"health_{signal.health}", f"{symbol} at {bar.time_ns}")
+            )
         if kind is Signal.HOLD:
             return commands
         commands.append(Record(now, "signal", _signal_payload(signal)))

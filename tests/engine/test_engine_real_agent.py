@@ -174,3 +174,15 @@ def test_real_agents_trade_and_follow_the_portfolio():
 
 def test_a_rerun_is_identical():
     assert run(5, count=300)[1] == run(5, count=300)[1]
+
+
+def test_a_missing_bar_is_alerted_as_a_gap():
+    clock = ManualClock(T0)
+    engine = Engine([Instrument("AAA")], 500_000 * D, clock, np.random.default_rng(0))
+    bars = market(1, 20)["AAA"]
+    alerts = []
+    for i, bar in enumerate(bars):
+        if i == 10:
+            continue  # the feed drops one bar
+        alerts += [c for c in engine.handle(bar) if getattr(c, "kind", "").startswith("health")]
+    assert [a.kind for a in alerts] == ["health_gap"]

@@ -13,7 +13,7 @@ from core.events import Bar
 from core.execution.cost_model import Urgency
 from core.instruments import Instrument
 from core.signals import Reason, Signal
-from tests.fakes import Script, ScriptedAgent, hold
+from tests.engine.fakes import Script, ScriptedAgent, hold
 
 D = 10**9
 MIN = 60 * D

@@ -24,7 +24,7 @@ from core.execution.cost_model import Urgency
 from core.execution.orders import is_legal
 from core.portfolio import notional
 from core.signals import Reason, Signal
-from tests.harness import MIN, D, Harness
+from tests.engine.harness import MIN, D, Harness
 
 SYMBOLS = ["AAA", "BBB", "CCC"]
 
