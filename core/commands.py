@@ -146,3 +146,23 @@ class Timer:
 
     time_ns: int
     key: str = ""
+
+
+# ------------------------------------------------ engine additions (issue 3)
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleTimer:
+    """Ask the shell for a ``Timer(time_ns, key)`` event at ``time_ns``.
+
+    The core owns no clock thread: an algorithm that wants to act between bars
+    (a TWAP child at a jittered time, a parent's expiry) asks for a wake-up and
+    the shell delivers it through ``Engine.handle`` like any other event.
+    """
+
+    time_ns: int
+    key: str
+
+
+EngineCommand = Command | ScheduleTimer
+"""Everything ``Engine.handle`` may return: the shared commands plus timers."""

@@ -1,0 +1,516 @@
+"""``Engine.handle(event) -> list[Command]``: the whole core behind one call.
+
+The engine ties the per-symbol agents, the portfolio and the execution engine
+together. It is a pure state machine: events carry their own time, the clock
+and the random generator are injected, and every effect on the world is a
+returned command. The simulator and the production gateway drive the same
+object; the read-only accessors at the bottom are what their invariant
+checks and reconciliations look at.
+
+Ordering rules that matter:
+
+* A bar is first added to the symbol's market statistics and marks the book,
+  then the agent sees it; an intent formed on bar *t*'s close is sent as
+  orders stamped at that close, so it trades from bar *t+1* on (no look-ahead).
+* The agents do not track positions themselves: after every fill the engine
+  tells the agent the portfolio's actual direction and stop
+  (``set_position``), so a partially filled or rejected entry is never
+  mistaken for a full position.
+* A malformed or impossible event is refused with an ``Alert`` naming the
+  field and the value, counted in ``rejected_inputs``, and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+import numpy as np
+
+from core.clock import Clock
+from core.commands import (
+    Alert,
+    EngineCommand,
+    Fill,
+    OrderUpdate,
+    Record,
+    Side,
+    Timer,
+)
+from core.errors import BadInput
+from core.events import Bar, BarSequenceGuard
+from core.execution.cost_model import Urgency
+from core.execution.engine import ExecutionEngine, Intent, Outcome, ParentOrder
+from core.execution.orders import ChildOrder
+from core.execution.venues import Venue
+from core.instruments import Instrument
+from core.portfolio import BPS, Portfolio, RiskLimits, SizingDecision
+from core.signals import AgentSignal, Reason, Signal
+from core.tiers import TierCapabilities, capabilities_for_equity
+from core.universe import Universe
+
+
+class AgentLike(Protocol):
+    """What the engine needs from ``core.agent.SymbolAgent``."""
+
+    def on_bar(self, bar: Bar) -> AgentSignal: ...
+
+    def set_position(self, direction: int, stop: int | None) -> None: ...
+
+    @property
+    def atr(self) -> int | None: ...
+
+
+AgentFactory = Callable[[Instrument], AgentLike]
+
+
+def default_agent_factory(instrument: Instrument) -> AgentLike:
+    """The real signal agent, told its position by the engine (not self-tracking)."""
+    from core.agent import SymbolAgent  # imported lazily: the agent is a sibling module
+
+    return SymbolAgent(instrument, self_tracking=False)
+
+
+_ENTRIES = {Signal.ENTER_LONG: 1, Signal.ENTER_SHORT: -1}
+_EXITS = {Signal.EXIT_LONG: 1, Signal.EXIT_SHORT: -1}
+
+
+class Engine:
+    """The deterministic core: events in, commands out."""
+
+    def __init__(
+        self,
+        instruments: Iterable[Instrument],
+        initial_cash: int,
+        clock: Clock,
+        rng: np.random.Generator,
+        *,
+        limits: RiskLimits | None = None,
+        agent_factory: AgentFactory = default_agent_factory,
+        venues: list[Venue] | None = None,
+        urgency: Urgency = Urgency.NORMAL,
+    ) -> None:
+        """``urgency`` is the execution urgency of entries and level exits (stop
+        exits are always HIGH): NORMAL prices risk at 1 / the trade's risk
+        budget, LOW ignores risk and lets the cost model spread the order."""
+        universe = Universe(instruments)  # SPEC §5: unique, at most 30
+        instruments = list(universe)
+        symbols = universe.symbols
+        if initial_cash <= 0:
+            raise BadInput("initial_cash", initial_cash, "must be positive")
+        self._clock = clock
+        self._urgency = urgency
+        self._now = 0
+        self._instruments = {i.symbol: i for i in instruments}
+        self._agents = {i.symbol: agent_factory(i) for i in instruments}
+        self._portfolio = Portfolio(initial_cash, limits or RiskLimits())
+        self._execution = ExecutionEngine(rng, venues)
+        self._guard = BarSequenceGuard()
+        self._stops: dict[str, int | None] = {}
+        self._directions: dict[str, int] = {s: 0 for s in symbols}
+        self._decisions: list[SizingDecision] = []
+        self._counters: dict[str, int] = {
+            "bars": 0,
+            "fills": 0,
+            "duplicate_fills": 0,
+            "late_fills": 0,
+            "refused_fills": 0,
+            "refused_updates": 0,
+            "rejected_inputs": 0,
+            "risk_breaches": 0,
+        }
+        for instrument in instruments:
+            self._execution.market(instrument.symbol)
+
+    # ------------------------------------------------------------- handle
+    def handle(self, event: object) -> list[EngineCommand]:
+        """Consume one event; return the commands it causes (possibly none)."""
+        try:
+            if type(event) is Bar:
+                return self._on_bar(event)
+            if type(event) is Fill:
+                return self._on_fill(event)
+            if type(event) is OrderUpdate:
+                return self._on_update(event)
+            if type(event) is Timer:
+                return self._on_timer(event)
+            raise BadInput(
+                "event", type(event).__name__, "is not a Bar, Fill, OrderUpdate or Timer"
+            )
+        except BadInput as exc:
+            self._counters["rejected_inputs"] += 1
+            return [Alert(self._now, "warning", "bad_input", str(exc))]
+
+    def _advance(self, event_ns: int) -> int:
+        now = self._clock.now_ns()
+        if event_ns > now:
+            now = event_ns
+        if now > self._now:
+            self._now = now
+        return self._now
+
+    def _caps(self) -> TierCapabilities:
+        return capabilities_for_equity(self._portfolio.equity())
+
+    # --------------------------------------------------------------- bars
+    def _on_bar(self, bar: Bar) -> list[EngineCommand]:
+        symbol = bar.symbol
+        agent = self._agents.get(symbol)
+        if agent is None:
+            raise BadInput("symbol", symbol, "is not in the engine's universe")
+        self._guard.accept(bar)  # raises before any state changes
+        self._counters["bars"] += 1
+        execution = self._execution
+        market = execution.markets[symbol]
+        now = self._advance(bar.time_ns + market.bar_period_ns)
+        market.on_bar(bar)
+        self._portfolio.marks[symbol] = bar.close
+        commands: list[EngineCommand] = []
+        if execution.active_parents(symbol):
+            self._absorb(execution.on_bar(now, bar, self._caps()), commands)
+        signal = agent.on_bar(bar)
+        market.on_atr(agent.atr)
+        kind = signal.signal
+        if signal.health != "ok":  # SPEC §4.6: gaps and staleness are alerted
+            commands.append(
+                Alert(now, "warning", f"health_{signal.health}", f"{symbol} at {bar.time_ns}")
+            )
+        if kind is Signal.HOLD:
+            return commands
+        commands.append(Record(now, "signal", _signal_payload(signal)))
+        if kind in _ENTRIES:
+            self._enter(now, signal, _ENTRIES[kind], commands)
+        else:
+            self._exit(now, symbol, _EXITS[kind], signal.reason, commands)
+        return commands
+
+    def _enter(
+        self, now: int, signal: AgentSignal, direction: int, commands: list[EngineCommand]
+    ) -> None:
+        symbol = signal.symbol
+        if self._portfolio.quantity(symbol) != 0 or self._execution.active_parents(symbol):
+            commands.append(
+                Record(
+                    now,
+                    "risk",
+                    {"symbol": symbol, "quantity": 0, "reason": "refused: order already working"},
+                )
+            )
+            return
+        instrument = self._instruments[symbol]
+        entry = self._portfolio.marks[symbol]
+        decision = self._execution.calculate_position_size(
+            self._portfolio, instrument, direction, entry, signal.stop
+        )
+        self._decisions.append(decision)
+        commands.append(Record(now, "risk", decision.as_payload()))
+        if not decision.approved:
+            return
+        self._portfolio.reserve(decision, instrument.qty_decimals)
+        self._stops[symbol] = signal.stop
+        equity = self._portfolio.equity()
+        intent = Intent(
+            symbol=symbol,
+            side=Side.BUY if direction > 0 else Side.SELL,
+            quantity=decision.quantity,
+            urgency=self._urgency,
+            purpose="entry",
+            decision_price=entry,
+            stop=signal.stop,
+            risk_budget=equity * self._portfolio.limits.risk_per_trade_bps // BPS,
+        )
+        _, outcome = self._execution.start_parent(now, intent, instrument, self._caps())
+        self._absorb(outcome, commands)
+
+    def _exit(
+        self,
+        now: int,
+        symbol: str,
+        direction: int,
+        reason: Reason | None,
+        commands: list[EngineCommand],
+    ) -> None:
+        """Close the position in ``direction``; cancel a still-working entry first."""
+        execution = self._execution
+        for parent in list(execution.active_parents(symbol)):
+            if parent.intent.purpose == "entry" and parent.state == "working":
+                self._absorb(execution.cancel_parent(now, parent, "exit signal"), commands)
+        quantity = self._portfolio.quantity(symbol)
+        if quantity * direction <= 0:
+            return
+        if any(p.intent.purpose == "exit" for p in execution.active_parents(symbol)):
+            return
+        self._start_exit(
+            now,
+            symbol,
+            quantity,
+            Urgency.HIGH if reason is Reason.STOP else Urgency.NORMAL,
+            commands,
+        )
+
+    def _start_exit(
+        self, now: int, symbol: str, quantity: int, urgency: Urgency, commands: list[EngineCommand]
+    ) -> None:
+        instrument = self._instruments[symbol]
+        equity = self._portfolio.equity()
+        intent = Intent(
+            symbol=symbol,
+            side=Side.SELL if quantity > 0 else Side.BUY,
+            quantity=abs(quantity),
+            urgency=urgency,
+            purpose="exit",
+            decision_price=self._portfolio.marks.get(symbol) or 0,
+            stop=self._stops.get(symbol),
+            risk_budget=max(0, equity) * self._portfolio.limits.risk_per_trade_bps // BPS,
+        )
+        _, outcome = self._execution.start_parent(now, intent, instrument, self._caps())
+        self._absorb(outcome, commands)
+
+    # -------------------------------------------------------------- fills
+    def _on_fill(self, fill: Fill) -> list[EngineCommand]:
+        now = self._advance(fill.time_ns)
+        commands: list[EngineCommand] = []
+        outcome = self._execution.on_fill(now, fill, self._caps())
+        result = outcome.fill
+        assert result is not None
+        if result.outcome == "duplicate":
+            self._counters["duplicate_fills"] += 1
+            commands.append(Record(now, "duplicate_fill", {"exec_id": fill.exec_id}))
+            return commands
+        if not result.booked:
+            self._counters["refused_fills"] += 1
+            level = "error" if result.outcome == "overfill" else "warning"
+            commands.append(
+                Alert(now, level, f"fill_{result.outcome}", f"fill {fill.exec_id}: {result.reason}")
+            )
+            return commands
+        order = result.order
+        assert order is not None
+        instrument = self._instruments[order.symbol]
+        self._counters["fills"] += 1
+        if result.outcome == "late":
+            self._counters["late_fills"] += 1
+            commands.append(
+                Alert(now, "warning", "late_fill", f"fill {fill.exec_id}: {result.reason}")
+            )
+        change = self._portfolio.apply_fill(
+            order.symbol, fill.side, fill.quantity, fill.price, fill.fee, instrument.qty_decimals
+        )
+        commands.append(
+            Record(
+                now,
+                "fill",
+                {
+                    "client_order_id": order.client_order_id,
+                    "parent_id": order.parent_id,
+                    "exec_id": fill.exec_id,
+                    "symbol": order.symbol,
+                    "side": fill.side.value,
+                    "quantity": fill.quantity,
+                    "price": fill.price,
+                    "fee": fill.fee,
+                    "position": change.after,
+                    "realized": change.realized,
+                },
+            )
+        )
+        self._sync_agent(order.symbol, change.after)
+        self._absorb(outcome, commands)
+        if result.outcome == "late":
+            self._check_late_exposure(now, order, fill, commands)
+        return commands
+
+    def _check_late_exposure(
+        self, now: int, order: ChildOrder, fill: Fill, commands: list[EngineCommand]
+    ) -> None:
+        """A fill after a confirmed cancel is exposure nobody approved any more.
+
+        Its reservation may already back another entry, so if the book is now
+        past a limit the engine says so loudly and works the late quantity
+        straight back out (urgent, market) rather than carry a breach.
+        """
+        portfolio = self._portfolio
+        limits = portfolio.limits
+        direction = fill.side.sign
+        equity = portfolio.equity()
+        side_limit = max(0, equity) * limits.max_gross_per_side_bps // BPS
+        count = portfolio.open_position_count()
+        exposure = portfolio.side_exposure(direction)
+        if count <= limits.max_positions and exposure <= side_limit:
+            return
+        self._counters["risk_breaches"] += 1
+        commands.append(
+            Alert(
+                now,
+                "error",
+                "risk_breach",
+                f"late fill {fill.exec_id} on {order.client_order_id}: {count} positions"
+                f" (max {limits.max_positions}), exposure {exposure} (limit {side_limit});"
+                f" unwinding {fill.quantity}",
+            )
+        )
+        symbol = order.symbol
+        position = portfolio.quantity(symbol)
+        if position * direction <= 0:
+            return
+        if any(p.intent.purpose == "exit" for p in self._execution.active_parents(symbol)):
+            return
+        unwind = min(abs(position), fill.quantity) * (1 if position > 0 else -1)
+        self._start_exit(now, symbol, unwind, Urgency.HIGH, commands)
+
+    def _sync_agent(self, symbol: str, quantity: int) -> None:
+        direction = (quantity > 0) - (quantity < 0)
+        if direction == self._directions[symbol]:
+            return
+        self._directions[symbol] = direction
+        stop = None
+        if direction:
+            stop = self._stops.get(symbol)
+            mark = self._portfolio.marks.get(symbol)
+            if mark is not None and (stop is None or (stop - mark) * direction >= 0):
+                # No stop on the right side (a position nobody entered on
+                # purpose, e.g. late fills through zero): stop at the mark, so
+                # the agent exits it on the next bar that trades through.
+                stop = mark
+                self._stops[symbol] = stop
+        self._agents[symbol].set_position(direction, stop)
+
+    # ------------------------------------------------------------ updates
+    def _on_update(self, update: OrderUpdate) -> list[EngineCommand]:
+        now = self._advance(update.time_ns)
+        commands: list[EngineCommand] = []
+        outcome = self._execution.on_update(now, update, self._caps())
+        result = outcome.update
+        assert result is not None
+        if result.outcome in ("refused", "unknown"):
+            self._counters["refused_updates"] += 1
+            commands.append(
+                Alert(
+                    now,
+                    "warning",
+                    f"update_{result.outcome}",
+                    f"{update.client_order_id} {update.status.value}: {result.reason}",
+                )
+            )
+        elif result.outcome == "applied":
+            commands.append(
+                Record(
+                    now,
+                    "order",
+                    {
+                        "client_order_id": update.client_order_id,
+                        "from": result.before.value if result.before else None,
+                        "to": result.after.value if result.after else None,
+                        "reason": update.reason,
+                    },
+                )
+            )
+        self._absorb(outcome, commands)
+        return commands
+
+    def _on_timer(self, timer: Timer) -> list[EngineCommand]:
+        now = self._advance(timer.time_ns)
+        commands: list[EngineCommand] = []
+        self._absorb(self._execution.on_timer(now, timer.key, self._caps()), commands)
+        return commands
+
+    # ------------------------------------------------------------ outcomes
+    def _absorb(self, outcome: Outcome, commands: list[EngineCommand]) -> None:
+        commands.extend(outcome.commands)
+        for parent in outcome.finished:
+            self._finished(parent, commands)
+
+    def _finished(self, parent: ParentOrder, commands: list[EngineCommand]) -> None:
+        """A parent is over: free its reservation; chase a residual exit."""
+        symbol = parent.symbol
+        if parent.intent.purpose == "entry":
+            self._portfolio.release(symbol)
+            return
+        quantity = self._portfolio.quantity(symbol)
+        exiting = -parent.side.sign  # a sell exits a long (+1)
+        if quantity * exiting > 0 and parent.progress.filled > 0:
+            commands.append(
+                Alert(
+                    self._now,
+                    "warning",
+                    "residual_position",
+                    f"{symbol}: {quantity} left after exit {parent.parent_id}; exiting again",
+                )
+            )
+            self._start_exit(self._now, symbol, quantity, parent.intent.urgency, commands)
+
+    # ------------------------------------------------------------ accessors
+    @property
+    def now_ns(self) -> int:
+        return self._now
+
+    @property
+    def cash(self) -> int:
+        return self._portfolio.cash
+
+    @property
+    def initial_cash(self) -> int:
+        return self._portfolio.initial_cash
+
+    def equity(self) -> int:
+        return self._portfolio.equity()
+
+    def positions(self) -> dict[str, int]:
+        """Signed quantity per symbol (non-zero positions only)."""
+        return {s: p.quantity for s, p in self._portfolio.positions.items() if p.quantity}
+
+    def position(self, symbol: str) -> int:
+        return self._portfolio.quantity(symbol)
+
+    @property
+    def risk_limits(self) -> RiskLimits:
+        return self._portfolio.limits
+
+    @property
+    def portfolio(self) -> Portfolio:
+        """The live portfolio object; callers must treat it as read-only."""
+        return self._portfolio
+
+    @property
+    def execution(self) -> ExecutionEngine:
+        return self._execution
+
+    def tier(self) -> TierCapabilities:
+        return self._caps()
+
+    def open_orders(self) -> list[ChildOrder]:
+        return self._execution.open_orders()
+
+    def orders(self) -> list[ChildOrder]:
+        return list(self._execution.book.orders)
+
+    def order(self, client_order_id: str) -> ChildOrder | None:
+        return self._execution.book.get(client_order_id)
+
+    def fills_for(self, client_order_id: str) -> tuple[Fill, ...]:
+        order = self._execution.book.get(client_order_id)
+        return tuple(order.fills) if order is not None else ()
+
+    def parents(self) -> list[ParentOrder]:
+        return list(self._execution.parents.values())
+
+    def decisions(self) -> list[SizingDecision]:
+        return list(self._decisions)
+
+    def counters(self) -> dict[str, int]:
+        return dict(self._counters)
+
+    def agent(self, symbol: str) -> AgentLike:
+        return self._agents[symbol]
+
+
+def _signal_payload(signal: AgentSignal) -> dict[str, object]:
+    return {
+        "symbol": signal.symbol,
+        "time_ns": signal.time_ns,
+        "signal": signal.signal.value,
+        "reason": signal.reason.value if signal.reason else None,
+        "conviction": signal.conviction,
+        "stop": signal.stop,
+        "granularity": signal.granularity,
+    }

@@ -1,0 +1,284 @@
+import numpy as np
+import pytest
+
+from core.clock import ManualClock
+from core.commands import (
+    Alert,
+    CancelOrder,
+    OrderType,
+    OrdStatus,
+    Record,
+    ReplaceOrder,
+    ScheduleTimer,
+    Side,
+    Timer,
+)
+from core.engine import Engine
+from core.errors import BadInput
+from core.events import Bar
+from core.execution.cost_model import Urgency
+from core.instruments import Instrument
+from core.portfolio import RiskLimits
+from core.signals import Reason, Signal
+from tests.engine.fakes import ScriptedAgent
+from tests.engine.harness import MIN, T0, D, Harness, fill_all, of_kind, signal_at, submits
+
+LONG = (Signal.ENTER_LONG, Reason.LEVEL, 98 * D)
+
+
+def kinds(commands, kind):
+    return [c for c in commands if isinstance(c, Record) and c.kind == kind]
+
+
+def test_an_entry_is_sized_sent_after_the_bar_and_followed_by_the_agent():
+    h = Harness(script=signal_at({20: LONG, 30: (Signal.EXIT_LONG, Reason.LEVEL, 98 * D)}))
+    h.bars(20)
+    bar, commands = h.bar()
+    risk = kinds(commands, "risk")[0].payload
+    assert risk["quantity"] == 2500 and risk["reason"] == "ok"  # $5,000 / $2
+    (order,) = submits(commands)
+    assert order.side is Side.BUY and order.quantity == 2500
+    assert order.time_ns >= bar.time_ns + MIN  # no look-ahead: after the bar closed
+    agent = h.agents["AAA"]
+    assert agent.direction == 0  # nothing filled yet: the agent is still flat
+    h.fill(order, quantity=1000)
+    assert agent.direction == 1 and agent.stop == 98 * D
+    assert h.engine.position("AAA") == 1000
+    h.fill(order)
+    assert h.engine.position("AAA") == 2500
+    assert agent.set_calls == [(1, 98 * D)]
+    h.bars(9)
+    _, commands = h.bar()
+    (exit_order,) = submits(commands)
+    assert exit_order.side is Side.SELL and exit_order.quantity == 2500
+    h.fill(exit_order, price=101 * D)
+    assert agent.direction == 0 and h.engine.position("AAA") == 0
+    assert h.engine.cash == 500_000 * D + 2500 * D
+    assert h.engine.portfolio.realized() == 2500 * D
+
+
+def test_a_rejected_entry_leaves_the_agent_flat_and_frees_the_reservation():
+    h = Harness(script=signal_at({20: LONG}))
+    h.bars(20)
+    _, commands = h.bar()
+    (order,) = submits(commands)
+    out = h.update(order.client_order_id, OrdStatus.REJECTED, "no buying power")
+    assert h.agents["AAA"].direction == 0
+    # the market parent re-sends on the next bar (one reject is a hiccup)
+    _, commands = h.bar()
+    assert len(submits(commands)) == 1
+    assert kinds(out, "order")[0].payload["to"] == "rejected"
+
+
+def test_three_rejects_in_a_row_halt_the_parent_with_an_alert():
+    h = Harness(script=signal_at({20: LONG}))
+    h.bars(20)
+    _, commands = h.bar()
+    alerts = []
+    for _ in range(3):
+        (order,) = submits(commands)
+        alerts += of_kind(h.update(order.client_order_id, OrdStatus.REJECTED, "halted"), Alert)
+        _, commands = h.bar()
+    assert [a.kind for a in alerts] == ["parent_halted"]
+    assert submits(commands) == []
+    assert h.engine.portfolio.reservations == {}
+    assert h.engine.parents()[0].state == "halted"
+
+
+def test_bad_events_are_refused_named_counted_and_harmless():
+    h = Harness()
+    h.bars(3)
+    before = (h.engine.cash, h.engine.positions(), h.engine.counters()["bars"])
+    stale = Bar("AAA", T0, 100 * D, 101 * D, 99 * D, 100 * D, 1)
+    unknown = Bar("ZZZ", T0 + 10 * MIN, 100 * D, 101 * D, 99 * D, 100 * D, 1)
+    outs = [h.engine.handle(e) for e in (stale, unknown, "not an event")]
+    texts = [out[0].text for out in outs]
+    assert "time=" in texts[0] and "symbol='ZZZ'" in texts[1] and "event='str'" in texts[2]
+    assert all(out[0].kind == "bad_input" for out in outs)
+    assert h.engine.counters()["rejected_inputs"] == 3
+    assert (h.engine.cash, h.engine.positions(), h.engine.counters()["bars"]) == before
+
+
+def test_unknown_duplicate_and_overfilling_fills_change_nothing():
+    h = Harness(script=signal_at({20: LONG}))
+    h.bars(20)
+    _, commands = h.bar()
+    (order,) = submits(commands)
+    h.fill(order, quantity=100, exec_id="E1")
+    cash = h.engine.cash
+    dup = h.fill(order, quantity=100, exec_id="E1")
+    over = h.fill(order, quantity=2401, exec_id="E2")
+    assert kinds(dup, "duplicate_fill")
+    assert (
+        of_kind(over, Alert)[0].kind == "fill_overfill" and of_kind(over, Alert)[0].level == "error"
+    )
+    from core.commands import Fill
+
+    ghost = h.engine.handle(Fill(h.clock.now_ns(), "NOPE-1", "E3", "AAA", Side.BUY, 1, D))
+    assert of_kind(ghost, Alert)[0].kind == "fill_unknown"
+    assert h.engine.cash == cash and h.engine.position("AAA") == 100
+    counters = h.engine.counters()
+    assert counters["duplicate_fills"] == 1 and counters["refused_fills"] == 2
+
+
+def test_retail_sends_plain_market_orders_to_the_broker():
+    h = Harness(cash=50_000 * D, script=signal_at({20: LONG}))
+    h.bars(20)
+    (order,) = submits(h.bar()[1])
+    assert order.order_type is OrderType.MARKET and order.venue is None
+    assert order.quantity == 250  # $500 / $2
+
+
+def test_a_low_urgency_order_starts_a_vwap_driven_by_timers():
+    h = Harness(script=signal_at({1500: LONG}), urgency=Urgency.LOW)
+    for i in range(1500):  # a full day of U-shaped volume
+        minute = i % 1440
+        h.bar(volume=20_000 + 30 * abs(minute - 720))
+    _, commands = h.bar()
+    parent = kinds(commands, "parent")[0].payload
+    assert parent["algo"] == "vwap"
+    timers = of_kind(commands, ScheduleTimer)
+    assert {t.key.split(":")[0] for t in timers} == {"wake", "expire"}
+    sent = submits(commands)
+    assert len(sent) == 1
+    fill_all(h, commands)
+    total = sent[0].quantity
+    wake = next(t for t in timers if t.key.startswith("wake"))
+    for _ in range(5):
+        h.clock.advance_to(wake.time_ns)
+        out = h.engine.handle(Timer(wake.time_ns, wake.key))
+        for order in submits(out):
+            total += order.quantity
+            h.fill(order)
+        wake = next(t for t in of_kind(out, ScheduleTimer) if t.key.startswith("wake"))
+    assert h.engine.position("AAA") == total > 0
+    vwap = h.engine.parents()[0]
+    assert vwap.algorithm.schedule[-1][1] == vwap.quantity
+
+
+def test_same_seed_same_commands():
+    def run(seed):
+        h = Harness(script=signal_at({1500: LONG}), urgency=Urgency.LOW, seed=seed)
+        out = []
+        for i in range(1501):
+            out += h.bar(volume=20_000 + (i % 7) * 100)[1]
+        return out
+
+    assert run(3) == run(3)
+
+
+def test_exit_cancels_a_working_entry_first():
+    h = Harness(script=signal_at({20: LONG, 22: (Signal.EXIT_LONG, Reason.LEVEL, 98 * D)}))
+    h.bars(20)
+    (order,) = submits(h.bar()[1])
+    h.update(order.client_order_id, OrdStatus.NEW)
+    h.fill(order, quantity=500)
+    h.bar()
+    _, commands = h.bar()
+    cancels = of_kind(commands, CancelOrder)
+    assert [c.orig_client_order_id for c in cancels] == [order.client_order_id]
+    (exit_order,) = submits(commands)
+    assert exit_order.side is Side.SELL and exit_order.quantity == 500
+    # the cancel lost the race: 200 more filled; after the exit, the residual is chased
+    late = h.fill(order, quantity=200)
+    h.update(cancels[0].client_order_id, OrdStatus.CANCELED)
+    assert h.engine.position("AAA") == 700
+    assert [a.kind for a in of_kind(late, Alert)] == []
+    out = h.fill(exit_order)
+    assert [a.kind for a in of_kind(out, Alert)] == ["residual_position"]
+    (chase,) = submits(out)
+    assert chase.quantity == 200 and chase.side is Side.SELL
+    h.fill(chase)
+    assert h.engine.position("AAA") == 0 and h.agents["AAA"].direction == 0
+
+
+def test_stop_exit_is_market_and_immediate():
+    h = Harness(
+        cash=5_000_000 * D,
+        script=signal_at({20: LONG, 25: (Signal.EXIT_LONG, Reason.STOP, 98 * D)}),
+    )
+    h.bars(20)
+    fill_all(h, h.bar()[1])
+    h.bars(4)
+    _, commands = h.bar()
+    assert kinds(commands, "parent")[0].payload["urgency"] == "high"
+    (order,) = submits(commands)
+    assert order.order_type is OrderType.MARKET and order.quantity == h.engine.position("AAA")
+
+
+def test_parent_expiry_cancels_children_then_reports_tca():
+    h = Harness(script=signal_at({20: LONG}))
+    h.bars(20)
+    _, commands = h.bar()
+    (order,) = submits(commands)
+    expire = next(t for t in of_kind(commands, ScheduleTimer) if t.key.startswith("expire"))
+    h.update(order.client_order_id, OrdStatus.NEW)
+    h.fill(order, quantity=1000)
+    h.clock.advance_to(expire.time_ns)
+    out = h.engine.handle(Timer(expire.time_ns, expire.key))
+    (cancel,) = of_kind(out, CancelOrder)
+    assert h.engine.portfolio.reservations  # still reserved until the cancel is confirmed
+    done = h.update(cancel.client_order_id, OrdStatus.CANCELED)
+    tca = kinds(done, "tca")[0].payload
+    assert tca["filled"] == 1000 and tca["decided"] == 2500 and tca["grade"]
+    assert h.engine.portfolio.reservations == {}
+
+
+def test_risk_refusals_are_recorded_not_dropped():
+    h = Harness(
+        symbols=["AAA", "BBB"],
+        script=signal_at({20: LONG}),
+        limits=RiskLimits().tightened({"max_positions": 1}),
+    )
+    h.bars(20, "AAA")
+    h.bars(20, "BBB")
+    fill_all(h, h.bar("AAA")[1])
+    _, commands = h.bar("BBB")
+    risk = kinds(commands, "risk")[0].payload
+    assert risk["quantity"] == 0 and "1 positions already open" in risk["reason"]
+    assert submits(commands) == []
+
+
+def test_institutional_children_can_go_dark_with_min_quantity():
+    h = Harness(
+        cash=5_000_000 * D, script=signal_at({20: (Signal.ENTER_LONG, Reason.LEVEL, 99 * D)})
+    )
+    h.bars(20, volume=20_000, half_range=D // 20)
+    _, commands = h.bar(volume=20_000, half_range=D // 20)
+    assert kinds(commands, "parent")[0].payload["algo"] == "is"
+    (order,) = submits(commands)
+    assert order.order_type is OrderType.PEGGED_MIDPOINT and order.venue in {
+        "SIGMA-X",
+        "CROSSFINDER",
+        "MS-POOL",
+        "LEVEL-ATS",
+        "LIQUIDNET",
+    }
+    assert order.min_quantity is not None and order.min_quantity * 100 * D >= 10_000 * D
+
+
+def test_an_adaptive_parent_reprices_by_cancel_replace():
+    h = Harness(script=signal_at({300: LONG}), urgency=Urgency.LOW)
+    for i in range(300):
+        h.bar(half_range=D // 2 if i < 290 else 5 * D)  # volatility breaks out
+    _, commands = h.bar(half_range=5 * D)
+    assert kinds(commands, "parent")[0].payload["algo"] == "adaptive"
+    (child,) = submits(commands)
+    assert child.order_type is OrderType.LIMIT
+    h.update(child.client_order_id, OrdStatus.NEW)
+    wake = next(t for t in of_kind(commands, ScheduleTimer) if t.key.startswith("wake"))
+    h.clock.advance_to(wake.time_ns)
+    out = h.engine.handle(Timer(wake.time_ns, wake.key))
+    (replace,) = of_kind(out, ReplaceOrder)
+    assert replace.orig_client_order_id == child.client_order_id
+    assert replace.quantity > child.quantity
+    h.update(replace.client_order_id, OrdStatus.REPLACED)
+    assert h.engine.order(replace.client_order_id).quantity == replace.quantity
+
+
+def test_thirty_symbols_is_the_limit():
+    instruments = [Instrument(f"S{i}") for i in range(31)]
+    with pytest.raises(BadInput, match="more than 30"):
+        Engine(instruments, D, ManualClock(), np.random.default_rng(0), agent_factory=ScriptedAgent)
+    with pytest.raises(BadInput, match="appears twice"):
+        Engine([Instrument("A"), Instrument("A")], D, ManualClock(), np.random.default_rng(0))
