@@ -120,15 +120,9 @@ def test_non_positive_denominator_is_refused(fn, d: int) -> None:  # type: ignor
         fn(10, d)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ArithmeticError,
-    reason=(
-        "BUG: core/money.py price_from_decimal calls dec.scaleb(9) unguarded; a value "
-        "such as '1e999999' overflows the default decimal context and escapes as "
-        "decimal.Overflow instead of BadInput naming the field"
-    ),
-)
+# Regression (was a bug, found by this suite): core/money.py price_from_decimal calls
+# dec.scaleb(9) unguarded; a value such as '1e999999' overflows the default decimal context and
+# escapes as decimal.Overflow instead of BadInput naming the field
 def test_absurd_exponent_is_bad_input() -> None:
     with pytest.raises(BadInput) as info:
         price_from_decimal("1e999999", "open")

@@ -32,15 +32,10 @@ def test_epoch_seconds_are_exact_to_the_nanosecond(ns: int) -> None:
     assert parse_time(str(seconds)) == seconds * 10**9
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: sim/timefmt.py parse_time uses datetime.fromisoformat, which keeps "
-        "only microseconds: '2024-03-05T14:30:00.123456789Z' parses to "
-        "...123456000, so format_time's own nanosecond output does not round-trip "
-        "(the module promises 'exactly to the nanosecond')"
-    ),
-)
+# Regression (was a bug, found by this suite): sim/timefmt.py parse_time uses
+# datetime.fromisoformat, which keeps only microseconds: '2024-03-05T14:30:00.123456789Z' parses
+# to ...123456000, so format_time's own nanosecond output does not round-trip (the module
+# promises 'exactly to the nanosecond')
 def test_iso_round_trip_to_the_nanosecond() -> None:
     ns = 1_709_649_000_123_456_789
     assert format_time(ns) == "2024-03-05T14:30:00.123456789Z"
