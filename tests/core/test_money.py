@@ -127,3 +127,19 @@ def test_absurd_exponent_is_bad_input() -> None:
     with pytest.raises(BadInput) as info:
         price_from_decimal("1e999999", "open")
     assert info.value.field == "open"
+
+
+def test_magnitude_limit_is_named() -> None:
+    assert price_from_decimal("1e20") == 10**29
+    with pytest.raises(BadInput) as info:
+        price_from_decimal("1e31", "high")
+    assert info.value.field == "high"
+    assert "10^30" in str(info.value)
+
+
+def test_error_message_always_forms_for_huge_values() -> None:
+    err = BadInput("volume", 10**5000, "too big")
+    assert str(err).startswith("volume=")
+    assert len(str(err)) < 200
+    long_text = "x" * 500
+    assert len(str(BadInput("symbol", long_text, "bad"))) < 200
