@@ -20,6 +20,7 @@ import base64
 import csv
 import html
 import io
+import itertools
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -164,7 +165,7 @@ def downsample_indices(values: np.ndarray, max_points: int = MAX_POINTS) -> np.n
     edges = np.linspace(0, n, buckets + 1).astype(np.int64)
     filled = np.where(np.isnan(values), np.nanmean(values) if n else 0.0, values)
     keep: list[int] = []
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+    for lo, hi in itertools.pairwise(edges):
         if hi <= lo:
             continue
         chunk = filled[lo:hi]
@@ -468,6 +469,8 @@ def _price_chart(
 
 
 def _equity_chart(equity: Sequence[Mapping[str, str]]) -> str:
+    from matplotlib.ticker import StrMethodFormatter
+
     times = _times([r["time"] for r in equity], "equity.time")
     order = np.argsort(times, kind="stable")
     times = times[order]
@@ -480,7 +483,7 @@ def _equity_chart(equity: Sequence[Mapping[str, str]]) -> str:
     top.plot(keep, values[keep], color="#1f3b73", linewidth=1.0)
     top.set_title("Equity", loc="left")
     top.set_ylabel("equity")
-    top.ticklabel_format(axis="y", style="plain", useOffset=False)
+    top.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
     bottom.fill_between(keep, drawdown[keep], 0.0, color="#c0392b", alpha=0.35, linewidth=0)
     bottom.plot(keep, drawdown[keep], color="#c0392b", linewidth=0.6)
     worst = float(np.nanmin(drawdown)) if len(drawdown) else 0.0
@@ -516,12 +519,13 @@ def _tca_chart(groups: Sequence[TcaGroup], title: str) -> str:
 # ----------------------------------------------------------------------------- HTML
 
 CSS = """
-body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px auto;max-width:1240px;
-color:#1d2330;background:#fafbfc}
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px auto;
+max-width:1240px;color:#1d2330;background:#fafbfc}
 h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #dde;
 padding-bottom:4px} .sub{color:#667;font-size:12px;margin-bottom:14px}
-.cards{display:flex;flex-wrap:wrap;gap:8px}.card{background:#fff;border:1px solid #e1e4ea;border-radius:6px;
-padding:8px 12px;min-width:110px}.card .k{font-size:11px;color:#667;text-transform:uppercase}
+.cards{display:flex;flex-wrap:wrap;gap:8px}
+.card{background:#fff;border:1px solid #e1e4ea;border-radius:6px;padding:8px 12px;min-width:110px}
+.card .k{font-size:11px;color:#667;text-transform:uppercase}
 .card .v{font-size:17px;font-weight:600;font-variant-numeric:tabular-nums}
 img{max-width:100%;background:#fff;border:1px solid #e1e4ea;border-radius:4px;margin:6px 0}
 table{border-collapse:collapse;background:#fff;font-size:13px;margin:6px 0}
@@ -548,26 +552,23 @@ def _img(b64: str, alt: str) -> str:
     return f'<img alt="{_e(alt)}" src="data:image/png;base64,{b64}">'
 
 
-def _summary_html(summary: Mapping[str, object]) -> str:
-    cards = []
-    for key, label in SUMMARY_KEYS:
-        if key in summary:
-            cards.append(
-                f'<div class="card"><div class="k">{_e(label)}</div><div class="v">{_e(summary[key])}</div></div>'
-            )
-    known = {k for k, _ in SUMMARY_KEYS} | {"positions", "run_hash"}
-    for key in sorted(k for k in summary if k not in known):
-        cards.append(
-            f'<div class="card"><div class="k">{_e(key)}</div><div class="v">{_e(summary[key])}</div></div>'
-        )
-    positions = summary.get("positions")
-    if isinstance(positions, Mapping) and positions:
-        text = ", ".join(f"{sym} {qty}" for sym, qty in sorted(positions.items()))
-    else:
-        text = "flat"
-    cards.append(
-        f'<div class="card"><div class="k">Positions</div><div class="v">{_e(text)}</div></div>'
+def _card(label: object, value: object) -> str:
+    return (
+        f'<div class="card"><div class="k">{_e(label)}</div><div class="v">{_e(value)}</div></div>'
     )
+
+
+def _summary_html(summary: Mapping[str, object]) -> str:
+    cards = [_card(label, summary[key]) for key, label in SUMMARY_KEYS if key in summary]
+    known = {k for k, _ in SUMMARY_KEYS} | {"positions", "run_hash"}
+    cards.extend(_card(key, summary[key]) for key in sorted(k for k in summary if k not in known))
+    positions = summary.get("positions")
+    held = []
+    if isinstance(positions, Mapping):
+        held = [
+            f"{sym} {qty}" for sym, qty in sorted(positions.items()) if str(qty) not in ("0", "")
+        ]
+    cards.append(_card("Positions", ", ".join(held) if held else "flat"))
     return '<div class="cards">' + "".join(cards) + "</div>"
 
 
