@@ -53,7 +53,8 @@ def dumps(entry: dict[str, object]) -> str:
 class Journal:
     """Appends lines, hashes them, and keeps them for recovery."""
 
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, keep: bool = True) -> None:
+        self._keep = keep  # recovery needs the lines; long runs without crashes do not
         self._hasher = hashlib.sha256()
         self._lines: list[str] = []
         self._file: IO[str] | None = (
@@ -66,7 +67,8 @@ class Journal:
         self._count += 1
         data = line + "\n"
         self._hasher.update(data.encode("ascii"))
-        self._lines.append(line)
+        if self._keep:
+            self._lines.append(line)
         if self._file is not None:
             self._file.write(data)
 
@@ -78,12 +80,14 @@ class Journal:
     def run_hash(self) -> str:
         return self._hasher.hexdigest()
 
-    def inputs(self) -> Iterator[object]:
-        """Every event the engine was given, in order, decoded from the log."""
+    def inputs_with_times(self) -> Iterator[tuple[int, object]]:
+        """Every event the engine was given, with when, decoded from the log."""
+        if not self._keep:
+            raise RuntimeError("this journal was opened without keeping its lines")
         for line in self._lines:
             entry = json.loads(line)
             if entry["dir"] == "in":
-                yield decode_event(entry["item"])
+                yield entry["at"], decode_event(entry["item"])
 
     def close(self) -> None:
         if self._file is not None:

@@ -109,6 +109,7 @@ class VenueSimulator:
         self._outage_until: dict[str, int] = {}
         self._exec_seq = 0
         self.book: list[SimOrder] = []
+        self.faults_seen: dict[str, int] = {}
 
     # ----------------------------------------------------------- commands
     def receive(self, now_ns: int, command: object) -> list[tuple[int, Report]]:
@@ -124,16 +125,23 @@ class VenueSimulator:
         known = self._venues.get(venue) if venue else None
         return DARK_LATENCY_NS if known is not None and known.kind == "dark" else LIT_LATENCY_NS
 
+    def _fault(self, name: str, rate: float) -> bool:
+        """Draw whether fault ``name`` strikes now (no draw when it is off)."""
+        if rate and self._fault_rng.random() < rate:
+            self.faults_seen[name] = self.faults_seen.get(name, 0) + 1
+            return True
+        return False
+
     def _reply(self, now_ns: int, venue: str, report: Report) -> list[tuple[int, Report]]:
         """Deliver a report after the return latency, with the report faults."""
         rng, faults = self._fault_rng, self._faults
         delay = self.latency(venue)
-        if faults.reorder and rng.random() < faults.reorder:
+        if self._fault("reorder", faults.reorder):
             delay += int(rng.integers(1, 20)) * LIT_LATENCY_NS
-        if faults.delay and rng.random() < faults.delay:
+        if self._fault("delay", faults.delay):
             delay += int(rng.integers(1, 120)) * 1_000_000_000
         out = [(now_ns + delay, report)]
-        if faults.duplicate and rng.random() < faults.duplicate:
+        if self._fault("duplicate", faults.duplicate):
             out.append((now_ns + delay + int(rng.integers(1, 50)) * LIT_LATENCY_NS, report))
         return out
 
@@ -152,7 +160,7 @@ class VenueSimulator:
             reason = f"unknown symbol {cmd.symbol}"
         elif self._outage_until.get(venue, -1) > now_ns:
             reason = f"{venue} unavailable"
-        elif self._faults.reject and self._fault_rng.random() < self._faults.reject:
+        elif self._fault("reject", self._faults.reject):
             reason = "rejected by venue (simulated)"
         elif cmd.quantity <= 0:
             reason = f"quantity {cmd.quantity} must be positive"
@@ -232,8 +240,8 @@ class VenueSimulator:
         if not self._faults.outage:
             return fallen
         for name in [*sorted(self._venues), BROKER_VENUE]:
-            if self._outage_until.get(name, -1) <= now_ns and (
-                self._fault_rng.random() < self._faults.outage
+            if self._outage_until.get(name, -1) <= now_ns and self._fault(
+                "outage", self._faults.outage
             ):
                 minutes = int(self._fault_rng.integers(5, 60))
                 self._outage_until[name] = now_ns + minutes * 60_000_000_000
@@ -290,7 +298,7 @@ class VenueSimulator:
                 if bar.high < order.limit_price:
                     return []
                 price = max(price, order.limit_price)
-        if self._faults.partial and self._fault_rng.random() < self._faults.partial:
+        if self._fault("partial", self._faults.partial):
             quantity = self._lots(order, max(1, int(quantity * self._fault_rng.uniform(0.1, 0.9))))
             if quantity <= 0:
                 return []
