@@ -552,16 +552,29 @@ def _img(b64: str, alt: str) -> str:
     return f'<img alt="{_e(alt)}" src="data:image/png;base64,{b64}">'
 
 
+def _show(value: object) -> str:
+    """Summary values as a person reads them: mappings as 'key value' lists, None as a dash."""
+    if value is None:
+        return "—"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} {_show(v)}" for k, v in sorted(value.items())) or "none"
+    if isinstance(value, list | tuple):
+        return ", ".join(_show(v) for v in value) or "none"
+    return str(value)
+
+
 def _card(label: object, value: object) -> str:
-    return (
-        f'<div class="card"><div class="k">{_e(label)}</div><div class="v">{_e(value)}</div></div>'
-    )
+    shown = _e(_show(value))
+    return f'<div class="card"><div class="k">{_e(label)}</div><div class="v">{shown}</div></div>'
 
 
 def _summary_html(summary: Mapping[str, object]) -> str:
     cards = [_card(label, summary[key]) for key, label in SUMMARY_KEYS if key in summary]
     known = {k for k, _ in SUMMARY_KEYS} | {"positions", "run_hash"}
-    cards.extend(_card(key, summary[key]) for key in sorted(k for k in summary if k not in known))
+    cards.extend(
+        _card(key.replace("_", " "), summary[key])
+        for key in sorted(k for k in summary if k not in known)
+    )
     positions = summary.get("positions")
     held = []
     if isinstance(positions, Mapping):
