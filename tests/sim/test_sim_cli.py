@@ -19,8 +19,6 @@ from core.instruments import CENT
 from sim.bars_csv import write_bars
 from sim.demo import demo_bars
 
-pytest.importorskip("sim.market")
-
 ROOT = Path(__file__).resolve().parents[2]
 
 ORDERS = "order_id,parent_id,symbol,side,qty,filled_qty,avg_price,algo,venue,status"
