@@ -477,8 +477,8 @@ def _capitulation(path: _Path) -> dict[str, int]:
 
     The sell-off bars close on their lows; the capitulation bar tags the low
     on the largest volume the symbol has printed and closes 1.5 ATR (of the
-    calm before the storm) off it. The rebound retraces 35–55% of the
-    decline, the price consolidates, then grinds back down to within 1.25
+    calm before the storm) off it. The rebound makes higher lows and
+    retraces 35–55% of the decline, the price consolidates, then grinds back down to within 1.25
     ATR of the low and the retest bar tags the low to the cent and closes
     back above it on a volume spike. The low is never broken.
     """
@@ -540,7 +540,11 @@ def _capitulation(path: _Path) -> dict[str, int]:
                 frac = 1 - (1 - (j + 1) / rebound_len) ** 2  # fast first, then slowing
                 o = path.last
                 c = max(o, round(begin + rise * frac))
-                path.add(o, c + path.wick(), o, c, _ORDINARY, 2.0)
+                # The first three bars probe back down with higher lows (0.6, 1.2 and
+                # 1.8 calm ATRs above the low): buyers step in ever higher, so the
+                # prices just above the low trade more than the low itself.
+                probe = low + round(0.6 * (j + 1) * calm_atr) if j < 3 else o
+                path.add(o, c + path.wick(), min(o, probe), c, _ORDINARY, 2.0)
             rebound_level = float(path.last)
             index = path.index
             continue
