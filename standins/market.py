@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from core.errors import BadInput
 from core.events import Bar
 from core.instruments import Instrument, us_equity_tick
-from core.money import price_from_decimal
 
 MINUTE_NS = 60 * 10**9
 
@@ -32,8 +31,18 @@ class SessionMarket:
     calendar: tuple[tuple[int, int], ...]  # exchange sessions past the data, for /v2/clock
 
 
-def load_market(name: str, seed: int, history_days: int, days: int | None = None) -> SessionMarket:
-    """Generate scenario ``name`` and split it into warm-up history and live bars."""
+def load_market(
+    name: str,
+    seed: int,
+    history_days: int,
+    days: int | None = None,
+    balance: str | None = None,
+) -> SessionMarket:
+    """Generate scenario ``name`` and split it into warm-up history and live bars.
+
+    ``balance`` (dollars) overrides the scenario's starting cash.
+    """
+    from sim.build import parse_balance
     from sim.scenarios import scenario
 
     base = scenario(name)
@@ -60,7 +69,7 @@ def load_market(name: str, seed: int, history_days: int, days: int | None = None
         live=live,
         sessions=tuple(sessions),
         live_start_ns=live_start,
-        balance=price_from_decimal(base.balance, "balance"),
+        balance=parse_balance(balance) if balance is not None else parse_balance(base.balance),
         calendar=tuple(_calendar(sessions)),
     )
 
