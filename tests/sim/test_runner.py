@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -380,3 +381,23 @@ def test_generated_market_with_every_fault_keeps_invariants(seed: int) -> None:
     assert nonzero(result.engine.positions()) == positions
     assert result.engine.cash == spec.initial_cash + cash_change
     assert run(spec).run_hash == result.run_hash
+
+
+def test_crashes_are_invisible_recovery_is_exact(faulty) -> None:
+    """The same run without the crash fault: same journal, same books, same signals.
+
+    Recovery replays the journal into a fresh engine, so a crash must leave
+    no trace at all; any drift (an agent, the engine's own random stream, an
+    order) would change a later line and so the hash.
+    """
+    result, _ = faulty
+    assert result.crashes > 0
+    calm = run(demo_spec(seed=11, sessions=4, faults=replace(HEAVY_FAULTS, crash=0.0)))
+    assert calm.crashes == 0
+    assert calm.run_hash == result.run_hash
+    assert calm.engine.positions() == result.engine.positions()
+    assert calm.engine.cash == result.engine.cash
+    assert [s.signal for s in calm.signals] == [s.signal for s in result.signals]
+    assert [o.client_order_id for o in calm.engine.open_orders()] == [
+        o.client_order_id for o in result.engine.open_orders()
+    ]
