@@ -255,7 +255,13 @@ class StandIn:
                 )
             if self.faults.take_429():
                 return web.json_response(
-                    wire.error(wire.RATE_LIMIT, "too many requests"), status=429
+                    wire.error(wire.RATE_LIMIT, "too many requests"),
+                    status=429,
+                    headers={  # Alpaca's rate-limit headers (it sends no Retry-After)
+                        "X-Ratelimit-Limit": "200",
+                        "X-Ratelimit-Remaining": "0",
+                        "X-Ratelimit-Reset": str(int(time.time()) + 1),
+                    },
                 )
             return await handler(request)
 
