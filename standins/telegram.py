@@ -41,9 +41,7 @@ class TelegramStandIn:
             )
         params = await self._params(request)
         if params is None:
-            return web.json_response(
-                wire.telegram_error(400, "Bad Request: can't parse request body"), status=400
-            )
+            return self._bad("Bad Request: can't parse request body")
         if method == "getMe":
             return web.json_response({"ok": True, "result": self._bot()})
         if method == "sendMessage":
