@@ -556,9 +556,7 @@ def _capitulation(path: _Path) -> dict[str, int]:
             continue
         floor_wall = low + path.wall_away()
         if index == retest:
-            offset = max(math.ceil(_BOUNCE * path.atr), math.ceil(_BOUNCE * calm_atr))
-            offset += int(rng.integers(0, int(0.25 * path.atr) + 1))
-            path.bounce(low, 1, _RETEST, offset)
+            path.bounce(low, 1, _RETEST)
             facts["retest_time_ns"] = path.time_ns(retest)
         elif approach_from <= index < retest:
             target = low + path.a * rng.uniform(1.8, 2.6)
