@@ -176,6 +176,7 @@ def test_unknown_symbol_gets_a_seeded_base_price() -> None:
         ({"regimes": "sideways"}, "regimes[AAPL]"),
         ({"regimes": {"MSFT": "range"}}, "regimes"),
         ({"start": "not a date"}, "start"),
+        ({"regimes": "capitulation", "days": 1, "start": "2024-11-29"}, "days"),  # 1 pm close
     ],
 )
 def test_bad_arguments_are_rejected_by_name(kwargs: dict, field: str) -> None:
