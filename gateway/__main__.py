@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import faulthandler
 import logging
 import signal
 import sys
@@ -112,6 +113,9 @@ async def _run(config: Config) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # `kill -USR1 <pid>` prints every thread's stack to stderr: how to see where a
+    # live process is stuck without stopping it.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         config = load_config(args.config)
     except BadInput as exc:

@@ -177,6 +177,8 @@ class Gateway:
         self._catching_up = False
         self._replaying = False
         self._stopping = False
+        self._stop_bars = False
+        self._sending = False
         self._clock_open = False
         self._summary_close: int | None = None
         self._day: dict[str, int] = {"fills": 0, "realized": 0, "trades": 0}
@@ -212,6 +214,20 @@ class Gateway:
 
     async def stop(self) -> None:
         """Graceful stop: no new inputs, finish the one in hand, flush alerts."""
+        self._stop_bars = True  # no new bars, hence no new decisions
+        stop_data = getattr(self.broker, "stop_market_data", None)
+        if stop_data is not None:
+            await stop_data()
+        for task in self._tasks:
+            if task.get_name() != "sender":
+                task.cancel()
+        # Orders already decided are sent; fills that happened meanwhile are booked
+        # (the trade-updates stream stays up until this is done).
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._drain_outbox(), 5.0)
+        with contextlib.suppress(Exception):
+            await self.reconcile(startup=False, grace=0.0)
+        await self._check_positions("shutdown")
         self._stopping = True
         for task in self._tasks:
             task.cancel()
@@ -221,7 +237,6 @@ class Gateway:
         await self.broker.close()
         async with self._lock:  # an input being processed completes first
             pass
-        await self._check_positions("shutdown")
         if self.notifier is not None:
             await self.notifier.drain(5.0)
         log.info("gateway stopped cleanly", extra={"sv_event": "stopped"})
@@ -505,7 +520,7 @@ class Gateway:
 
     # ======================================================= broker events
     async def _on_bar(self, bar: Bar) -> None:
-        if self._stopping:
+        if self._stopping or self._stop_bars:
             return
         self._last_bar_wall = time.monotonic()
         last = self._last_bar.get(bar.symbol)
@@ -588,15 +603,22 @@ class Gateway:
             await self.reconcile(startup=False, grace=0.0)
 
     # ============================================================ sending
+    async def _drain_outbox(self) -> None:
+        while not self._outbox.empty() or self._sending:
+            await asyncio.sleep(0.05)
+
     async def _sender(self) -> None:
         while True:
             command = await self._outbox.get()
+            self._sending = True
             try:
                 await self._send(command)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.exception("sending %s failed: %s", type(command).__name__, exc)
+            finally:
+                self._sending = False
 
     async def _send(self, command: SubmitOrder | CancelOrder | ReplaceOrder) -> None:
         if type(command) is SubmitOrder:

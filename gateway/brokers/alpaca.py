@@ -21,9 +21,12 @@ quote) and then into nano-units.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any, TypeVar
@@ -76,6 +79,9 @@ log = logging.getLogger("gateway.alpaca")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NANO = Decimal("1e-9")
+REST_TIMEOUT_S = 15.0
+"""Longest wait for one REST reply before it counts as a transport error and is
+retried with back-off (Alpaca answers in well under a second)."""
 _T = TypeVar("_T")
 
 OPEN_STATUSES = frozenset(
@@ -337,6 +343,12 @@ class AlpacaBroker:
             # the constructor's own settings, which these subclasses do not expose.
             client._retry_codes = [504]
             client._retry_wait = 1
+            # requests has no default timeout: a reply that never comes would hold
+            # a worker thread (and whatever awaits it) forever.
+            client._session.request = functools.partial(  # type: ignore[method-assign]
+                client._session.request, timeout=REST_TIMEOUT_S
+            )
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="alpaca-rest")
         feed = DataFeed.SIP if config.feed == "sip" else DataFeed.IEX
         self._feed = feed
         self._data_stream = StockDataStream(
@@ -352,7 +364,8 @@ class AlpacaBroker:
         delay = 0.25
         for attempt in range(self._max_retries + 1):
             try:
-                return await asyncio.to_thread(fn, *args)
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(self._pool, functools.partial(fn, *args))
             except APIError as exc:
                 status = exc.status_code
                 if status == 429 or (status is not None and status >= 500):
@@ -573,9 +586,15 @@ class AlpacaBroker:
                     log.debug("stream stop: %s", exc)
         for task in self._tasks:
             try:
-                await asyncio.wait_for(task, 3.0)
+                await asyncio.wait_for(task, 1.5)
             except (TimeoutError, asyncio.CancelledError, Exception):
                 task.cancel()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def stop_market_data(self) -> None:
+        """Stop bars only (shutdown: no new decisions while orders are settled)."""
+        with contextlib.suppress(Exception):
+            await self._data_stream.stop_ws()
 
 
 def _retry_after(exc: APIError) -> float | None:
