@@ -185,8 +185,11 @@ class Gateway:
         self._tasks: list[asyncio.Task[None]] = []
 
     # ================================================================ start
-    async def start(self) -> None:
-        """Recover, reconcile and catch up; then start the streams and loops."""
+    async def start(self, *, loops: bool = True) -> None:
+        """Recover, reconcile and catch up; then start the streams and loops.
+
+        ``loops=False`` starts only the order sender (in-process tests drive
+        time, bars and reconciliation themselves)."""
         self._replay()
         await self._read_clock()
         self._reapply_unapplied()
@@ -195,15 +198,16 @@ class Gateway:
         await self._catch_up()
         await self.broker.stream(self._on_bar, self._on_trade, self._on_bad, self._on_reconnect)
         loop = asyncio.get_running_loop()
-        for name, coro in (
-            ("sender", self._sender()),
-            ("timers", self._timer_loop()),
-            ("clock", self._clock_loop()),
-            ("reconcile", self._reconcile_loop()),
-            ("watchdog", self._watchdog_loop()),
-            ("status", self._status_loop()),
-        ):
-            self._tasks.append(loop.create_task(coro, name=name))
+        self._tasks.append(loop.create_task(self._sender(), name="sender"))
+        if loops:
+            for name, coro in (
+                ("timers", self._timer_loop()),
+                ("clock", self._clock_loop()),
+                ("reconcile", self._reconcile_loop()),
+                ("watchdog", self._watchdog_loop()),
+                ("status", self._status_loop()),
+            ):
+                self._tasks.append(loop.create_task(coro, name=name))
         self._emit_alert(
             "info",
             "gateway_started",
@@ -603,6 +607,19 @@ class Gateway:
             await self.reconcile(startup=False, grace=0.0)
 
     # ============================================================ sending
+    async def settle(self) -> None:
+        """Wait until every queued broker command has been sent (tests, shutdown)."""
+        await self._drain_outbox()
+
+    async def crash(self) -> None:
+        """Vanish without any shutdown work (in-process stand-in for ``kill -9``)."""
+        self._stopping = True
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
     async def _drain_outbox(self) -> None:
         while not self._outbox.empty() or self._sending:
             await asyncio.sleep(0.05)

@@ -12,8 +12,14 @@ from tests.gateway.harness import ROOT, StandIn, _env, write_config
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gateway", *args], cwd=ROOT, env=_env(env),
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args],
+        cwd=ROOT,
+        env=_env(env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_bad_arguments_exit_2() -> None:

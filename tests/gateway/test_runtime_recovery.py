@@ -1,0 +1,204 @@
+"""The runtime's recovery paths, in process and deterministic: the real Gateway
+and Engine, the stand-in's order book as the broker, a crash in the middle."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from core.commands import Fill, OrdStatus, Side
+from core.errors import BadInput
+from gateway.config import parse_config
+from gateway.runtime import Gateway, RuntimeOptions
+from gateway.storage import Storage
+from standins.market import load_market
+from tests.gateway.agreement import compare
+from tests.gateway.inprocess import InProcessBroker
+
+CONFIG = """
+[broker]
+type = "alpaca"
+[alpaca]
+api_key = "k-inproc"
+secret_key = "s-inproc"
+[portfolio]
+initial_balance = 50000
+[universe]
+symbols = ["AAPL", "MSFT", "GOOGL", "AMZN", "NVDA"]
+"""
+
+
+@pytest.fixture(scope="module")
+def market():  # type: ignore[no-untyped-def]
+    return load_market("range", 1, history_days=0, days=2)
+
+
+def gateway(db: Path, broker: InProcessBroker) -> Gateway:
+    config = parse_config(CONFIG, env={}, base=db.parent)
+    return Gateway(config, broker, Storage(db), None, RuntimeOptions())
+
+
+def snapshot(g: Gateway) -> tuple[object, ...]:
+    e = g.engine
+    return (
+        e.positions(),
+        e.cash,
+        [o.client_order_id for o in e.open_orders()],
+        sorted(p.parent_id for p in e.parents()),
+        e.counters()["fills"],
+    )
+
+
+async def _publish(broker: InProcessBroker, g: Gateway | None, bars) -> None:  # type: ignore[no-untyped-def]
+    for bar in bars:
+        await broker.publish(bar)
+        if g is not None:
+            await g.settle()
+
+
+def test_crash_with_missed_fills_recovers_exactly(tmp_path: Path, market) -> None:  # type: ignore[no-untyped-def]
+    async def scenario() -> dict[str, object]:
+        bars = list(market.live)
+        db = tmp_path / "g.db"
+        broker = InProcessBroker(market)
+        first = gateway(db, broker)
+        await first.start(loops=False)
+        # Trade past the first fill, then crash while an order is at the broker
+        # unfilled: its fill will happen while nobody listens.
+        cut = None
+        for i, bar in enumerate(bars):
+            await _publish(broker, first, [bar])
+            live = [o for o in first.engine.open_orders() if o.status is OrdStatus.NEW]
+            if first.counters.fills and live:
+                cut = i
+                break
+        assert cut is not None, "no fill followed by a working order in the first session"
+        before = snapshot(first)
+        await first.crash()
+        broker.disconnect()
+        # While down, the market moves on and resting orders can fill unseen.
+        down = bars[cut + 1 : cut + 1 + 600]
+        await _publish(broker, None, down)
+        # Restart on the same database.
+        second = gateway(db, broker)
+        replayed = Gateway(parse_config(CONFIG, env={}, base=tmp_path), broker, Storage(db), None)
+        replayed._replay()
+        assert snapshot(replayed) == before  # the journal rebuilds the engine exactly
+        await second.start(loops=False)
+        await _publish(broker, second, bars[cut + 1 + 600 :])
+        await second.reconcile(startup=False, grace=0.0)
+        await second.settle()
+        same = await second._check_positions("end")
+        return {"second": second, "broker": broker, "same": same}
+
+    result = asyncio.run(scenario())
+    second: Gateway = result["second"]  # type: ignore[assignment]
+    broker: InProcessBroker = result["broker"]  # type: ignore[assignment]
+    agreement = compare(second.storage.path, broker.book.state_json())
+    assert agreement.problems == []
+    assert agreement.db_executions >= 2
+    assert result["same"] is True
+    assert broker.lost_events >= 1 and agreement.reconciled_executions >= 1
+    print(f"\nin-process crash: {agreement}, lost stream events {broker.lost_events}")
+    assert second.counters.replayed > 0
+
+
+def test_duplicate_and_already_reconciled_executions_are_dropped(tmp_path: Path, market) -> None:  # type: ignore[no-untyped-def]
+    async def scenario() -> tuple[Gateway, int, int]:
+        broker = InProcessBroker(market)
+        g = gateway(tmp_path / "d.db", broker)
+        await g.start(loops=False)
+        fills_before = 0
+        for bar in market.live:
+            await _publish(broker, g, [bar])
+            if g.counters.fills:
+                break
+        fills_before = g.engine.counters()["fills"]
+        row = g.storage.executions()[0]
+        again = Fill(
+            int(row["time_ns"]),
+            str(row["client_order_id"]),
+            str(row["exec_id"]),  # type: ignore[call-overload]
+            str(row["symbol"]),
+            g.engine.order(str(row["client_order_id"])).side,  # type: ignore[union-attr]
+            int(row["quantity"]),
+            int(row["price"]),
+        )  # type: ignore[call-overload]
+        await g.feed(again)  # the broker repeats an execution
+        # the same quantity again under another id, as a stream would after reconciliation
+        fill_event = broker.book.fills[0]
+        from gateway.brokers.alpaca import trade_event_from_raw
+
+        order = broker.book.find_by_client_id(fill_event["client_order_id"])
+        event = trade_event_from_raw(
+            {
+                "stream": "trade_updates",
+                "data": {
+                    "event": "fill",
+                    "execution_id": "11111111-2222-4333-8444-555555555555",
+                    "timestamp": fill_event["timestamp"],
+                    "price": fill_event["price"],
+                    "qty": fill_event["qty"],
+                    "order": broker.book.order_json(order),
+                },
+            }
+        )
+        await g._on_trade(event)
+        return g, fills_before, g.engine.counters()["fills"]
+
+    g, before, after = asyncio.run(scenario())
+    assert after == before
+    assert g.counters.duplicate_executions == 2
+    assert g.storage.count("executions") == before
+
+
+def test_malformed_input_is_counted_and_changes_nothing(tmp_path: Path, market) -> None:  # type: ignore[no-untyped-def]
+    async def scenario() -> tuple[Gateway, tuple[object, ...], tuple[object, ...]]:
+        broker = InProcessBroker(market)
+        g = gateway(tmp_path / "m.db", broker)
+        await g.start(loops=False)
+        await _publish(broker, g, market.live[:50])
+        before = snapshot(g)
+        inputs = g.storage.count("inputs")
+        await g._on_bad("bar", BadInput("bar.t", "garbage", "is not an ISO-8601 time"))
+        await g._on_bar(market.live[10])  # an old bar again: ignored
+        assert g.storage.count("inputs") == inputs
+        return g, before, snapshot(g)
+
+    g, before, after = asyncio.run(scenario())
+    assert before == after and g.counters.bad_inputs == 1
+
+
+def test_order_decided_but_never_sent_is_sent_once_on_restart(tmp_path: Path, market) -> None:  # type: ignore[no-untyped-def]
+    async def scenario() -> tuple[InProcessBroker, Gateway, str]:
+        broker = InProcessBroker(market)
+        db = tmp_path / "u.db"
+        first = gateway(db, broker)
+        await first.start(loops=False)
+        first._tasks[0].cancel()  # the sender dies: decisions are journaled, never sent
+        order_id = ""
+        for bar in market.live:
+            await broker.publish(bar)
+            pending = [
+                o
+                for o in first.engine.open_orders()
+                if o.status is OrdStatus.PENDING_NEW and o.side is Side.BUY
+            ]
+            if pending:
+                order_id = pending[0].client_order_id
+                break
+        assert order_id
+        await first.crash()
+        broker.disconnect()
+        second = gateway(db, broker)
+        await second.start(loops=False)
+        await second.settle()
+        return broker, second, second.ids.broker(order_id)
+
+    broker, second, bcid = asyncio.run(scenario())
+    sent = [o for o in broker.book.orders.values() if o.client_order_id == bcid]
+    assert len(sent) == 1
+    stored = second.storage.order(bcid.removeprefix(second.ids.prefix))
+    assert stored is not None and stored.sent
