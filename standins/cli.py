@@ -53,6 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--port", type=int, default=0, help="port for everything (default: free)")
     parser.add_argument(
+        "--tws-port", type=int, default=0, help="TWS API socket port (default: free)"
+    )
+    parser.add_argument(
         "--fault-429", type=float, default=0.0, metavar="RATE", help="fraction of REST calls → 429"
     )
     parser.add_argument(
@@ -91,6 +94,8 @@ def _check(args: argparse.Namespace) -> str | None:
         return f"--overnight {args.overnight}: must be in [0, 3600] seconds"
     if not 0 <= args.port <= 65535:
         return f"--port {args.port}: must be in [0, 65535]"
+    if not 0 <= args.tws_port <= 65535:
+        return f"--tws-port {args.tws_port}: must be in [0, 65535]"
     if not 0 <= args.fault_429 <= 1:
         return f"--fault-429 {args.fault_429}: must be a rate in [0, 1]"
     if args.drop_after is not None and args.drop_after < 1:
@@ -174,11 +179,17 @@ async def _serve(args: argparse.Namespace, market: object, sock: socket.socket) 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    from standins.tws.server import TwsServer
+
+    tws = TwsServer(standin)
+    tws_port = await tws.start("127.0.0.1", args.tws_port)
     standin.start()
     line = endpoints(sock.getsockname()[1])
+    line["tws"] = f"127.0.0.1:{tws_port}"
     line.update(scenario=args.scenario, seed=args.seed, speed=args.speed)
     print(json.dumps(line), flush=True)
     try:
         await stop.wait()
     finally:
+        await tws.stop()
         await runner.cleanup()

@@ -96,6 +96,8 @@ class StandIn:
         self.trading_clients: set[StreamClient] = set()
         self.telegram = TelegramStandIn(options.telegram_token, faults, self.market_now)
         self._publisher: asyncio.Task[None] | None = None
+        # Other protocols on the same market (the TWS stand-in) hear each ended minute.
+        self.minute_listeners: list[Callable[[list[Bar]], Awaitable[None]]] = []
 
     # ---------------------------------------------------------- lifecycle
     def app(self) -> web.Application:
@@ -172,6 +174,8 @@ class StandIn:
         self.faults.minute_published(self._live_minutes, time.monotonic())
         await self._broadcast_bars(bars)
         await self._broadcast_trades(events)
+        for listener in self.minute_listeners:
+            await listener(bars)
 
     async def _broadcast_bars(self, bars: list[Bar]) -> None:
         if self.faults.silent(time.monotonic()):
