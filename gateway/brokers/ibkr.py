@@ -1,0 +1,1083 @@
+"""Interactive Brokers through ``ib_async``: TWS / IB Gateway API socket, mapped to core types.
+
+How the IB model maps onto the ``Broker`` protocol:
+
+* **Ids.** IB order ids are per-client integers and do not survive a reset of
+  the API id sequence; the engine's broker client id travels in ``orderRef``,
+  which TWS keeps on the order, its executions and completed orders. That is
+  the persistent map: after a reconnect or a gateway restart ``ib_async``
+  reloads open orders, completed orders and today's executions, and every one
+  of them names its broker client id again. ``broker_order_id`` is IB's
+  ``permId`` (unique and stable per account).
+* **Executions are the truth.** A ``Fill`` is built from ``execDetails``
+  (exec id, shares, price, cumulative quantity), never from ``orderStatus``;
+  its fee comes from the ``commissionReport`` that follows (waited for up to
+  ``commission_wait`` seconds). Exec ids already delivered are remembered, so a
+  reconnect's ``reqExecutions`` replay books only what was missed.
+* **Reconnects.** TWS/IB Gateway restarts nightly; the socket drop triggers a
+  reconnect loop with exponential back-off (and jitter), then contracts are
+  re-qualified, real-time bars resubscribed, missed executions reconciled and
+  ``on_trading_connected`` called so the runtime reconciles orders.
+* **Bars.** Warm-up and gap backfill through ``reqHistoricalData`` (1 min
+  TRADES, RTH, epoch dates) under ``HistoricalPacer`` (IB's pacing rules);
+  live minutes are IB's 5-second real-time bars aggregated, a minute emitted
+  once its 12th bar (second :55) arrives. A minute with a missing 5-second bar
+  is dropped (counted): the runtime sees the gap and backfills it.
+* **Algos.** For the semi-institutional tier a child's ``algo`` picks IB's own
+  algo: ``adaptive`` → ``Adaptive`` (priority from ``adaptive:<priority>`` or
+  Urgent for market, Normal for limit orders), ``vwap`` → ``Vwap``, ``twap`` →
+  ``Twap`` (both bounded to ``algo_horizon_s`` of market time). Other engine
+  algorithms (pov, iceberg, is, market) send plain orders: the engine slices.
+* **Bad input.** A reply that cannot be mapped raises ``BadInput``; a message
+  ``ib_async`` itself cannot decode (it logs and drops those) is detected
+  around its decoder and reported through ``on_bad``.
+
+Prices cross the wire as decimal text and reach us as floats; they are turned
+into ``Decimal`` through their shortest ``repr`` and quantized to nano-units.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ib_async import IB, Contract, LimitOrder, MarketOrder, Order, Stock, TagValue, Trade
+from ib_async import Fill as IbFill
+
+from core.commands import Fill, OrderType, OrderUpdate, OrdStatus, ReplaceOrder, Side, SubmitOrder
+from core.errors import BadInput
+from core.events import Bar
+from core.money import price_from_decimal, round_half_even_div
+from gateway.brokers.base import (
+    Account,
+    BrokerOrder,
+    MarketClock,
+    NotFound,
+    RejectedRequest,
+    TradeEvent,
+)
+from gateway.config import IbkrConfig
+
+log = logging.getLogger("gateway.ibkr")
+
+_NS = 10**9
+_NANO = Decimal("1e-9")
+MINUTE_NS = 60 * _NS
+DIRECT_ROUTES = frozenset({"IEX", "ARCA", "NYSE", "ISLAND", "BATS", "EDGX", "IBKRATS"})
+"""Venue names (SubmitOrder.venue) that are IB exchange codes: sent as directed orders."""
+
+_OPEN_WORDS = {
+    "PendingSubmit": "accepted",
+    "ApiPending": "accepted",
+    "PreSubmitted": "new",
+    "Submitted": "new",
+    "PendingCancel": "pending_cancel",
+    "ValidationError": "new",
+}
+OPEN_STATUSES = frozenset({"accepted", "new", "partially_filled", "pending_cancel"})
+_TIF = {"day": "DAY", "ioc": "IOC", "gtc": "GTC"}
+_PRIORITIES = {"urgent": "Urgent", "normal": "Normal", "patient": "Patient"}
+
+
+# ------------------------------------------------------------- conversions
+
+
+def to_price(value: object, field_name: str) -> int:
+    """An IB float (or decimal text) price → positive nano-units; ``BadInput`` otherwise."""
+    if value is None or isinstance(value, bool):
+        raise BadInput(field_name, value, "is missing")
+    try:
+        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
+    except InvalidOperation:
+        raise BadInput(field_name, value, "is not a number") from None
+    if not number.is_finite():
+        raise BadInput(field_name, value, "is not finite")
+    if number >= Decimal("1e300"):
+        raise BadInput(field_name, value, "is IB's 'unset' value")
+    price = price_from_decimal(number.quantize(_NANO, rounding=ROUND_HALF_EVEN), field_name)
+    if price <= 0:
+        raise BadInput(field_name, value, "must be positive")
+    return price
+
+
+def to_money(value: object, field_name: str) -> int:
+    """An account value (text, may be zero or negative) → nano-units."""
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise BadInput(field_name, value, "is not a number") from None
+    if not number.is_finite():
+        raise BadInput(field_name, value, "is not finite")
+    return price_from_decimal(number.quantize(_NANO, rounding=ROUND_HALF_EVEN), field_name)
+
+
+def to_whole(value: object, field_name: str, *, positive: bool = False) -> int:
+    """A share count IB sends as a float/Decimal → int; fractions are refused."""
+    try:
+        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
+    except InvalidOperation:
+        raise BadInput(field_name, value, "is not a number") from None
+    if not number.is_finite() or number != number.to_integral_value():
+        raise BadInput(field_name, value, "is not a whole number of shares")
+    whole = int(number)
+    if positive and whole <= 0:
+        raise BadInput(field_name, value, "must be positive")
+    return whole
+
+
+def to_ns(moment: object, field_name: str) -> int:
+    if not isinstance(moment, datetime):
+        raise BadInput(field_name, moment, "is not a time")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1) * 1000
+
+
+def order_ref(trade: Trade) -> str:
+    """The broker client id of an IB order: its ``orderRef``, or ``ib:<permId>`` for
+    orders someone else placed without one (the runtime reports those as foreign)."""
+    ref = trade.order.orderRef
+    return ref if ref else f"ib:{trade.order.permId or trade.order.orderId}"
+
+
+def ib_order(
+    command: SubmitOrder,
+    broker_client_id: str,
+    account: str,
+    *,
+    use_algos: bool = True,
+    algo_end: str = "",
+) -> Order:
+    """A core child order → an IB ``Order`` (not yet placed)."""
+    action = "BUY" if command.side is Side.BUY else "SELL"
+    if command.quantity <= 0:
+        raise RejectedRequest(None, f"quantity {command.quantity} must be positive")
+    if command.order_type is OrderType.MARKET:
+        order: Order = MarketOrder(action, command.quantity)
+    elif command.order_type is OrderType.LIMIT and command.limit_price is not None:
+        limit = Decimal(command.limit_price) * _NANO
+        order = LimitOrder(action, command.quantity, float(limit.normalize()))
+    else:
+        raise RejectedRequest(None, f"order type {command.order_type.value} is not sent to IBKR")
+    order.tif = _TIF[command.time_in_force.value]
+    order.orderRef = broker_client_id
+    order.account = account
+    order.transmit = True
+    if command.min_quantity:
+        order.minQty = command.min_quantity
+    if use_algos and command.algo:
+        strategy, params = algo_params(command.algo, command.order_type, algo_end)
+        if strategy:
+            order.algoStrategy = strategy
+            order.algoParams = [TagValue(tag, value) for tag, value in params]
+    return order
+
+
+def algo_params(
+    algo: str, order_type: OrderType, end_time: str = ""
+) -> tuple[str, list[tuple[str, str]]]:
+    """The engine's algorithm name → IB ``algoStrategy`` and its parameters ("" = none).
+
+    ``adaptive[:urgent|normal|patient]`` → Adaptive; ``vwap`` / ``twap`` → IB's own
+    with the child bounded to ``end_time`` (the engine already slices the parent,
+    so IB must not stretch a child over the rest of the day).
+    """
+    name, _, option = algo.lower().partition(":")
+    if name == "adaptive":
+        default = "Urgent" if order_type is OrderType.MARKET else "Normal"
+        priority = _PRIORITIES.get(option, default) if option else default
+        if option and option not in _PRIORITIES:
+            raise BadInput("algo", algo, "adaptive priority must be urgent, normal or patient")
+        return "Adaptive", [("adaptivePriority", priority)]
+    if name == "vwap":
+        return "Vwap", [
+            ("maxPctVol", "0.1"),
+            ("startTime", ""),
+            ("endTime", end_time),
+            ("allowPastEndTime", "1"),
+            ("noTakeLiq", "0"),
+        ]
+    if name == "twap":
+        return "Twap", [
+            ("strategyType", "Marketable"),
+            ("startTime", ""),
+            ("endTime", end_time),
+            ("allowPastEndTime", "1"),
+        ]
+    return "", []
+
+
+def ib_status_word(trade: Trade) -> str:
+    """IB's order status → the status words the runtime reconciles with."""
+    status = trade.orderStatus.status
+    filled = trade.orderStatus.filled
+    if status == "Filled":
+        return "filled"
+    if status in ("Cancelled", "ApiCancelled"):
+        return "rejected" if was_rejected(trade) else "canceled"
+    if status == "Inactive":
+        return "rejected"
+    word = _OPEN_WORDS.get(status, "new")
+    if word == "new" and filled > 0:
+        return "partially_filled"
+    return word
+
+
+def was_rejected(trade: Trade) -> bool:
+    """Cancelled before IB ever acknowledged it, or by an order-rejection error (201)."""
+    if any(entry.errorCode == 201 for entry in trade.log):
+        return True
+    return not trade.order.permId and not trade.fills
+
+
+def broker_order(trade: Trade) -> BrokerOrder:
+    """``ib_async`` ``Trade`` → ``BrokerOrder``; filled quantity and notional from its
+    executions when they account for it, else from IB's average price."""
+    executed = 0
+    notional = 0
+    for fill in trade.fills:
+        shares = to_whole(fill.execution.shares, "execution.shares", positive=True)
+        executed += shares
+        notional += shares * to_price(fill.execution.price, "execution.price")
+    stated = to_whole(trade.orderStatus.filled, "orderStatus.filled")
+    completed = trade.order.filledQuantity
+    if isinstance(completed, float | int | Decimal) and 0 < completed < 1e300:
+        stated = max(stated, to_whole(completed, "completedOrder.filledQuantity"))
+    filled = max(executed, stated)
+    if filled > executed and trade.orderStatus.avgFillPrice > 0:
+        notional = filled * to_price(trade.orderStatus.avgFillPrice, "orderStatus.avgFillPrice")
+    status = ib_status_word(trade)
+    action = trade.order.action
+    return BrokerOrder(
+        broker_client_id=order_ref(trade),
+        broker_order_id=str(trade.order.permId or trade.orderStatus.permId or ""),
+        symbol=trade.contract.symbol,
+        side="buy" if action == "BUY" else "sell" if action == "SELL" else action.lower(),
+        quantity=to_whole(trade.order.totalQuantity, "order.totalQuantity"),
+        filled=filled,
+        filled_notional=notional,
+        status=status,
+        open=status in OPEN_STATUSES,
+    )
+
+
+def fill_event(trade: Trade | None, fill: IbFill, fee: int) -> TradeEvent:
+    """One ``execDetails`` (+ its commission) → a ``Fill`` keyed by the broker client id."""
+    ex = fill.execution
+    if not ex.execId:
+        raise BadInput("execution.execId", ex.execId, "is missing")
+    ref = ex.orderRef or (order_ref(trade) if trade is not None else "")
+    if not ref:
+        ref = f"ib:{ex.permId or ex.orderId}"
+    side = {"BOT": Side.BUY, "SLD": Side.SELL}.get(ex.side)
+    if side is None:
+        raise BadInput("execution.side", ex.side, "is not BOT or SLD")
+    quantity = to_whole(ex.shares, "execution.shares", positive=True)
+    price = to_price(ex.price, "execution.price")
+    cum = to_whole(ex.cumQty, "execution.cumQty", positive=True)
+    if cum < quantity:
+        raise BadInput("execution.cumQty", ex.cumQty, f"is below this execution's {quantity}")
+    symbol = fill.contract.symbol if fill.contract is not None else ""
+    if not symbol:
+        raise BadInput("execution.contract.symbol", symbol, "is missing")
+    total = trade.order.totalQuantity if trade is not None else None
+    event = "fill" if total is not None and cum >= total else "partial_fill"
+    core_fill = Fill(
+        time_ns=to_ns(ex.time, "execution.time"),
+        client_order_id=ref,
+        exec_id=ex.execId,
+        symbol=symbol,
+        side=side,
+        quantity=quantity,
+        price=price,
+        venue="ibkr",
+        fee=fee,
+    )
+    return TradeEvent(ref, event, core_fill, None, cum)
+
+
+def commission_fee(fill: IbFill) -> int:
+    report = fill.commissionReport
+    if report is None or not report.execId:
+        return 0
+    value = report.commission
+    if value is None or value >= 1e300:
+        return 0
+    return to_money(repr(float(value)), "commissionReport.commission")
+
+
+# -------------------------------------------------------------------- clock
+
+
+def parse_liquid_hours(text: str, zone: str) -> list[tuple[int, int]]:
+    """IB ``liquidHours`` (``20240104:0930-20240104:1600;20240105:CLOSED``) → sessions (ns)."""
+    try:
+        tz = ZoneInfo(zone or "US/Eastern")
+    except (ZoneInfoNotFoundError, ValueError):
+        raise BadInput("contractDetails.timeZoneId", zone, "is not a known time zone") from None
+    sessions = []
+    for part in text.split(";"):
+        part = part.strip()
+        if not part or part.endswith(":CLOSED"):
+            continue
+        try:
+            first, second = part.split("-")
+            opened = datetime.strptime(first, "%Y%m%d:%H%M").replace(tzinfo=tz)
+            closed = datetime.strptime(second, "%Y%m%d:%H%M").replace(tzinfo=tz)
+        except ValueError:
+            raise BadInput("contractDetails.liquidHours", part, "is not D:HHMM-D:HHMM") from None
+        if closed <= opened:
+            raise BadInput("contractDetails.liquidHours", part, "closes before it opens")
+        sessions.append((to_ns(opened, "liquidHours"), to_ns(closed, "liquidHours")))
+    return sorted(sessions)
+
+
+def market_clock(now_ns: int, sessions: Sequence[tuple[int, int]]) -> MarketClock:
+    if not sessions:
+        raise BadInput("contractDetails.liquidHours", "", "names no session")
+    is_open = any(o <= now_ns < c for o, c in sessions)
+    later = [s for s in sessions if s[0] > now_ns]
+    current = [s for s in sessions if s[0] <= now_ns < s[1]]
+    if not later:
+        raise BadInput("contractDetails.liquidHours", now_ns, "names no future session")
+    next_close = current[0][1] if current else later[0][1]
+    return MarketClock(now_ns, is_open, later[0][0], next_close)
+
+
+# ------------------------------------------------------------------- pacing
+
+
+@dataclass
+class HistoricalPacer:
+    """IB's historical-data pacing rules, kept on our side so TWS never has to refuse.
+
+    No more than ``max_requests`` in any ``window_s`` (60 per 10 minutes); an
+    identical request (same contract, end, duration, bar size) at least
+    ``identical_gap_s`` (15 s) after the last; no more than ``burst`` requests
+    for one contract within ``burst_window_s`` (6 per 2 s). ``clock`` is
+    injected so tests can drive it without sleeping.
+    """
+
+    max_requests: int = 60
+    window_s: float = 600.0
+    identical_gap_s: float = 15.0
+    burst: int = 6
+    burst_window_s: float = 2.0
+    clock: Callable[[], float] = time.monotonic
+    waited_s: float = 0.0
+    _sent: deque[float] = field(default_factory=deque)
+    _identical: dict[tuple[object, ...], float] = field(default_factory=dict)
+    _per_contract: dict[str, deque[float]] = field(default_factory=dict)
+
+    def wait_for(self, key: tuple[object, ...], contract: str) -> float:
+        """Seconds until a request ``key`` for ``contract`` may be sent (0 = now)."""
+        now = self.clock()
+        wait = 0.0
+        if len(self._sent) >= self.max_requests:
+            wait = max(wait, self._sent[-self.max_requests] + self.window_s - now)
+        last = self._identical.get(key)
+        if last is not None:
+            wait = max(wait, last + self.identical_gap_s - now)
+        recent = self._per_contract.get(contract)
+        if recent is not None and len(recent) >= self.burst:
+            wait = max(wait, recent[-self.burst] + self.burst_window_s - now)
+        return max(0.0, wait)
+
+    def record(self, key: tuple[object, ...], contract: str) -> None:
+        now = self.clock()
+        self._sent.append(now)
+        while self._sent and self._sent[0] <= now - self.window_s:
+            self._sent.popleft()
+        self._identical[key] = now
+        recent = self._per_contract.setdefault(contract, deque())
+        recent.append(now)
+        while recent and recent[0] <= now - self.burst_window_s:
+            recent.popleft()
+        for stale in [k for k, t in self._identical.items() if t <= now - self.identical_gap_s]:
+            del self._identical[stale]
+
+    async def acquire(
+        self,
+        key: tuple[object, ...],
+        contract: str,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        while True:
+            wait = self.wait_for(key, contract)
+            if wait <= 0:
+                self.record(key, contract)
+                return
+            self.waited_s += wait
+            await sleep(wait)
+
+
+# ------------------------------------------------------- real-time → minute
+
+
+@dataclass
+class MinuteAggregator:
+    """Twelve 5-second real-time bars → one minute bar (start time, exact sums)."""
+
+    symbol: str
+    volume_multiplier: int = 1
+    minute: int | None = None
+    parts: dict[int, tuple[int, int, int, int, int, int]] = field(default_factory=dict)
+    incomplete: int = 0
+
+    def add(self, time_s: int, o: int, h: int, low: int, c: int, v: int, n: int) -> Bar | None:
+        minute = time_s - time_s % 60
+        if self.minute is not None and minute != self.minute:
+            if self.parts:
+                self.incomplete += 1  # a minute we joined late or lost bars of
+            self.parts = {}
+        self.minute = minute
+        self.parts[time_s % 60] = (o, h, low, c, v, n)
+        if time_s % 60 != 55:
+            return None
+        if len(self.parts) != 12:
+            self.incomplete += 1
+            self.parts = {}
+            return None
+        seconds = sorted(self.parts)
+        bars = [self.parts[s] for s in seconds]
+        self.parts = {}
+        return Bar(
+            symbol=self.symbol,
+            time_ns=minute * _NS,
+            open=bars[0][0],
+            high=max(b[1] for b in bars),
+            low=min(b[2] for b in bars),
+            close=bars[-1][3],
+            volume=sum(b[4] for b in bars) * self.volume_multiplier,
+            vwap=None,
+            trades=sum(b[5] for b in bars),
+        )
+
+
+# ------------------------------------------------------------------ broker
+
+
+_decoding: list[IbkrBroker] = []
+
+
+class _DecodeFailures(logging.Handler):
+    """``ib_async``'s decoder logs (and drops) messages it cannot decode; while one of
+    our brokers is decoding, such a record is that broker's bad input."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if _decoding and record.levelno >= logging.ERROR:
+            _decoding[-1]._decode_failed(record.getMessage())
+
+
+_DECODE_HANDLER = _DecodeFailures()
+logging.getLogger("ib_async.Decoder").addHandler(_DECODE_HANDLER)
+
+
+class IbkrBroker:
+    name = "ibkr"
+
+    def __init__(
+        self,
+        config: IbkrConfig,
+        symbols: Sequence[str],
+        *,
+        connect_timeout: float = 10.0,
+        request_timeout: float = 30.0,
+        max_backoff: float = 60.0,
+        commission_wait: float = 2.0,
+        pacer: HistoricalPacer | None = None,
+        use_ib_algos: bool = True,
+        algo_horizon_s: int = 300,
+        volume_multiplier: int = 1,
+    ) -> None:
+        self._config = config
+        self._symbols = list(symbols)
+        self._connect_timeout = connect_timeout
+        self._request_timeout = request_timeout
+        self._max_backoff = max_backoff
+        self._commission_wait = commission_wait
+        self._use_algos = use_ib_algos
+        self._algo_horizon_ns = algo_horizon_s * _NS
+        self._volume_multiplier = volume_multiplier
+        self.pacer = pacer or HistoricalPacer()
+        self.ib = IB()
+        self.ib.RequestTimeout = request_timeout
+        self._contracts: dict[str, Contract] = {}
+        self._connected = asyncio.Event()
+        self._closing = False
+        self._connector: asyncio.Task[None] | None = None
+        self._seen: set[str] = set()
+        self._pending: dict[str, tuple[Trade | None, IbFill, asyncio.TimerHandle]] = {}
+        self._statuses: dict[tuple[str, int], str] = {}
+        self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+        self._sinks: tuple[Any, Any, Any, Any] | None = None
+        self._realtime: dict[str, Any] = {}
+        self._aggregators: dict[str, MinuteAggregator] = {}
+        self._sessions: list[tuple[int, int]] = []
+        self._market_now_ns = 0
+        self._decode_error: str | None = None
+        self.bad_bars: list[BadInput] = []
+        self.rate_limited = 0
+        self.reconnects = 0
+        self.bad_messages = 0
+        self.incomplete_minutes = 0
+        self.ib.disconnectedEvent += self._on_disconnected
+        self.ib.execDetailsEvent += self._on_exec
+        self.ib.commissionReportEvent += self._on_commission
+        self.ib.orderStatusEvent += self._on_status
+
+    # ------------------------------------------------------- connection
+    async def connect(self) -> None:
+        """Connect (retrying with back-off until TWS answers), then resynchronise."""
+        delay = 0.5
+        attempt = 0
+        while not self._closing:
+            attempt += 1
+            try:
+                await self.ib.connectAsync(
+                    self._config.host,
+                    self._config.port,
+                    self._config.client_id,
+                    timeout=self._connect_timeout,
+                    account=self._config.account_id,
+                )
+            except (OSError, ConnectionError, TimeoutError) as exc:
+                wait = min(delay * (1 + random.random()), self._max_backoff)
+                log.warning(
+                    "TWS %s:%s not reachable (%s); retry %d in %.1fs",
+                    self._config.host,
+                    self._config.port,
+                    exc or type(exc).__name__,
+                    attempt,
+                    wait,
+                )
+                await asyncio.sleep(wait)
+                delay = min(delay * 2, self._max_backoff)
+                continue
+            self._hook_decoder()
+            await self._after_connect()
+            return
+
+    def _hook_decoder(self) -> None:
+        decoder = self.ib.client.decoder
+        if getattr(decoder, "_sovereign_hooked", False):
+            return
+        original = decoder.interpret
+
+        def interpret(fields: list[str]) -> None:
+            _decoding.append(self)
+            self._decode_error = None
+            try:
+                original(fields)
+            finally:
+                _decoding.pop()
+            if self._decode_error is not None:
+                self.bad_messages += 1
+                shown = ",".join(fields[:6]) + ("…" if len(fields) > 6 else "")
+                self._enqueue(
+                    "bad",
+                    ("tws message", BadInput("tws.message", shown, "cannot be decoded")),
+                )
+
+        decoder.interpret = interpret  # type: ignore[method-assign]
+        decoder._sovereign_hooked = True  # type: ignore[attr-defined]
+
+    def _decode_failed(self, message: str) -> None:
+        self._decode_error = message
+
+    async def _after_connect(self) -> None:
+        await self._qualify(self._symbols)
+        self._connected.set()
+        log.info(
+            "connected to TWS %s:%s as client %d (server version %d)",
+            self._config.host,
+            self._config.port,
+            self._config.client_id,
+            self.ib.client.serverVersion(),
+        )
+        if self._sinks is not None:
+            self._subscribe_bars()
+            await self._reconcile_executions()
+            self._enqueue("connected", None)
+
+    async def _qualify(self, symbols: Sequence[str]) -> None:
+        wanted = [s for s in symbols if s not in self._contracts]
+        if not wanted:
+            return
+        contracts = [Stock(s, "SMART", "USD") for s in wanted]
+        qualified = await self.ib.qualifyContractsAsync(*contracts)
+        for symbol, contract in zip(wanted, qualified, strict=True):
+            if isinstance(contract, Contract) and contract.conId:
+                self._contracts[symbol] = contract
+            else:
+                log.warning("IB has no unique STK/SMART/USD contract for %s", symbol)
+
+    def _on_disconnected(self) -> None:
+        self._connected.clear()
+        if self._closing:
+            return
+        self.reconnects += 1
+        log.warning("TWS connection lost; reconnecting", extra={"sv_event": "tws_disconnected"})
+        for _, _, timer in self._pending.values():
+            timer.cancel()
+        self._pending.clear()  # reqExecutions after the reconnect books them with fees
+        if self._connector is None or self._connector.done():
+            self._connector = asyncio.get_event_loop().create_task(self.connect())
+
+    async def _ready(self) -> None:
+        if self._connected.is_set():
+            return
+        if self._connector is None or self._connector.done():
+            self._connector = asyncio.get_running_loop().create_task(self.connect())
+        try:
+            await asyncio.wait_for(self._connected.wait(), self._request_timeout)
+        except TimeoutError:
+            raise RejectedRequest(None, "not connected to TWS / IB Gateway") from None
+
+    # --------------------------------------------------------- requests
+    async def account(self) -> Account:
+        await self._ready()
+        values = {
+            (v.tag, v.currency): v.value
+            for v in self.ib.accountValues(self._config.account_id)
+            if not v.modelCode
+        }
+        if ("NetLiquidation", "USD") not in values:
+            summary = await self.ib.accountSummaryAsync(self._config.account_id)
+            values.update({(v.tag, v.currency): v.value for v in summary})
+
+        def money(tag: str) -> int:
+            if (tag, "USD") not in values:
+                raise BadInput(f"account.{tag}", None, "is missing from the account values")
+            return to_money(values[(tag, "USD")], f"account.{tag}")
+
+        return Account(
+            equity=money("NetLiquidation"),
+            cash=money("TotalCashValue"),
+            buying_power=money("BuyingPower"),
+            status="ACTIVE",
+        )
+
+    async def clock(self) -> MarketClock:
+        await self._ready()
+        now = await asyncio.wait_for(self.ib.reqCurrentTimeAsync(), self._request_timeout)
+        now_ns = to_ns(now, "currentTime")
+        self._market_now_ns = max(self._market_now_ns, now_ns)
+        if sum(1 for o, _ in self._sessions if o > now_ns) < 1:
+            await self._load_sessions()
+        return market_clock(now_ns, self._sessions)
+
+    async def _load_sessions(self) -> None:
+        symbol = next(iter(self._contracts), None)
+        if symbol is None:
+            raise BadInput("contract", self._symbols[:1], "could not be qualified at IB")
+        details = await self.ib.reqContractDetailsAsync(self._contracts[symbol])
+        if not details:
+            raise BadInput("contractDetails", symbol, "came back empty")
+        self._sessions = parse_liquid_hours(details[0].liquidHours, details[0].timeZoneId)
+
+    async def submit(self, command: SubmitOrder, broker_client_id: str) -> BrokerOrder:
+        await self._ready()
+        existing = self._trade(broker_client_id)
+        if existing is not None:  # a retry after a drop: TWS already has it
+            return broker_order(existing)
+        contract = await self._contract(command.symbol, command.venue)
+        end = ""
+        if self._market_now_ns:
+            moment = datetime.fromtimestamp(
+                (self._market_now_ns + self._algo_horizon_ns) // _NS, tz=ZoneInfo("US/Eastern")
+            )
+            end = moment.strftime("%H:%M:%S US/Eastern")
+        order = ib_order(
+            command,
+            broker_client_id,
+            self._config.account_id,
+            use_algos=self._use_algos,
+            algo_end=end,
+        )
+        trade = self.ib.placeOrder(contract, order)
+        await self._acknowledged(trade)
+        if trade.orderStatus.status in ("Cancelled", "ApiCancelled", "Inactive") and was_rejected(
+            trade
+        ):
+            raise RejectedRequest(_error_code(trade), _error_text(trade))
+        return broker_order(trade)
+
+    async def _acknowledged(self, trade: Trade) -> None:
+        """Wait until TWS answers an order (status beyond PendingSubmit, or done)."""
+        deadline = time.monotonic() + self._request_timeout
+        while trade.orderStatus.status in ("PendingSubmit", "") and not trade.isDone():
+            if time.monotonic() > deadline or not self._connected.is_set():
+                return
+            await asyncio.sleep(0.01)
+
+    async def _contract(self, symbol: str, venue: str | None) -> Contract:
+        if symbol not in self._contracts:
+            await self._qualify([symbol])
+        contract = self._contracts.get(symbol)
+        if contract is None:
+            raise NotFound(None, f"no IB contract for {symbol}")
+        if venue and venue.upper() in DIRECT_ROUTES:
+            return Stock(
+                symbol,
+                venue.upper(),
+                "USD",
+                conId=contract.conId,
+                primaryExchange=contract.primaryExchange,
+            )
+        return contract
+
+    def _trade(self, broker_client_id: str) -> Trade | None:
+        found = [t for t in self.ib.trades() if order_ref(t) == broker_client_id]
+        if not found:
+            return None
+        live = [t for t in found if not t.isDone()]
+        return (live or found)[-1]
+
+    async def order(self, broker_client_id: str) -> BrokerOrder | None:
+        await self._ready()
+        trade = self._trade(broker_client_id)
+        return None if trade is None else broker_order(trade)
+
+    async def cancel(self, broker_client_id: str) -> None:
+        await self._ready()
+        trade = self._trade(broker_client_id)
+        if trade is None:
+            raise NotFound(None, f"order {broker_client_id} is not known to TWS")
+        if trade.isDone():
+            raise RejectedRequest(None, f"order is already {trade.orderStatus.status}")
+        self.ib.cancelOrder(trade.order)
+
+    async def replace(
+        self, command: ReplaceOrder, broker_client_id: str, new_broker_client_id: str
+    ) -> BrokerOrder:
+        """IB modifies in place: the same order id re-sent with the new total quantity
+        and limit; ``orderRef`` becomes the new broker client id."""
+        await self._ready()
+        trade = self._trade(broker_client_id)
+        if trade is None:
+            raise NotFound(None, f"order {broker_client_id} is not known to TWS")
+        if trade.isDone():
+            raise RejectedRequest(None, f"order is already {trade.orderStatus.status}")
+        trade.order.totalQuantity = command.quantity
+        if command.limit_price is not None:
+            if trade.order.orderType != "LMT":
+                raise RejectedRequest(None, "only limit orders take a new limit price")
+            trade.order.lmtPrice = float((Decimal(command.limit_price) * _NANO).normalize())
+        trade.order.orderRef = new_broker_client_id
+        before = len(trade.log)
+        self.ib.placeOrder(trade.contract, trade.order)
+        deadline = time.monotonic() + self._request_timeout
+        while time.monotonic() < deadline and self._connected.is_set():
+            answers = trade.log[before + 1 :]
+            if any(e.errorCode for e in answers):
+                entry = next(e for e in answers if e.errorCode)
+                trade.order.orderRef = broker_client_id
+                raise RejectedRequest(entry.errorCode, entry.message)
+            if answers:
+                break
+            await asyncio.sleep(0.01)
+        self._enqueue("trade", TradeEvent(broker_client_id, "replaced", None, None, 0))
+        return broker_order(trade)
+
+    async def open_orders(self) -> list[BrokerOrder]:
+        await self._ready()
+        trades = await asyncio.wait_for(self.ib.reqAllOpenOrdersAsync(), self._request_timeout)
+        return [broker_order(t) for t in trades if not t.isDone()]
+
+    async def positions(self) -> dict[str, int]:
+        await self._ready()
+        rows = await asyncio.wait_for(self.ib.reqPositionsAsync(), self._request_timeout)
+        out: dict[str, int] = {}
+        for row in rows:
+            if self._config.account_id and row.account != self._config.account_id:
+                continue
+            if row.contract.secType != "STK":
+                continue
+            qty = to_whole(row.position, f"position.{row.contract.symbol}")
+            if qty:
+                out[row.contract.symbol] = out.get(row.contract.symbol, 0) + qty
+        return out
+
+    async def bars(self, symbols: Sequence[str], start_ns: int, end_ns: int) -> list[Bar]:
+        """Minute bars with start in [start_ns, end_ns), paced, at most a day per request."""
+        self.bad_bars = []
+        if end_ns <= start_ns:
+            return []
+        await self._ready()
+        out: list[Bar] = []
+        for symbol in symbols:
+            contract = await self._contract(symbol, None)
+            chunk_end = end_ns
+            while chunk_end > start_ns:
+                seconds = min(86_400, -(-(chunk_end - start_ns) // _NS))
+                end_text = datetime.fromtimestamp(chunk_end // _NS, tz=UTC).strftime(
+                    "%Y%m%d-%H:%M:%S"
+                )
+                duration = f"{seconds} S"
+                await self.pacer.acquire((symbol, end_text, duration, "1 min"), symbol)
+                rows = await self.ib.reqHistoricalDataAsync(
+                    contract,
+                    end_text,
+                    duration,
+                    "1 min",
+                    "TRADES",
+                    True,
+                    2,
+                    timeout=self._request_timeout,
+                )
+                for row in rows:
+                    try:
+                        bar = self._bar(symbol, row)
+                    except BadInput as exc:
+                        self.bad_bars.append(exc)
+                        continue
+                    if start_ns <= bar.time_ns < end_ns:
+                        out.append(bar)
+                chunk_end -= seconds * _NS
+        order = {s: i for i, s in enumerate(self._symbols)}
+        unique = {(b.symbol, b.time_ns): b for b in out}
+        return sorted(unique.values(), key=lambda b: (b.time_ns, order.get(b.symbol, 0)))
+
+    def _bar(self, symbol: str, row: Any) -> Bar:
+        try:
+            return Bar(
+                symbol=symbol,
+                time_ns=to_ns(row.date, "bar.date"),
+                open=to_price(row.open, "bar.open"),
+                high=to_price(row.high, "bar.high"),
+                low=to_price(row.low, "bar.low"),
+                close=to_price(row.close, "bar.close"),
+                volume=to_whole(row.volume, "bar.volume") * self._volume_multiplier,
+                vwap=None,
+                trades=None if row.barCount < 0 else int(row.barCount),
+            )
+        except BadInput:
+            raise
+        except ValueError as exc:
+            raise BadInput("bar", repr(row)[:120], str(exc)) from None
+
+    # ---------------------------------------------------------- streams
+    async def stream(
+        self,
+        on_bar: Callable[[Bar], Awaitable[None]],
+        on_trade: Callable[[TradeEvent], Awaitable[None]],
+        on_bad: Callable[[str, Exception], Awaitable[None]],
+        on_trading_connected: Callable[[], Awaitable[None]],
+    ) -> None:
+        """Start delivering: live minute bars, executions, order statuses, reconnects."""
+        self._sinks = (on_bar, on_trade, on_bad, on_trading_connected)
+        loop = asyncio.get_running_loop()
+        self._worker = loop.create_task(self._deliver(), name="ibkr-events")
+        if self._connected.is_set():
+            self._subscribe_bars()
+            await self._reconcile_executions()
+            self._enqueue("connected", None)
+        else:
+            await self._ready()  # _after_connect subscribes and reconciles
+
+    def _enqueue(self, kind: str, item: Any) -> None:
+        self._queue.put_nowait((kind, item))
+
+    async def _deliver(self) -> None:
+        """One consumer, so a symbol's bars and an order's events keep their order."""
+        while True:
+            kind, item = await self._queue.get()
+            if self._sinks is None:
+                continue
+            on_bar, on_trade, on_bad, on_connected = self._sinks
+            try:
+                if kind == "bar":
+                    await on_bar(item)
+                elif kind == "trade":
+                    await on_trade(item)
+                elif kind == "bad":
+                    await on_bad(*item)
+                elif kind == "connected":
+                    await on_connected()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("delivering %s failed", kind)
+
+    def _subscribe_bars(self) -> None:
+        for symbol, contract in self._contracts.items():
+            if symbol not in self._symbols:
+                continue
+            old = self._realtime.pop(symbol, None)
+            if old is not None:
+                old.updateEvent.clear()
+            bars = self.ib.reqRealTimeBars(contract, 5, "TRADES", False)
+            bars.updateEvent += self._bar_handler(symbol)
+            self._realtime[symbol] = bars
+            self._aggregators[symbol] = MinuteAggregator(symbol, self._volume_multiplier)
+
+    def _bar_handler(self, symbol: str) -> Callable[[Any, bool], None]:
+        def handle(bars: Any, has_new: bool) -> None:
+            if not has_new or not bars:
+                return
+            row = bars[-1]
+            aggregator = self._aggregators[symbol]
+            try:
+                time_s = to_ns(row.time, "realtimeBar.time") // _NS
+                bar = aggregator.add(
+                    time_s,
+                    to_price(row.open_, "realtimeBar.open"),
+                    to_price(row.high, "realtimeBar.high"),
+                    to_price(row.low, "realtimeBar.low"),
+                    to_price(row.close, "realtimeBar.close"),
+                    to_whole(row.volume, "realtimeBar.volume"),
+                    max(0, int(row.count)),
+                )
+                self._market_now_ns = max(self._market_now_ns, (time_s + 5) * _NS)
+            except (BadInput, ValueError) as exc:
+                aggregator.parts = {}
+                error = exc if isinstance(exc, BadInput) else BadInput("bar", symbol, str(exc))
+                self._enqueue("bad", ("bar", error))
+                return
+            self.incomplete_minutes = sum(a.incomplete for a in self._aggregators.values())
+            if bar is not None:
+                self._enqueue("bar", bar)
+
+        return handle
+
+    def _on_exec(self, trade: Trade, fill: IbFill) -> None:
+        exec_id = fill.execution.execId
+        if exec_id in self._seen or exec_id in self._pending:
+            return
+        loop = asyncio.get_event_loop()
+        timer = loop.call_later(self._commission_wait, self._flush, exec_id)
+        self._pending[exec_id] = (trade, fill, timer)
+
+    def _on_commission(self, trade: Trade, fill: IbFill, _report: Any) -> None:
+        exec_id = fill.execution.execId
+        pending = self._pending.pop(exec_id, None)
+        if pending is None:
+            return
+        pending[2].cancel()
+        self._emit_fill(trade, fill, commission_fee)
+
+    def _flush(self, exec_id: str) -> None:
+        pending = self._pending.pop(exec_id, None)
+        if pending is None:
+            return
+        log.warning("no commission report for execution %s; booked with fee 0", exec_id)
+        self._emit_fill(pending[0], pending[1], commission_fee)
+
+    def _emit_fill(
+        self, trade: Trade | None, fill: IbFill, fee_of: Callable[[IbFill], int]
+    ) -> None:
+        exec_id = fill.execution.execId
+        if exec_id in self._seen:
+            return
+        self._seen.add(exec_id)
+        try:
+            event = fill_event(trade, fill, fee_of(fill))
+        except BadInput as exc:
+            self._enqueue("bad", ("execution", exc))
+            return
+        self._enqueue("trade", event)
+
+    async def _reconcile_executions(self) -> None:
+        """Book today's executions this process has not delivered (missed while away)."""
+        try:
+            fills = await asyncio.wait_for(self.ib.reqExecutionsAsync(), self._request_timeout)
+        except (TimeoutError, ConnectionError) as exc:
+            log.warning("reqExecutions failed: %s", exc)
+            return
+        by_perm = {t.order.permId: t for t in self.ib.trades() if t.order.permId}
+        missed = 0
+        for fill in sorted(fills, key=lambda f: (f.execution.time, f.execution.execId)):
+            if fill.execution.execId in self._seen:
+                continue
+            self._pending.pop(fill.execution.execId, (None, None, _NullTimer()))[2].cancel()
+            missed += 1
+            self._emit_fill(by_perm.get(fill.execution.permId), fill, commission_fee)
+        if missed:
+            log.info("reconciled %d executions from reqExecutions", missed)
+
+    def _on_status(self, trade: Trade) -> None:
+        status = trade.orderStatus.status
+        ref = order_ref(trade)
+        key = (ref, trade.order.permId or trade.order.orderId)
+        previous = self._statuses.get(key)
+        update: OrderUpdate | None = None
+        now = self._market_now_ns or time.time_ns()
+        if status in ("PreSubmitted", "Submitted") and previous is None:
+            update = OrderUpdate(now, ref, OrdStatus.NEW, status)
+        elif status in ("Cancelled", "ApiCancelled", "Inactive") and previous not in (
+            "Cancelled",
+            "ApiCancelled",
+            "Inactive",
+        ):
+            if was_rejected(trade) or status == "Inactive":
+                update = OrderUpdate(now, ref, OrdStatus.REJECTED, _error_text(trade)[:200])
+            else:
+                update = OrderUpdate(now, ref, OrdStatus.CANCELED, status)
+        if status not in ("PendingCancel", "ValidationError", "PendingSubmit"):
+            self._statuses[key] = status
+        if update is not None:
+            cum = to_whole(trade.orderStatus.filled, "orderStatus.filled")
+            self._enqueue("trade", TradeEvent(ref, status.lower(), None, update, cum))
+
+    async def restart_data_stream(self, reason: str) -> None:
+        log.warning("market-data stream: %s; resubscribing real-time bars", reason)
+        if not self._connected.is_set():
+            return
+        for bars in list(self._realtime.values()):
+            with contextlib.suppress(Exception):
+                self.ib.cancelRealTimeBars(bars)
+        self._subscribe_bars()
+
+    async def stop_market_data(self) -> None:
+        for bars in list(self._realtime.values()):
+            bars.updateEvent.clear()
+            with contextlib.suppress(Exception):
+                self.ib.cancelRealTimeBars(bars)
+        self._realtime.clear()
+
+    async def close(self) -> None:
+        self._closing = True
+        for _, _, timer in self._pending.values():
+            timer.cancel()
+        for task in (self._connector, self._worker):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self.ib.disconnect()
+
+
+class _NullTimer:
+    def cancel(self) -> None:
+        return None
+
+
+def _error_code(trade: Trade) -> int | None:
+    codes = [e.errorCode for e in trade.log if e.errorCode]
+    return codes[-1] if codes else None
+
+
+def _error_text(trade: Trade) -> str:
+    texts = [e.message for e in trade.log if e.errorCode]
+    return texts[-1] if texts else trade.orderStatus.status
+
+
+def decimal_price(price: int) -> str:
+    """Nano-units as IB's decimal text (tests and docs)."""
+    return str((Decimal(price) * _NANO).normalize())
+
+
+def average_price(notional: int, quantity: int) -> int:
+    return round_half_even_div(notional, quantity) if quantity else 0
