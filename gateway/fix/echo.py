@@ -1,0 +1,48 @@
+"""The acceptance-suite application: echo orders back, reject everything else.
+
+As the QuickFIX test server does: every NewOrderSingle (D) and
+SecurityDefinition (d) is sent back unchanged (body fields in tag order,
+groups kept intact), except a PossResend(97)=Y copy of a ClOrdID already seen
+since the last Logon; any other application message gets a
+BusinessMessageReject "Unsupported Message Type".
+"""
+
+from __future__ import annotations
+
+from gateway.fix.dictionary import Item
+from gateway.fix.framing import FixMessage
+from gateway.fix.session import Session, UnsupportedMessageType
+
+_NOT_COPIED = frozenset((8, 9, 10, 34, 35, 43, 49, 52, 56, 122))
+
+
+def _flatten(items: list[Item], out: list[tuple[int, object]], sort: bool) -> None:
+    for item in sorted(items, key=lambda f: f.tag) if sort else items:
+        out.append((item.tag, item.value))
+        for entry in item.entries or ():
+            _flatten(entry, out, False)
+
+
+class EchoApplication:
+    def __init__(self) -> None:
+        self._seen: dict[str, set[bytes]] = {}
+
+    def on_logon(self, session: Session, now_ns: int) -> None:
+        self._seen[session.config.key] = set()
+
+    def on_message(self, message: FixMessage, session: Session, now_ns: int) -> None:
+        msg_type = message.msg_type
+        if msg_type not in (b"D", b"d"):
+            raise UnsupportedMessageType(msg_type)
+        if msg_type == b"D":
+            seen = self._seen.setdefault(session.config.key, set())
+            cl_ord_id = message.get(11) or b""
+            if message.get(97) == b"Y" and cl_ord_id in seen:
+                return
+            seen.add(cl_ord_id)
+        parsed = session.dictionary.split(message.fields[2:-1])
+        header: list[tuple[int, object]] = []
+        _flatten([h for h in parsed.header if h.tag not in _NOT_COPIED], header, True)
+        body: list[tuple[int, object]] = []
+        _flatten(parsed.body, body, True)
+        session.send(msg_type, body, now_ns, header)
