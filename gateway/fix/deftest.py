@@ -10,6 +10,7 @@ times and checksum) and *lenient* (Text(58) and BodyLength(9) ignored).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import socket
 import sys
@@ -199,10 +200,9 @@ class Runner:
             if conn is None:
                 return f"send on connection {index} which is not open"
             message = complete(substitute_time(rest, time.time()))
-            try:
+            # The acceptor may already have closed; a later step will judge.
+            with contextlib.suppress(OSError):
                 conn.sock.sendall(message)
-            except OSError:
-                pass  # the acceptor may already have closed; a later step will judge
             return None
         conn = conns.get(index)
         if conn is None:
