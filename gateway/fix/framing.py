@@ -6,16 +6,20 @@ messages or garbled-frame reports; nothing it is fed can make it raise.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from core.errors import BadInput
 
-try:  # the compiled twin; the pure-Python one is the reference
-    from gateway.fix import _codec as impl
-except ImportError:  # pragma: no cover - exercised when the extension is not built
-    from gateway.fix import codec as impl  # type: ignore[no-redef]
-
 from gateway.fix import codec as _py
+
+if os.environ.get("SOVEREIGN_PURE_PYTHON") == "1":
+    impl = _py
+else:
+    try:  # the compiled twin; the pure-Python one is the reference
+        from gateway.fix import _codec as impl
+    except ImportError:  # pragma: no cover - exercised when the extension is not built
+        impl = _py
 
 checksum = impl.checksum
 encode = impl.encode

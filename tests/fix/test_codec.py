@@ -70,7 +70,10 @@ def test_parse_inverts_encode(impl, body, msg_type) -> None:
     raw = impl.encode(b"FIX.4.4", [(35, msg_type), *body])
     fields = impl.parse(raw)
     assert fields[0] == (8, b"FIX.4.4")
-    assert fields[1] == (9, str(len(raw) - len(b"8=FIX.4.4\x019=") - len(fields[1][1]) - 8).encode())
+    assert fields[1] == (
+        9,
+        str(len(raw) - len(b"8=FIX.4.4\x019=") - len(fields[1][1]) - 8).encode(),
+    )
     assert fields[2:-1] == [(35, msg_type), *body]
     assert impl.scan(raw, 0, 1 << 20)[:3] == (codec.FRAME, 0, len(raw))
 
