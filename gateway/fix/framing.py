@@ -10,7 +10,6 @@ import os
 from dataclasses import dataclass
 
 from core.errors import BadInput
-
 from gateway.fix import codec as _py
 
 if os.environ.get("SOVEREIGN_PURE_PYTHON") == "1":

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from core.errors import BadInput
 from gateway.fix import codec
-from gateway.fix.framing import COMPILED, Framer, FixMessage, Garbled
+from gateway.fix.framing import COMPILED, FixMessage, Framer, Garbled
 
 try:
     from gateway.fix import _codec

@@ -11,8 +11,8 @@ from gateway.fix.session import Session, SessionConfig, State
 from gateway.fix.store import MemoryStore, SqliteStore
 from gateway.fix.timefmt import format_ns
 from tests.fix.helpers import (
-    S,
     T0,
+    S,
     acceptor,
     initiator,
     logged_on_acceptor,
