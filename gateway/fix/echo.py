@@ -46,3 +46,42 @@ class EchoApplication:
         body: list[tuple[int, object]] = []
         _flatten(parsed.body, body, True)
         session.send(msg_type, body, now_ns, header)
+
+
+class FillApplication:
+    """A minimal venue: every NewOrderSingle is filled in full at its limit price.
+
+    Used for loopback round-trip measurements and transport tests, where
+    the point is the wire and the sessions, not matching logic.
+    """
+
+    def __init__(self) -> None:
+        self._next_id = 0
+
+    def on_logon(self, session: Session, now_ns: int) -> None:
+        return None
+
+    def on_message(self, message: FixMessage, session: Session, now_ns: int) -> None:
+        if message.msg_type != b"D":
+            raise UnsupportedMessageType(message.msg_type)
+        self._next_id += 1
+        qty = message.get(38) or b"0"
+        price = message.get(44) or b"0"
+        session.send(
+            b"8",
+            [
+                (6, price),
+                (11, message.get(11) or b""),
+                (14, qty),
+                (17, b"X%d" % self._next_id),
+                (31, price),
+                (32, qty),
+                (37, b"O%d" % self._next_id),
+                (39, b"2"),
+                (54, message.get(54) or b"1"),
+                (55, message.get(55) or b""),
+                (150, b"F"),
+                (151, b"0"),
+            ],
+            now_ns,
+        )
