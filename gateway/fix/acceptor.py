@@ -15,7 +15,7 @@ import signal
 import ssl
 import sys
 
-from gateway.fix.echo import EchoApplication
+from gateway.fix.echo import EchoApplication, FillApplication
 from gateway.fix.router import AcceptorRouter
 from gateway.fix.session import Session, SessionConfig, SessionEvent
 from gateway.fix.store import MemoryStore, MessageStore, SqliteStore
@@ -30,9 +30,15 @@ SESSIONS = (
 )
 
 
-def build_router(store_path: str | None = None, logout_timeout_s: float = 2.0) -> AcceptorRouter:
-    """The four acceptance sessions behind one router, sharing the echo application."""
-    app = EchoApplication()
+def build_router(
+    store_path: str | None = None, logout_timeout_s: float = 2.0, app_name: str = "echo"
+) -> AcceptorRouter:
+    """The four acceptance sessions behind one router, sharing one application.
+
+    ``echo`` is the acceptance-suite application; ``fill`` answers every
+    NewOrderSingle with a full-fill ExecutionReport (round-trip benchmarks).
+    """
+    app = EchoApplication() if app_name == "echo" else FillApplication()
     sessions = []
     for begin, target, check_values in SESSIONS:
         config = SessionConfig(
@@ -57,6 +63,7 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--certfile", default=None, help="serve TLS with this certificate")
     parser.add_argument("--keyfile", default=None)
     parser.add_argument("--verbose", action="store_true", help="print session events")
+    parser.add_argument("--app", choices=("echo", "fill"), default="echo")
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error(f"--port={args.port}: must be 0..65535")
@@ -73,7 +80,9 @@ async def _serve(args: argparse.Namespace) -> None:
         if args.verbose:
             print(f"{event.time_ns} {event.kind}: {event.text}", flush=True)
 
-    acceptor = FixAcceptor(build_router(args.store), args.host, args.port, context, None, on_event)
+    acceptor = FixAcceptor(
+        build_router(args.store, app_name=args.app), args.host, args.port, context, None, on_event
+    )
     port = await acceptor.start()
     print(f"listening on {args.host}:{port}", flush=True)
     stop = asyncio.Event()
