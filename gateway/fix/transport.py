@@ -190,6 +190,19 @@ class FixInitiator(_Shell):
         if self._conn is not None and self._conn.transport is not None:
             self._conn.transport.close()
 
+    async def logout(self, text: str = "", timeout_s: float = 5.0) -> None:
+        """Send Logout and wait (bounded) for the counterparty to close the line."""
+        conn = self._conn
+        if conn is None:
+            return
+        actions = self.session.logout(time.time_ns(), text)
+        self.deliver(actions)
+        conn.apply(actions)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(conn.closed), timeout_s)
+        if self._task is not None:
+            self._task.cancel()
+
     def send(self, msg_type: bytes, body: list[tuple[int, object]]) -> None:
         """Send (or store for resend, when offline) an application message."""
         actions = self.session.send(msg_type, body, time.time_ns())
