@@ -44,6 +44,7 @@ def acceptor_port():
     proc.wait(timeout=10)
 
 
+@pytest.mark.slow
 def test_all_fix44_definitions(acceptor_port, capsys) -> None:
     files = collect([str(acceptance_dir() / "fix44")])
     assert len(files) == 59
