@@ -9,6 +9,7 @@ validation order and the SessionRejectReason(373) codes follow QuickFIX's
 
 from __future__ import annotations
 
+import operator
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ REJECT_TEXT = {
     GROUP_COUNT_MISMATCH: "Incorrect NumInGroup count for repeating group",
 }
 
+_BY_TAG = operator.attrgetter("tag")
 _INT = re.compile(rb"-?\d+")
 _FLOAT = re.compile(rb"-?(?:\d+\.?\d*|\.\d+)")
 _TIMESTAMP = re.compile(rb"\d{8}-\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?")
@@ -77,6 +79,8 @@ class FieldSpec:
     name: str
     type: str
     enums: frozenset[bytes] | None
+    pattern: re.Pattern[bytes] | None = None  # data format check for ``type``
+    multiple: bool = False  # space-separated enum values
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,11 +149,14 @@ class DataDictionary:
         self.tags: dict[str, int] = {}
         for node in root.find("fields") or []:
             enums = frozenset(v.get("enum", "").encode() for v in node.findall("value"))
+            kind = node.get("type", "STRING")
             spec = FieldSpec(
                 int(node.get("number", "0")),
                 node.get("name", ""),
-                node.get("type", "STRING"),
+                kind,
                 enums or None,
+                _FORMATS.get(kind),
+                kind.startswith("MULTIPLE"),
             )
             self.fields[spec.tag] = spec
             self.tags[spec.name] = spec.tag
@@ -239,21 +246,32 @@ class DataDictionary:
         n = len(fields)
         i = 1 if fields and fields[0][0] == 35 else 0
         section = 0  # 0 header, 1 body, 2 trailer
+        header_tags, trailer_tags = self.header_tags, self.trailer_tags
+        header_groups = self.header.groups
+        header, body, trailer = parsed.header, parsed.body, parsed.trailer
         while i < n:
             tag, value = fields[i]
-            if tag in self.header_tags and tag not in self.trailer_tags:
+            if tag in header_tags and tag not in trailer_tags:
                 if section != 0 and parsed.out_of_order is None:
                     parsed.out_of_order = tag
-                i = self._take(fields, i, self.header.groups, parsed.header, parsed)
-            elif tag in self.trailer_tags:
+                if tag in header_groups:
+                    i = self._take(fields, i, header_groups, header, parsed)
+                else:
+                    header.append(Item(tag, value))
+                    i += 1
+            elif tag in trailer_tags:
                 section = 2
-                parsed.trailer.append(Item(tag, value))
+                trailer.append(Item(tag, value))
                 i += 1
             else:
                 if section == 2 and parsed.out_of_order is None:
                     parsed.out_of_order = tag
-                section = max(section, 1)
-                i = self._take(fields, i, body_groups, parsed.body, parsed)
+                section = 1
+                if tag in body_groups:
+                    i = self._take(fields, i, body_groups, body, parsed)
+                else:
+                    body.append(Item(tag, value))
+                    i += 1
         return parsed
 
     def _take(
@@ -351,21 +369,21 @@ class DataDictionary:
         check_have_values: bool,
     ) -> Rejection | None:
         last = None
-        for item in sorted(items, key=lambda f: f.tag):
+        fields = self.fields
+        for item in sorted(items, key=_BY_TAG):
             tag, value = item.tag, item.value
             if tag == last:
                 return Rejection(TAG_REPEATED, tag)
             last = tag
-            spec = self.fields.get(tag)
+            spec = fields.get(tag)
             if not value:
                 if check_have_values:
                     return Rejection(TAG_WITHOUT_VALUE, tag)
             elif spec is not None:
-                pattern = _FORMATS.get(spec.type)
-                if pattern is not None and not pattern.fullmatch(value):
+                if spec.pattern is not None and not spec.pattern.fullmatch(value):
                     return Rejection(INCORRECT_DATA_FORMAT, tag)
                 if spec.enums is not None:
-                    values = value.split(b" ") if spec.type.startswith("MULTIPLE") else (value,)
+                    values = value.split(b" ") if spec.multiple else (value,)
                     if any(v not in spec.enums for v in values):
                         return Rejection(VALUE_INCORRECT, tag)
             if spec is None:

