@@ -214,13 +214,40 @@ def test_restart_resumes_sequence_numbers_and_resends_from_sqlite(tmp_path) -> N
 @given(noise=st.binary(max_size=300))
 def test_arbitrary_bytes_never_raise_out_of_a_session(noise) -> None:
     session = logged_on_acceptor()
-    session.on_bytes(noise, T0)
-    if session.state is State.ACTIVE:
-        out = session.on_bytes(msg(b"1", session.store.next_target_seq, T0, [(112, b"z")]), T0)
-        assert b"z" in b"".join(out.send) or out.disconnect or session.counters["garbled"]
+    session.on_bytes(noise, T0)  # rejects, ignores or disconnects; never raises
     fresh = acceptor()
     fresh.connect(T0)
     fresh.on_bytes(noise, T0)  # before Logon: disconnect or wait, never raise
+
+
+@settings(max_examples=100, deadline=None)
+@given(noise=st.binary(min_size=1, max_size=300).filter(lambda b: b"8=FIX" not in b))
+def test_line_noise_never_loses_the_message_behind_it(noise) -> None:
+    session = logged_on_acceptor()
+    probe = msg(b"1", 2, T0, [(112, b"probe")])
+    out = sent(session.on_bytes(noise + probe, T0))
+    assert [(m.msg_type, m.get(112)) for m in out] == [(b"0", b"probe")]
+    assert session.counters["garbled"] >= 1 and session.state is State.ACTIVE
+
+
+def test_router_refuses_garbage_and_unknown_sessions() -> None:
+    from gateway.fix.router import AcceptorRouter
+
+    router = AcceptorRouter([acceptor()])
+    router.connected(1)
+    assert router.on_bytes(1, b"8=FIX.4.4\x019=5\x01garbage\x0110=000\x01", T0).disconnect
+    router.connected(2)
+    stranger = msg(b"A", 1, T0, [(98, 0), (108, 30)], sender=b"WHO")
+    assert router.on_bytes(2, stranger, T0).disconnect
+    router.connected(3)
+    logon = msg(b"A", 1, T0, [(98, 0), (108, 30)])
+    out = router.on_bytes(3, b"noise" + logon[:10], T0)
+    assert not out.disconnect and out.send == []
+    out = router.on_bytes(3, logon[10:], T0)
+    assert [m.msg_type for m in sent(out)] == [b"A"]
+    router.connected(4)
+    assert router.on_bytes(4, logon, T0).disconnect  # already connected elsewhere
+    assert router.refused == 3
 
 
 # ---------------------------------------------------------------- lossy channel
