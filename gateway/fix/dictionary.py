@@ -55,7 +55,7 @@ REJECT_TEXT = {
     GROUP_COUNT_MISMATCH: "Incorrect NumInGroup count for repeating group",
 }
 
-_BY_TAG = operator.attrgetter("tag")
+_BY_TAG = operator.itemgetter(0)
 _INT = re.compile(rb"-?\d+")
 _FLOAT = re.compile(rb"-?(?:\d+\.?\d*|\.\d+)")
 _TIMESTAMP = re.compile(rb"\d{8}-\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?")
@@ -118,14 +118,20 @@ class Rejection:
         return REJECT_TEXT.get(self.reason, "Other")
 
 
-@dataclass(slots=True)
-class Item:
-    """A top-level field; ``entries`` holds a repeating group's instances."""
+class Entries(list):  # type: ignore[type-arg]
+    """A repeating group's instances (each a list of items); ``mismatch`` is set
+    when their number differs from the NumInGroup value."""
 
-    tag: int
-    value: bytes
-    entries: list[list[Item]] | None = None
-    count_mismatch: bool = False
+    __slots__ = ("mismatch",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mismatch = False
+
+
+# A top-level field: (tag, value, group instances or None). Plain tuples keep
+# the per-message validation cost low; it runs on every message received.
+Item = tuple[int, bytes, "Entries | None"]
 
 
 @dataclass(slots=True)
@@ -257,11 +263,11 @@ class DataDictionary:
                 if tag in header_groups:
                     i = self._take(fields, i, header_groups, header, parsed)
                 else:
-                    header.append(Item(tag, value))
+                    header.append((tag, value, None))
                     i += 1
             elif tag in trailer_tags:
                 section = 2
-                trailer.append(Item(tag, value))
+                trailer.append((tag, value, None))
                 i += 1
             else:
                 if section == 2 and parsed.out_of_order is None:
@@ -270,7 +276,7 @@ class DataDictionary:
                 if tag in body_groups:
                     i = self._take(fields, i, body_groups, body, parsed)
                 else:
-                    body.append(Item(tag, value))
+                    body.append((tag, value, None))
                     i += 1
         return parsed
 
@@ -283,27 +289,27 @@ class DataDictionary:
         parsed: Parsed,
     ) -> int:
         tag, value = fields[i]
-        item = Item(tag, value)
-        out.append(item)
         i += 1
         group = groups.get(tag)
         if group is None:
+            out.append((tag, value, None))
             return i
-        item.entries = []
+        entries = Entries()
+        out.append((tag, value, entries))
         entry: list[Item] | None = None
         while i < len(fields):
-            member, _member_value = fields[i]
+            member = fields[i][0]
             if member not in group.members:
                 break
             if member == group.delimiter:
                 entry = []
-                item.entries.append(entry)
-            elif entry is None or any(f.tag == member for f in entry):
+                entries.append(entry)
+            elif entry is None or any(f[0] == member for f in entry):
                 break
             i = self._take(fields, i, group.groups, entry, parsed)
         declared = int(value) if _INT.fullmatch(value) else -1
-        if declared != len(item.entries):
-            item.count_mismatch = True
+        if declared != len(entries):
+            entries.mismatch = True
             if parsed.bad_count is None:
                 parsed.bad_count = tag
         return i
@@ -324,18 +330,17 @@ class DataDictionary:
         spec = self.messages.get(msg_type)
         if spec is None:
             return Rejection(INVALID_MSGTYPE)
-        present_header = {f.tag for f in parsed.header} | {8, 9, 35}
+        present_header = {f[0] for f in parsed.header} | {8, 9, 35}
         for tag in self.header.required:
             if tag not in present_header:
                 return Rejection(REQUIRED_TAG_MISSING, tag)
-        present_body = {f.tag for f in parsed.body}
+        present_body = {f[0] for f in parsed.body}
         for tag in spec.required:
             if tag not in present_body:
                 return Rejection(REQUIRED_TAG_MISSING, tag)
-        for item in parsed.body:
-            if item.entries:
-                group = spec.groups[item.tag]
-                problem = self._group_required(item, group)
+        for tag, _, entries in parsed.body:
+            if entries:
+                problem = self._group_required(entries, spec.groups[tag])
                 if problem:
                     return problem
         for items, allowed, groups in (
@@ -348,15 +353,15 @@ class DataDictionary:
                 return problem
         return None
 
-    def _group_required(self, item: Item, group: GroupSpec) -> Rejection | None:
-        for entry in item.entries or []:
-            present = {f.tag for f in entry}
+    def _group_required(self, entries: Entries, group: GroupSpec) -> Rejection | None:
+        for entry in entries:
+            present = {f[0] for f in entry}
             for tag in group.required:
                 if tag not in present:
                     return Rejection(REQUIRED_TAG_MISSING, tag)
-            for sub in entry:
-                if sub.entries:
-                    problem = self._group_required(sub, group.groups[sub.tag])
+            for tag, _, sub in entry:
+                if sub:
+                    problem = self._group_required(sub, group.groups[tag])
                     if problem:
                         return problem
         return None
@@ -370,8 +375,7 @@ class DataDictionary:
     ) -> Rejection | None:
         last = None
         fields = self.fields
-        for item in sorted(items, key=_BY_TAG):
-            tag, value = item.tag, item.value
+        for tag, value, entries in sorted(items, key=_BY_TAG):
             if tag == last:
                 return Rejection(TAG_REPEATED, tag)
             last = tag
@@ -391,13 +395,13 @@ class DataDictionary:
             if allowed is not None:
                 if tag not in allowed:
                     return Rejection(TAG_NOT_DEFINED_FOR_MESSAGE, tag)
-                if item.count_mismatch:
+                if entries is not None and entries.mismatch:
                     return Rejection(GROUP_COUNT_MISMATCH, tag)
-            if item.entries:
+            if entries:
                 group = groups.get(tag)
                 members = group.members if group else frozenset()
                 sub_groups = group.groups if group else {}
-                for entry in item.entries:
+                for entry in entries:
                     problem = self._iterate(entry, members, sub_groups, check_have_values)
                     if problem:
                         return problem

@@ -17,9 +17,9 @@ _NOT_COPIED = frozenset((8, 9, 10, 34, 35, 43, 49, 52, 56, 122))
 
 
 def _flatten(items: list[Item], out: list[tuple[int, object]], sort: bool) -> None:
-    for item in sorted(items, key=lambda f: f.tag) if sort else items:
-        out.append((item.tag, item.value))
-        for entry in item.entries or ():
+    for tag, value, entries in sorted(items, key=lambda f: f[0]) if sort else items:
+        out.append((tag, value))
+        for entry in entries or ():
             _flatten(entry, out, False)
 
 
@@ -42,7 +42,7 @@ class EchoApplication:
             seen.add(cl_ord_id)
         parsed = session.dictionary.split(message.fields[2:-1])
         header: list[tuple[int, object]] = []
-        _flatten([h for h in parsed.header if h.tag not in _NOT_COPIED], header, True)
+        _flatten([h for h in parsed.header if h[0] not in _NOT_COPIED], header, True)
         body: list[tuple[int, object]] = []
         _flatten(parsed.body, body, True)
         session.send(msg_type, body, now_ns, header)

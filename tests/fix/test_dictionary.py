@@ -51,8 +51,8 @@ def test_group_parsing_and_count_mismatch() -> None:
     base = [(35, b"D"), (11, b"X"), (21, b"1"), (40, b"1"), (54, b"1"), (55, b"I")]
     good = _fields(*base, (386, b"2"), (336, b"A"), (336, b"B"), (60, b"20240102-10:00:00"))
     parsed = dd.split(good)
-    group_item = next(i for i in parsed.body if i.tag == 386)
-    assert [[f.value for f in entry] for entry in group_item.entries] == [[b"A"], [b"B"]]
+    group_item = next(i for i in parsed.body if i[0] == 386)
+    assert [[f[1] for f in entry] for entry in group_item[2]] == [[b"A"], [b"B"]]
     assert _check(dd, good) is None
     bad = _fields(*base, (386, b"3"), (336, b"A"), (336, b"B"), (60, b"20240102-10:00:00"))
     assert _check(dd, bad) == dictionary.Rejection(GROUP_COUNT_MISMATCH, 386)
