@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -45,8 +47,9 @@ def message(body: list[tuple[int, bytes]], msg_type: bytes = b"D") -> bytes:
     return codec.encode(b"FIX.4.4", [(35, msg_type), *body])
 
 
-def test_compiled_codec_is_built() -> None:
-    assert COMPILED, "run `python setup.py build_ext --inplace` to build gateway/fix/_codec"
+def test_compiled_codec_is_built_and_used_unless_pure_is_requested() -> None:
+    assert _codec is not None, "run `python setup.py build_ext --inplace` (gateway/fix/_codec)"
+    assert COMPILED is (os.environ.get("SOVEREIGN_PURE_PYTHON") != "1")
 
 
 @pytest.mark.parametrize("impl", IMPLS)
