@@ -262,6 +262,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per expectation")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if not 0 < args.port <= 65535:
+        parser.error(f"--port={args.port}: must be 1..65535")
+    if args.timeout <= 0:
+        parser.error(f"--timeout={args.timeout}: must be positive")
     files = collect(args.paths or [str(acceptance_dir() / "fix44")])
     runner = Runner(args.host, args.port, args.timeout)
     exact = lenient = 0

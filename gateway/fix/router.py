@@ -19,17 +19,22 @@ SessionKey = tuple[bytes, bytes, bytes]  # (BeginString, our CompID, their CompI
 class AcceptorRouter:
     """Maps connection ids (chosen by the shell) to sessions."""
 
-    def __init__(self, sessions: list[Session], max_size: int = 1 << 20) -> None:
+    def __init__(
+        self, sessions: list[Session], max_size: int = 1 << 20, first_message_timeout_s: float = 10
+    ) -> None:
         self.sessions: dict[SessionKey, Session] = {
             (s.begin, s.sender, s.target): s for s in sessions
         }
         self._bound: dict[int, Session] = {}
         self._pending: dict[int, bytes] = {}
+        self._opened: dict[int, int] = {}
+        self.first_message_timeout_ns = int(first_message_timeout_s * 1e9)
         self.max_size = max_size
         self.refused = 0
 
-    def connected(self, conn: int) -> None:
+    def connected(self, conn: int, now_ns: int = 0) -> None:
         self._pending[conn] = b""
+        self._opened[conn] = now_ns
 
     def on_bytes(self, conn: int, data: bytes, now_ns: int) -> Actions:
         session = self._bound.get(conn)
@@ -63,6 +68,7 @@ class AcceptorRouter:
         if session.state is not State.DISCONNECTED or session in self._bound.values():
             return self._refuse(conn, now_ns, f"session {key!r} is already connected")
         del self._pending[conn]
+        self._opened.pop(conn, None)
         self._bound[conn] = session
         actions = session.connect(now_ns)
         more = session.on_bytes(buf[start:], now_ns)
@@ -73,6 +79,9 @@ class AcceptorRouter:
 
     def on_timer(self, now_ns: int) -> dict[int, Actions]:
         out: dict[int, Actions] = {}
+        for conn, opened in list(self._opened.items()):
+            if now_ns - opened >= self.first_message_timeout_ns:
+                out[conn] = self._refuse(conn, now_ns, "no Logon within the timeout")
         for conn, session in list(self._bound.items()):
             actions = session.on_timer(now_ns)
             if actions.send or actions.disconnect or actions.events:
@@ -83,6 +92,7 @@ class AcceptorRouter:
 
     def disconnected(self, conn: int, now_ns: int) -> Actions:
         self._pending.pop(conn, None)
+        self._opened.pop(conn, None)
         session = self._bound.pop(conn, None)
         return session.disconnected(now_ns) if session is not None else Actions()
 
@@ -91,5 +101,6 @@ class AcceptorRouter:
 
     def _refuse(self, conn: int, now_ns: int, reason: str) -> Actions:
         self._pending.pop(conn, None)
+        self._opened.pop(conn, None)
         self.refused += 1
         return Actions(events=[SessionEvent(now_ns, "refused", reason)], disconnect=True)

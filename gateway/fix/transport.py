@@ -137,7 +137,7 @@ class FixAcceptor(_Shell):
 
     def made(self, conn: _Connection) -> None:
         self._conns[conn.conn_id] = conn
-        self.router.connected(conn.conn_id)
+        self.router.connected(conn.conn_id, time.time_ns())
 
     def data(self, conn: _Connection, data: bytes) -> None:
         actions = self.router.on_bytes(conn.conn_id, data, time.time_ns())

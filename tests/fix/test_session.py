@@ -247,7 +247,10 @@ def test_router_refuses_garbage_and_unknown_sessions() -> None:
     assert [m.msg_type for m in sent(out)] == [b"A"]
     router.connected(4)
     assert router.on_bytes(4, logon, T0).disconnect  # already connected elsewhere
-    assert router.refused == 3
+    router.connected(5, T0)  # a silent connection is closed after the timeout
+    assert router.on_timer(T0 + 9 * S) == {}
+    assert router.on_timer(T0 + 10 * S)[5].disconnect
+    assert router.refused == 4
 
 
 # ---------------------------------------------------------------- lossy channel
