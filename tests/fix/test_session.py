@@ -359,3 +359,22 @@ def test_lossy_duplicating_reordering_channel_delivers_exactly_once_in_order(
         channel.tick(1.0)
     assert channel.received["acc"] == sent_ids["ini"]
     assert channel.received["ini"] == sent_ids["acc"]
+
+
+def test_acceptance_router_serves_fix42_and_fix44_sessions_side_by_side() -> None:
+    from gateway.fix.acceptor import build_router
+
+    router = build_router()
+    for conn, (begin, comp) in enumerate(((b"FIX.4.2", b"TW42"), (b"FIX.4.4", b"TW44")), 1):
+        router.connected(conn, T0)
+        logon = msg(b"A", 1, T0, [(98, 0), (108, 30)], sender=comp, begin=begin)
+        assert [m.msg_type for m in sent(router.on_bytes(conn, logon, T0))] == [b"A"]
+        new_order = msg(b"D", 2, T0, order("X1", T0), sender=comp, begin=begin)
+        echo = sent(router.on_bytes(conn, new_order, T0))
+        assert [(m.get(8), m.msg_type, m.get(11), m.get(56)) for m in echo] == [
+            (begin, b"D", b"X1", comp)
+        ]
+        other = msg(b"8", 3, T0, [(17, b"E")], sender=comp, begin=begin)
+        reply = sent(router.on_bytes(conn, other, T0))[0]
+        # An ExecutionReport missing its required fields: AvgPx(6) is the lowest tag.
+        assert (reply.msg_type, reply.get(373), reply.get(371)) == (b"3", b"1", b"6")
