@@ -12,6 +12,7 @@ because F and G must repeat them; it is a pure object, no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -87,11 +88,17 @@ class _Terms:
 class OrderMapper:
     """Translates one account's order flow; deduplicates executions by ExecID."""
 
-    def __init__(self, account: str | None = None) -> None:
+    def __init__(self, account: str | None = None, known_exec_ids: Iterable[str] = ()) -> None:
+        """``known_exec_ids``: ExecIDs already booked (from the fill record), so a
+        PossDup resend after a process restart is still recognised."""
         self.account = account
         self._terms: dict[str, _Terms] = {}
-        self._exec_ids: set[str] = set()
+        self._exec_ids: set[str] = set(known_exec_ids)
         self.duplicates = 0
+
+    @property
+    def exec_ids(self) -> frozenset[str]:
+        return frozenset(self._exec_ids)
 
     # ------------------------------------------------------------ outbound
     def new_order_single(self, cmd: SubmitOrder) -> tuple[bytes, FixFields]:

@@ -169,3 +169,10 @@ def test_bad_execution_reports_are_refused_by_name(mangle, field) -> None:
         mapper.on_message(_wire(b"8", fields), T0)
     fixed = _exec_report(b"E9", b"F", b"2")
     assert len(mapper.on_message(fixed, T0)) == 2  # a rejected report did not poison the id
+
+
+def test_exec_ids_survive_a_restart_when_seeded() -> None:
+    first = OrderMapper()
+    first.on_message(_exec_report(b"E1", b"F", b"2"), T0)
+    revived = OrderMapper(known_exec_ids=first.exec_ids)
+    assert revived.on_message(_exec_report(b"E1", b"F", b"2"), T0) == []
