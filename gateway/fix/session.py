@@ -148,7 +148,6 @@ class Session:
         self._test_requests = 0
         self._deadline = 0  # logon or logout timeout, depending on state
         self._sent_reset = False
-        self._test_req_counter = 0
         self._out = Actions()
         self._busy = False
         self.counters: dict[str, int] = {"garbled": 0, "rejects_sent": 0, "app_received": 0}
@@ -248,7 +247,11 @@ class Session:
     def _next(self, msg: FixMessage, now: int) -> None:
         msg_type = msg.msg_type
         if not self.logged_on and msg_type != b"A":
-            self._disconnect(now, f"first message is MsgType {msg_type!r}, not Logon")
+            text = (msg.get(58) or b"").decode("latin-1")
+            if msg_type == b"5":  # our Logon refused; say why
+                self._disconnect(now, f"Logon refused by counterparty: {text or 'no reason'}")
+            else:
+                self._disconnect(now, f"first message is MsgType {msg_type!r}, not Logon")
             return
         if msg.get(8) != self.begin:
             if not self.logged_on:
