@@ -176,6 +176,7 @@ class DataDictionary:
                 node, msg_type, node.get("name", ""), node.get("msgcat") == "admin"
             )
         self.header_tags = self._all_tags(self.header)
+        self._header_required_rest = tuple(t for t in self.header.required if t not in (8, 9, 35))
         self.trailer_tags = self._all_tags(self.trailer)
 
     # ------------------------------------------------------------ loading
@@ -315,6 +316,61 @@ class DataDictionary:
         return i
 
     # ------------------------------------------------------------ validation
+    def quick_valid(self, fields: list[Field], check_have_values: bool = True) -> bool:
+        """One pass that says True only when ``validate`` would find nothing.
+
+        Most traffic is valid and has no repeating groups; this avoids the
+        split and the sorted passes for it. Anything unusual (a group, a
+        repeated tag, any failed check) returns False and the caller runs the
+        full ``split`` + ``validate``, which picks the rejection QuickFIX
+        would report. A property test holds ``quick_valid => validate is None``.
+        """
+        if not fields or fields[0][0] != 35:
+            return False
+        spec = self.messages.get(fields[0][1])
+        if spec is None:
+            return False
+        header_tags, trailer_tags = self.header_tags, self.trailer_tags
+        header_groups, allowed, groups = self.header.groups, spec.fields, spec.groups
+        specs = self.fields
+        seen: set[int] = set()
+        section = 0
+        for i in range(1, len(fields)):
+            tag, value = fields[i]
+            if tag in seen:
+                return False
+            seen.add(tag)
+            if tag in header_tags and tag not in trailer_tags:
+                if section or tag in header_groups:
+                    return False
+            elif tag in trailer_tags:
+                section = 2
+            else:
+                if section == 2 or tag not in allowed or tag in groups:
+                    return False
+                section = 1
+            field_spec = specs.get(tag)
+            if field_spec is None:
+                return False
+            if not value:
+                if check_have_values:
+                    return False
+                continue
+            pattern = field_spec.pattern
+            if pattern is not None and pattern.fullmatch(value) is None:
+                return False
+            enums = field_spec.enums
+            if enums is not None:
+                if field_spec.multiple:
+                    if any(v not in enums for v in value.split(b" ")):
+                        return False
+                elif value not in enums:
+                    return False
+        for tag in self._header_required_rest:
+            if tag not in seen:
+                return False
+        return all(tag in seen for tag in spec.required)
+
     def validate(
         self, fields: list[Field], parsed: Parsed, check_have_values: bool = True
     ) -> Rejection | None:

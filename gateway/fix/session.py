@@ -268,11 +268,13 @@ class Session:
                 return
         if self.config.validate:
             fields = msg.fields[2:-1]
-            parsed = self.dictionary.split(fields)
-            problem = self.dictionary.validate(fields, parsed, self.config.check_fields_have_values)
-            if problem is not None:
-                self._reject_or_disconnect(msg, now, problem)
-                return
+            check_values = self.config.check_fields_have_values
+            if not self.dictionary.quick_valid(fields, check_values):
+                parsed = self.dictionary.split(fields)
+                problem = self.dictionary.validate(fields, parsed, check_values)
+                if problem is not None:
+                    self._reject_or_disconnect(msg, now, problem)
+                    return
         handler = _HANDLERS.get(msg_type)
         if handler is not None:
             handler(self, msg, now)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 
 from gateway.fix import codec, dictionary
 from gateway.fix.dictionary import (
@@ -78,3 +80,75 @@ def test_rejection_text_matches_quickfix_wording() -> None:
     assert dictionary.Rejection(GROUP_COUNT_MISMATCH).text == (
         "Incorrect NumInGroup count for repeating group"
     )
+
+
+TAG_POOL = [34, 49, 52, 56, 43, 97, 122, 115, 11, 21, 38, 40, 44, 54, 55, 59, 60, 100, 110]
+TAG_POOL += [18, 167, 386, 336, 999, 0, 5000, 10, 93, 112]
+VALUE_POOL = [b"", b"1", b"2", b"Y", b"N", b"P", b"M", b"w", b"12.5", b"+1", b"abc"]
+VALUE_POOL += [b"20240102-10:00:00", b"20240102-10:00:00.123", b"CS", b"BOO", b"100"]
+
+
+BASES = [
+    [(35, b"0")],
+    [(35, b"1"), (112, b"T")],
+    [
+        *((35, b"D"), (11, b"X"), (21, b"1"), (38, b"100"), (40, b"2"), (44, b"10.5")),
+        *((54, b"1"), (55, b"I"), (60, b"20240102-10:00:00")),
+    ],
+]
+HEADER = [(34, b"2"), (49, b"A"), (52, b"20240102-10:00:00"), (56, b"B")]
+mutation = st.tuples(
+    st.sampled_from(["insert", "replace", "delete", "duplicate", "swap"]),
+    st.integers(0, 30),
+    st.sampled_from(TAG_POOL),
+    st.sampled_from(VALUE_POOL),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    base=st.sampled_from(range(len(BASES))),
+    mutations=st.lists(mutation, max_size=3),
+    check_values=st.booleans(),
+)
+def test_quick_valid_never_accepts_what_validate_rejects(base, mutations, check_values) -> None:
+    dd = dictionary.load("FIX.4.4")
+    first, *body = BASES[base]
+    fields = [first, *HEADER, *body]
+    for kind, where, tag, value in mutations:
+        i = 1 + where % len(fields)
+        if kind == "insert":
+            fields.insert(min(i, len(fields)), (tag, value))
+        elif i < len(fields):
+            if kind == "replace":
+                fields[i] = (fields[i][0], value)
+            elif kind == "delete":
+                del fields[i]
+            elif kind == "duplicate":
+                fields.insert(i, fields[i])
+            elif i + 1 < len(fields):
+                fields[i], fields[i + 1] = fields[i + 1], fields[i]
+    if dd.quick_valid(fields, check_values):
+        event("quick path accepted")
+        assert dd.validate(fields, dd.split(fields), check_values) is None
+    else:
+        event("full path")
+
+
+def test_quick_valid_accepts_ordinary_traffic() -> None:
+    dd = dictionary.load("FIX.4.4")
+    order = _fields(
+        (35, b"D"),
+        (11, b"X"),
+        (21, b"1"),
+        (38, b"100"),
+        (40, b"2"),
+        (44, b"10.5"),
+        (54, b"1"),
+        (55, b"I"),
+        (60, b"20240102-10:00:00"),
+    )
+    assert dd.quick_valid(order) and _check(dd, order) is None
+    no_id = [f for f in order if f[0] != 11]
+    assert not dd.quick_valid(no_id)  # ClOrdID missing: the full path decides
+    assert _check(dd, no_id) == dictionary.Rejection(REQUIRED_TAG_MISSING, 11)
