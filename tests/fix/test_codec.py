@@ -187,3 +187,35 @@ def test_too_long_body_length_swallows_through_the_next_checksum_like_quickfix()
     assert isinstance(out[0], Garbled) and "BodyLength" in out[0].reason
     assert out[0].data == too_long + two
     assert isinstance(out[1], FixMessage) and out[1].raw == three
+
+
+plain_fields = st.lists(
+    st.tuples(
+        tags.filter(lambda t: t not in (8, 9, 10, 35)),
+        st.binary(min_size=1, max_size=30).filter(lambda b: b"\x01" not in b),
+    ),
+    max_size=20,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(body=plain_fields, msg_type=msg_types)
+def test_simplefix_agrees_with_our_encode_and_parse(body, msg_type) -> None:
+    """simplefix, an independent implementation, is the oracle for the wire format.
+
+    (It reserves 8/9/10/35 and refuses empty values, hence the narrower input.)
+    """
+    import simplefix
+
+    reference = simplefix.FixMessage()
+    reference.append_pair(8, b"FIX.4.4")
+    reference.append_pair(35, msg_type)
+    for tag, value in body:
+        reference.append_pair(tag, value)
+    raw = codec.encode(b"FIX.4.4", [(35, msg_type), *body])
+    assert raw == reference.encode()
+    parser = simplefix.FixParser()
+    parser.append_buffer(raw)
+    parsed = parser.get_message()
+    theirs = [(int(tag), value) for tag, value in parsed.pairs]
+    assert theirs == [(int(t), v) for t, v in codec.parse(raw)]
