@@ -12,6 +12,7 @@ Run directly for the table: ``python benchmarks/bench_fix_roundtrip.py [N]``.
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 import subprocess
 import sys
@@ -74,6 +75,7 @@ async def measure(port: int, count: int) -> HdrHistogram:
     initiator.start()
     await asyncio.wait_for(initiator.logged_on.wait(), 10)
     transact = format_ns(time.time_ns(), millis=False)
+    gc.freeze()  # as the acceptor does: long-lived setup objects out of the GC's way
     try:
         async with asyncio.timeout(300):  # one guard for the run, not a timer per order
             for i in range(WARMUP + count):
