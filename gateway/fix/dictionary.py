@@ -10,6 +10,7 @@ validation order and the SessionRejectReason(373) codes follow QuickFIX's
 from __future__ import annotations
 
 import operator
+import os
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -70,6 +71,19 @@ _FORMATS: dict[str, re.Pattern[bytes]] = {
     "UTCDATEONLY": _DATE,
     "BOOLEAN": re.compile(rb"[YN]"),
     "CHAR": re.compile(rb"[^\x01]", re.DOTALL),
+}
+
+
+# Format codes for the compiled quick check (same rules as the patterns above).
+FORMAT_CODES = {
+    **dict.fromkeys(("INT", "LENGTH", "SEQNUM", "NUMINGROUP", "TAGNUM", "DAYOFMONTH"), 1),
+    **dict.fromkeys(("FLOAT", "PRICE", "QTY", "AMT", "PRICEOFFSET", "PERCENTAGE"), 2),
+    "CHAR": 3,
+    "BOOLEAN": 4,
+    "UTCTIMESTAMP": 5,
+    "UTCTIMEONLY": 6,
+    "UTCDATE": 7,
+    "UTCDATEONLY": 7,
 }
 
 
@@ -177,6 +191,12 @@ class DataDictionary:
             )
         self.header_tags = self._all_tags(self.header)
         self._header_required_rest = tuple(t for t in self.header.required if t not in (8, 9, 35))
+        self.header_required_rest = self._header_required_rest
+        # tag -> (format code, enums or None, multiple-valued), for _validate.pyx
+        self.quick_specs = {
+            tag: (FORMAT_CODES.get(f.type, 0), f.enums, f.multiple)
+            for tag, f in self.fields.items()
+        }
         self.trailer_tags = self._all_tags(self.trailer)
 
     # ------------------------------------------------------------ loading
@@ -317,6 +337,12 @@ class DataDictionary:
 
     # ------------------------------------------------------------ validation
     def quick_valid(self, fields: list[Field], check_have_values: bool = True) -> bool:
+        """See ``py_quick_valid``; the compiled twin runs when it is built."""
+        if _quick is not None:
+            return _quick(self, fields, check_have_values)
+        return self.py_quick_valid(fields, check_have_values)
+
+    def py_quick_valid(self, fields: list[Field], check_have_values: bool = True) -> bool:
         """One pass that says True only when ``validate`` would find nothing.
 
         Most traffic is valid and has no repeating groups; this avoids the
@@ -476,6 +502,15 @@ class DataDictionary:
 
 
 ADMIN_TYPES = frozenset((b"0", b"1", b"2", b"3", b"4", b"5", b"A"))
+
+
+if os.environ.get("SOVEREIGN_PURE_PYTHON") == "1":
+    _quick = None
+else:
+    try:
+        from gateway.fix._validate import quick_valid as _quick
+    except ImportError:  # pragma: no cover - extension not built
+        _quick = None
 
 
 @cache

@@ -152,3 +152,43 @@ def test_quick_valid_accepts_ordinary_traffic() -> None:
     no_id = [f for f in order if f[0] != 11]
     assert not dd.quick_valid(no_id)  # ClOrdID missing: the full path decides
     assert _check(dd, no_id) == dictionary.Rejection(REQUIRED_TAG_MISSING, 11)
+
+
+format_values = st.one_of(
+    st.sampled_from(VALUE_POOL),
+    st.text(alphabet="0123456789.-:Y N", max_size=24).map(str.encode),
+    st.binary(max_size=6),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    base=st.sampled_from(range(len(BASES))),
+    mutations=st.lists(
+        st.tuples(
+            st.sampled_from(["insert", "replace"]),
+            st.integers(0, 30),
+            st.sampled_from([*TAG_POOL, 38, 44, 60, 52, 126, 432, 168, 336]),
+            format_values,
+        ),
+        max_size=3,
+    ),
+    check_values=st.booleans(),
+)
+def test_compiled_quick_valid_matches_python(base, mutations, check_values) -> None:
+    try:
+        from gateway.fix._validate import quick_valid
+    except ImportError:
+        pytest.skip("compiled validator not built")
+    dd = dictionary.load("FIX.4.4")
+    first, *body = BASES[base]
+    fields = [first, *HEADER, *body]
+    for kind, where, tag, value in mutations:
+        i = 1 + where % len(fields)
+        if kind == "insert":
+            fields.insert(min(i, len(fields)), (tag, value))
+        elif i < len(fields):
+            fields[i] = (fields[i][0], value)
+    expected = dd.py_quick_valid(fields, check_values)
+    event(f"valid={expected}")
+    assert quick_valid(dd, fields, check_values) is expected
