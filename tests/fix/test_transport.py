@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import shutil
 import ssl
 import subprocess
@@ -115,3 +116,36 @@ def test_initiator_reconnects_and_recovers_messages_sent_while_down() -> None:
     connects, received = asyncio.run(scenario())
     assert connects >= 2
     assert received == [b"offline"]
+
+
+def test_initiator_backs_off_exponentially_while_the_venue_is_down() -> None:
+    async def scenario() -> list[int]:
+        port = _closed_port()
+        attempts: list[int] = []
+        session = Session(SessionConfig("FIX.4.4", "TW", "ISLD", initiator=True), MemoryStore())
+
+        def on_event(event) -> None:
+            if event.kind == "connect_failed":
+                attempts.append(event.time_ns)
+
+        initiator = FixInitiator(
+            session, "127.0.0.1", port, on_event=on_event, min_backoff_s=0.02, max_backoff_s=0.16
+        )
+        initiator.start()
+        await asyncio.sleep(1.0)
+        await initiator.stop()
+        return attempts
+
+    attempts = asyncio.run(scenario())
+    gaps = [(b - a) / 1e9 for a, b in itertools.pairwise(attempts)]
+    assert 4 <= len(attempts) <= 15
+    assert gaps[0] < 0.1 and max(gaps) >= 0.15  # grows from 0.02 s and caps at 0.16 s
+    assert max(gaps) < 0.5
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
