@@ -373,13 +373,12 @@ class Session:
     # ---------------------------------------------------------------- admin handlers
     def _next_logon(self, msg: FixMessage, now: int) -> None:
         reset = msg.get(141) == Y
-        if reset and not self._sent_reset:
-            self.store.reset()
-        if not self.config.initiator and self.config.reset_on_logon and not reset:
-            self.store.reset()
         if self.state is State.ACTIVE and not reset:
             self._event(now, "logon_ignored", "Logon while already logged on")
             return
+        acceptor_resets = not self.config.initiator and self.config.reset_on_logon
+        if (reset and not self._sent_reset) or acceptor_resets:
+            self.store.reset()
         if not self._verify(msg, now, too_high=False, too_low=True):
             return
         heartbeat = msg.get(108, b"")

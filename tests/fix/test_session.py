@@ -378,3 +378,11 @@ def test_acceptance_router_serves_fix42_and_fix44_sessions_side_by_side() -> Non
         reply = sent(router.on_bytes(conn, other, T0))[0]
         # An ExecutionReport missing its required fields: AvgPx(6) is the lowest tag.
         assert (reply.msg_type, reply.get(373), reply.get(371)) == (b"3", b"1", b"6")
+
+
+def test_second_logon_without_reset_is_ignored_and_keeps_sequence_numbers() -> None:
+    session = logged_on_acceptor(reset_on_logon=True)
+    session.on_bytes(msg(b"0", 2, T0), T0)
+    out = session.on_bytes(msg(b"A", 3, T0, [(98, 0), (108, 30)]), T0)
+    assert out.send == [] and not out.disconnect
+    assert (session.store.next_sender_seq, session.store.next_target_seq) == (2, 3)
