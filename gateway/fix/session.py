@@ -143,6 +143,8 @@ class Session:
         self.heartbeat_ns = config.heartbeat_s * NS
         self._queue: dict[int, FixMessage] = {}
         self._resend_range: tuple[int, int] | None = None
+        self._resend_at = 0  # when the ResendRequest went out (or last progress)
+        self._resend_progress = 0  # expected MsgSeqNum at that moment
         self._last_sent = 0
         self._last_received = 0
         self._test_requests = 0
@@ -206,6 +208,7 @@ class Session:
             if now_ns >= self._deadline:
                 self._disconnect(now_ns, f"timed out in state {state.value}")
         elif state is State.ACTIVE and self.heartbeat_ns > 0:
+            self._check_resend_progress(now_ns)
             since_received = now_ns - self._last_received
             if since_received * 10 >= 24 * self.heartbeat_ns:
                 self._disconnect(now_ns, "no data received within 2.4 heartbeat intervals")
@@ -215,6 +218,22 @@ class Session:
             elif self._test_requests == 0 and now_ns - self._last_sent >= self.heartbeat_ns:
                 self._send(b"0", [], now_ns)
         return self._take()
+
+    def _check_resend_progress(self, now: int) -> None:
+        """Ask again when an outstanding gap has not moved for two heartbeat intervals.
+
+        A lost or ignored ResendRequest would otherwise leave messages queued
+        until the next reconnect (QuickFIX waits); asking again is harmless,
+        duplicates are dropped by sequence number.
+        """
+        if self._resend_range is None:
+            return
+        expected = self.store.next_target_seq
+        if expected != self._resend_progress:
+            self._resend_progress, self._resend_at = expected, now
+        elif now - self._resend_at >= 2 * self.heartbeat_ns:
+            self._event(now, "resend_retry", f"gap at {expected} not filled; asking again")
+            self._request_resend(expected, now)
 
     def send(
         self,
@@ -345,9 +364,14 @@ class Session:
         self._event(now, "gap", f"MsgSeqNum too high, expecting {expected} but received {seq}")
         if self._resend_range is not None and seq >= self._resend_range[0]:
             return
-        end = 0 if self.begin >= b"FIX.4.2" else 999999
-        self._send(b"2", [(7, expected), (16, end)], now)
+        self._request_resend(expected, now)
         self._resend_range = (expected, seq - 1)
+
+    def _request_resend(self, begin: int, now: int) -> None:
+        end = 0 if self.begin >= b"FIX.4.2" else 999999
+        self._send(b"2", [(7, begin), (16, end)], now)
+        self._resend_at = now
+        self._resend_progress = begin
 
     def _target_too_low(self, msg: FixMessage, seq: int, expected: int, now: int) -> None:
         if msg.get(43) != Y:

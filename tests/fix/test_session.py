@@ -313,7 +313,7 @@ class Channel:
             self.apply(name, self.side(name).on_timer(self.now))
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     seed=st.integers(0, 2**32),
     loss=st.sampled_from([0.0, 0.05, 0.15]),
@@ -347,9 +347,9 @@ def test_lossy_duplicating_reordering_channel_delivers_exactly_once_in_order(
             channel.drop_connection()
         else:
             channel.tick(rng.uniform(0, 3))
-    # Recovery on a reliable line: reconnect, then let heartbeats expose any gap.
+    # Recovery on a reliable line, without forcing a reconnect: heartbeats
+    # expose gaps and stalled resend requests are asked again.
     channel.unreliable = False
-    channel.drop_connection()
     for _ in range(300):
         if not channel.connected:
             channel.connect()
@@ -386,3 +386,18 @@ def test_second_logon_without_reset_is_ignored_and_keeps_sequence_numbers() -> N
     out = session.on_bytes(msg(b"A", 3, T0, [(98, 0), (108, 30)]), T0)
     assert out.send == [] and not out.disconnect
     assert (session.store.next_sender_seq, session.store.next_target_seq) == (2, 3)
+
+
+def test_stalled_resend_request_is_repeated_after_two_heartbeat_intervals() -> None:
+    session = logged_on_acceptor()
+    out = sent(session.on_bytes(msg(b"0", 5, T0), T0))
+    assert [(m.msg_type, m.get(7)) for m in out] == [(b"2", b"2")]
+    early = sent(session.on_timer(T0 + 59 * S))
+    assert [m.msg_type for m in early if m.msg_type == b"2"] == []  # not yet
+    retry = [m for m in sent(session.on_timer(T0 + 60 * S)) if m.msg_type == b"2"]
+    assert [m.get(7) for m in retry] == [b"2"]
+    session.on_bytes(
+        msg(b"4", 2, T0 + 61 * S, [(36, 5), (123, b"Y")], [(43, b"Y"), (122, format_ns(T0))]),
+        T0 + 61 * S,
+    )
+    assert session.store.next_target_seq == 6  # gap filled, queued 5 replayed
