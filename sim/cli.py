@@ -6,6 +6,7 @@ import json
 import shlex
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -112,28 +113,24 @@ def run(
     balance: str | None,
     out: str | None,
 ) -> int:
-    try:
-        spec = scenario_spec(name, seed, days, symbols, balance)
-    except BadInput as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    target = Path(out) if out else Path("out") / f"{name}-seed{seed}"
-    problem = _prepare_out(target)
-    if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    result, data = _execute(spec, target)
-    return _finish(result, data, target)
+    default = Path("out") / f"{name}-seed{seed}"
+    return _run_and_report(lambda: scenario_spec(name, seed, days, symbols, balance), out, default)
 
 
 def replay(file: str, seed: int, balance: str | None, out: str | None) -> int:
     path = Path(file)
+    default = Path("out") / f"replay-{path.stem}"
+    return _run_and_report(lambda: replay_spec(path, balance or "1000000", seed), out, default)
+
+
+def _run_and_report(make_spec: Callable[[], RunSpec], out: str | None, default: Path) -> int:
+    """Build the run (bad input: exit 2), run it, write everything, print the summary."""
     try:
-        spec = replay_spec(path, balance or "1000000", seed)
+        spec = make_spec()
     except BadInput as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    target = Path(out) if out else Path("out") / f"replay-{path.stem}"
+    target = Path(out) if out else default
     problem = _prepare_out(target)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
