@@ -997,6 +997,10 @@ class IbkrBroker:
             log.warning("reqExecutions failed: %s", exc)
             return
         by_perm = {t.order.permId: t for t in self.ib.trades() if t.order.permId}
+        # ib_async attaches commission reports to the Fill it stored first (at
+        # connect), not to the copies a later reqExecutions returns.
+        stored = {f.execution.execId: f for f in self.ib.fills()}
+        fills = [stored.get(f.execution.execId, f) for f in fills]
         missed = 0
         for fill in sorted(fills, key=lambda f: (f.execution.time, f.execution.execId)):
             if fill.execution.execId in self._seen:
