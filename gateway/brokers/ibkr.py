@@ -519,6 +519,7 @@ class IbkrBroker:
         self._seen: set[str] = set()
         self._pending: dict[str, tuple[Trade | None, IbFill, asyncio.TimerHandle]] = {}
         self._statuses: dict[tuple[str, int], str] = {}
+        self._refused: set[str] = set()  # refused in submit(): told by exception
         self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._sinks: tuple[Any, Any, Any, Any] | None = None
@@ -532,6 +533,7 @@ class IbkrBroker:
         self.reconnects = 0
         self.bad_messages = 0
         self.incomplete_minutes = 0
+        self.reconciled_fills = 0  # executions booked from reqExecutions after a reconnect
         self.ib.disconnectedEvent += self._on_disconnected
         self.ib.execDetailsEvent += self._on_exec
         self.ib.commissionReportEvent += self._on_commission
@@ -711,6 +713,9 @@ class IbkrBroker:
         if trade.orderStatus.status in ("Cancelled", "ApiCancelled", "Inactive") and was_rejected(
             trade
         ):
+            # The runtime books the refusal from this exception; the same news from
+            # the status stream would be a second, conflicting answer.
+            self._refused.add(broker_client_id)
             raise RejectedRequest(_error_code(trade), _error_text(trade))
         return broker_order(trade)
 
@@ -901,6 +906,8 @@ class IbkrBroker:
                 if kind == "bar":
                     await on_bar(item)
                 elif kind == "trade":
+                    if item.update is not None and item.broker_client_id in self._refused:
+                        continue
                     await on_trade(item)
                 elif kind == "bad":
                     await on_bad(*item)
@@ -1008,6 +1015,7 @@ class IbkrBroker:
             self._pending.pop(fill.execution.execId, (None, None, _NullTimer()))[2].cancel()
             missed += 1
             self._emit_fill(by_perm.get(fill.execution.permId), fill, commission_fee)
+        self.reconciled_fills += missed
         if missed:
             log.info("reconciled %d executions from reqExecutions", missed)
 
