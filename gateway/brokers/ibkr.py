@@ -520,6 +520,7 @@ class IbkrBroker:
         self._pending: dict[str, tuple[Trade | None, IbFill, asyncio.TimerHandle]] = {}
         self._statuses: dict[tuple[str, int], str] = {}
         self._refused: set[str] = set()  # refused in submit(): told by exception
+        self._submitting: set[str] = set()  # submit() awaiting TWS's first answer
         self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._sinks: tuple[Any, Any, Any, Any] | None = None
@@ -708,8 +709,12 @@ class IbkrBroker:
             use_algos=self._use_algos,
             algo_end=end,
         )
-        trade = self.ib.placeOrder(contract, order)
-        await self._acknowledged(trade)
+        self._submitting.add(broker_client_id)
+        try:
+            trade = self.ib.placeOrder(contract, order)
+            await self._acknowledged(trade)
+        finally:
+            self._submitting.discard(broker_client_id)
         if trade.orderStatus.status in ("Cancelled", "ApiCancelled", "Inactive") and was_rejected(
             trade
         ):
@@ -1033,7 +1038,9 @@ class IbkrBroker:
             "ApiCancelled",
             "Inactive",
         ):
-            if was_rejected(trade) or status == "Inactive":
+            if (was_rejected(trade) or status == "Inactive") and ref in self._submitting:
+                self._refused.add(ref)  # submit() raises RejectedRequest with the reason
+            elif was_rejected(trade) or status == "Inactive":
                 update = OrderUpdate(now, ref, OrdStatus.REJECTED, _error_text(trade)[:200])
             else:
                 update = OrderUpdate(now, ref, OrdStatus.CANCELED, status)
