@@ -257,6 +257,8 @@ def broker_order(trade: Trade) -> BrokerOrder:
     if filled > executed and trade.orderStatus.avgFillPrice > 0:
         notional = filled * to_price(trade.orderStatus.avgFillPrice, "orderStatus.avgFillPrice")
     status = ib_status_word(trade)
+    if status == "new" and filled > 0:
+        status = "partially_filled"
     action = trade.order.action
     return BrokerOrder(
         broker_client_id=order_ref(trade),
