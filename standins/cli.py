@@ -56,6 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--tws-port", type=int, default=0, help="TWS API socket port (default: free)"
     )
     parser.add_argument(
+        "--fix-port", type=int, default=0, help="FIX prime-broker acceptor port (default: free)"
+    )
+    parser.add_argument(
         "--fault-429", type=float, default=0.0, metavar="RATE", help="fraction of REST calls → 429"
     )
     parser.add_argument(
@@ -96,6 +99,8 @@ def _check(args: argparse.Namespace) -> str | None:
         return f"--port {args.port}: must be in [0, 65535]"
     if not 0 <= args.tws_port <= 65535:
         return f"--tws-port {args.tws_port}: must be in [0, 65535]"
+    if not 0 <= args.fix_port <= 65535:
+        return f"--fix-port {args.fix_port}: must be in [0, 65535]"
     if not 0 <= args.fault_429 <= 1:
         return f"--fault-429 {args.fault_429}: must be a rate in [0, 1]"
     if args.drop_after is not None and args.drop_after < 1:
@@ -183,13 +188,19 @@ async def _serve(args: argparse.Namespace, market: object, sock: socket.socket) 
 
     tws = TwsServer(standin)
     tws_port = await tws.start("127.0.0.1", args.tws_port)
+    from standins.fix_pb.server import FixPrimeBroker
+
+    fix = FixPrimeBroker(standin)
+    fix_port = await fix.start("127.0.0.1", args.fix_port)
     standin.start()
     line = endpoints(sock.getsockname()[1])
     line["tws"] = f"127.0.0.1:{tws_port}"
+    line["fix"] = f"127.0.0.1:{fix_port}"
     line.update(scenario=args.scenario, seed=args.seed, speed=args.speed)
     print(json.dumps(line), flush=True)
     try:
         await stop.wait()
     finally:
+        await fix.stop()
         await tws.stop()
         await runner.cleanup()

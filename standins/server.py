@@ -98,6 +98,7 @@ class StandIn:
         self._publisher: asyncio.Task[None] | None = None
         # Other protocols on the same market (the TWS stand-in) hear each ended minute.
         self.minute_listeners: list[Callable[[list[Bar]], Awaitable[None]]] = []
+        self.fix: Any = None  # the FIX prime-broker stand-in (standins.fix_pb), when started
 
     # ---------------------------------------------------------- lifecycle
     def app(self) -> web.Application:
@@ -590,6 +591,8 @@ class StandIn:
             body = await request.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
             body = None
+        if isinstance(body, dict) and body.get("fault") == "drop_fix" and self.fix is not None:
+            return web.json_response({"ok": True, "dropped": self.fix.drop()})
         try:
             action = self.faults.control(body, time.monotonic())
         except BadControl as exc:
@@ -613,4 +616,6 @@ class StandIn:
             streams={"data": len(self.data_clients), "trading": len(self.trading_clients)},
             rejected_requests=self.broker.rejected_requests,
         )
+        if self.fix is not None:
+            state["fix"] = self.fix.state_json()
         return web.json_response(state)

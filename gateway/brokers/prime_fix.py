@@ -1,0 +1,710 @@
+"""The prime broker over FIX: the order half of the ``Broker`` protocol.
+
+A prime broker gives order entry over FIX; market data comes from elsewhere.
+So ``PrimeFixBroker`` sends the execution engine's child orders through the
+gateway's FIX initiator (``gateway.fix``) and takes bars, the market clock and
+history from a second broker it is composed with (``data_broker``, normally
+an ``AlpacaBroker`` used for data only)::
+
+    PrimeFixBroker(PrimeFixSettings.from_config(config.fix, store_path),
+                   data_broker=AlpacaBroker(config.alpaca, paper, symbols),
+                   known_exec_ids=storage.exec_ids())
+
+Orders: ``SubmitOrder`` → NewOrderSingle with ExDestination (the dark pool or
+lit venue the router chose), MinQty and OrdType=P/ExecInst=M for midpoint
+pegs; cancel → OrderCancelRequest; replace → OrderCancelReplaceRequest;
+``order`` → OrderStatusRequest (H); ``open_orders`` → OrderMassStatusRequest
+(AF). ExecutionReports become ``TradeEvent`` values for ``on_trade``,
+deduplicated by ExecID (``known_exec_ids`` carries the ExecIDs already booked
+across a restart, so a PossDup resend is recognised).
+
+Recovery: the session's sequence numbers and sent messages live in a SQLite
+store (``store_path``), so a restart logs on *without* a reset and the peer
+resends what we missed. One more fact is kept beside them: the last inbound
+sequence number whose report the runtime has *finished* handling. A crash
+between the session counting a report and the runtime booking it would lose
+that report, so at start the expected inbound number is rewound to just
+after that mark; the Logon then shows a gap, we ask for a resend, and the
+reports come again with PossDup=Y — booked once, because ExecIDs deduplicate.
+
+Positions and account: a prime broker reports positions in its own files and
+portals, not in the order session. This adapter keeps its own ledger:
+opening positions and cash (settings), plus every execution booked before a
+restart (``booked_fills``, from the runtime's executions table), plus every
+execution received since. Equity marks the positions at the last bar or fill
+price. The stand-in's ``state_json`` is the independent truth tests compare
+against.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import itertools
+import logging
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from core.commands import (
+    CancelOrder,
+    Fill,
+    OrderUpdate,
+    OrdStatus,
+    ReplaceOrder,
+    Side,
+    SubmitOrder,
+)
+from core.errors import BadInput
+from core.events import Bar
+from core.money import price_from_decimal
+from gateway.brokers.base import (
+    Account,
+    Broker,
+    BrokerOrder,
+    MarketClock,
+    NotFound,
+    RejectedRequest,
+    TradeEvent,
+)
+from gateway.fix.framing import FixMessage
+from gateway.fix.orders import ORD_STATUS, OrderMapper
+from gateway.fix.session import Session, SessionConfig, SessionEvent
+from gateway.fix.store import SqliteStore
+from gateway.fix.transport import FixInitiator
+
+log = logging.getLogger("gateway.prime_fix")
+
+FIX_VERSIONS = ("FIX.4.4",)
+OPEN = frozenset(
+    {
+        OrdStatus.PENDING_NEW,
+        OrdStatus.NEW,
+        OrdStatus.PARTIALLY_FILLED,
+        OrdStatus.PENDING_CANCEL,
+        OrdStatus.PENDING_REPLACE,
+    }
+)
+TradeHandler = Callable[[TradeEvent], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class PrimeFixSettings:
+    """Where the prime broker's FIX session is and how to keep it.
+
+    ``store_path`` must survive restarts (the session resumes from it);
+    ``opening_positions``/``opening_cash`` are the start-of-day statement.
+    """
+
+    host: str
+    port: int
+    sender_comp_id: str
+    target_comp_id: str
+    store_path: Path
+    begin_string: str = "FIX.4.4"
+    heartbeat_s: int = 30
+    account: str | None = None
+    opening_cash: int = 0
+    opening_positions: tuple[tuple[str, int], ...] = ()
+    ack_timeout_s: float = 2.0
+    request_timeout_s: float = 5.0
+    min_backoff_s: float = 0.25
+    max_backoff_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not self.host:
+            raise BadInput("fix.host", self.host, "must not be empty")
+        if not 1 <= self.port <= 65535:
+            raise BadInput("fix.port", self.port, "must be in 1..65535")
+        for name in ("sender_comp_id", "target_comp_id"):
+            if not getattr(self, name):
+                raise BadInput(f"fix.{name}", getattr(self, name), "must not be empty")
+        if self.begin_string not in FIX_VERSIONS:
+            raise BadInput(
+                "fix.begin_string", self.begin_string, f"must be one of {', '.join(FIX_VERSIONS)}"
+            )
+        if not 1 <= self.heartbeat_s <= 3600:
+            raise BadInput("fix.heartbeat_interval", self.heartbeat_s, "must be in 1..3600")
+
+    @classmethod
+    def from_config(cls, fix: Any, store_path: Path, **overrides: Any) -> PrimeFixSettings:
+        """From ``gateway.config.FixConfig`` (host, port, CompIDs, version, heartbeat)."""
+        return cls(
+            host=fix.host,
+            port=fix.port,
+            sender_comp_id=fix.sender_comp_id,
+            target_comp_id=fix.target_comp_id,
+            store_path=Path(store_path),
+            begin_string=fix.begin_string,
+            heartbeat_s=fix.heartbeat_interval,
+            **overrides,
+        )
+
+
+@dataclass
+class _Order:
+    """What the adapter knows of one order (ClOrdID chain, fills so far)."""
+
+    ids: list[str]
+    symbol: str
+    side: Side
+    quantity: int
+    order_id: str = ""
+    status: OrdStatus = OrdStatus.PENDING_NEW
+    cum: int = 0
+    avg_px: int = 0
+    acked: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def current(self) -> str:
+        return self.ids[-1]
+
+    def view(self, broker_client_id: str) -> BrokerOrder:
+        replaced_by = None
+        status = self.status
+        if broker_client_id != self.current:
+            at = self.ids.index(broker_client_id)
+            replaced_by, status = self.ids[at + 1], OrdStatus.REPLACED
+        return BrokerOrder(
+            broker_client_id=broker_client_id,
+            broker_order_id=self.order_id,
+            symbol=self.symbol,
+            side=self.side.value,
+            quantity=self.quantity,
+            filled=self.cum,
+            filled_notional=self.cum * self.avg_px,
+            status=status.value,
+            open=status in OPEN,
+            replaced_by=replaced_by,
+        )
+
+
+class _ProcessedMark:
+    """The last inbound MsgSeqNum fully handled, beside the session store."""
+
+    def __init__(self, path: Path, key: str) -> None:
+        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS prime_fix_processed (key TEXT PRIMARY KEY, seq INTEGER)"
+        )
+        self._key = key
+        row = self._db.execute(
+            "SELECT seq FROM prime_fix_processed WHERE key = ?", (key,)
+        ).fetchone()
+        self.seq: int | None = None if row is None else int(row[0])
+
+    def set(self, seq: int) -> None:
+        if self.seq is not None and seq <= self.seq:
+            return
+        self.seq = seq
+        self._db.execute(
+            "INSERT INTO prime_fix_processed VALUES (?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET seq = excluded.seq",
+            (self._key, seq),
+        )
+
+    def close(self) -> None:
+        self._db.close()
+
+
+async def _ignore_trade(_event: TradeEvent) -> None:
+    return None
+
+
+async def _nothing() -> None:
+    return None
+
+
+class PrimeFixBroker:
+    """``Broker`` whose orders go to a prime broker over FIX; data from ``data_broker``."""
+
+    name = "fix"
+
+    def __init__(
+        self,
+        settings: PrimeFixSettings,
+        data_broker: Broker | None = None,
+        *,
+        known_exec_ids: Iterable[str] = (),
+        booked_fills: Iterable[Fill] = (),
+    ) -> None:
+        self.settings = settings
+        self.data_broker = data_broker
+        config = SessionConfig(
+            settings.begin_string,
+            settings.sender_comp_id,
+            settings.target_comp_id,
+            initiator=True,
+            heartbeat_s=settings.heartbeat_s,
+        )
+        self.store = SqliteStore(settings.store_path, config.key)
+        self._mark = _ProcessedMark(settings.store_path, config.key)
+        if self._mark.seq is None:
+            self._mark.set(self.store.next_target_seq - 1)
+        if self._mark.seq is not None and self._mark.seq + 1 < self.store.next_target_seq:
+            # Reports counted by the session but perhaps never booked: ask again.
+            log.info(
+                "FIX inbound rewound from %d to %d to re-read unbooked reports",
+                self.store.next_target_seq,
+                self._mark.seq + 1,
+            )
+            self.store.set_next_target_seq(self._mark.seq + 1)
+        self.session = Session(config, self.store)
+        self.mapper = OrderMapper(settings.account, known_exec_ids)
+        self._orders: dict[str, _Order] = {}  # every ClOrdID of a chain → the order
+        self._positions: dict[str, int] = {}
+        self._cash = settings.opening_cash
+        for symbol, qty in settings.opening_positions:
+            self._positions[symbol] = self._positions.get(symbol, 0) + qty
+        self._last_price: dict[str, int] = {}
+        for fill in booked_fills:
+            self._book(fill)
+        self._initiator: FixInitiator | None = None
+        self._inbox: asyncio.Queue[FixMessage] | None = None
+        self._consumer: asyncio.Task[None] | None = None
+        self._on_trade: TradeHandler | None = None
+        self._on_bad: Callable[[str, Exception], Awaitable[None]] | None = None
+        self._on_connected: Callable[[], Awaitable[None]] = _nothing
+        self._pending_status: dict[str, asyncio.Future[FixMessage]] = {}
+        self._pending_mass: dict[str, tuple[list[FixMessage], asyncio.Future[None]]] = {}
+        self._req_ids = itertools.count(1)
+        self._cancel_ids = itertools.count(1)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._held: list[FixMessage] = []
+        self._lock = asyncio.Lock()
+        self.events: list[SessionEvent] = []
+        self.counters: dict[str, int] = {"duplicates": 0, "bad_reports": 0, "logons": 0}
+
+    # ------------------------------------------------------------ session
+    def _start(self) -> FixInitiator:
+        if self._initiator is None:
+            s = self.settings
+            self._inbox = asyncio.Queue()
+            self._initiator = FixInitiator(
+                self.session,
+                s.host,
+                s.port,
+                on_app=self._inbox.put_nowait,
+                on_event=self._on_event,
+                min_backoff_s=s.min_backoff_s,
+                max_backoff_s=s.max_backoff_s,
+            )
+            self._initiator.start()
+            self._consumer = asyncio.get_running_loop().create_task(
+                self._consume(), name="prime-fix-reports"
+            )
+        return self._initiator
+
+    async def connect(self, timeout_s: float | None = None) -> bool:
+        """Start the session (once) and wait for Logon; False on timeout."""
+        initiator = self._start()
+        try:
+            await asyncio.wait_for(
+                initiator.logged_on.wait(), timeout_s or self.settings.request_timeout_s
+            )
+        except TimeoutError:
+            return False
+        return True
+
+    @property
+    def logged_on(self) -> bool:
+        return self._initiator is not None and self._initiator.logged_on.is_set()
+
+    def _on_event(self, event: SessionEvent) -> None:
+        self.events.append(event)
+        level = logging.INFO if event.kind in ("logon", "gap", "resend_complete") else logging.DEBUG
+        log.log(level, "FIX %s: %s", event.kind, event.text)
+        if event.kind == "logon":
+            self.counters["logons"] += 1
+            self._spawn(self._on_connected())
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _consume(self) -> None:
+        """Handle reports strictly in arrival order, then mark them processed.
+
+        Before ``stream`` there is nobody to give trade updates to: those
+        reports are held (and not marked) while status replies, which the
+        runtime's start-up reconciliation waits for, are answered at once.
+        """
+        assert self._inbox is not None
+        while True:
+            msg = await self._inbox.get()
+            async with self._lock:
+                if self._on_trade is None and _is_trade_report(msg):
+                    self._held.append(msg)
+                    continue
+                await self._handle_safely(msg)
+                if not self._held and msg.seq_num is not None:
+                    self._mark.set(msg.seq_num)
+
+    async def _handle_safely(self, msg: FixMessage) -> None:
+        try:
+            await self._handle(msg)
+        except BadInput as exc:
+            self.counters["bad_reports"] += 1
+            log.warning("rejected malformed FIX report: %s", exc)
+            if self._on_bad is not None:
+                await self._on_bad("fix_report", exc)
+        except Exception:  # a handler bug must not stop the report loop
+            log.exception("FIX report handling failed")
+
+    async def _handle(self, msg: FixMessage) -> None:
+        if not _is_trade_report(msg):
+            if msg.msg_type == b"8":
+                self._status_reply(msg)
+            return
+        assert self._on_trade is not None
+        if msg.msg_type == b"9":
+            await self._cancel_reject(msg)
+            return
+        events = self.mapper.on_message(msg, time.time_ns())
+        if not events:
+            self.counters["duplicates"] += 1
+            return
+        trade = self._trade_event(msg, events)
+        if trade is not None:
+            await self._on_trade(trade)
+
+    def _trade_event(self, msg: FixMessage, events: list[Fill | OrderUpdate]) -> TradeEvent | None:
+        cl_ord_id = (msg.get(11) or b"").decode("latin-1")
+        orig = (msg.get(41) or b"").decode("latin-1") or None
+        exec_type = msg.get(150)
+        order = self._orders.get(cl_ord_id) or (self._orders.get(orig) if orig else None)
+        status = ORD_STATUS.get(msg.get(39) or b"")
+        cum = _int(msg, 14, "CumQty")
+        if order is not None:
+            if msg.get(37) and msg.get(37) != b"NONE":
+                order.order_id = msg[37].decode("latin-1")
+            if status is not None:
+                order.status = status
+            order.cum = max(order.cum, cum)
+            if msg.get(6):
+                order.avg_px = _price(msg, 6, "AvgPx")
+            if exec_type == b"5" and cl_ord_id not in order.ids:
+                order.ids.append(cl_ord_id)
+            if msg.get(38):
+                order.quantity = _int(msg, 38, "OrderQty")
+            order.acked.set()
+        fill = next((e for e in events if isinstance(e, Fill)), None)
+        if fill is not None:
+            self._book(fill)
+            event = "fill" if status is OrdStatus.FILLED else "partial_fill"
+            return TradeEvent(cl_ord_id, event, fill, None, cum)
+        update = next((e for e in events if isinstance(e, OrderUpdate)), None)
+        if update is None:
+            return None
+        if exec_type == b"5":  # replaced: the runtime resolves its pending request
+            return TradeEvent(orig or cl_ord_id, "replaced", None, None, cum)
+        if exec_type == b"4" and orig:  # the cancel's own ClOrdID is ours, the order is orig
+            update = dataclasses.replace(update, client_order_id=orig)
+            return TradeEvent(orig, "canceled", None, update, cum)
+        if update.status in (
+            OrdStatus.NEW,
+            OrdStatus.CANCELED,
+            OrdStatus.EXPIRED,
+            OrdStatus.REJECTED,
+        ):
+            return TradeEvent(cl_ord_id, update.status.value, None, update, cum)
+        return TradeEvent(cl_ord_id, update.status.value, None, None, cum)
+
+    async def _cancel_reject(self, msg: FixMessage) -> None:
+        orig = (msg.get(41) or b"").decode("latin-1")
+        if not orig:
+            raise BadInput("OrigClOrdID(41)", None, "required on an OrderCancelReject")
+        order = self._orders.get(orig)
+        if order is not None:
+            status = ORD_STATUS.get(msg.get(39) or b"")
+            if status is not None and status in OPEN | {OrdStatus.FILLED, OrdStatus.CANCELED}:
+                order.status = status
+        kind = "order_replace_rejected" if msg.get(434) == b"2" else "order_cancel_rejected"
+        log.info("%s for %s: %s", kind, orig, (msg.get(58) or b"").decode("latin-1"))
+        assert self._on_trade is not None
+        await self._on_trade(TradeEvent(orig, kind, None, None, order.cum if order else 0))
+
+    def _status_reply(self, msg: FixMessage) -> None:
+        mass = msg.get(584)
+        if mass is not None:
+            pending = self._pending_mass.get(mass.decode("latin-1"))
+            if pending is not None:
+                reports, done = pending
+                if msg.get(911) != b"0":
+                    reports.append(msg)
+                if msg.get(912) == b"Y" and not done.done():
+                    done.set_result(None)
+            return
+        req = (msg.get(790) or b"").decode("latin-1")
+        future = self._pending_status.pop(req, None)
+        if future is not None and not future.done():
+            future.set_result(msg)
+
+    # ------------------------------------------------------------ orders
+    def _send(self, msg_type: bytes, body: list[tuple[int, object]]) -> None:
+        self._start().send(msg_type, body)
+
+    async def submit(self, command: SubmitOrder, broker_client_id: str) -> BrokerOrder:
+        cmd = dataclasses.replace(command, client_order_id=broker_client_id)
+        try:
+            msg_type, body = self.mapper.new_order_single(cmd)
+        except BadInput as exc:
+            raise RejectedRequest(None, str(exc)) from None
+        if broker_client_id in self._orders:
+            raise RejectedRequest(None, f"ClOrdID {broker_client_id} already used")
+        order = _Order([broker_client_id], cmd.symbol, cmd.side, cmd.quantity)
+        self._orders[broker_client_id] = order
+        self._send(msg_type, body)  # stored: a send while offline goes out on resend
+        if self.logged_on:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(order.acked.wait(), self.settings.ack_timeout_s)
+        return order.view(broker_client_id)
+
+    def _open_order(self, broker_client_id: str) -> _Order:
+        order = self._orders.get(broker_client_id)
+        if order is None:
+            raise NotFound(None, f"order {broker_client_id} is not known to this session")
+        if order.status not in OPEN:
+            raise RejectedRequest(None, f'order is already in "{order.status.value}" state')
+        return order
+
+    async def cancel(self, broker_client_id: str) -> None:
+        order = self._open_order(broker_client_id)
+        request_id = f"{order.current}~C{next(self._cancel_ids)}"
+        command = CancelOrder(time.time_ns(), request_id, order.current, order.symbol, order.side)
+        self._send(*self.mapper.cancel_request(command))
+
+    async def replace(
+        self, command: ReplaceOrder, broker_client_id: str, new_broker_client_id: str
+    ) -> BrokerOrder:
+        order = self._open_order(broker_client_id)
+        if new_broker_client_id in self._orders:
+            raise RejectedRequest(None, f"ClOrdID {new_broker_client_id} already used")
+        cmd = dataclasses.replace(
+            command, client_order_id=new_broker_client_id, orig_client_order_id=order.current
+        )
+        try:
+            msg_type, body = self.mapper.replace_request(cmd)
+        except BadInput as exc:  # e.g. terms of an order sent before a restart
+            raise RejectedRequest(None, str(exc)) from None
+        self._orders[new_broker_client_id] = order
+        self._send(msg_type, body)
+        return BrokerOrder(
+            new_broker_client_id,
+            order.order_id,
+            order.symbol,
+            order.side.value,
+            cmd.quantity,
+            order.cum,
+            order.cum * order.avg_px,
+            "pending_replace",
+            True,
+        )
+
+    async def order(self, broker_client_id: str) -> BrokerOrder | None:
+        """The prime broker's answer to an OrderStatusRequest; None if it does not know it."""
+        known = self._orders.get(broker_client_id)
+        if not await self.connect():
+            if known is not None:
+                return known.view(broker_client_id)
+            raise RejectedRequest(None, "prime broker session is not logged on")
+        req = f"S{next(self._req_ids)}-{time.time_ns()}"
+        future: asyncio.Future[FixMessage] = asyncio.get_running_loop().create_future()
+        self._pending_status[req] = future
+        side = known.side if known is not None else Side.BUY
+        symbol = known.symbol if known is not None else "[N/A]"
+        self._send(
+            b"H",
+            [
+                (11, broker_client_id),
+                (54, b"1" if side is Side.BUY else b"2"),
+                (55, symbol),
+                (790, req),
+            ],
+        )
+        try:
+            msg = await asyncio.wait_for(future, self.settings.request_timeout_s)
+        except TimeoutError:
+            self._pending_status.pop(req, None)
+            if known is not None:
+                return known.view(broker_client_id)
+            raise RejectedRequest(None, "no answer to OrderStatusRequest") from None
+        if msg.get(37) in (None, b"NONE"):
+            return None
+        view = self._status_view(msg, broker_client_id)
+        if known is None:  # learnt after a restart: keep it for cancels and fills
+            ids = [broker_client_id]
+            if view.replaced_by:
+                ids.append(view.replaced_by)
+            order = _Order(ids, view.symbol, Side(view.side), view.quantity, view.broker_order_id)
+            order.status = ORD_STATUS.get(msg.get(39) or b"", OrdStatus.NEW)
+            order.cum, order.avg_px = view.filled, _price(msg, 6, "AvgPx")
+            for cl in ids:
+                self._orders[cl] = order
+        return view
+
+    def _status_view(self, msg: FixMessage, asked: str) -> BrokerOrder:
+        current = (msg.get(11) or asked.encode()).decode("latin-1")
+        status = ORD_STATUS.get(msg.get(39) or b"")
+        if status is None:
+            raise BadInput("OrdStatus(39)", msg.get(39), "unknown order status")
+        cum = _int(msg, 14, "CumQty")
+        replaced_by = None
+        if current != asked:
+            replaced_by, status = current, OrdStatus.REPLACED
+        side = Side.BUY if msg.get(54) == b"1" else Side.SELL
+        return BrokerOrder(
+            broker_client_id=asked,
+            broker_order_id=(msg.get(37) or b"").decode("latin-1"),
+            symbol=(msg.get(55) or b"").decode("latin-1"),
+            side=side.value,
+            quantity=_int(msg, 38, "OrderQty") if msg.get(38) else cum,
+            filled=cum,
+            filled_notional=cum * _price(msg, 6, "AvgPx"),
+            status=status.value,
+            open=status in OPEN,
+            replaced_by=replaced_by,
+        )
+
+    async def open_orders(self) -> list[BrokerOrder]:
+        """OrderMassStatusRequest (AF, all orders): one status report per open order."""
+        if not await self.connect():
+            raise RejectedRequest(None, "prime broker session is not logged on")
+        req = f"M{next(self._req_ids)}-{time.time_ns()}"
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        reports: list[FixMessage] = []
+        self._pending_mass[req] = (reports, done)
+        self._send(b"AF", [(584, req), (585, 7)])
+        try:
+            await asyncio.wait_for(done, self.settings.request_timeout_s)
+        except TimeoutError:
+            raise RejectedRequest(None, "no complete answer to OrderMassStatusRequest") from None
+        finally:
+            self._pending_mass.pop(req, None)
+        views = []
+        for msg in reports:
+            current = (msg.get(11) or b"").decode("latin-1")
+            views.append(self._status_view(msg, current))
+        return views
+
+    # ------------------------------------------------------ positions, account
+    def _book(self, fill: Fill) -> None:
+        signed = fill.quantity if fill.side is Side.BUY else -fill.quantity
+        qty = self._positions.get(fill.symbol, 0) + signed
+        if qty:
+            self._positions[fill.symbol] = qty
+        else:
+            self._positions.pop(fill.symbol, None)
+        self._cash -= signed * fill.price + fill.fee
+        self._last_price[fill.symbol] = fill.price
+
+    async def positions(self) -> dict[str, int]:
+        return dict(self._positions)
+
+    async def account(self) -> Account:
+        held = sum(q * self._last_price.get(s, 0) for s, q in self._positions.items())
+        equity = self._cash + held
+        return Account(equity=equity, cash=self._cash, buying_power=equity, status="ACTIVE")
+
+    # ------------------------------------------------------------ market data
+    def _data(self) -> Broker:
+        if self.data_broker is None:
+            raise RejectedRequest(None, "the FIX prime broker has no market-data source")
+        return self.data_broker
+
+    async def clock(self) -> MarketClock:
+        return await self._data().clock()
+
+    async def bars(self, symbols: Sequence[str], start_ns: int, end_ns: int) -> list[Bar]:
+        bars = await self._data().bars(symbols, start_ns, end_ns)
+        for bar in bars:
+            self._last_price[bar.symbol] = bar.close
+        return bars
+
+    async def stream(
+        self,
+        on_bar: Callable[[Bar], Awaitable[None]],
+        on_trade: Callable[[TradeEvent], Awaitable[None]],
+        on_bad: Callable[[str, Exception], Awaitable[None]],
+        on_trading_connected: Callable[[], Awaitable[None]],
+    ) -> None:
+        """Bars from the data broker; trade updates from the FIX session."""
+
+        async def bar_seen(bar: Bar) -> None:
+            self._last_price[bar.symbol] = bar.close
+            await on_bar(bar)
+
+        self._on_bad = on_bad
+        self._on_connected = on_trading_connected
+        if self.data_broker is not None:
+            await self.data_broker.stream(bar_seen, _ignore_trade, on_bad, _nothing)
+        self._start()
+        async with self._lock:
+            self._on_trade = on_trade
+            held, self._held = self._held, []
+            for msg in held:
+                await self._handle_safely(msg)
+                if msg.seq_num is not None:
+                    self._mark.set(msg.seq_num)
+        if self.logged_on:
+            self._spawn(on_trading_connected())
+
+    async def restart_data_stream(self, reason: str) -> None:
+        await self._data().restart_data_stream(reason)
+
+    async def stop_market_data(self) -> None:
+        stop = getattr(self.data_broker, "stop_market_data", None)
+        if stop is not None:
+            await stop()
+
+    async def drain(self, timeout_s: float = 5.0) -> None:
+        """Wait until every received report has been handed to the runtime."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while self._inbox is not None and not self._inbox.empty() and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+
+    async def close(self) -> None:
+        """Logout (the peer keeps our session for the next Logon), then release."""
+        if self._initiator is not None:
+            if self.logged_on:
+                await self._initiator.logout("gateway stopping", timeout_s=2.0)
+            await self.drain(2.0)
+            await self._initiator.stop()
+        for task in [self._consumer, *self._tasks]:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        if self.data_broker is not None:
+            await self.data_broker.close()
+        self.store.close()
+        self._mark.close()
+
+
+def _int(msg: FixMessage, tag: int, name: str) -> int:
+    raw = msg.get(tag) or b"0"
+    try:
+        value = Decimal(raw.decode("latin-1"))
+    except InvalidOperation:
+        raise BadInput(f"{name}({tag})", raw, "not a number") from None
+    if value != value.to_integral_value() or value < 0:
+        raise BadInput(f"{name}({tag})", raw, "must be a whole number >= 0")
+    return int(value)
+
+
+def _price(msg: FixMessage, tag: int, name: str) -> int:
+    raw = msg.get(tag) or b"0"
+    return price_from_decimal(raw.decode("latin-1"), f"{name}({tag})")
+
+
+def _is_trade_report(msg: FixMessage) -> bool:
+    """ExecutionReports and cancel rejects for the runtime; not status replies (ExecType I)."""
+    return msg.msg_type == b"9" or (msg.msg_type == b"8" and msg.get(150) != b"I")

@@ -1,0 +1,122 @@
+"""The FIX prime-broker acceptor beside the other stand-ins, on the same market.
+
+One ``gateway.fix`` acceptor (FIX 4.4, ``PRIMEBROKER`` ← ``SOVEREIGN`` by
+default) whose application is ``PrimeBrokerApplication`` over a ``PrimeBook``.
+It shares the stand-in's simulated clock (order arrival times) and hears every
+ended minute from the publisher (``StandIn.minute_listeners``), so the prime
+broker's dark pools and lit venues trade on exactly the bars the Alpaca and
+TWS stand-ins publish. The session store is in memory by default (it lives as
+long as ``python -m sim serve``); give ``store_path`` to survive a restart.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gateway.fix.router import AcceptorRouter
+from gateway.fix.session import Actions, Session, SessionConfig, SessionEvent
+from gateway.fix.store import MemoryStore, MessageStore, SqliteStore
+from gateway.fix.transport import FixAcceptor, _Connection
+from standins.fix_pb.app import PrimeBrokerApplication
+from standins.fix_pb.book import PrimeBook
+
+if TYPE_CHECKING:
+    from standins.server import StandIn
+
+SENDER = "PRIMEBROKER"
+TARGET = "SOVEREIGN"
+SEED_OFFSET = 104_729  # the prime broker's venues draw from their own seeded streams
+
+
+class _Acceptor(FixAcceptor):
+    """``FixAcceptor`` that can also push to a session and cut its connections."""
+
+    def __init__(self, router: AcceptorRouter, host: str, port: int, on_event: Any) -> None:
+        super().__init__(router, host, port, on_event=on_event)
+        self.connections: dict[int, _Connection] = {}
+
+    def made(self, conn: _Connection) -> None:
+        self.connections[conn.conn_id] = conn
+        super().made(conn)
+
+    def lost(self, conn: _Connection) -> None:
+        self.connections.pop(conn.conn_id, None)
+        super().lost(conn)
+
+    def push(self, key: str, actions: Actions) -> None:
+        self.deliver(actions)
+        for conn_id, conn in list(self.connections.items()):
+            session = self.router.session_for(conn_id)
+            if session is not None and session.config.key == key:
+                conn.apply(actions)
+
+    def abort_all(self) -> int:
+        dropped = 0
+        for conn in list(self.connections.values()):
+            if conn.transport is not None:
+                conn.transport.abort()
+                dropped += 1
+        return dropped
+
+
+class FixPrimeBroker:
+    """The acceptor, its sessions, the book and the market hook-up."""
+
+    def __init__(
+        self,
+        standin: StandIn,
+        *,
+        sender_comp_id: str = SENDER,
+        target_comp_id: str = TARGET,
+        begin_string: str = "FIX.4.4",
+        heartbeat_s: int = 30,
+        store_path: str | Path | None = None,
+    ) -> None:
+        self.standin = standin
+        self.book = PrimeBook(standin.market, standin.options.seed + SEED_OFFSET)
+        self.app = PrimeBrokerApplication(self.book, standin.market_now)
+        config = SessionConfig(
+            begin_string, sender_comp_id, target_comp_id, initiator=False, heartbeat_s=heartbeat_s
+        )
+        store: MessageStore = (
+            SqliteStore(store_path, config.key) if store_path is not None else MemoryStore()
+        )
+        self.session = Session(config, store, self.app)
+        self.events: list[SessionEvent] = []
+        self.acceptor = _Acceptor(
+            AcceptorRouter([self.session]), "127.0.0.1", 0, self.events.append
+        )
+        self.app.push = self.acceptor.push
+        self.dropped = 0
+        standin.minute_listeners.append(self.app.on_minute)
+        standin.fix = self  # /_control/state shows the book; {"fault": "drop_fix"} drops
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        self.acceptor.host, self.acceptor.port = host, port
+        return await self.acceptor.start()
+
+    async def stop(self) -> None:
+        await self.acceptor.stop()
+
+    def drop(self) -> int:
+        """Cut every connection without a Logout, as a network failure does."""
+        n = self.acceptor.abort_all()
+        self.dropped += n
+        return n
+
+    def state_json(self) -> dict[str, Any]:
+        state = self.book.state_json()
+        state.update(
+            session={
+                "key": self.session.config.key,
+                "state": self.session.state.value,
+                "next_sender_seq": self.session.store.next_sender_seq,
+                "next_target_seq": self.session.store.next_target_seq,
+            },
+            counters=dict(self.app.counters),
+            dropped_connections=self.dropped,
+            wall_ns=time.time_ns(),
+        )
+        return state
