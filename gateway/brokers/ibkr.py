@@ -501,6 +501,7 @@ class IbkrBroker:
         use_ib_algos: bool = True,
         algo_horizon_s: int = 300,
         volume_multiplier: int = 1,
+        pacing_retry_s: float = 15.0,
     ) -> None:
         self._config = config
         self._symbols = list(symbols)
@@ -512,6 +513,7 @@ class IbkrBroker:
         self._algo_horizon_ns = algo_horizon_s * _NS
         self._volume_multiplier = volume_multiplier
         self.pacer = pacer or HistoricalPacer()
+        self.pacing_retry_s = pacing_retry_s
         self.ib = IB()
         self.ib.RequestTimeout = request_timeout
         self._contracts: dict[str, Contract] = {}
@@ -838,17 +840,7 @@ class IbkrBroker:
                     "%Y%m%d-%H:%M:%S"
                 )
                 duration = f"{seconds} S"
-                await self.pacer.acquire((symbol, end_text, duration, "1 min"), symbol)
-                rows = await self.ib.reqHistoricalDataAsync(
-                    contract,
-                    end_text,
-                    duration,
-                    "1 min",
-                    "TRADES",
-                    True,
-                    2,
-                    timeout=self._request_timeout,
-                )
+                rows = await self._historical(contract, symbol, end_text, duration)
                 for row in rows:
                     try:
                         bar = self._bar(symbol, row)
@@ -861,6 +853,41 @@ class IbkrBroker:
         order = {s: i for i, s in enumerate(self._symbols)}
         unique = {(b.symbol, b.time_ns): b for b in out}
         return sorted(unique.values(), key=lambda b: (b.time_ns, order.get(b.symbol, 0)))
+
+    async def _historical(self, contract: Contract, symbol: str, end: str, duration: str) -> Any:
+        """One paced request; a pacing violation TWS reports anyway (another client on
+        the same login spends the same budget) is counted and retried after a wait."""
+        errors: list[tuple[int, int, str]] = []
+
+        def on_error(req_id: int, code: int, text: str, _contract: Any) -> None:
+            errors.append((req_id, code, text))
+
+        self.ib.errorEvent += on_error
+        try:
+            for attempt in range(4):
+                await self.pacer.acquire((symbol, end, duration, "1 min"), symbol)
+                rows = await self.ib.reqHistoricalDataAsync(
+                    contract,
+                    end,
+                    duration,
+                    "1 min",
+                    "TRADES",
+                    True,
+                    2,
+                    timeout=self._request_timeout,
+                )
+                paced = [
+                    e for e in errors if e[0] == rows.reqId and e[1] == 162 and "pacing" in e[2]
+                ]
+                if not paced:
+                    return rows
+                self.rate_limited += 1
+                wait = self.pacing_retry_s * (attempt + 1)
+                log.warning("historical data pacing violation for %s; retry in %.1fs", symbol, wait)
+                await asyncio.sleep(wait)
+            raise RejectedRequest(162, f"historical data for {symbol}: pacing violations persist")
+        finally:
+            self.ib.errorEvent -= on_error
 
     def _bar(self, symbol: str, row: Any) -> Bar:
         try:

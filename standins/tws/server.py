@@ -860,7 +860,17 @@ class TwsServer:
         session.realtime.pop(f.integer("reqId"), None)
 
     async def on_minute(self, bars: list[Bar]) -> None:
-        """The publisher ended a minute: trade the book, then push bars and account."""
+        """The publisher ended a minute: trade the book, then push bars and account.
+
+        Runs inside the shared publisher: a failure here is logged and counted,
+        never allowed to stop the other stand-ins' market."""
+        try:
+            await self._minute(bars)
+        except Exception:
+            self.count("minute_errors")
+            log.exception("TWS stand-in: publishing a minute failed")
+
+    async def _minute(self, bars: list[Bar]) -> None:
         events: list[dict[str, Any]] = []
         for bar in bars:
             events.extend(self.book.on_bar(bar))
@@ -877,7 +887,7 @@ class TwsServer:
                         self._send(session, [90, req_id, n, date, o, c, h, low, wap, v])
         self._push_account(positions=False)
         for session in list(self.sessions):
-            with contextlib.suppress(ConnectionError):
+            with contextlib.suppress(ConnectionError, RuntimeError):
                 await session.writer.drain()
 
     def now(self) -> int:

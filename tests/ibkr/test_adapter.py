@@ -297,3 +297,28 @@ def test_connect_backs_off_until_tws_is_up() -> None:
             await broker.close()
 
     run(body())
+
+
+def test_a_pacing_violation_tws_reports_anyway_is_retried_not_lost(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import standins.tws.server as tws_server
+    from gateway.brokers.ibkr import HistoricalPacer
+
+    monkeypatch.setattr(tws_server, "HIST_IDENTICAL_S", 0.5)
+
+    async def body() -> None:
+        async with tws_standin() as r:
+            # Our pacer is told nothing of the identical-request rule (as if another
+            # client on the login spent it): TWS refuses, the adapter waits and retries.
+            careless = HistoricalPacer(identical_gap_s=0.0)
+            broker, _sink = await started(r, pacer=careless, pacing_retry_s=0.6)
+            start = r.standin.market.sessions[1][0]
+            end = start + 30 * 60 * 10**9
+            first = await broker.bars(["AAPL"], start, end)
+            second = await broker.bars(["AAPL"], start, end)
+            assert len(first) == 30 and second == first
+            assert broker.rate_limited == 1 and r.tws.counters["pacing_violations"] == 1
+            await broker.close()
+
+    run(body())
