@@ -462,7 +462,7 @@ class PrimeFixBroker:
         order = _Order([broker_client_id], cmd.symbol, cmd.side, cmd.quantity)
         self._orders[broker_client_id] = order
         self._send(msg_type, body)  # stored: a send while offline goes out on resend
-        if self.logged_on:
+        if await self.connect(self.settings.ack_timeout_s):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(order.acked.wait(), self.settings.ack_timeout_s)
         return order.view(broker_client_id)
@@ -671,6 +671,22 @@ class PrimeFixBroker:
         while self._inbox is not None and not self._inbox.empty() and loop.time() < deadline:
             await asyncio.sleep(0.01)
 
+    async def abort(self) -> None:
+        """Drop the session without Logout and release the store: what a crash
+        looks like to the peer (tests use it to restart the adapter)."""
+        if self._initiator is not None:
+            await self._initiator.stop()
+        await self._cancel_tasks()
+        self.store.close()
+        self._mark.close()
+
+    async def _cancel_tasks(self) -> None:
+        for task in [self._consumer, *self._tasks]:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
     async def close(self) -> None:
         """Logout (the peer keeps our session for the next Logon), then release."""
         if self._initiator is not None:
@@ -678,11 +694,7 @@ class PrimeFixBroker:
                 await self._initiator.logout("gateway stopping", timeout_s=2.0)
             await self.drain(2.0)
             await self._initiator.stop()
-        for task in [self._consumer, *self._tasks]:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        await self._cancel_tasks()
         if self.data_broker is not None:
             await self.data_broker.close()
         self.store.close()
