@@ -298,7 +298,12 @@ def test_broker_order_takes_filled_from_executions_and_statuses_runtime_words() 
 @settings(max_examples=100, deadline=None)
 @given(
     st.lists(
-        st.lists(st.text(st.characters(exclude_characters="\0"), max_size=12), max_size=8),
+        st.lists(
+            st.text(
+                st.characters(exclude_characters="\0", exclude_categories=("Cs",)), max_size=12
+            ),
+            max_size=8,
+        ),
         max_size=6,
     ),
     st.lists(st.integers(1, 40), max_size=10),
