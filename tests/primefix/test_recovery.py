@@ -1,0 +1,181 @@
+"""Crash and reconnect: no lost or duplicated executions; resend, never reset.
+
+Three failures: the TCP connection cut mid-order (the peer resends what we
+missed with PossDup, we resend what it missed), the adapter process crashing
+and restarting on the same store, and a crash after the session counted a
+report but before the runtime booked it (the inbound number is rewound and
+the report read again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from core.commands import OrderType, Side, SubmitOrder
+from gateway.brokers.prime_fix import PrimeFixBroker
+from tests.primefix.conftest import Recorder, Running, prime_standin, run, settings, wait_until
+
+SOH = b"\x01"
+
+
+def _watch_logons(running: Running) -> list[bytes]:
+    """Every Logon the acceptor receives, raw."""
+    logons: list[bytes] = []
+    router = running.pb.acceptor.router
+    original = router.on_bytes
+
+    def on_bytes(conn: int, data: bytes, now_ns: int):
+        for part in data.split(b"8=FIX")[1:]:
+            if SOH + b"35=A" + SOH in part:
+                logons.append(part)
+        return original(conn, data, now_ns)
+
+    router.on_bytes = on_bytes  # type: ignore[method-assign]
+    return logons
+
+
+def _dark(now: int, cl: str, qty: int, symbol: str = "AAPL") -> SubmitOrder:
+    return SubmitOrder(
+        now,
+        cl,
+        None,
+        symbol,
+        Side.BUY,
+        qty,
+        OrderType.PEGGED_MIDPOINT,
+        venue="CROSSFINDER",
+        min_quantity=500,
+    )
+
+
+def _execs(running: Running) -> list[str]:
+    return [e["exec_id"] for e in running.pb.book.executions]
+
+
+def test_connection_dropped_mid_order_resumes_with_resend_and_loses_nothing(tmp_path):
+    async def scenario() -> None:
+        async with prime_standin() as running:
+            logons = _watch_logons(running)
+            # a second of back-off is ten simulated minutes: fills happen while we are away
+            broker = PrimeFixBroker(
+                settings(running.port, tmp_path / "fix.db", min_backoff_s=1.0, max_backoff_s=1.0)
+            )
+            rec = Recorder()
+            await rec.attach(broker)
+            assert await broker.connect()
+            now = running.standin.market_now()
+            await broker.submit(_dark(now, "big", 150_000), "acct-big")
+            for cycle in range(3):
+                seen = len(rec.fills)
+                await wait_until(lambda seen=seen: len(rec.fills) > seen, 20)  # mid-order
+                assert running.pb.drop() == 1
+                await asyncio.sleep(0.05)
+                # an order sent while the line is down goes out when the peer asks for it
+                market = SubmitOrder(
+                    running.standin.market_now(), f"m{cycle}", None, "MSFT", Side.BUY, 100
+                )
+                await broker.submit(market, f"acct-m{cycle}")
+                assert await broker.connect(5)
+            await wait_until(
+                lambda: {"acct-m0", "acct-m1", "acct-m2"} <= {f.client_order_id for f in rec.fills},
+                10,
+            )
+            await wait_until(lambda: len(rec.fills) == len(_execs(running)), 10)
+            ids = [f.exec_id for f in rec.fills]
+            assert ids == _execs(running)  # every execution, once, in the broker's order
+            assert broker.counters["logons"] == 4
+            assert len(logons) == 4 and all(b"141=Y" not in raw for raw in logons)
+            assert [e.kind for e in broker.events].count("gap") >= 1  # missed reports resent
+            assert any(e.kind == "gap" for e in running.pb.events)  # our offline orders too
+            assert running.pb.app.counters.get("duplicate_resent_orders", 0) == 0
+            # sequence numbers ran on: both sides agree, no reset happened
+            assert running.pb.session.store.next_target_seq == broker.store.next_sender_seq
+            assert broker.store.next_target_seq == running.pb.session.store.next_sender_seq
+            await broker.close()
+
+    run(scenario())
+
+
+def test_adapter_restart_on_the_same_store_resumes_and_books_each_execution_once(tmp_path):
+    async def scenario() -> None:
+        async with prime_standin() as running:
+            logons = _watch_logons(running)
+            store = tmp_path / "fix.db"
+            first = PrimeFixBroker(settings(running.port, store))
+            rec1 = Recorder()
+            await rec1.attach(first)
+            assert await first.connect()
+            now = running.standin.market_now()
+            await first.submit(_dark(now, "big", 200_000), "acct-big")
+            await wait_until(lambda: len(rec1.fills) >= 2, 20)
+            sent_before = first.store.next_sender_seq
+            await first.abort()  # crash: no Logout
+            executions_at_crash = len(_execs(running))
+            await asyncio.sleep(1.0)  # ten simulated minutes of fills while we are down
+            assert len(_execs(running)) > executions_at_crash
+            booked = {f.exec_id for f in rec1.fills}
+            second = PrimeFixBroker(
+                settings(running.port, store), known_exec_ids=booked, booked_fills=rec1.fills
+            )
+            assert second.store.next_sender_seq == sent_before  # resumed, not reset
+            rec2 = Recorder()
+            await rec2.attach(second)
+            assert await second.connect()
+            target = len(_execs(running))
+            await wait_until(lambda: len(rec1.fills) + len(rec2.fills) >= target, 20)
+            ids = [f.exec_id for f in rec1.fills + rec2.fills]
+            assert len(ids) == len(set(ids))
+            assert set(ids) >= set(_execs(running)[:target])
+            assert len(logons) == 2 and all(b"141=Y" not in raw for raw in logons)
+            assert b"34=1" + SOH not in logons[1]  # the second Logon continues the numbering
+            positions = await second.positions()
+            await wait_until(lambda: len(rec1.fills) + len(rec2.fills) == len(_execs(running)))
+            positions = await second.positions()
+            assert positions == running.pb.book.positions
+            # the stand-in's view of the session: one continuous sequence
+            assert running.pb.session.store.next_target_seq == second.store.next_sender_seq
+            await second.close()
+
+    run(scenario())
+
+
+def test_crash_before_booking_rereads_the_report_from_the_peer(tmp_path):
+    async def scenario() -> None:
+        async with prime_standin() as running:
+            store = tmp_path / "fix.db"
+            first = PrimeFixBroker(settings(running.port, store))
+            booked: list = []
+            stuck = asyncio.Event()
+
+            async def on_trade(event) -> None:
+                if event.fill is None:
+                    return
+                if booked:  # the runtime dies while booking the second fill
+                    stuck.set()
+                    await asyncio.Event().wait()
+                booked.append(event.fill)
+
+            rec = Recorder()
+            await first.stream(rec.on_bar, on_trade, rec.on_bad, rec.on_connected)
+            assert await first.connect()
+            now = running.standin.market_now()
+            await first.submit(_dark(now, "big", 200_000), "acct-big")
+            await asyncio.wait_for(stuck.wait(), 20)
+            counted = first.store.next_target_seq
+            await first.abort()
+            assert len(booked) == 1
+            second = PrimeFixBroker(
+                settings(running.port, store), known_exec_ids=[f.exec_id for f in booked]
+            )
+            assert second.store.next_target_seq < counted  # rewound to the unbooked report
+            rec2 = Recorder()
+            await rec2.attach(second)
+            assert await second.connect()
+            await wait_until(lambda: len(rec2.fills) >= 1, 20)
+            assert rec2.fills[0].exec_id == _execs(running)[1]  # the one that was lost
+            await wait_until(lambda: 1 + len(rec2.fills) == len(_execs(running)), 20)
+            ids = [booked[0].exec_id] + [f.exec_id for f in rec2.fills]
+            assert ids == _execs(running)[: len(ids)]
+            await second.close()
+
+    run(scenario())
