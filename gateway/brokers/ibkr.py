@@ -15,9 +15,10 @@ How the IB model maps onto the ``Broker`` protocol:
   ``commission_wait`` seconds). Exec ids already delivered are remembered, so a
   reconnect's ``reqExecutions`` replay books only what was missed.
 * **Reconnects.** TWS/IB Gateway restarts nightly; the socket drop triggers a
-  reconnect loop with exponential back-off (and jitter), then contracts are
-  re-qualified, real-time bars resubscribed, missed executions reconciled and
-  ``on_trading_connected`` called so the runtime reconciles orders.
+  reconnect loop with exponential back-off (and jitter), then real-time bars
+  are resubscribed (contracts are qualified once: conIds are stable), missed
+  executions reconciled and ``on_trading_connected`` called so the runtime
+  reconciles orders.
 * **Bars.** Warm-up and gap backfill through ``reqHistoricalData`` (1 min
   TRADES, RTH, epoch dates) under ``HistoricalPacer`` (IB's pacing rules);
   live minutes are IB's 5-second real-time bars aggregated, a minute emitted
@@ -559,7 +560,12 @@ class IbkrBroker:
                     timeout=self._connect_timeout,
                     account=self._config.account_id,
                 )
+                self._hook_decoder()
+                await self._after_connect()
+                return
             except (OSError, ConnectionError, TimeoutError) as exc:
+                if self.ib.isConnected():  # connected, but resynchronising failed
+                    self.ib.disconnect()
                 wait = min(delay * (1 + random.random()), self._max_backoff)
                 log.warning(
                     "TWS %s:%s not reachable (%s); retry %d in %.1fs",
@@ -571,10 +577,6 @@ class IbkrBroker:
                 )
                 await asyncio.sleep(wait)
                 delay = min(delay * 2, self._max_backoff)
-                continue
-            self._hook_decoder()
-            await self._after_connect()
-            return
 
     def _hook_decoder(self) -> None:
         decoder = self.ib.client.decoder
@@ -697,6 +699,8 @@ class IbkrBroker:
     async def submit(self, command: SubmitOrder, broker_client_id: str) -> BrokerOrder:
         await self._ready()
         existing = self._trade(broker_client_id)
+        if existing is not None and broker_client_id in self._refused:
+            raise RejectedRequest(_error_code(existing), _error_text(existing))
         if existing is not None:  # a retry after a drop: TWS already has it
             return broker_order(existing)
         contract = await self._contract(command.symbol, command.venue)
@@ -760,9 +764,13 @@ class IbkrBroker:
         return (live or found)[-1]
 
     async def order(self, broker_client_id: str) -> BrokerOrder | None:
+        """The order TWS holds under this id; None for one TWS refused on arrival
+        (as with Alpaca, a refused submission leaves no order behind)."""
         await self._ready()
         trade = self._trade(broker_client_id)
-        return None if trade is None else broker_order(trade)
+        if trade is None or broker_client_id in self._refused:
+            return None
+        return broker_order(trade)
 
     async def cancel(self, broker_client_id: str) -> None:
         await self._ready()
