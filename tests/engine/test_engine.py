@@ -282,3 +282,43 @@ def test_thirty_symbols_is_the_limit():
         Engine(instruments, D, ManualClock(), np.random.default_rng(0), agent_factory=ScriptedAgent)
     with pytest.raises(BadInput, match="appears twice"):
         Engine([Instrument("A"), Instrument("A")], D, ManualClock(), np.random.default_rng(0))
+
+
+def test_malformed_venue_messages_are_refused_before_touching_the_books():
+    from core.commands import Fill, OrderUpdate
+
+    h = Harness(script=signal_at({20: LONG}))
+    h.bars(20)
+    (order,) = submits(h.bar()[1])
+    cid = order.client_order_id
+    now = h.clock.now_ns()
+    bad = [
+        Fill(now, cid, "E1", "AAA", Side.BUY, 10.0, 100 * D),
+        Fill(now, cid, "E1", "AAA", Side.BUY, 10, "100"),
+        Fill(now, cid, "E1", "AAA", Side.BUY, 10, 100 * D, "", 0.5),
+        Fill(now, cid, 7, "AAA", Side.BUY, 10, 100 * D),
+        Fill(-1, cid, "E1", "AAA", Side.BUY, 10, 100 * D),
+        OrderUpdate(now, cid, "new"),
+        OrderUpdate(now, 42, OrdStatus.NEW),
+        Timer(now, 5),
+        Timer("soon", "wake:x"),
+    ]
+    fields = []
+    for event in bad:
+        (alert,) = h.engine.handle(event)
+        assert alert.kind == "bad_input"
+        fields.append(alert.text.split("=")[0])
+    assert fields == [
+        "quantity",
+        "price",
+        "fee",
+        "exec_id",
+        "time_ns",
+        "status",
+        "client_order_id",
+        "key",
+        "time_ns",
+    ]
+    assert h.engine.position("AAA") == 0 and h.engine.cash == 500_000 * D
+    assert h.engine.order(cid).status is OrdStatus.PENDING_NEW
+    assert h.engine.counters()["rejected_inputs"] == len(bad)
