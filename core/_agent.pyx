@@ -205,8 +205,10 @@ cdef class SymbolAgent:
         cdef int64_t tick = self._tick
         cdef int64_t low_tick = low // tick
         cdef int64_t true_range = high - low
-        # Ceiling by hand: with C division a negated floor would truncate instead.
-        self._profile.add_bar(low_tick, high // tick, low_tick, (high + tick - 1) // tick)
+        # Only a bar that moved travels (SPEC §4.2). Ceiling by hand: with C
+        # division a negated floor would truncate instead.
+        cdef int64_t travel_high = (high + tick - 1) // tick if low < high else low_tick
+        self._profile.add_bar(low_tick, high // tick, low_tick, travel_high)
         self._volume.add(volume)
         if self._has_prev:
             true_range = max(true_range, abs(high - self._prev_close), abs(low - self._prev_close))

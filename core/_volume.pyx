@@ -148,8 +148,9 @@ cdef class VolumeTracker:
             self._big_sum = _py(self._sum)
             self._big_sum_sq = _py(self._sum_sq)
         if self._big:
-            self._big_sum += volume
-            self._big_sum_sq += volume * volume
+            exact = <object>volume  # Python int: the square must not wrap in C
+            self._big_sum += exact
+            self._big_sum_sq += exact * exact
         else:
             self._sum += volume
             self._sum_sq += (<sov_i128>volume) * volume

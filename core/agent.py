@@ -179,7 +179,10 @@ class PySymbolAgent:
     def _absorb(self, bar: Bar) -> None:
         tick = self._tick
         low_tick = bar.low // tick
-        self._profile.add_bar(low_tick, bar.high // tick, low_tick, -(-bar.high // tick))
+        # Only a bar that moved travels (SPEC §4.2); an off-tick doji would
+        # otherwise round to a one-tick interval.
+        travel_high = -(-bar.high // tick) if bar.low < bar.high else low_tick
+        self._profile.add_bar(low_tick, bar.high // tick, low_tick, travel_high)
         self._volume.add(bar.volume)
         atr = self._atr.update(bar.high, bar.low, bar.close)
         if atr is not None:

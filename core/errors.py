@@ -15,4 +15,14 @@ class BadInput(ValueError):
         self.field = field
         self.value = value
         self.reason = reason
-        super().__init__(f"{field}={value!r}: {reason}")
+        super().__init__(f"{field}={_describe(value)}: {reason}")
+
+
+def _describe(value: object) -> str:
+    """repr() of the value, shortened: bad input can be arbitrarily large
+    (and repr of a huge int raises), but the message must always form."""
+    try:
+        text = repr(value)
+    except ValueError:
+        return f"<{type(value).__name__} too large to print>"
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -43,6 +43,8 @@ class Bar:
                 raise BadInput(name, value, "must be an integer")
         if not self.symbol:
             raise BadInput("symbol", self.symbol, "must not be empty")
+        if not -INT64_MAX <= self.time_ns <= INT64_MAX:
+            raise BadInput("time_ns", self.time_ns, "is outside the int64 nanosecond range")
         if self.low <= 0:
             raise BadInput("low", self.low, "must be positive")
         if self.high >= MAX_PRICE:

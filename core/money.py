@@ -19,7 +19,9 @@ Quantity = NewType("Quantity", int)
 """A quantity in the instrument's smallest unit (a share, or a fraction of one)."""
 
 PRICE_SCALE = 10**9
-_NANO = Decimal(1).scaleb(-9)
+_MAX_EXPONENT = 30
+"""No price, quantity or balance the system handles reaches 10³⁰; refusing
+larger values up front keeps Decimal scaling away from context overflow."""
 
 
 def to_decimal_input(value: object, field: str) -> Decimal:
@@ -35,6 +37,8 @@ def to_decimal_input(value: object, field: str) -> Decimal:
         raise BadInput(field, value, "is not a number") from None
     if not result.is_finite():
         raise BadInput(field, value, "is not a finite number")
+    if result and result.adjusted() > _MAX_EXPONENT:
+        raise BadInput(field, value, f"is larger than 10^{_MAX_EXPONENT}")
     return result
 
 

@@ -64,15 +64,22 @@ def parse_bar_row(row: dict[str, str]) -> Bar:
     symbol = (row.get("symbol") or "").strip()
     if not symbol:
         raise BadInput("symbol", row.get("symbol"), "is empty")
-    return Bar(
-        symbol=symbol,
-        time_ns=parse_time(row.get("time") or "", "time"),
-        open=price_from_decimal((row.get("open") or "").strip(), "open"),
-        high=price_from_decimal((row.get("high") or "").strip(), "high"),
-        low=price_from_decimal((row.get("low") or "").strip(), "low"),
-        close=price_from_decimal((row.get("close") or "").strip(), "close"),
-        volume=parse_volume(row.get("volume") or ""),
-    )
+    try:
+        return Bar(
+            symbol=symbol,
+            time_ns=parse_time(row.get("time") or "", "time"),
+            open=price_from_decimal((row.get("open") or "").strip(), "open"),
+            high=price_from_decimal((row.get("high") or "").strip(), "high"),
+            low=price_from_decimal((row.get("low") or "").strip(), "low"),
+            close=price_from_decimal((row.get("close") or "").strip(), "close"),
+            volume=parse_volume(row.get("volume") or ""),
+        )
+    except BadInput as exc:
+        # Bar speaks nano-units; the user wrote decimals. Name the cell as written.
+        column = "time" if exc.field == "time_ns" else exc.field
+        if column in BAR_COLUMNS and exc.value != row.get(column):
+            raise BadInput(column, (row.get(column) or "").strip(), exc.reason) from None
+        raise
 
 
 def read_bars(stream: TextIO, skip_bad: bool = False) -> BarsFile:

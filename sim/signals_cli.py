@@ -61,7 +61,7 @@ def main(csv_path: str, out: str | None, tick_text: str | None, skip_bad: bool) 
         return EXIT_BAD_INPUT
     path = Path(csv_path)
     try:
-        with path.open(newline="", encoding="utf-8") as stream:
+        with path.open(newline="", encoding="utf-8-sig") as stream:  # tolerate a BOM
             loaded = read_bars(stream, skip_bad=skip_bad)
     except BadRow as exc:
         print(f"error: {path}: {exc}", file=sys.stderr)
@@ -74,7 +74,11 @@ def main(csv_path: str, out: str | None, tick_text: str | None, skip_bad: bool) 
     bars = loaded.bars
     span = (min(b.time_ns for b in bars), max(b.time_ns for b in bars)) if bars else None
     counts = {signal: 0 for signal in Signal}
-    target = open(out, "w", newline="", encoding="utf-8") if out else sys.stdout  # noqa: SIM115
+    try:
+        target = open(out, "w", newline="", encoding="utf-8") if out else sys.stdout  # noqa: SIM115
+    except OSError as exc:
+        print(f"error: --out={out!r}: cannot write: {exc.strerror}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         for signal in write_signals(target, run_agents(bars, tick, "XNYS", span)):
             counts[signal.signal] += 1

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from core.errors import BadInput
 
 _NS = 10**9
+_FRACTION = re.compile(r"(?<=\d{2}:\d{2}:\d{2})[.,](\d+)")
 
 
 def parse_time(text: str, field: str = "time") -> int:
@@ -24,6 +26,15 @@ def parse_time(text: str, field: str = "time") -> int:
         if nanos != nanos.to_integral_value():
             raise BadInput(field, text, "has more than 9 decimal places")
         return int(nanos)
+    # datetime keeps microseconds only: take the fraction off and add it back exactly.
+    fraction = _FRACTION.search(raw)
+    nanos = 0
+    if fraction is not None:
+        digits = fraction.group(1)
+        if len(digits) > 9:
+            raise BadInput(field, text, "has more than 9 fractional digits")
+        nanos = int(digits.ljust(9, "0"))
+        raw = raw[: fraction.start()] + raw[fraction.end() :]
     try:
         moment = datetime.fromisoformat(raw)
     except ValueError:
@@ -31,7 +42,7 @@ def parse_time(text: str, field: str = "time") -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * _NS + delta.microseconds * 1_000
+    return (delta.days * 86_400 + delta.seconds) * _NS + nanos
 
 
 def format_time(time_ns: int) -> str:

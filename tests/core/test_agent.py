@@ -431,15 +431,10 @@ def test_agent_equals_from_scratch_on_range_bound_markets(make_agent: AgentFacto
     assert ("EXIT_LONG", "stop") in seen or ("EXIT_SHORT", "stop") in seen
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: core/agent.py _absorb (and core/_agent.pyx _absorb) record travel "
-        "(floor(low/tick), ceil(high/tick)) even when low == high; an off-tick doji "
-        "(low == high == 10.005 at tick 0.01) is counted as travelling [10.00, 10.01), "
-        "but SPEC §4.2 says only bars with low < high travel"
-    ),
-)
+# Regression (was a bug, found by this suite): core/agent.py _absorb (and core/_agent.pyx
+# _absorb) record travel (floor(low/tick), ceil(high/tick)) even when low == high; an off-tick
+# doji (low == high == 10.005 at tick 0.01) is counted as travelling [10.00, 10.01), but SPEC
+# §4.2 says only bars with low < high travel
 def test_off_tick_doji_does_not_travel(make_agent: AgentFactory) -> None:
     agent = make_agent(INSTRUMENT)
     agent.on_bar(mk(0, "9", "11", "9", "10", 100))  # travels [9, 11)

@@ -105,15 +105,10 @@ def test_compiled_agent_equals_pure_agent(
 
 
 @pytest.mark.parametrize("twin", ["compiled", "pure"])
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: core/events.py Bar accepts any int time_ns, but core/_agent.pyx on_bar "
-        "(`cdef int64_t time_ns = bar.time_ns`) raises OverflowError for times from "
-        "2262-04-11 (2**63 ns) on, while PySymbolAgent accepts them: the twins disagree "
-        "and neither rejects the bar with BadInput"
-    ),
-)
+# Regression (was a bug, found by this suite): core/events.py Bar accepts any int time_ns, but
+# core/_agent.pyx on_bar (`cdef int64_t time_ns = bar.time_ns`) raises OverflowError for times
+# from 2262-04-11 (2**63 ns) on, while PySymbolAgent accepts them: the twins disagree and
+# neither rejects the bar with BadInput
 def test_time_beyond_int64_is_rejected_as_bad_input(twin: str) -> None:
     instrument = Instrument("FAR")
     agent = CompiledAgent(instrument) if twin == "compiled" else pure_agent(instrument)
@@ -121,3 +116,16 @@ def test_time_beyond_int64_is_rejected_as_bad_input(twin: str) -> None:
     with pytest.raises(BadInput) as info:
         agent.on_bar(Bar("FAR", 2**63, 10**10, 10**10, 10**10, 10**10, 1))
     assert info.value.field in ("time", "time_ns")
+
+
+# Regression (was a bug, found by this suite): reachable through valid Bars (volume < 2**63):
+# after Σv² passes 2**126 the compiled VolumeTracker's sum of squares overflows
+# (core/_volume.pyx add, `self._big_sum_sq += volume * volume` in int64), so the compiled agent
+# reports spike=True where the SPEC (and PySymbolAgent) say False
+def test_agents_agree_on_huge_volumes() -> None:
+    instrument = Instrument("BIG")
+    compiled, pure = CompiledAgent(instrument), pure_agent(instrument)
+    volumes = [2**62] * 4 + [2**62 + 2**61] * 5
+    for i, volume in enumerate(volumes):
+        bar = Bar("BIG", START + i * MIN, 10**10, 10**10, 10**10, 10**10, volume)
+        assert compiled.on_bar(bar) == pure.on_bar(bar), i

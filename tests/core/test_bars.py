@@ -90,3 +90,13 @@ def test_sequence_guard() -> None:
     assert guard.last_time("ACME") == 11
     assert guard.last_time("OTHER") == 5
     assert guard.last_time("NONE") is None
+
+
+# Regression (was a bug, found by this suite): core/errors.py BadInput.__init__ formats the
+# value with !r; for an int of more than 4300 digits (e.g. a CSV price of 1e5000, accepted by
+# price_from_decimal) repr() raises ValueError (int max str digits), so Bar validation crashes
+# instead of rejecting the bar
+def test_huge_int_value_is_rejected_not_crashing() -> None:
+    with pytest.raises(BadInput) as info:
+        _bar(high=10**5000)
+    assert info.value.field == "high"

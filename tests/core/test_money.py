@@ -118,3 +118,28 @@ def test_exact_halves(q: int, d: int) -> None:
 def test_non_positive_denominator_is_refused(fn, d: int) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError):
         fn(10, d)
+
+
+# Regression (was a bug, found by this suite): core/money.py price_from_decimal calls
+# dec.scaleb(9) unguarded; a value such as '1e999999' overflows the default decimal context and
+# escapes as decimal.Overflow instead of BadInput naming the field
+def test_absurd_exponent_is_bad_input() -> None:
+    with pytest.raises(BadInput) as info:
+        price_from_decimal("1e999999", "open")
+    assert info.value.field == "open"
+
+
+def test_magnitude_limit_is_named() -> None:
+    assert price_from_decimal("1e20") == 10**29
+    with pytest.raises(BadInput) as info:
+        price_from_decimal("1e31", "high")
+    assert info.value.field == "high"
+    assert "10^30" in str(info.value)
+
+
+def test_error_message_always_forms_for_huge_values() -> None:
+    err = BadInput("volume", 10**5000, "too big")
+    assert str(err).startswith("volume=")
+    assert len(str(err)) < 200
+    long_text = "x" * 500
+    assert len(str(BadInput("symbol", long_text, "bad"))) < 200

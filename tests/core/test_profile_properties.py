@@ -13,7 +13,7 @@ from tests.core.reference import brute_levels, travel_count
 
 # Bars in ticks; width 0 gives low == high bars (they only widen the domain).
 bars_st = st.tuples(st.integers(1, 400), st.integers(0, 60)).map(lambda t: (t[0], t[0] + t[1]))
-g_st = st.integers(1, 40)
+g_st = st.one_of(st.integers(1, 40), st.integers(41, 1000))  # up to wider than the domain
 
 
 def _feed(profiles: list, low: int, high: int) -> None:

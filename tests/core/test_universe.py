@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from core.errors import BadInput
-from core.instruments import Instrument
+from core.instruments import (
+    CENT,
+    ONE_DOLLAR,
+    SUB_DOLLAR_TICK,
+    Instrument,
+    round_to_tick,
+    us_equity_tick,
+)
 from core.universe import MAX_SYMBOLS, Universe
 
 
@@ -74,3 +81,11 @@ def test_instrument_validation(kwargs: dict, field: str) -> None:
     with pytest.raises(BadInput) as info:
         Instrument(**kwargs)
     assert info.value.field == field
+
+
+def test_us_equity_tick_rule_and_rounding_to_tick() -> None:
+    assert us_equity_tick(ONE_DOLLAR) == CENT
+    assert us_equity_tick(ONE_DOLLAR - 1) == SUB_DOLLAR_TICK == 10**5
+    assert us_equity_tick(500 * ONE_DOLLAR) == CENT
+    assert round_to_tick(1_005_000_000, CENT) == 1_010_000_000  # half up
+    assert round_to_tick(1_004_999_999, CENT) == 1_000_000_000

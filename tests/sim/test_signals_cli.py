@@ -170,7 +170,7 @@ def test_out_file_matches_stdout(
 def _with_bad_row(tmp_path: Path, index: int, row: list[str]) -> tuple[Path, int]:
     rows = bars_rows()
     rows.insert(index, row)
-    return write_csv(tmp_path / "bad.csv", rows), index + 2  # header is line 1
+    return write_csv(tmp_path / "bad.csv", rows), rows.index(row) + 2  # header is line 1
 
 
 BAD_ROWS = {
@@ -215,15 +215,10 @@ def test_bad_row_exits_2_naming_line_field_value(tmp_path: Path, case: str) -> N
         assert BAD_VALUES[case] in result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: a bar that fails SPEC §3's shape rule is reported with the internal "
-        "nano-unit value (core/events.py Bar.__post_init__ raises BadInput('low', "
-        "10500000000, ...), and sim/bars_csv.py passes it through), so the CLI says "
-        "'low=10500000000' for a CSV cell that reads 10.5"
-    ),
-)
+# Regression (was a bug, found by this suite): a bar that fails SPEC §3's shape rule is reported
+# with the internal nano-unit value (core/events.py Bar.__post_init__ raises BadInput('low',
+# 10500000000, ...), and sim/bars_csv.py passes it through), so the CLI says 'low=10500000000'
+# for a CSV cell that reads 10.5
 def test_shape_error_names_the_value_as_written(tmp_path: Path) -> None:
     path, _line = _with_bad_row(tmp_path, 7, BAD_ROWS["low_above_open"][0])
     result = run_sim("signals", str(path))
@@ -305,14 +300,10 @@ def test_output_is_deterministic_across_runs_hash_seeds_and_twins(
     assert demo[0] == demo[1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: a time after 2262-04-11 (≥ 2**63 ns) passes sim/timefmt.py parse_time and "
-        "core/events.py Bar, then crashes the compiled agent (core/_agent.pyx on_bar, "
-        "OverflowError) with a traceback and exit code 1 instead of exit 2 naming the line"
-    ),
-)
+# Regression (was a bug, found by this suite): a time after 2262-04-11 (≥ 2**63 ns) passes
+# sim/timefmt.py parse_time and core/events.py Bar, then crashes the compiled agent
+# (core/_agent.pyx on_bar, OverflowError) with a traceback and exit code 1 instead of exit 2
+# naming the line
 def test_time_beyond_2262_is_a_bad_row(tmp_path: Path) -> None:
     path, line = _with_bad_row(
         tmp_path, 40, ["2300-01-01T00:00:00Z", "ACME", "10", "11", "10", "10.8", "100"]
@@ -320,3 +311,82 @@ def test_time_beyond_2262_is_a_bad_row(tmp_path: Path) -> None:
     result = run_sim("signals", str(path))
     assert result.returncode == 2
     assert f"line {line}:" in result.stderr and "time" in result.stderr
+
+
+def test_crlf_file_and_header_only_file(
+    tmp_path: Path, good_run: subprocess.CompletedProcess
+) -> None:
+    rows = bars_rows()
+    crlf = tmp_path / "crlf.csv"
+    lines = ["time,symbol,open,high,low,close,volume"] + [",".join(r) for r in rows]
+    crlf.write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-8"))
+    result = run_sim("signals", str(crlf))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == good_run.stdout
+    empty = write_csv(tmp_path / "empty.csv", [])
+    result = run_sim("signals", str(empty))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [HEADER]
+    assert "0 bars, 0 rejected" in result.stderr
+
+
+# Regression (was a bug, found by this suite): sim/signals_cli.py opens the bars CSV with
+# encoding='utf-8', so the byte-order mark Excel writes ('CSV UTF-8') becomes part of the first
+# header ('\\ufefftime') and the file is refused for lacking a 'time' column; 'utf-8-sig' would
+# read it
+def test_excel_utf8_bom_is_accepted(tmp_path: Path, good_run: subprocess.CompletedProcess) -> None:
+    path = write_csv(tmp_path / "bom.csv", bars_rows())
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    result = run_sim("signals", str(path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == good_run.stdout
+
+
+@pytest.mark.parametrize(
+    ("row", "field"),
+    [
+        (["2024-03-05T15:30:00Z", "ACME", "1e999999", "11", "10", "10.8", "100"], "open"),
+        (["2024-03-05T15:30:00Z", "ACME", "10", "1e5000", "10", "10.8", "100"], "high"),
+        (["2024-03-05T15:30:00Z", "ACME", "10", "11", "10", "10.8", "1e5000"], "volume"),
+    ],
+    ids=["open-overflows-decimal", "high-too-many-digits", "volume-too-many-digits"],
+)
+# Regression (was a bug, found by this suite): absurd numbers crash the CLI with a traceback and
+# exit 1 instead of exit 2: '1e999999' as a price raises decimal.Overflow in core/money.py
+# price_from_decimal (dec.scaleb(9)); a price or volume of '1e5000' makes core/errors.py
+# BadInput.__init__ fail formatting the value (ValueError: int max str digits)
+def test_absurd_numbers_are_bad_rows(tmp_path: Path, row: list[str], field: str) -> None:
+    path, line = _with_bad_row(tmp_path, 7, row)
+    result = run_sim("signals", str(path))
+    assert result.returncode == 2, result.stderr[-300:]
+    assert f"line {line}:" in result.stderr and f"{field}=" in result.stderr
+
+
+# Regression (was a bug, found by this suite): --tick 1e999999 raises decimal.Overflow in
+# core/money.py price_from_decimal
+def test_absurd_tick_exits_2(good_csv: Path) -> None:
+    result = run_sim("signals", str(good_csv), "--tick", "1e999999")
+    assert result.returncode == 2
+    assert "--tick" in result.stderr
+
+
+def test_bad_arguments_exit_2() -> None:
+    result = run_sim("signals")
+    assert result.returncode == 2
+    assert "bars" in result.stderr
+    result = run_sim("demo", "--sessions", "0", env={"COLUMNS": "160"})
+    assert result.returncode == 2
+    assert "--sessions=0" in result.stdout + result.stderr
+    result = run_sim("demo", "--seed", "abc")
+    assert result.returncode == 2
+    assert "--seed" in result.stderr
+
+
+# Regression (was a bug, found by this suite): sim/signals_cli.py main opens --out outside any
+# error handling; an unwritable path (missing directory) ends in a FileNotFoundError traceback
+# and exit 1 instead of exit 2 naming --out
+def test_unwritable_out_exits_2(good_csv: Path, tmp_path: Path) -> None:
+    result = run_sim("signals", str(good_csv), "--out", str(tmp_path / "no" / "such" / "x.csv"))
+    assert result.returncode == 2
+    assert "--out" in result.stderr or "x.csv" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -13,15 +13,31 @@ from core.events import Bar
 from sim.bars_csv import BadRow, read_bars, write_bars
 from sim.timefmt import format_time, parse_time
 
-MICRO_ALIGNED = st.integers(0, 4 * 10**18 // 1000).map(lambda us: us * 1000)
+INT64_MAX = 2**63 - 1
+ANY_NS = st.one_of(
+    st.integers(-INT64_MAX, INT64_MAX),  # 1677..2262, everything a Bar accepts
+    st.integers(0, 4 * 10**18 // 1000).map(lambda us: us * 1000),  # microsecond-aligned
+)
 
 
-@settings(max_examples=300, deadline=None)
-@given(ns=MICRO_ALIGNED)
-def test_iso_round_trip_to_the_microsecond(ns: int) -> None:
+@settings(max_examples=400, deadline=None)
+@given(ns=ANY_NS)
+def test_iso_round_trip_is_exact(ns: int) -> None:
     text = format_time(ns)
     assert text.endswith("Z") and "T" in text
     assert parse_time(text) == ns
+    # the same instant written with an explicit offset, and with a comma
+    assert parse_time(text[:-1] + "+00:00") == ns
+    assert parse_time(text.replace(".", ",")) == ns
+
+
+def test_fraction_with_offset_and_before_1970() -> None:
+    assert parse_time("2024-03-05T09:30:00.5-05:00") == 1_709_649_000_500_000_000
+    assert parse_time("1969-12-31T23:59:59.5Z") == -500_000_000
+    assert parse_time("2024-03-05T14:30:00.000000001Z") == 1_709_649_000_000_000_001
+    with pytest.raises(BadInput) as info:
+        parse_time("2024-03-05T14:30:00.1234567891Z")
+    assert info.value.field == "time"
 
 
 @settings(max_examples=300, deadline=None)
@@ -32,15 +48,10 @@ def test_epoch_seconds_are_exact_to_the_nanosecond(ns: int) -> None:
     assert parse_time(str(seconds)) == seconds * 10**9
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: sim/timefmt.py parse_time uses datetime.fromisoformat, which keeps "
-        "only microseconds: '2024-03-05T14:30:00.123456789Z' parses to "
-        "...123456000, so format_time's own nanosecond output does not round-trip "
-        "(the module promises 'exactly to the nanosecond')"
-    ),
-)
+# Regression (was a bug, found by this suite): sim/timefmt.py parse_time uses
+# datetime.fromisoformat, which keeps only microseconds: '2024-03-05T14:30:00.123456789Z' parses
+# to ...123456000, so format_time's own nanosecond output does not round-trip (the module
+# promises 'exactly to the nanosecond')
 def test_iso_round_trip_to_the_nanosecond() -> None:
     ns = 1_709_649_000_123_456_789
     assert format_time(ns) == "2024-03-05T14:30:00.123456789Z"
