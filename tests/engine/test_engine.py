@@ -322,3 +322,41 @@ def test_malformed_venue_messages_are_refused_before_touching_the_books():
     assert h.engine.position("AAA") == 0 and h.engine.cash == 500_000 * D
     assert h.engine.order(cid).status is OrdStatus.PENDING_NEW
     assert h.engine.counters()["rejected_inputs"] == len(bad)
+
+
+def test_a_pov_parent_follows_market_volume_bar_by_bar():
+    h = Harness(script=signal_at({300: LONG}), urgency=Urgency.LOW)
+    for i in range(300):
+        h.bar(volume=100 if i % 10 else 60_000)  # erratic volume: cv > 1
+    _, commands = h.bar(volume=100)
+    assert kinds(commands, "parent")[0].payload["algo"] == "pov"
+    assert submits(commands) == []  # no market volume seen yet since the intent
+    parent = h.engine.parents()[0]
+    rho = parent.algorithm.rate_num / parent.algorithm.rate_den
+    market = filled = 0
+    for i in range(40):
+        volume = 100 if i % 10 else 60_000
+        _, commands = h.bar(volume=volume)
+        market += volume
+        for order in submits(commands):
+            filled += order.quantity
+            h.fill(order)
+        assert filled <= rho / (1 - rho) * market
+    assert filled > 0 and h.engine.position("AAA") == filled
+
+
+def test_an_iceberg_shows_only_its_display_and_replenishes_on_fills():
+    h = Harness(script=signal_at({300: LONG}), urgency=Urgency.LOW)
+    h.bars(300, volume=1_000)
+    _, commands = h.bar(volume=1_000)
+    assert kinds(commands, "parent")[0].payload["algo"] == "iceberg"
+    (child,) = submits(commands)
+    parent = h.engine.parents()[0]
+    display = parent.algorithm.display
+    assert child.order_type is OrderType.LIMIT and child.quantity == display < parent.quantity
+    assert child.limit_price == 100 * D
+    out = h.fill(child, quantity=display // 2 or 1)
+    for order in submits(out):
+        assert order.quantity <= display
+    working = sum(o.leaves for o in h.engine.open_orders())
+    assert working <= display

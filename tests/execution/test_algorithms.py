@@ -196,3 +196,17 @@ def test_adaptive_trades_faster_and_crosses_further_when_volatile():
     progress = Progress(1000)
     assert calm.allowance(0, progress) == 50 and wild.allowance(0, progress) == 200
     assert calm.offset_ticks() == 0 and wild.offset_ticks() == 2
+
+
+@pytest.mark.parametrize("lot", [1, 100])
+def test_pov_and_iceberg_release_exactly_the_parent_when_everything_fills(lot):
+    quantity = 37 * lot
+    pov, iceberg = Pov(quantity, lot, 0.2, 0), Iceberg(quantity, 5 * lot, 0)
+    for algo in (pov, iceberg):
+        progress = Progress(quantity)
+        for _ in range(1_000):
+            algo.on_market_volume(10 * lot)
+            child = min(algo.allowance(0, progress) - progress.released, progress.unreleased)
+            child = child // lot * lot
+            progress.filled += max(0, child)  # every child fills at once
+        assert progress.filled == quantity
