@@ -360,3 +360,29 @@ def test_an_iceberg_shows_only_its_display_and_replenishes_on_fills():
         assert order.quantity <= display
     working = sum(o.leaves for o in h.engine.open_orders())
     assert working <= display
+
+
+def test_a_late_fill_that_breaks_a_limit_is_flagged_and_unwound():
+    h = Harness(
+        symbols=["AAA", "BBB"],
+        script=signal_at({20: LONG}),
+        limits=RiskLimits().tightened({"max_positions": 1}),
+    )
+    h.bars(20, "AAA")
+    _, commands = h.bar("AAA")
+    (order,) = submits(commands)
+    expire = next(t for t in of_kind(commands, ScheduleTimer) if t.key.startswith("expire"))
+    h.clock.advance_to(expire.time_ns)
+    (cancel,) = of_kind(h.engine.handle(Timer(expire.time_ns, expire.key)), CancelOrder)
+    h.update(cancel.client_order_id, OrdStatus.CANCELED)
+    assert h.engine.portfolio.reservations == {}
+    h.bars(20, "BBB")
+    _, commands = h.bar("BBB")  # BBB takes the only position slot
+    assert kinds(commands, "risk")[0].payload["reason"] == "ok"
+    out = h.fill(order, quantity=300)  # AAA's cancel lost the race after all
+    alerts = [a.kind for a in of_kind(out, Alert)]
+    assert alerts == ["late_fill", "risk_breach"]
+    (unwind,) = submits(out)
+    assert unwind.symbol == "AAA" and unwind.side is Side.SELL and unwind.quantity == 300
+    assert unwind.order_type is OrderType.MARKET
+    assert h.engine.counters()["risk_breaches"] == 1
