@@ -422,7 +422,9 @@ class ExecutionEngine:
         lot = parent.instrument.lot
         algorithm = parent.algorithm
         allowed = algorithm.allowance(now_ns, progress)
-        quantity = min(allowed - progress.released, progress.unreleased) // lot * lot
+        quantity = min(allowed - progress.released, progress.unreleased)
+        if quantity < progress.unreleased:  # only the final release may be an odd lot
+            quantity = quantity // lot * lot
         if quantity > 0:
             price = self._reference_price(parent)
             passive = algorithm.passive

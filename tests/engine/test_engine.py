@@ -386,3 +386,34 @@ def test_a_late_fill_that_breaks_a_limit_is_flagged_and_unwound():
     assert unwind.symbol == "AAA" and unwind.side is Side.SELL and unwind.quantity == 300
     assert unwind.order_type is OrderType.MARKET
     assert h.engine.counters()["risk_breaches"] == 1
+
+
+def test_an_odd_lot_position_is_exited_completely():
+    h = Harness(
+        lot=100,
+        script=signal_at({300: LONG, 303: (Signal.EXIT_LONG, Reason.LEVEL, 98 * D)}),
+        urgency=Urgency.LOW,
+    )
+    h.bars(300, volume=1_000)
+    (order,) = submits(h.bar(volume=1_000)[1])  # an iceberg showing one lot
+    (order,) = submits(h.fill(order))  # replenished
+    h.fill(order, quantity=50)  # fills need not come in lots
+    assert h.engine.position("AAA") == 150
+    h.bars(2, volume=1_000)
+    _, commands = h.bar(volume=1_000)
+    parent = next(p for p in h.engine.parents() if p.intent.purpose == "exit")
+    assert parent.quantity == 150 and parent.choice.algo.value != "market"
+    pending = list(of_kind(commands, ScheduleTimer))
+    fill_all(h, commands)
+    for _ in range(2_000):
+        if h.engine.position("AAA") == 0:
+            break
+        wake = min((t for t in pending if t.key.startswith("wake")), key=lambda t: t.time_ns)
+        pending.remove(wake)
+        h.clock.advance_to(max(h.clock.now_ns(), wake.time_ns))
+        out = h.engine.handle(Timer(wake.time_ns, wake.key))
+        pending += of_kind(out, ScheduleTimer)
+        fill_all(h, out)
+    assert h.engine.position("AAA") == 0
+    sizes = [o.quantity for o in h.engine.orders() if o.parent_id == parent.parent_id]
+    assert sum(sizes) == 150 and all(q % 100 == 0 for q in sizes[:-1]) and sizes[-1] % 100 == 50
