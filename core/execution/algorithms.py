@@ -133,14 +133,21 @@ class Algorithm:
     def __init__(self, schedule: list[tuple[int, int]]) -> None:
         self.schedule = schedule
         self._times = [t for t, _ in schedule]
+        # Wake only when something becomes releasable (zero slices need no timer).
+        previous = 0
+        self._wakes: list[int] = []
+        for t, total in schedule:
+            if total > previous:
+                self._wakes.append(t)
+            previous = total
 
     def allowance(self, now_ns: int, progress: Progress) -> int:
         i = bisect.bisect_right(self._times, now_ns)
         return self.schedule[i - 1][1] if i else 0
 
     def next_wakeup(self, now_ns: int) -> int | None:
-        i = bisect.bisect_right(self._times, now_ns)
-        return self._times[i] if i < len(self._times) else None
+        i = bisect.bisect_right(self._wakes, now_ns)
+        return self._wakes[i] if i < len(self._wakes) else None
 
     def on_market_volume(self, volume: int) -> None:
         """Bar volume of the symbol while the parent is open (POV listens)."""
