@@ -154,6 +154,12 @@ def test_a_low_urgency_order_starts_a_vwap_driven_by_timers():
     assert h.engine.position("AAA") == total > 0
     vwap = h.engine.parents()[0]
     assert vwap.algorithm.schedule[-1][1] == vwap.quantity
+    # the slices follow the volume this symbol traded at those minutes of the day
+    market = h.engine.execution.market("AAA")
+    slices = vwap.algorithm.slices()
+    weights = market.profile_weights(vwap.start_ns, MIN, len(slices))
+    for part, weight in zip(slices, weights, strict=True):
+        assert abs(part - vwap.quantity * weight / sum(weights)) < 1
 
 
 def test_same_seed_same_commands():
