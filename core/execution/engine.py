@@ -372,6 +372,8 @@ class ExecutionEngine:
                     "algo": choice.algo.value,
                     "bars": choice.bars,
                     "expected_cost_bps": choice.expected_cost_bps,
+                    "impact_bps": choice.impact_bps,
+                    "adv_participation": intent.quantity / market.adv if market.adv else None,
                     "reason": choice.reason,
                     "decision_price": intent.decision_price,
                 },
