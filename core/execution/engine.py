@@ -268,6 +268,7 @@ class ExecutionEngine:
             self.market(instrument.symbol).bar_period_ns,
             instrument.lot,
             urgent,
+            instrument.qty_decimals,
         )
 
     def route_order(

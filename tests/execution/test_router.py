@@ -108,3 +108,10 @@ def test_block_venue_scores_its_block_fills():
     assert decision.venue == "LIQUIDNET"
     top = decision.scores[0]
     assert top.block_fit == 1.0
+
+
+def test_min_quantity_for_fractional_units():
+    _, _, dark = routers()
+    # 0.001-share units, lots of 1 unit, $50,000 a share: $10K is 0.2 shares = 200 units
+    decision = dark.decide(INST, 500, 50_000 * D, 25_000 * D, 0.001, MIN, 1, False, decimals=3)
+    assert decision.use_dark and decision.min_quantity == 200
