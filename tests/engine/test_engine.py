@@ -423,3 +423,35 @@ def test_an_odd_lot_position_is_exited_completely():
     assert h.engine.position("AAA") == 0
     sizes = [o.quantity for o in h.engine.orders() if o.parent_id == parent.parent_id]
     assert sum(sizes) == 150 and all(q % 100 == 0 for q in sizes[:-1]) and sizes[-1] % 100 == 50
+
+
+def test_fractional_units_are_sized_and_booked_exactly():
+    from core.commands import Fill
+    from core.instruments import AssetClass
+
+    coin = Instrument("BTC", asset_class=AssetClass.CRYPTO, qty_decimals=8, lot=1)
+    clock = ManualClock(T0)
+    agent_box = {}
+
+    def factory(instrument):
+        agent_box["a"] = ScriptedAgent(
+            instrument, signal_at({20: (Signal.ENTER_LONG, Reason.LEVEL, 29_000 * D)})
+        )
+        return agent_box["a"]
+
+    engine = Engine([coin], 50_000 * D, clock, np.random.default_rng(0), agent_factory=factory)
+    for k in range(21):
+        t = T0 + k * MIN
+        clock.advance_to(t + MIN)
+        out = engine.handle(Bar("BTC", t, 30_000 * D, 30_010 * D, 29_990 * D, 30_000 * D, 10**9))
+    (order,) = submits(out)
+    # 1% of $50,000 = $500 at a $1,000 stop distance: 0.5 BTC = 50,000,000 units
+    assert order.quantity == 50_000_000
+    engine.handle(
+        Fill(
+            clock.now_ns(), order.client_order_id, "E1", "BTC", Side.BUY, 12_345_678, 30_000 * D + 1
+        )
+    )
+    # 0.12345678 BTC × $30,000.000000001, rounded half-even to the nano-unit
+    assert engine.cash == 50_000 * D - 3_703_703_400_000
+    assert engine.position("BTC") == 12_345_678
