@@ -1,7 +1,7 @@
-"""``python -m sim``: the simulator's command line.
+"""``python -m sim``: scenario runs, backtests, replays, swarms and the signal CLI.
 
-With no sub-command it runs the built-in demo; ``signals`` runs the agents
-over a bars CSV. Bad arguments exit with status 2 and a message naming them.
+With no sub-command it runs the default scenario (``sim run default``).
+Exit status: 0 success, 1 an invariant was violated, 2 bad input.
 """
 
 from __future__ import annotations
@@ -10,30 +10,74 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from sim import signals_cli
+EXIT_OK, EXIT_VIOLATION, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m sim", description=__doc__)
-    commands = parser.add_subparsers(dest="command")
+    parser = argparse.ArgumentParser(
+        prog="python -m sim",
+        description="Sovereign's deterministic simulator. With no command: `run default`.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    commands.add_parser("list", help="list the scenarios")
+
+    run = commands.add_parser("run", help="run a scenario")
+    run.add_argument("name", help="scenario name (see `list`)")
+    _run_options(run)
+    run.add_argument("--days", type=int, help="trading days (default: the scenario's)")
+    run.add_argument("--symbols", help="a count from the scenario's universe, or SYM,SYM,...")
+
+    replay = commands.add_parser("replay", help="run the full system over a bars CSV")
+    replay.add_argument("file", help="bars CSV (the signal CLI's input format)")
+    _run_options(replay)
+
     signals = commands.add_parser("signals", help="run the agents alone over a bars CSV")
     signals.add_argument("bars", help="bars CSV: time,symbol,open,high,low,close,volume")
     signals.add_argument("--out", help="signals CSV to write (default: standard output)")
     signals.add_argument("--tick", help="tick for every symbol, e.g. 0.01 (default: US rule)")
     signals.add_argument("--skip-bad", action="store_true", help="skip and count bad rows")
-    demo = commands.add_parser("demo", help="the built-in demo (the default)")
+
+    swarm = commands.add_parser("swarm", help="random scenarios and faults, one per seed")
+    swarm.add_argument("--seeds", type=int, required=True, help="how many seeds")
+    swarm.add_argument("--first", type=int, default=0, help="first seed (default 0)")
+    swarm.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    swarm.add_argument("--jsonl", action="store_true", help=argparse.SUPPRESS)
+
+    demo = commands.add_parser("demo", help="the signal-only demo on a toy market")
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--sessions", type=int, default=5)
     return parser
 
 
+def _run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.add_argument("--balance", help="initial balance in dollars")
+    parser.add_argument("--out", help="output directory (default: out/NAME-seedN)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "signals":
-        return signals_cli.main(args.bars, args.out, args.tick, args.skip_bad)
-    from sim.demo_cli import run_demo
+    command = args.command or "run"
+    if command == "signals":
+        from sim import signals_cli
 
-    return run_demo(getattr(args, "seed", 7), getattr(args, "sessions", 5))
+        return signals_cli.main(args.bars, args.out, args.tick, args.skip_bad)
+    if command == "demo":
+        from sim.demo_cli import run_demo
+
+        return run_demo(args.seed, args.sessions)
+    from sim import cli
+
+    if command == "list":
+        return cli.list_scenarios()
+    if command == "swarm":
+        return cli.swarm(args.seeds, args.first, args.workers, args.jsonl)
+    if command == "replay":
+        return cli.replay(args.file, args.seed, args.balance, args.out)
+    if args.command is None:
+        return cli.run("default", 1, None, None, None, None)
+    return cli.run(args.name, args.seed, args.days, args.symbols, args.balance, args.out)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from sim.signals_cli import run_agents
 
 
 def run_demo(seed: int, sessions: int) -> int:
-    console = Console()
+    console = Console(width=max(Console().width, 110))
     if sessions < 1:
         console.print(f"[red]error:[/] --sessions={sessions}: must be at least 1")
         return 2

@@ -1,0 +1,90 @@
+"""Turns a scenario or a CSV file into a ``RunSpec`` the runner can execute."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+from core.errors import BadInput
+from core.health import SessionSchedule
+from core.instruments import Instrument, us_equity_tick
+from core.money import price_from_decimal
+from sim.bars_csv import BadRow, read_bars
+from sim.calendar import exchange_sessions
+from sim.faults import FaultRates
+from sim.runner import MarketFeed, RunSpec, feed_from_bars
+from sim.scenarios import Scenario, pick_symbols, scenario
+
+
+def parse_balance(text: str, field: str = "--balance") -> int:
+    balance = price_from_decimal(text, field)
+    if balance <= 0:
+        raise BadInput(field, text, "must be a positive amount of dollars")
+    return balance
+
+
+def scenario_spec(
+    name: str,
+    seed: int = 1,
+    days: int | None = None,
+    symbols: str | None = None,
+    balance: str | None = None,
+    faults: FaultRates | None = None,
+) -> RunSpec:
+    from sim.market import generate_market  # pandas-heavy: only when a scenario runs
+
+    base: Scenario = scenario(name)
+    if seed < 0:
+        raise BadInput("--seed", seed, "must be >= 0")
+    if days is not None and not 1 <= days <= 260:
+        raise BadInput("--days", days, "must be between 1 and 260 trading days")
+    chosen = pick_symbols(base, symbols)
+    market = generate_market(
+        seed, chosen, base.regime_map(chosen), days or base.days, start=base.start
+    )
+    closes = frozenset(close for _, close in market.sessions)
+    feed = MarketFeed(
+        market.instruments, market.bars, closes, 60_000_000_000, SessionSchedule(market.sessions)
+    )
+    command = ["python", "-m", "sim", "run", name, "--seed", str(seed)]
+    if days is not None:
+        command += ["--days", str(days)]
+    if symbols is not None:
+        command += ["--symbols", symbols]
+    if balance is not None:
+        command += ["--balance", balance]
+    return RunSpec(
+        scenario=name,
+        seed=seed,
+        feed=feed,
+        initial_cash=parse_balance(balance or base.balance),
+        faults=faults if faults is not None else base.faults,
+        reproduce=shlex.join(command),
+    )
+
+
+def replay_spec(path: Path, balance: str = "1000000", seed: int = 1) -> RunSpec:
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as stream:
+            loaded = read_bars(stream)
+    except OSError as exc:
+        raise BadInput("FILE", str(path), f"cannot be read: {exc.strerror}") from None
+    except BadRow as exc:
+        raise BadInput(f"{path}: line {exc.line}: {exc.field}", exc.value, exc.reason) from None
+    if not loaded.bars:
+        raise BadInput("FILE", str(path), "holds no bars")
+    first_close: dict[str, int] = {}
+    for bar in loaded.bars:
+        first_close.setdefault(bar.symbol, bar.close)
+    instruments = [Instrument(s, tick=us_equity_tick(c)) for s, c in first_close.items()]
+    times = [bar.time_ns for bar in loaded.bars]
+    sessions = exchange_sessions("XNYS", min(times), max(times))
+    feed = feed_from_bars(loaded.bars, instruments, sessions)
+    return RunSpec(
+        scenario=f"replay:{path.name}",
+        seed=seed,
+        feed=feed,
+        initial_cash=parse_balance(balance),
+        faults=FaultRates(),
+        reproduce=shlex.join(["python", "-m", "sim", "replay", str(path), "--balance", balance]),
+    )

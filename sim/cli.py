@@ -1,0 +1,234 @@
+"""The imperative shell of ``python -m sim``: progress, tables, files, exit codes."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from core.errors import BadInput
+from sim.build import replay_spec, scenario_spec
+from sim.outputs import summary, write_outputs
+from sim.runner import RunResult, RunSpec, Simulation
+from sim.scenarios import all_scenarios
+from sim.swarm import swarm_settings
+
+EXIT_OK, EXIT_VIOLATION, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _console() -> Console:
+    return Console(width=max(Console().width, 110))
+
+
+def list_scenarios() -> int:
+    table = Table(title="Scenarios")
+    for column in ("name", "symbols", "days", "balance", "faults", "description"):
+        table.add_column(column)
+    for item in all_scenarios():
+        table.add_row(
+            item.name,
+            str(len(item.symbols)),
+            str(item.days),
+            f"${item.balance}",
+            "yes" if item.faults.any else "no",
+            item.description,
+        )
+    _console().print(table)
+    return EXIT_OK
+
+
+def _execute(spec: RunSpec, out: Path | None) -> tuple[RunResult, dict[str, object]]:
+    console = _console()
+    total = len(spec.feed.bars)
+    journal = None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        journal = out / "journal.jsonl"
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} bars"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    ) as progress:
+        task = progress.add_task(spec.scenario, total=total)
+        result = Simulation(spec, journal).run(lambda n: progress.update(task, completed=n))
+    data = write_outputs(result, out) if out is not None else summary(result)
+    return result, data
+
+
+def _print_summary(result: RunResult, data: dict[str, object], out: Path | None) -> None:
+    console = _console()
+    table = Table(title=f"{result.spec.scenario} — seed {result.spec.seed}", show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    for key in (
+        "bars",
+        "parents",
+        "orders",
+        "fills",
+        "trades",
+        "hit_rate",
+        "initial_equity",
+        "final_equity",
+        "pnl",
+        "return",
+        "max_drawdown",
+        "invariant_checks",
+        "crashes_recovered",
+    ):
+        table.add_row(key, str(data.get(key)))
+    positions = data.get("positions") or {}
+    table.add_row("positions", ", ".join(f"{s} {q}" for s, q in positions.items()) or "flat")
+    if data.get("faults"):
+        table.add_row("faults", ", ".join(f"{k} {v}" for k, v in data["faults"].items()))
+    table.add_row("run hash", str(data["run_hash"]))
+    console.print(table)
+    if out is not None:
+        console.print(f"outputs: {out}/ (report: {out / 'report.html'})")
+    print(f"run hash: {data['run_hash']}")
+
+
+def _finish(result: RunResult, data: dict[str, object], out: Path | None) -> int:
+    _print_summary(result, data, out)
+    if result.violation is not None:
+        print(f"INVARIANT VIOLATION: {result.violation}", file=sys.stderr)
+        return EXIT_VIOLATION
+    return EXIT_OK
+
+
+def run(
+    name: str,
+    seed: int,
+    days: int | None,
+    symbols: str | None,
+    balance: str | None,
+    out: str | None,
+) -> int:
+    try:
+        spec = scenario_spec(name, seed, days, symbols, balance)
+    except BadInput as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    target = Path(out) if out else Path("out") / f"{name}-seed{seed}"
+    result, data = _execute(spec, target)
+    return _finish(result, data, target)
+
+
+def replay(file: str, seed: int, balance: str | None, out: str | None) -> int:
+    path = Path(file)
+    try:
+        spec = replay_spec(path, balance or "1000000", seed)
+    except BadInput as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    target = Path(out) if out else Path("out") / f"replay-{path.stem}"
+    result, data = _execute(spec, target)
+    return _finish(result, data, target)
+
+
+def _swarm_one(seed: int) -> dict[str, object]:
+    settings = swarm_settings(seed)
+    spec = scenario_spec(
+        settings.scenario,
+        seed,
+        settings.days,
+        ",".join(settings.symbols),
+        settings.balance,
+        settings.faults,
+    )
+    reproduce = f"python -m sim swarm --first {seed} --seeds 1"
+    spec = RunSpec(spec.scenario, spec.seed, spec.feed, spec.initial_cash, spec.faults, reproduce)
+    result = Simulation(spec).run()
+    return {
+        "seed": seed,
+        "settings": settings.describe(),
+        "ok": result.violation is None,
+        "violation": None if result.violation is None else str(result.violation),
+        "checks": result.invariant_checks,
+        "fills": len(result.fills),
+        "crashes": result.crashes,
+        "hash": result.run_hash,
+        "reproduce": reproduce,
+    }
+
+
+def swarm(seeds: int, first: int, workers: int, jsonl: bool) -> int:
+    if seeds < 1:
+        print(f"error: --seeds={seeds}: must be at least 1", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if not 1 <= workers <= 64:
+        print(f"error: --workers={workers}: must be between 1 and 64", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if first < 0:
+        print(f"error: --first={first}: must be >= 0", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if workers == 1:
+        outcomes = []
+        for seed in range(first, first + seeds):
+            outcome = _swarm_one(seed)
+            outcomes.append(outcome)
+            if jsonl:
+                print(json.dumps(outcome, sort_keys=True), flush=True)
+            else:
+                _print_outcome(outcome)
+    else:
+        outcomes = _swarm_parallel(seeds, first, workers)
+    if jsonl:
+        return EXIT_OK if all(o["ok"] for o in outcomes) else EXIT_VIOLATION
+    failed = [o for o in outcomes if not o["ok"]]
+    checks = sum(int(o["checks"]) for o in outcomes)
+    print(f"swarm: {len(outcomes)} seeds, {len(failed)} violations, {checks} invariant checks")
+    for outcome in failed:
+        print(f"  seed {outcome['seed']}: {outcome['violation']}")
+        print(f"  reproduce: {outcome['reproduce']}")
+    return EXIT_VIOLATION if failed else EXIT_OK
+
+
+def _print_outcome(outcome: dict[str, object]) -> None:
+    status = "ok" if outcome["ok"] else "VIOLATION"
+    print(
+        f"seed {outcome['seed']}: {status} — {outcome['settings']} — "
+        f"{outcome['fills']} fills, {outcome['checks']} checks, {outcome['crashes']} crashes"
+    )
+    if not outcome["ok"]:
+        print(f"  {outcome['violation']}\n  reproduce: {outcome['reproduce']}")
+
+
+def _swarm_parallel(seeds: int, first: int, workers: int) -> list[dict[str, object]]:
+    """Worker processes (not threads), each a contiguous block of seeds."""
+    blocks = []
+    per = -(-seeds // workers)
+    for start in range(first, first + seeds, per):
+        count = min(per, first + seeds - start)
+        command = [
+            sys.executable,
+            "-m",
+            "sim",
+            "swarm",
+            "--first",
+            str(start),
+            "--seeds",
+            str(count),
+            "--jsonl",
+        ]
+        blocks.append(subprocess.Popen(command, stdout=subprocess.PIPE, text=True))
+    outcomes: list[dict[str, object]] = []
+    for process in blocks:
+        assert process.stdout is not None
+        for line in process.stdout:
+            outcome = json.loads(line)
+            outcomes.append(outcome)
+            _print_outcome(outcome)
+        process.wait()
+        if process.returncode not in (EXIT_OK, EXIT_VIOLATION):
+            raise RuntimeError(f"swarm worker {shlex.join(process.args)} failed")  # type: ignore[arg-type]
+    return sorted(outcomes, key=lambda o: int(o["seed"]))

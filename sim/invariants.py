@@ -1,0 +1,111 @@
+"""What must hold after every event of every run (issue 4, item 7).
+
+The checker keeps its own ledger of the executions the venues delivered
+(first delivery of each exec id), so the engine is compared with the world,
+not with itself: position = Σ fills, cash = initial − Σ signed notional −
+fees, no order filled past its quantity (engine and venue side), only legal
+order transitions, the position cap and every approved entry within its
+side limit, and each signal about the bar just delivered and nothing later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.commands import Fill
+from core.engine import Engine
+from core.execution.orders import is_legal
+from core.signals import AgentSignal
+
+
+class InvariantViolation(Exception):
+    def __init__(self, what: str, seed: int, at_ns: int, reproduce: str) -> None:
+        self.what = what
+        self.seed = seed
+        self.at_ns = at_ns
+        self.reproduce = reproduce
+        super().__init__(
+            f"invariant violated at {at_ns} (seed {seed}): {what}\n  reproduce: {reproduce}"
+        )
+
+
+@dataclass
+class InvariantChecker:
+    initial_cash: int
+    seed: int
+    reproduce: str
+    checks: int = 0
+    _positions: dict[str, int] = field(default_factory=dict)
+    _cash: int = 0
+    _seen: set[str] = field(default_factory=set)
+    _checked_history: dict[str, int] = field(default_factory=dict)
+    _decisions_seen: int = 0
+
+    def __post_init__(self) -> None:
+        self._cash = self.initial_cash
+
+    def fail(self, what: str, at_ns: int) -> None:
+        raise InvariantViolation(what, self.seed, at_ns, self.reproduce)
+
+    def on_delivered_fill(self, fill: Fill) -> None:
+        """Book a delivered execution in the world's ledger (duplicates once)."""
+        if fill.exec_id in self._seen:
+            return
+        self._seen.add(fill.exec_id)
+        signed = fill.quantity * fill.side.sign
+        self._positions[fill.symbol] = self._positions.get(fill.symbol, 0) + signed
+        self._cash -= signed * fill.price + fill.fee
+
+    def check_signal(self, signal: AgentSignal, bar_time_ns: int, at_ns: int) -> None:
+        if signal.time_ns != bar_time_ns:
+            self.fail(f"signal for {signal.time_ns} given with bar {bar_time_ns}", at_ns)
+
+    def check(self, engine: Engine, at_ns: int, touched: list[str] | None = None) -> None:
+        """All invariants; ``touched`` limits the per-order checks to those orders."""
+        self.checks += 1
+        positions = engine.positions()
+        for symbol in set(positions) | set(self._positions):
+            mine = self._positions.get(symbol, 0)
+            theirs = positions.get(symbol, 0)
+            if mine != theirs:
+                self.fail(f"{symbol}: engine position {theirs} != Σ delivered fills {mine}", at_ns)
+        if engine.cash != self._cash:
+            self.fail(f"cash {engine.cash} != initial − Σ fills − fees = {self._cash}", at_ns)
+        orders = (
+            engine.orders()
+            if touched is None
+            else [o for o in (engine.order(i) for i in touched) if o is not None]
+        )
+        for order in orders:
+            if order.filled > order.quantity:
+                self.fail(
+                    f"{order.client_order_id} overfilled: {order.filled} > {order.quantity}", at_ns
+                )
+            key = order.ids[0]
+            start = self._checked_history.get(key, 0)
+            for before, after in order.history[start:]:
+                if not is_legal(before, after):
+                    self.fail(
+                        f"{order.client_order_id}: illegal {before.value} -> {after.value}", at_ns
+                    )
+            self._checked_history[key] = len(order.history)
+        limits = engine.risk_limits
+        count = engine.portfolio.open_position_count(include_reservations=False)
+        if count > limits.max_positions and engine.counters()["risk_breaches"] == 0:
+            self.fail(f"{count} open positions > {limits.max_positions}", at_ns)
+        decisions = engine.decisions()
+        for decision in decisions[self._decisions_seen :]:
+            if decision.approved and decision.side_exposure_after > decision.side_limit:
+                self.fail(
+                    f"{decision.symbol}: approved entry takes exposure to "
+                    f"{decision.side_exposure_after} > limit {decision.side_limit}",
+                    at_ns,
+                )
+        self._decisions_seen = len(decisions)
+
+    def check_venue_book(self, executed: dict[str, list[Fill]], at_ns: int) -> None:
+        """At the end: every execution a venue printed reached the engine's ledger."""
+        printed = {f.exec_id for fills in executed.values() for f in fills}
+        missing = printed - self._seen
+        if missing:
+            self.fail(f"{len(missing)} executions never delivered: {sorted(missing)[:5]}", at_ns)

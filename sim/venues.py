@@ -1,0 +1,370 @@
+"""Simulated venues: where the engine's child orders meet the simulated tape.
+
+The market prints bars; an order that has reached a venue trades against the
+first bar that ends after it arrived. Lit venues fill marketable orders at
+the bar's average price plus half the spread plus square-root impact, capped
+by a participation of the bar's volume (the rest waits for later bars);
+limits fill only where the bar traded through them. Dark pools cross at the
+bar's midpoint when a contra shows up (a seeded draw per bar), never below
+the order's minimum quantity. Fees and rebates come from the same venue table
+the engine routes with (``core/execution/venues.json``).
+
+Model constants (the simulated world's, not the strategy's):
+``PARTICIPATION_CAP`` — a child may take at most a quarter of a bar's
+volume, the usual upper end of participation desks allow; ``IMPACT_Y`` — the
+square-root law's coefficient (Almgren et al. 2005 report ≈ 0.5–1 on daily
+σ; the bar's range stands in for σ here).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.commands import (
+    CancelOrder,
+    Fill,
+    OrderType,
+    OrderUpdate,
+    OrdStatus,
+    ReplaceOrder,
+    Side,
+    SubmitOrder,
+    TimeInForce,
+)
+from core.events import Bar
+from core.execution.venues import Venue, default_venues
+from core.instruments import Instrument
+from sim.faults import FaultRates
+from sim.rng import stream
+
+PARTICIPATION_CAP = 0.25
+IMPACT_Y = 0.5
+LIT_LATENCY_NS = 1_000_000  # 1 ms each way to a lit venue
+DARK_LATENCY_NS = 5_000_000  # 5 ms to a dark pool
+BROKER_VENUE = "SIM-BROKER"  # where "broker's choice" orders (venue=None) go
+
+
+@dataclass(slots=True)
+class SimOrder:
+    """The venue's own book entry; the truth the engine is checked against."""
+
+    ids: list[str]
+    symbol: str
+    side: Side
+    quantity: int
+    order_type: OrderType
+    limit_price: int | None
+    tif: TimeInForce
+    venue: str
+    min_quantity: int | None
+    arrival_ns: int
+    filled: int = 0
+    open: bool = True
+    fills: list[Fill] = field(default_factory=list)
+
+    @property
+    def client_order_id(self) -> str:
+        return self.ids[-1]
+
+    @property
+    def leaves(self) -> int:
+        return self.quantity - self.filled
+
+
+Report = Fill | OrderUpdate
+
+
+class VenueSimulator:
+    """All venues of a run. ``receive`` takes commands; ``match`` takes bars.
+
+    Both return (delivery time, report) pairs; the runner queues them.
+    """
+
+    def __init__(
+        self,
+        seed: int,
+        instruments: dict[str, Instrument],
+        faults: FaultRates,
+        session_closes: set[int],
+        venues: list[Venue] | None = None,
+    ) -> None:
+        self._instruments = instruments
+        self._faults = faults
+        self._closes = session_closes
+        table = venues if venues is not None else default_venues()
+        self._venues = {v.name: v for v in table}
+        self._fill_rng = stream(seed, "venues", "fills")
+        self._dark_prob = {
+            v.name: float(stream(seed, "venues", "dark", v.name).uniform(0.25, 0.65))
+            for v in table
+            if v.kind == "dark"
+        }
+        self._fault_rng = stream(seed, "faults", "venues")
+        self._orders: dict[str, SimOrder] = {}
+        self._by_symbol: dict[str, list[SimOrder]] = {}
+        self._last_bar: dict[str, Bar] = {}
+        self._outage_until: dict[str, int] = {}
+        self._exec_seq = 0
+        self.book: list[SimOrder] = []
+        self.faults_seen: dict[str, int] = {}
+
+    # ----------------------------------------------------------- commands
+    def receive(self, now_ns: int, command: object) -> list[tuple[int, Report]]:
+        if isinstance(command, SubmitOrder):
+            return self._submit(now_ns, command)
+        if isinstance(command, CancelOrder):
+            return self._cancel(now_ns, command)
+        if isinstance(command, ReplaceOrder):
+            return self._replace(now_ns, command)
+        raise TypeError(f"venues do not take {type(command).__name__}")
+
+    def latency(self, venue: str | None) -> int:
+        known = self._venues.get(venue) if venue else None
+        return DARK_LATENCY_NS if known is not None and known.kind == "dark" else LIT_LATENCY_NS
+
+    def _fault(self, name: str, rate: float) -> bool:
+        """Draw whether fault ``name`` strikes now (no draw when it is off)."""
+        if rate and self._fault_rng.random() < rate:
+            self.faults_seen[name] = self.faults_seen.get(name, 0) + 1
+            return True
+        return False
+
+    def _reply(self, now_ns: int, venue: str, report: Report) -> list[tuple[int, Report]]:
+        """Deliver a report after the return latency, with the report faults."""
+        rng, faults = self._fault_rng, self._faults
+        delay = self.latency(venue)
+        if self._fault("reorder", faults.reorder):
+            delay += int(rng.integers(1, 20)) * LIT_LATENCY_NS
+        if self._fault("delay", faults.delay):
+            delay += int(rng.integers(1, 120)) * 1_000_000_000
+        out = [(now_ns + delay, report)]
+        if self._fault("duplicate", faults.duplicate):
+            out.append((now_ns + delay + int(rng.integers(1, 50)) * LIT_LATENCY_NS, report))
+        return out
+
+    def _submit(self, now_ns: int, cmd: SubmitOrder) -> list[tuple[int, Report]]:
+        venue = cmd.venue or BROKER_VENUE
+        if cmd.client_order_id in self._orders:
+            return self._reply(
+                now_ns,
+                venue,
+                OrderUpdate(now_ns, cmd.client_order_id, OrdStatus.REJECTED, "duplicate ClOrdID"),
+            )
+        reason = ""
+        if cmd.venue is not None and cmd.venue not in self._venues:
+            reason = f"unknown venue {cmd.venue}"
+        elif cmd.symbol not in self._instruments:
+            reason = f"unknown symbol {cmd.symbol}"
+        elif self._outage_until.get(venue, -1) > now_ns:
+            reason = f"{venue} unavailable"
+        elif self._fault("reject", self._faults.reject):
+            reason = "rejected by venue (simulated)"
+        elif cmd.quantity <= 0:
+            reason = f"quantity {cmd.quantity} must be positive"
+        if reason:
+            return self._reply(
+                now_ns, venue, OrderUpdate(now_ns, cmd.client_order_id, OrdStatus.REJECTED, reason)
+            )
+        order = SimOrder(
+            ids=[cmd.client_order_id],
+            symbol=cmd.symbol,
+            side=cmd.side,
+            quantity=cmd.quantity,
+            order_type=cmd.order_type,
+            limit_price=cmd.limit_price,
+            tif=cmd.time_in_force,
+            venue=venue,
+            min_quantity=cmd.min_quantity,
+            arrival_ns=now_ns,
+        )
+        self._orders[cmd.client_order_id] = order
+        self._by_symbol.setdefault(cmd.symbol, []).append(order)
+        self.book.append(order)
+        return self._reply(now_ns, venue, OrderUpdate(now_ns, cmd.client_order_id, OrdStatus.NEW))
+
+    def _cancel(self, now_ns: int, cmd: CancelOrder) -> list[tuple[int, Report]]:
+        order = self._orders.get(cmd.orig_client_order_id)
+        if order is None or not order.open:
+            venue = order.venue if order else BROKER_VENUE
+            why = "unknown order" if order is None else "too late to cancel"
+            return self._reply(
+                now_ns, venue, OrderUpdate(now_ns, cmd.client_order_id, OrdStatus.REJECTED, why)
+            )
+        out: list[tuple[int, Report]] = []
+        faults = self._faults
+        last = self._last_bar.get(order.symbol)
+        if (
+            faults.cancel_race
+            and last is not None
+            and self._fault_rng.random() < faults.cancel_race
+        ):
+            quantity = self._lots(order, max(1, order.leaves // 2))
+            if quantity > 0:
+                price = self._lit_price(order, last, quantity)
+                out.extend(self._fill(now_ns, order, quantity, price))
+        if order.open:
+            order.open = False
+            out.extend(
+                self._reply(
+                    now_ns,
+                    order.venue,
+                    OrderUpdate(now_ns, order.client_order_id, OrdStatus.CANCELED, "canceled"),
+                )
+            )
+        return out
+
+    def _replace(self, now_ns: int, cmd: ReplaceOrder) -> list[tuple[int, Report]]:
+        order = self._orders.get(cmd.orig_client_order_id)
+        if order is None or not order.open or cmd.quantity <= order.filled:
+            venue = order.venue if order else BROKER_VENUE
+            return self._reply(
+                now_ns,
+                venue,
+                OrderUpdate(now_ns, cmd.client_order_id, OrdStatus.REJECTED, "cannot replace"),
+            )
+        order.quantity = cmd.quantity
+        order.limit_price = cmd.limit_price
+        order.ids.append(cmd.client_order_id)
+        self._orders[cmd.client_order_id] = order
+        return self._reply(
+            now_ns, order.venue, OrderUpdate(now_ns, cmd.client_order_id, OrdStatus.REPLACED)
+        )
+
+    # --------------------------------------------------------------- bars
+    def start_outages(self, now_ns: int) -> list[str]:
+        """Maybe take venues down (per venue, per minute); returns those that fell."""
+        fallen = []
+        if not self._faults.outage:
+            return fallen
+        for name in [*sorted(self._venues), BROKER_VENUE]:
+            if self._outage_until.get(name, -1) <= now_ns and self._fault(
+                "outage", self._faults.outage
+            ):
+                minutes = int(self._fault_rng.integers(5, 60))
+                self._outage_until[name] = now_ns + minutes * 60_000_000_000
+                fallen.append(name)
+        return fallen
+
+    def match(self, bar: Bar, bar_end_ns: int) -> list[tuple[int, Report]]:
+        """Trade the symbol's resting orders against a bar that just printed."""
+        self._last_bar[bar.symbol] = bar
+        resting = self._by_symbol.get(bar.symbol)
+        if not resting:
+            return []
+        out: list[tuple[int, Report]] = []
+        closing = bar_end_ns in self._closes
+        still_open = []
+        for order in resting:
+            if not order.open:
+                continue
+            if order.arrival_ns < bar_end_ns:
+                out.extend(self._match_one(order, bar, bar_end_ns))
+                if order.open and order.tif is TimeInForce.IOC:
+                    order.open = False
+                    out.extend(self._expire(order, bar_end_ns, OrdStatus.CANCELED, "IOC remainder"))
+                elif order.open and closing and order.tif is TimeInForce.DAY:
+                    order.open = False
+                    out.extend(self._expire(order, bar_end_ns, OrdStatus.EXPIRED, "session closed"))
+            if order.open:
+                still_open.append(order)
+        self._by_symbol[bar.symbol] = still_open
+        return out
+
+    def _expire(
+        self, order: SimOrder, now_ns: int, status: OrdStatus, why: str
+    ) -> list[tuple[int, Report]]:
+        return self._reply(
+            now_ns, order.venue, OrderUpdate(now_ns, order.client_order_id, status, why)
+        )
+
+    def _match_one(self, order: SimOrder, bar: Bar, now_ns: int) -> list[tuple[int, Report]]:
+        venue = self._venues.get(order.venue)
+        if venue is not None and venue.kind == "dark":
+            return self._match_dark(order, bar, now_ns)
+        cap = self._lots(order, int(bar.volume * PARTICIPATION_CAP))
+        quantity = min(order.leaves, cap)
+        if quantity <= 0:
+            return []
+        price = self._lit_price(order, bar, quantity)
+        if order.limit_price is not None:
+            if order.side is Side.BUY:
+                if bar.low > order.limit_price:
+                    return []
+                price = min(price, order.limit_price)
+            else:
+                if bar.high < order.limit_price:
+                    return []
+                price = max(price, order.limit_price)
+        if self._fault("partial", self._faults.partial):
+            quantity = self._lots(order, max(1, int(quantity * self._fault_rng.uniform(0.1, 0.9))))
+            if quantity <= 0:
+                return []
+        return self._fill(now_ns, order, quantity, price)
+
+    def _match_dark(self, order: SimOrder, bar: Bar, now_ns: int) -> list[tuple[int, Report]]:
+        if self._fill_rng.random() >= self._dark_prob.get(order.venue, 0.0):
+            return []
+        contra = int(bar.volume * self._fill_rng.uniform(0.02, 0.3))
+        quantity = self._lots(order, min(order.leaves, contra))
+        if quantity <= 0 or (order.min_quantity and quantity < order.min_quantity):
+            return []
+        midpoint = (bar.high + bar.low) // 2
+        if order.limit_price is not None and (
+            (order.side is Side.BUY and midpoint > order.limit_price)
+            or (order.side is Side.SELL and midpoint < order.limit_price)
+        ):
+            return []
+        return self._fill(now_ns, order, quantity, midpoint)
+
+    def _lots(self, order: SimOrder, quantity: int) -> int:
+        lot = self._instruments[order.symbol].lot
+        return (quantity // lot) * lot
+
+    def _lit_price(self, order: SimOrder, bar: Bar, quantity: int) -> int:
+        """Bar average + half spread + square-root impact, inside the bar's range."""
+        tick = self._instruments[order.symbol].tick
+        reference = (bar.open + bar.high + bar.low + bar.close) // 4
+        half_spread = max(tick // 2, reference // 20_000)  # ≥ half a tick, ~1 bp wide
+        volume = max(bar.volume, 1)
+        impact = int(IMPACT_Y * (bar.high - bar.low) * math.sqrt(quantity / volume))
+        if order.side is Side.BUY:
+            price = min(bar.high, reference + half_spread + impact)
+            return -(-price // tick) * tick if price % tick else price
+        price = max(bar.low, reference - half_spread - impact)
+        return (price // tick) * tick
+
+    def _fill(
+        self, now_ns: int, order: SimOrder, quantity: int, price: int
+    ) -> list[tuple[int, Report]]:
+        quantity = min(quantity, order.leaves)
+        if quantity <= 0:
+            return []
+        venue = self._venues.get(order.venue)
+        fee = venue.take_fee * quantity if venue is not None and venue.kind == "lit" else 0
+        self._exec_seq += 1
+        fill = Fill(
+            now_ns,
+            order.client_order_id,
+            f"{order.venue}-{self._exec_seq}",
+            order.symbol,
+            order.side,
+            quantity,
+            int(price),
+            order.venue,
+            int(fee),
+        )
+        order.filled += quantity
+        order.fills.append(fill)
+        if order.filled >= order.quantity:
+            order.open = False
+        return self._reply(now_ns, order.venue, fill)
+
+    def executed(self) -> dict[str, list[Fill]]:
+        """Every fill each venue printed, by exec id order: the venues' truth."""
+        return {o.client_order_id: list(o.fills) for o in self.book}
+
+    def draw(self) -> np.random.Generator:
+        return self._fault_rng

@@ -1,0 +1,332 @@
+"""sim.report: the HTML report is built from a run directory's files alone."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+pytest.importorskip("matplotlib")
+
+from core.errors import BadInput
+from sim.report import (
+    MAX_SYMBOLS,
+    downsample_indices,
+    rank_symbols,
+    tca_by_algo,
+    tca_by_venue,
+    write_report,
+)
+
+HEADERS = {
+    "bars.csv": "time,symbol,open,high,low,close,volume",
+    "signals.csv": "time,symbol,signal,reason,conviction,support_low,support_high,"
+    "resistance_low,resistance_high,volume_percentile,spike,granularity,stop,health",
+    "orders.csv": "order_id,parent_id,symbol,side,qty,filled_qty,avg_price,algo,venue,status",
+    "fills.csv": "time,order_id,parent_id,symbol,side,qty,price,venue,fee,exec_id",
+    "tca.csv": "parent_id,symbol,side,qty,filled_qty,decision_price,arrival_price,avg_price,"
+    "interval_vwap,arrival_bps,vwap_bps,is_bps,delay_bps,trading_bps,opportunity_bps,fee_bps,"
+    "impact_model_bps,impact_realised_bps,grade,algo",
+    "equity.csv": "time,equity,cash",
+}
+
+SUMMARY = {
+    "run_hash": "9f1c2e7ab0",
+    "seed": 7,
+    "scenario": "trend <b>&</b> chop",
+    "bars": 60,
+    "orders": 6,
+    "fills": 4,
+    "pnl": "1234.56",
+    "return": "0.00123",
+    "max_drawdown": "0.0456",
+    "trades": 2,
+    "hit_rate": "0.5",
+    "invariant_checks": 987,
+    "positions": {"AAA": 100, "BBB": 0},
+}
+
+
+def _write(path: Path, header: str, rows: list[list[object]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(header.split(","))
+        writer.writerows(rows)
+
+
+def _minute(i: int) -> str:
+    day, minute = divmod(i, 30)
+    return f"2024-01-0{2 + day}T14:{30 + minute:02d}:00Z"
+
+
+def make_run(tmp: Path, trades: bool = True, symbols: tuple[str, ...] = ("AAA", "BBB")) -> Path:
+    """Two sessions of 30 minute bars per symbol; two parents (TWAP on AAA, POV on BBB)."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    bars, signals, equity = [], [], []
+    for k, sym in enumerate(symbols):
+        for i in range(60):
+            close = 100 + 10 * k + np.sin(i / 5)
+            bars.append(
+                [
+                    _minute(i),
+                    sym,
+                    f"{close:.2f}",
+                    f"{close + 0.1:.2f}",
+                    f"{close - 0.1:.2f}",
+                    f"{close:.2f}",
+                    1000 + 10 * i + k,
+                ]
+            )
+            sig = "ENTER_LONG" if i == 10 else "EXIT_LONG" if i == 40 else "HOLD"
+            signals.append(
+                [
+                    _minute(i),
+                    sym,
+                    sig,
+                    "near <support>",
+                    "0.7",
+                    f"{close - 1:.2f}",
+                    f"{close - 0.5:.2f}",
+                    f"{close + 0.5:.2f}",
+                    f"{close + 1:.2f}",
+                    "55",
+                    "false",
+                    "1m",
+                    "",
+                    "OK",
+                ]
+            )
+    for i in range(60):
+        equity.append(
+            [_minute(i), f"{1_000_000 + 50 * i - (300 if i == 30 else 0)}.00", "900000.00"]
+        )
+    orders, fills, tca = [], [], []
+    if trades:
+        orders = [
+            ["P1", "", "AAA", "BUY", 100, 100, "100.60", "TWAP", "", "FILLED"],
+            ["C1", "P1", "AAA", "BUY", 60, 60, "100.60", "TWAP", "XNAS", "FILLED"],
+            ["C2", "P1", "AAA", "BUY", 40, 40, "100.62", "TWAP", "DARK<1>", "FILLED"],
+            ["P2", "", "BBB", "SELL", 50, 50, "110.50", "POV", "", "FILLED"],
+            ["C3", "P2", "BBB", "SELL", 30, 30, "110.50", "POV", "XNAS", "FILLED"],
+            ["C4", "P2", "BBB", "SELL", 20, 20, "110.48", "POV", "XNAS", "FILLED"],
+        ]
+        fills = [
+            [_minute(11), "C1", "P1", "AAA", "BUY", 60, "100.60", "XNAS", "0.30", "E1"],
+            [_minute(12), "C2", "P1", "AAA", "BUY", 40, "100.62", "DARK<1>", "0.00", "E2"],
+            [_minute(41), "C3", "P2", "BBB", "SELL", 30, "110.50", "XNAS", "0.15", "E3"],
+            [_minute(42), "C4", "P2", "BBB", "SELL", 20, "110.48", "XNAS", "0.10", "E4"],
+        ]
+        tca = [
+            [
+                "P1",
+                "AAA",
+                "BUY",
+                100,
+                100,
+                "100.50",
+                "100.55",
+                "100.608",
+                "100.58",
+                "5.17",
+                "2.78",
+                "10.75",
+                "4.97",
+                "5.17",
+                "0",
+                "0.30",
+                "3.1",
+                "5.2",
+                "Poor",
+                "TWAP",
+            ],
+            [
+                "P2",
+                "BBB",
+                "SELL",
+                50,
+                50,
+                "110.60",
+                "110.55",
+                "110.492",
+                "110.50",
+                "5.25",
+                "0.72",
+                "9.81",
+                "4.52",
+                "5.25",
+                "0",
+                "0.45",
+                "2.0",
+                "5.3",
+                "Acceptable",
+                "POV",
+            ],
+        ]
+    tables = {
+        "bars.csv": bars,
+        "signals.csv": signals,
+        "orders.csv": orders,
+        "fills.csv": fills,
+        "tca.csv": tca,
+        "equity.csv": equity,
+    }
+    for name, rows in tables.items():
+        _write(tmp / name, HEADERS[name], rows)
+    summary = dict(SUMMARY)
+    if not trades:
+        summary.update(orders=0, fills=0, trades=0, pnl="0.00", positions={})
+    (tmp / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    return tmp
+
+
+def _images(page: str) -> list[bytes]:
+    return [base64.b64decode(m) for m in re.findall(r'src="data:image/png;base64,([^"]+)"', page)]
+
+
+def test_report_has_charts_summary_and_tca_tables(tmp_path: Path) -> None:
+    path = write_report(make_run(tmp_path))
+    assert path == tmp_path / "report.html"
+    page = path.read_text(encoding="utf-8")
+    images = _images(page)
+    # 2 price charts + equity + TCA by algo + TCA by venue, all real PNGs
+    assert len(images) == 5
+    assert all(img.startswith(b"\x89PNG\r\n\x1a\n") and len(img) > 5_000 for img in images)
+    for value in ("1234.56", "0.00123", "0.0456", "9f1c2e7ab0", "987", "AAA 100"):
+        assert value in page
+    assert "No trades" not in page
+    # one TCA row per algorithm and per venue, with its numbers
+    assert re.search(r"<tr><td>TWAP</td><td>1</td><td>2</td><td>100</td><td>5\.17</td>", page)
+    assert re.search(r"<tr><td>POV</td><td>1</td><td>2</td><td>50</td><td>5\.25</td>", page)
+    assert re.search(r"<tr><td>XNAS</td><td>2</td><td>3</td><td>110</td>", page)
+    assert "<tr><td>DARK&lt;1&gt;</td><td>1</td><td>1</td><td>40</td>" in page
+
+
+def test_text_from_the_run_is_escaped(tmp_path: Path) -> None:
+    page = write_report(make_run(tmp_path)).read_text(encoding="utf-8")
+    assert "trend &lt;b&gt;&amp;&lt;/b&gt; chop" in page
+    assert "<b>&</b>" not in page
+    assert "DARK<1>" not in page
+
+
+def test_empty_run_says_no_trades_instead_of_failing(tmp_path: Path) -> None:
+    page = write_report(make_run(tmp_path, trades=False)).read_text(encoding="utf-8")
+    assert "No trades" in page
+    assert "No TCA rows" in page
+    assert len(_images(page)) == 3  # price charts and equity still drawn
+
+
+def test_missing_and_zero_byte_files_are_a_run_with_nothing(tmp_path: Path) -> None:
+    (tmp_path / "fills.csv").write_text("", encoding="utf-8")
+    page = write_report(tmp_path).read_text(encoding="utf-8")
+    assert "No trades" in page and "No bars" in page and "No equity" in page
+    assert _images(page) == []
+
+
+def test_same_inputs_give_byte_identical_html(tmp_path: Path) -> None:
+    first = write_report(make_run(tmp_path / "a")).read_bytes()
+    second = write_report(make_run(tmp_path / "b")).read_bytes()
+    again = write_report(tmp_path / "a").read_bytes()
+    assert first == second == again
+    assert b"matplotlib" not in b"".join(_images(first.decode()))  # no Software tag
+
+
+def test_many_symbols_are_capped_and_the_page_says_so(tmp_path: Path) -> None:
+    symbols = ("AAA", "BBB", *(f"S{i:02d}" for i in range(MAX_SYMBOLS + 1)))
+    page = write_report(make_run(tmp_path, symbols=symbols)).read_text(encoding="utf-8")
+    assert f"first {MAX_SYMBOLS} of {len(symbols)} symbols" in page
+    # the traded symbols come first, then the busiest by bar volume (S08 has the most)
+    shown = re.findall(r'alt="(\w+) price chart"', page)
+    assert shown[:3] == ["AAA", "BBB", "S08"] and len(shown) == MAX_SYMBOLS
+    # 8 price charts + equity + 2 TCA charts
+    assert len(_images(page)) == MAX_SYMBOLS + 3
+
+
+def test_bad_number_names_the_field(tmp_path: Path) -> None:
+    run = make_run(tmp_path)
+    _write(run / "equity.csv", HEADERS["equity.csv"], [[_minute(0), "lots", "1"]])
+    with pytest.raises(BadInput, match=r"equity\.equity"):
+        write_report(run)
+
+
+def test_bad_time_names_the_field(tmp_path: Path) -> None:
+    run = make_run(tmp_path)
+    _write(run / "equity.csv", HEADERS["equity.csv"], [["yesterday", "1", "1"]])
+    with pytest.raises(BadInput, match=r"equity\.time"):
+        write_report(run)
+
+
+def test_symbols_rank_by_traded_quantity_then_bar_volume_then_name() -> None:
+    fills = [{"symbol": "ZZZ", "qty": "5"}, {"symbol": "MMM", "qty": "5"}]
+    bars = [{"symbol": s, "volume": v} for s, v in (("AAA", "900"), ("MMM", "1"), ("BBB", "900"))]
+    assert rank_symbols(fills, bars) == ["MMM", "ZZZ", "AAA", "BBB"]
+
+
+def test_venue_costs_are_quantity_weighted_per_fill() -> None:
+    tca = [
+        {
+            "parent_id": "P",
+            "side": "BUY",
+            "arrival_price": "100",
+            "interval_vwap": "100",
+            "decision_price": "100",
+            "grade": "Good",
+        }
+    ]
+    fills = [
+        {"parent_id": "P", "venue": "A", "side": "BUY", "qty": "30", "price": "100.10", "fee": "0"},
+        {"parent_id": "P", "venue": "A", "side": "BUY", "qty": "10", "price": "99.90", "fee": "0"},
+        {"parent_id": "P", "venue": "B", "side": "BUY", "qty": "10", "price": "100", "fee": "1"},
+    ]
+    a, b = tca_by_venue(tca, fills)
+    assert (a.name, a.fills, a.filled_qty) == ("A", 2, 40)
+    assert a.arrival_bps == pytest.approx((30 * 10 - 10 * 10) / 40)
+    assert b.arrival_bps == pytest.approx(0) and b.is_bps == pytest.approx(10)  # fee 1 on 1000
+    assert a.grades["Good"] == 1 and str(b.fees) == "1"
+
+
+def test_algo_means_skip_absent_cells_and_count_fills() -> None:
+    tca = [
+        {
+            "parent_id": "P1",
+            "algo": "VWAP",
+            "filled_qty": "10",
+            "arrival_bps": "4",
+            "vwap_bps": "",
+            "is_bps": "2",
+            "grade": "Good",
+        },
+        {
+            "parent_id": "P2",
+            "algo": "VWAP",
+            "filled_qty": "0",
+            "arrival_bps": "",
+            "vwap_bps": "",
+            "is_bps": "6",
+            "grade": "Acceptable",
+        },
+    ]
+    fills = [{"parent_id": "P1", "fee": "0.10"}, {"parent_id": "P1", "fee": "0.20"}]
+    (g,) = tca_by_algo(tca, fills, [])
+    assert (g.parents, g.fills, g.arrival_bps, g.is_bps) == (2, 2, 4.0, 4.0)
+    assert np.isnan(g.vwap_bps) and str(g.fees) == "0.30"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=5000),
+    st.integers(4, 300),
+)
+def test_downsample_keeps_extremes_ends_and_order(values: list[float], cap: int) -> None:
+    arr = np.array(values)
+    keep = downsample_indices(arr, cap)
+    assert len(keep) <= max(cap, 0) + 2 or len(arr) <= cap
+    assert np.all(np.diff(keep) > 0)
+    assert keep[0] == 0 and keep[-1] == len(arr) - 1
+    assert arr[keep].min() == arr.min() and arr[keep].max() == arr.max()
