@@ -1,0 +1,352 @@
+"""The simulator's runner: determinism, invariants, recovery, and planted bugs.
+
+What a user of ``python -m sim`` relies on (issue 4, "What it must show"):
+the same seed gives the same journal byte for byte in any process, the
+invariants hold even when every fault is on, a crash is recovered from the
+journal, and a bug in the world (a venue that overfills or loses a report)
+is caught with the seed and a command that reproduces it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.commands import Fill
+from core.instruments import Instrument
+from sim.calendar import exchange_sessions
+from sim.demo import DEMO_SYMBOLS, demo_bars
+from sim.faults import FaultRates
+from sim.journal import canonical, decode_event, dumps
+from sim.runner import RunResult, RunSpec, Simulation, feed_from_bars
+from sim.venues import VenueSimulator
+
+ROOT = Path(__file__).resolve().parents[2]
+CASH = 5_000_000 * 10**9
+
+HEAVY_FAULTS = FaultRates(
+    reject=0.1,
+    partial=0.3,
+    cancel_race=0.4,
+    duplicate=0.2,
+    reorder=0.2,
+    delay=0.03,
+    drop_bar=0.01,
+    stale=0.002,
+    outage=0.001,
+    crash=0.004,
+)
+
+
+def demo_spec(
+    seed: int = 3,
+    sessions: int = 3,
+    faults: FaultRates | None = None,
+    market_seed: int = 7,
+    cash: int = CASH,
+) -> RunSpec:
+    """A run over the demo's three range-bound symbols on real NYSE sessions."""
+    bars = demo_bars(market_seed, sessions)
+    instruments = [Instrument(symbol) for symbol, _, _ in DEMO_SYMBOLS]
+    sessions_ = exchange_sessions("XNYS", bars[0].time_ns, bars[-1].time_ns)
+    feed = feed_from_bars(bars, instruments, sessions_)
+    reproduce = f"python -m sim demo-test --seed {seed}"
+    return RunSpec("demo", seed, feed, cash, faults or FaultRates(), reproduce)
+
+
+def run(spec: RunSpec, journal: Path | None = None) -> RunResult:
+    return Simulation(spec, journal).run()
+
+
+def ledger(fills: list[Fill]) -> tuple[dict[str, int], int]:
+    """Positions and cash change from fills, each exec id once (independent of the engine)."""
+    positions: dict[str, int] = {}
+    cash = 0
+    seen: set[str] = set()
+    for fill in fills:
+        if fill.exec_id in seen:
+            continue
+        seen.add(fill.exec_id)
+        signed = fill.quantity * (1 if fill.side.value.upper() == "BUY" else -1)
+        positions[fill.symbol] = positions.get(fill.symbol, 0) + signed
+        cash -= signed * fill.price + fill.fee
+    return {s: q for s, q in positions.items() if q}, cash
+
+
+def nonzero(positions: dict[str, int]) -> dict[str, int]:
+    return {s: q for s, q in positions.items() if q}
+
+
+@pytest.fixture(scope="module")
+def clean_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunResult, RunResult, Path, Path]:
+    base = tmp_path_factory.mktemp("clean")
+    first, second = base / "a.jsonl", base / "b.jsonl"
+    return run(demo_spec(), first), run(demo_spec(), second), first, second
+
+
+@pytest.fixture(scope="module")
+def faulty(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunResult, Path]:
+    path = tmp_path_factory.mktemp("faulty") / "journal.jsonl"
+    return run(demo_spec(seed=11, sessions=4, faults=HEAVY_FAULTS), path), path
+
+
+# ------------------------------------------------------------ determinism
+def test_same_seed_same_hash_and_identical_journal_bytes(clean_pair) -> None:
+    one, two, first, second = clean_pair
+    assert one.run_hash == two.run_hash
+    assert first.read_bytes() == second.read_bytes()
+    assert one.journal_lines == two.journal_lines > 0
+
+
+def test_run_hash_is_sha256_of_journal_file(clean_pair) -> None:
+    one, _, first, _ = clean_pair
+    assert hashlib.sha256(first.read_bytes()).hexdigest() == one.run_hash
+    assert len(first.read_bytes().splitlines()) == one.journal_lines
+
+
+def test_clean_run_trades(clean_pair) -> None:
+    """The determinism checks would be vacuous on a run that never traded."""
+    one = clean_pair[0]
+    assert len(one.fills) >= 20
+    assert len(one.bars_seen) == len(one.spec.feed.bars)
+
+
+def test_different_seeds_give_different_hashes() -> None:
+    faults = FaultRates(partial=0.3, duplicate=0.1, reorder=0.1)
+    hashes = {run(demo_spec(seed=s, sessions=2, faults=faults)).run_hash for s in (1, 2, 3)}
+    assert len(hashes) == 3
+
+
+def test_faulty_run_is_deterministic(faulty) -> None:
+    result, _ = faulty
+    again = run(demo_spec(seed=11, sessions=4, faults=HEAVY_FAULTS))
+    assert again.run_hash == result.run_hash
+    assert again.crashes == result.crashes
+
+
+_SCRIPT = """
+import sys
+sys.path.insert(0, {root!r})
+from tests.sim.test_runner import demo_spec, run
+from sim.faults import FaultRates
+print(run(demo_spec(seed=5, sessions=2, faults=FaultRates(partial=0.3, duplicate=0.1,
+    reorder=0.1, crash=0.003))).run_hash)
+"""
+
+
+def test_same_hash_across_processes_with_different_hash_seeds() -> None:
+    script = _SCRIPT.format(root=str(ROOT))
+    hashes = []
+    for hash_seed in ("0", "1", "12345"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        hashes.append(done.stdout.strip())
+    assert len(hashes[0]) == 64
+    assert hashes[0] == hashes[1] == hashes[2]
+    in_process = run(
+        demo_spec(
+            seed=5,
+            sessions=2,
+            faults=FaultRates(partial=0.3, duplicate=0.1, reorder=0.1, crash=0.003),
+        )
+    )
+    assert in_process.run_hash == hashes[0]
+
+
+# ------------------------------------------------------------- invariants
+def test_clean_run_has_no_violation_and_checks_every_event(clean_pair) -> None:
+    one = clean_pair[0]
+    assert one.violation is None
+    assert one.invariant_checks >= len(one.bars_seen)
+    assert one.crashes == 0
+
+
+def test_every_fault_at_high_rates_keeps_invariants(faulty) -> None:
+    result, _ = faulty
+    assert result.violation is None, str(result.violation)
+    assert result.crashes > 0
+    for fault in ("reject", "partial", "duplicate", "reorder", "delay", "drop_bar"):
+        assert result.faults_seen.get(fault, 0) > 0, fault
+    assert len(result.fills) > 0
+
+
+# ---------------------------------------------------------------- journal
+def _journal_entries(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text(encoding="ascii").splitlines()]
+
+
+def test_every_input_line_round_trips_through_decode_event(faulty) -> None:
+    _, path = faulty
+    raw = path.read_text(encoding="ascii").splitlines()
+    kinds: set[str] = set()
+    inputs = 0
+    for number, line in enumerate(raw):
+        entry = json.loads(line)
+        assert entry["n"] == number
+        assert dumps(entry) == line  # canonical on disk
+        if entry["dir"] != "in":
+            continue
+        inputs += 1
+        event = decode_event(entry["item"])
+        assert type(event).__name__ == entry["item"]["type"]
+        kinds.add(type(event).__name__)
+        assert canonical(event) == entry["item"]
+    assert inputs > 0
+    assert {"Bar", "Fill", "OrderUpdate"} <= kinds
+
+
+def test_journal_times_never_go_backwards(faulty) -> None:
+    _, path = faulty
+    times = [entry["at"] for entry in _journal_entries(path)]
+    assert times == sorted(times)
+
+
+# --------------------------------------------------- positions and cash
+def _delivered_fills(path: Path) -> list[Fill]:
+    fills = []
+    for entry in _journal_entries(path):
+        if entry["dir"] == "in" and entry["item"]["type"] == "Fill":
+            fills.append(decode_event(entry["item"]))
+    return fills
+
+
+def test_positions_and_cash_equal_booked_fills(clean_pair) -> None:
+    one = clean_pair[0]
+    positions, cash_change = ledger([fill for fill, _ in one.fills])
+    assert nonzero(one.engine.positions()) == positions
+    assert one.engine.cash == one.spec.initial_cash + cash_change
+
+
+def test_recovered_engine_equals_sum_of_delivered_fills(faulty) -> None:
+    """After crashes, the rebuilt engine's books are exactly the delivered executions."""
+    result, path = faulty
+    assert result.crashes > 0
+    delivered = _delivered_fills(path)
+    positions, cash_change = ledger(delivered)
+    assert nonzero(result.engine.positions()) == positions
+    assert result.engine.cash == result.spec.initial_cash + cash_change
+    booked = {fill.exec_id for fill, _ in result.fills}
+    assert booked == {fill.exec_id for fill in delivered}
+
+
+def test_every_venue_execution_reached_the_engine(faulty) -> None:
+    result, path = faulty
+    printed = {f.exec_id for fills in result.venue_book.values() for f in fills}
+    delivered = {fill.exec_id for fill in _delivered_fills(path)}
+    assert printed == delivered
+    for order_id, fills in result.venue_book.items():
+        order = result.engine.order(order_id)
+        assert order is not None, order_id
+        assert sum(f.quantity for f in fills) == order.filled <= order.quantity
+
+
+def test_recovery_replays_journal_into_the_same_state() -> None:
+    """Simulation._recover mid-run: the rebuilt engine has the crashed one's books."""
+    spec = demo_spec(seed=4, sessions=2, faults=FaultRates(partial=0.2))
+    sim = Simulation(spec)
+    sim._journal._keep = True  # a clean run does not keep lines; recovery needs them
+    result = sim.run()
+    assert result.violation is None
+    before = (nonzero(sim.engine.positions()), sim.engine.cash, len(sim.engine.parents()))
+    old = sim.engine
+    sim._recover(sim._clock.now_ns())
+    assert sim.engine is not old
+    after = (nonzero(sim.engine.positions()), sim.engine.cash, len(sim.engine.parents()))
+    assert after == before
+    assert sim.crashes == 1
+
+
+# ------------------------------------------------------------ planted bugs
+def test_overfilling_venue_is_caught_with_seed_and_reproduce(monkeypatch) -> None:
+    original = VenueSimulator._fill
+    planted = {"done": False}
+
+    def overfill(self, now_ns, order, quantity, price):
+        out = original(self, now_ns, order, quantity, price)
+        if planted["done"] or not out:
+            return out
+        planted["done"] = True
+        when, fill = out[0]
+        bigger = Fill(
+            fill.time_ns,
+            fill.client_order_id,
+            fill.exec_id,
+            fill.symbol,
+            fill.side,
+            fill.quantity + order.quantity,  # more than the order's leaves
+            fill.price,
+            fill.venue,
+            fill.fee,
+        )
+        return [(when, bigger), *out[1:]]
+
+    monkeypatch.setattr(VenueSimulator, "_fill", overfill)
+    spec = demo_spec(seed=21, sessions=2)
+    result = run(spec)
+    assert planted["done"]
+    violation = result.violation
+    assert violation is not None
+    assert violation.seed == 21
+    assert violation.reproduce == spec.reproduce
+    assert "21" in str(violation) and spec.reproduce in str(violation)
+    assert any(word in violation.what for word in ("overfilled", "position", "cash")), (
+        violation.what
+    )
+
+
+def test_swallowed_fill_report_is_caught(monkeypatch) -> None:
+    original = VenueSimulator._fill
+    swallowed: list[str] = []
+
+    def lose_one(self, now_ns, order, quantity, price):
+        out = original(self, now_ns, order, quantity, price)
+        if not swallowed and out:
+            swallowed.append(out[0][1].exec_id)
+            return []
+        return out
+
+    monkeypatch.setattr(VenueSimulator, "_fill", lose_one)
+    spec = demo_spec(seed=22, sessions=2)
+    result = run(spec)
+    assert swallowed
+    violation = result.violation
+    assert violation is not None
+    assert "never delivered" in violation.what
+    assert swallowed[0] in violation.what
+    assert violation.seed == 22
+    assert violation.reproduce == spec.reproduce
+
+
+def test_engine_that_ignores_a_fill_is_caught(monkeypatch) -> None:
+    """A core bug (a fill dropped inside the engine) breaks position = Σ fills."""
+    from core.engine import Engine
+
+    original = Engine.handle
+    dropped: list[str] = []
+
+    def forgetful(self, event):
+        if type(event) is Fill and not dropped:
+            dropped.append(event.exec_id)
+            return []
+        return original(self, event)
+
+    monkeypatch.setattr(Engine, "handle", forgetful)
+    result = run(demo_spec(seed=23, sessions=2))
+    assert dropped
+    assert result.violation is not None
+    assert "position" in result.violation.what or "cash" in result.violation.what
