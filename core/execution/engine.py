@@ -217,8 +217,19 @@ class ExecutionEngine:
             bar_volume=volume,
             half_spread=instrument.tick / 2 / price if price > 0 else 0.0,
             risk_aversion=1.0 / (risk_budget / 1e9) if risk_budget > 0 else 0.0,
-            max_bars=market.bars_per_day,
+            max_bars=self._max_bars(market),
         )
+
+    @staticmethod
+    def _max_bars(market: SymbolMarket) -> int:
+        """A day's bars at most, and never past today's learned last trading minute."""
+        limit = market.bars_per_day
+        if market.last_ns is not None:
+            period = market.bar_period_ns
+            left = market.bars_left_today(market.last_ns + period, period)
+            if left is not None:
+                limit = min(limit, left)
+        return max(1, limit)
 
     def recommend_algorithm(
         self,
