@@ -537,8 +537,14 @@ class ExecutionEngine:
     def _step(self, now_ns: int, parent: ParentOrder, caps: TierCapabilities, out: Outcome) -> None:
         if parent.state == "working" and now_ns >= parent.end_ns:
             self._close(now_ns, parent, "expired", out)
-        else:
+        elif parent.state == "working":
             self._release(now_ns, parent, caps, out)
+        else:
+            # Closed but a child is still live (its cancel was rejected): ask again.
+            for child in parent.children:
+                request = self.book.request_cancel(now_ns, child)
+                if request is not None:
+                    out.commands.append(request)
         self._maybe_finish(now_ns, parent, out)
 
     def cancel_parent(self, now_ns: int, parent: ParentOrder, reason: str) -> Outcome:

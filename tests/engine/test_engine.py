@@ -455,3 +455,21 @@ def test_fractional_units_are_sized_and_booked_exactly():
     # 0.12345678 BTC × $30,000.000000001, rounded half-even to the nano-unit
     assert engine.cash == 50_000 * D - 3_703_703_400_000
     assert engine.position("BTC") == 12_345_678
+
+
+def test_a_rejected_cancel_is_retried_until_the_parent_can_finish():
+    h = Harness(script=signal_at({20: LONG}))
+    h.bars(20)
+    _, commands = h.bar()
+    (order,) = submits(commands)
+    h.update(order.client_order_id, OrdStatus.NEW)
+    expire = next(t for t in of_kind(commands, ScheduleTimer) if t.key.startswith("expire"))
+    h.clock.advance_to(expire.time_ns)
+    (cancel,) = of_kind(h.engine.handle(Timer(expire.time_ns, expire.key)), CancelOrder)
+    h.update(cancel.client_order_id, OrdStatus.REJECTED, "too late to cancel")
+    assert h.engine.order(order.client_order_id).status is OrdStatus.NEW
+    _, commands = h.bar()
+    (again,) = of_kind(commands, CancelOrder)
+    assert again.orig_client_order_id == order.client_order_id
+    done = h.update(again.client_order_id, OrdStatus.CANCELED)
+    assert kinds(done, "tca")
