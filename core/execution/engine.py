@@ -307,7 +307,7 @@ class ExecutionEngine:
                     True,
                     dark.reason,
                 )
-        lit = self.router.choose(caps, price, self.sigma(instrument.symbol, price))
+        lit = self.router.choose(caps, price, self.sigma(instrument.symbol, price), passive)
         order_type = OrderType.LIMIT if passive else OrderType.MARKET
         return RouteDecision(
             lit.venue if lit else None,
