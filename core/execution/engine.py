@@ -679,6 +679,3 @@ class ExecutionEngine:
 
     def open_orders(self) -> list[ChildOrder]:
         return self.book.live_orders()
-
-    def cancel_request_ids(self) -> list[str]:
-        return [o.client_order_id for o in self.book.orders if o.pending is not None]
