@@ -218,7 +218,12 @@ class VenueSimulator:
 
     def _replace(self, now_ns: int, cmd: ReplaceOrder) -> list[tuple[int, Report]]:
         order = self._orders.get(cmd.orig_client_order_id)
-        if order is None or not order.open or cmd.quantity <= order.filled:
+        if (
+            order is None
+            or not order.open
+            or cmd.quantity <= order.filled
+            or cmd.client_order_id in self._orders
+        ):
             venue = order.venue if order else BROKER_VENUE
             return self._reply(
                 now_ns,
@@ -330,11 +335,13 @@ class VenueSimulator:
         half_spread = max(tick // 2, reference // 20_000)  # ≥ half a tick, ~1 bp wide
         volume = max(bar.volume, 1)
         impact = int(IMPACT_Y * (bar.high - bar.low) * math.sqrt(quantity / volume))
+        # Round to the tick away from us first, then keep inside the bar: a bar
+        # with off-tick extremes (adjusted data) must still contain the fill.
         if order.side is Side.BUY:
-            price = min(bar.high, reference + half_spread + impact)
-            return -(-price // tick) * tick if price % tick else price
-        price = max(bar.low, reference - half_spread - impact)
-        return (price // tick) * tick
+            price = -(-(reference + half_spread + impact) // tick) * tick
+            return max(bar.low, min(bar.high, price))
+        price = ((reference - half_spread - impact) // tick) * tick
+        return min(bar.high, max(bar.low, price))
 
     def _fill(
         self, now_ns: int, order: SimOrder, quantity: int, price: int

@@ -6,6 +6,7 @@ import base64
 import csv
 import json
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,10 @@ pytest.importorskip("matplotlib")
 from core.errors import BadInput
 from sim.report import (
     MAX_SYMBOLS,
+    RunFiles,
     downsample_indices,
     rank_symbols,
+    render_html,
     tca_by_algo,
     tca_by_venue,
     write_report,
@@ -330,3 +333,39 @@ def test_downsample_keeps_extremes_ends_and_order(values: list[float], cap: int)
     assert np.all(np.diff(keep) > 0)
     assert keep[0] == 0 and keep[-1] == len(arr) - 1
     assert arr[keep].min() == arr.min() and arr[keep].max() == arr.max()
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def _parse(page: str) -> _Tags:
+    parser = _Tags()
+    parser.feed(page)
+    parser.close()
+    return parser
+
+
+def _summary_only(scenario: str, key: str, symbol: str) -> RunFiles:
+    summary = {"scenario": scenario, "run_hash": scenario, key: scenario, "positions": {symbol: 5}}
+    return RunFiles([], [], [], [], [], [], summary)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.text(min_size=1, max_size=40), st.text(min_size=1, max_size=12))
+def test_any_text_in_the_run_cannot_change_the_page_structure(text: str, key: str) -> None:
+    """Whatever the run's strings contain, the page has the same tags and shows them verbatim."""
+    page = _parse(render_html(_summary_only(text, "x_" + key, text)))
+    baseline = _parse(render_html(_summary_only("plain", "x_" + "k", "plain")))
+    assert page.tags == baseline.tags
+    shown = "".join(page.text)
+    assert text in shown

@@ -1,0 +1,620 @@
+"""The stand-in broker: Alpaca's order book, positions and account over the venue simulator.
+
+A pure state machine (every call takes the market time it happens at). Orders
+go to ``sim.venues.VenueSimulator`` — the simulator's own fill model — and
+fill against the bars as the market publishes them, so the stand-in's fills are
+as honest as a simulation run's. Results are Alpaca JSON bodies and the
+trade-update events the trading stream broadcasts.
+
+Account model: a cash account (multiplier 1, no shorting), as a fresh Alpaca
+account without margin is: buys need buying power, sells need shares.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from core.commands import (
+    CancelOrder,
+    Fill,
+    OrderType,
+    OrderUpdate,
+    OrdStatus,
+    ReplaceOrder,
+    Side,
+    SubmitOrder,
+    TimeInForce,
+)
+from core.errors import BadInput
+from core.events import Bar
+from core.money import price_from_decimal, quantity_from_decimal, round_half_even_div
+from sim.faults import NO_FAULTS
+from sim.venues import VenueSimulator
+from standins import wire
+from standins.market import SessionMarket
+
+MINUTE_NS = 60 * 10**9
+OPEN_STATUSES = ("new", "partially_filled", "accepted", "pending_new")
+
+
+class ApiError(Exception):
+    """An Alpaca error answer: HTTP status and body."""
+
+    def __init__(self, status: int, code: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = wire.error(code, message)
+
+
+@dataclass
+class Order:
+    id: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    qty: int
+    order_type: OrderType
+    tif: TimeInForce
+    limit_price: int | None
+    submitted_ns: int
+    status: str = "accepted"
+    updated_ns: int = 0
+    filled_qty: int = 0
+    notional: int = 0  # Σ qty × price of fills, nano-units
+    prior_filled: int = 0  # filled on the orders this one replaced (the venue counts them)
+    filled_ns: int | None = None
+    canceled_ns: int | None = None
+    expired_ns: int | None = None
+    failed_ns: int | None = None
+    replaced_ns: int | None = None
+    replaced_by: str | None = None
+    replaces: str | None = None
+    reject_reason: str = ""
+
+    @property
+    def open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def leaves(self) -> int:
+        return self.qty - self.filled_qty
+
+
+@dataclass
+class Position:
+    qty: int = 0
+    cost: int = 0  # nano-units paid for the shares held (average cost basis)
+
+
+@dataclass
+class Broker:
+    market: SessionMarket
+    seed: int
+    cash: int = 0
+    orders: dict[str, Order] = field(default_factory=dict)
+    positions: dict[str, Position] = field(default_factory=dict)
+    fills: list[dict[str, Any]] = field(default_factory=list)
+    last_price: dict[str, int] = field(default_factory=dict)
+    day_open_price: dict[str, int] = field(default_factory=dict)
+    rejected_requests: int = 0
+
+    def __post_init__(self) -> None:
+        self.cash = self.market.balance
+        closes = {close for _, close in self.market.sessions}
+        self._venue = VenueSimulator(self.seed, self.market.instruments, NO_FAULTS, closes)
+        self._order_seq = 0
+        self._exec_seq = 0
+        self._cancel_seq = 0
+        self._by_client_id: dict[str, str] = {}
+        self._assets = {
+            s: wire.stable_uuid("asset", i) for i, s in enumerate(sorted(self.market.instruments))
+        }
+        for bar in self.market.history:
+            self.last_price[bar.symbol] = bar.close
+        self.day_open_price = dict(self.last_price)
+
+    # ------------------------------------------------------------ orders
+    def submit(self, now_ns: int, body: object) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """POST /v2/orders: the new order's JSON and the trade updates it caused."""
+        if not isinstance(body, dict):
+            raise self._invalid("request body must be a JSON object")
+        symbol = str(body.get("symbol") or "").upper()
+        if not symbol:
+            raise self._invalid("symbol is required")
+        instrument = self.market.instruments.get(symbol)
+        if instrument is None:
+            raise self._invalid(f'asset "{symbol}" not found')
+        side = self._enum(Side, body.get("side"), "side")
+        order_type = self._order_type(body.get("type", body.get("order_type")))
+        tif = self._tif(body.get("time_in_force"))
+        if body.get("notional") is not None:
+            raise self._invalid("notional orders are not supported by the stand-in; send qty")
+        qty = self._quantity(body.get("qty"), instrument.qty_decimals)
+        limit = self._limit(order_type, body.get("limit_price"))
+        client_id = body.get("client_order_id")
+        if client_id is None:
+            client_id = wire.stable_uuid("client-order", self._order_seq + 1)
+        client_id = str(client_id)
+        if len(client_id) > 128:
+            raise self._invalid("client_order_id must be at most 128 characters")
+        if client_id in self._by_client_id:
+            raise self._invalid("client_order_id must be unique")
+        self._check_affordable(symbol, side, qty, limit)
+        self._order_seq += 1
+        order = Order(
+            id=wire.stable_uuid("order", self._order_seq),
+            client_order_id=client_id,
+            symbol=symbol,
+            side=side,
+            qty=qty,
+            order_type=order_type,
+            tif=tif,
+            limit_price=limit,
+            submitted_ns=now_ns,
+            updated_ns=now_ns,
+        )
+        self.orders[order.id] = order
+        self._by_client_id[client_id] = order.id
+        answer = self.order_json(order)  # the POST answers before the venue acks: "accepted"
+        command = SubmitOrder(
+            now_ns, order.id, None, symbol, side, qty, order_type, limit, tif, None, None
+        )
+        events = self._apply(self._venue.receive(now_ns, command))
+        return answer, events
+
+    def cancel(self, now_ns: int, order_id: str) -> list[dict[str, Any]]:
+        order = self.find(order_id)
+        if not order.open:
+            raise ApiError(422, wire.STATE_CONFLICT, f'order is already in "{order.status}" state')
+        self._cancel_seq += 1
+        command = CancelOrder(
+            now_ns, f"cancel-{self._cancel_seq}", order.id, order.symbol, order.side
+        )
+        return self._apply(self._venue.receive(now_ns, command))
+
+    def replace(
+        self, now_ns: int, order_id: str, body: object
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """PATCH /v2/orders/{id}: a new order takes the old one's place."""
+        old = self.find(order_id)
+        if not isinstance(body, dict):
+            raise self._invalid("request body must be a JSON object")
+        if not old.open:
+            raise ApiError(422, wire.STATE_CONFLICT, f'order is already in "{old.status}" state')
+        instrument = self.market.instruments[old.symbol]
+        qty = old.leaves
+        if body.get("qty") is not None:
+            qty = self._quantity(body["qty"], instrument.qty_decimals)
+        limit = old.limit_price
+        if body.get("limit_price") is not None:
+            if old.order_type is not OrderType.LIMIT:
+                raise self._invalid("limit_price is only for limit orders")
+            limit = self._limit(OrderType.LIMIT, body["limit_price"])
+        tif = self._tif(body["time_in_force"]) if body.get("time_in_force") else old.tif
+        client_id = str(
+            body.get("client_order_id") or wire.stable_uuid("client-order", self._order_seq + 1)
+        )
+        if client_id in self._by_client_id:
+            raise self._invalid("client_order_id must be unique")
+        self._order_seq += 1
+        new = Order(
+            id=wire.stable_uuid("order", self._order_seq),
+            client_order_id=client_id,
+            symbol=old.symbol,
+            side=old.side,
+            qty=qty,
+            order_type=old.order_type,
+            tif=tif,
+            limit_price=limit,
+            submitted_ns=now_ns,
+            updated_ns=now_ns,
+            prior_filled=old.prior_filled + old.filled_qty,
+            replaces=old.id,
+        )
+        command = ReplaceOrder(
+            now_ns, new.id, old.id, old.symbol, old.side, new.prior_filled + qty, limit
+        )
+        reports = self._venue.receive(now_ns, command)
+        if any(isinstance(r, OrderUpdate) and r.status is OrdStatus.REJECTED for _, r in reports):
+            raise ApiError(422, wire.STATE_CONFLICT, "order cannot be replaced")
+        self.orders[new.id] = new
+        self._by_client_id[client_id] = new.id
+        old.status, old.replaced_ns, old.replaced_by, old.updated_ns = (
+            "replaced",
+            now_ns,
+            new.id,
+            now_ns,
+        )
+        new.status = "new"
+        events = [
+            self._event("replaced", old, now_ns),
+            self._event("new", new, now_ns),
+        ]
+        return self.order_json(new), events
+
+    def asset_id(self, symbol: str) -> str:
+        return self._assets[symbol]
+
+    def find(self, order_id: str) -> Order:
+        order = self.orders.get(order_id)
+        if order is None:
+            raise ApiError(404, wire.NOT_FOUND, "order not found")
+        return order
+
+    def find_by_client_id(self, client_id: str) -> Order:
+        order_id = self._by_client_id.get(client_id)
+        if order_id is None:
+            raise ApiError(404, wire.NOT_FOUND, "order not found")
+        return self.orders[order_id]
+
+    # -------------------------------------------------------------- bars
+    def on_bar(self, bar: Bar) -> list[dict[str, Any]]:
+        """A bar was published: resting orders trade against it."""
+        if bar.time_ns in {o for o, _ in self.market.sessions}:
+            self.day_open_price[bar.symbol] = self.last_price.get(bar.symbol, bar.open)
+        self.last_price[bar.symbol] = bar.close
+        return self._apply(self._venue.match(bar, bar.time_ns + MINUTE_NS))
+
+    def _apply(self, reports: list[tuple[int, Fill | OrderUpdate]]) -> list[dict[str, Any]]:
+        events = []
+        for time_ns, report in sorted(reports, key=lambda r: r[0]):
+            if isinstance(report, Fill):
+                events.append(self._fill(time_ns, report))
+                continue
+            order = self.orders.get(report.client_order_id)
+            if order is None:  # a reply to a cancel request id: only rejections come so
+                continue
+            event = self._status(order, report, time_ns)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def _status(self, order: Order, update: OrderUpdate, time_ns: int) -> dict[str, Any] | None:
+        if update.status is OrdStatus.NEW and order.status == "accepted":
+            order.status, order.updated_ns = "new", time_ns
+            return self._event("new", order, time_ns)
+        if update.status is OrdStatus.REJECTED and order.status == "accepted":
+            order.status, order.failed_ns, order.updated_ns = "rejected", time_ns, time_ns
+            order.reject_reason = update.reason
+            return self._event("rejected", order, time_ns)
+        if update.status is OrdStatus.CANCELED and order.open:
+            order.status, order.canceled_ns, order.updated_ns = "canceled", time_ns, time_ns
+            return self._event("canceled", order, time_ns)
+        if update.status is OrdStatus.EXPIRED and order.open:
+            order.status, order.expired_ns, order.updated_ns = "expired", time_ns, time_ns
+            return self._event("expired", order, time_ns)
+        return None
+
+    def _fill(self, time_ns: int, fill: Fill) -> dict[str, Any]:
+        order = self.orders[fill.client_order_id]
+        order.filled_qty += fill.quantity
+        order.notional += fill.quantity * fill.price
+        order.updated_ns = time_ns
+        if order.filled_qty >= order.qty:
+            order.status, order.filled_ns = "filled", time_ns
+        else:
+            order.status = "partially_filled"
+        position = self.positions.setdefault(order.symbol, Position())
+        if fill.side is Side.BUY:
+            position.cost += fill.quantity * fill.price
+            position.qty += fill.quantity
+            self.cash -= fill.quantity * fill.price + fill.fee
+        else:
+            remaining = position.qty - fill.quantity
+            position.cost = (
+                round_half_even_div(position.cost * remaining, position.qty) if position.qty else 0
+            )
+            position.qty = remaining
+            self.cash += fill.quantity * fill.price - fill.fee
+        if position.qty == 0:
+            position.cost = 0
+        self._exec_seq += 1
+        execution_id = wire.stable_uuid("execution", self._exec_seq)
+        record = {
+            "execution_id": execution_id,
+            "venue_exec_id": fill.exec_id,
+            "order_id": order.id,
+            "client_order_id": order.client_order_id,
+            "symbol": order.symbol,
+            "side": order.side.value,
+            "qty": str(fill.quantity),
+            "price": wire.money(fill.price),
+            "timestamp": wire.rfc3339(time_ns),
+        }
+        self.fills.append(record)
+        event = "fill" if order.status == "filled" else "partial_fill"
+        body = self._event(event, order, time_ns)
+        body.update(
+            execution_id=execution_id,
+            price=wire.money(fill.price),
+            qty=str(fill.quantity),
+            position_qty=str(position.qty),
+        )
+        return body
+
+    # ---------------------------------------------------------- answers
+    def order_json(self, order: Order) -> dict[str, Any]:
+        def at(ns: int | None) -> str | None:
+            return None if ns is None else wire.rfc3339(ns)
+
+        average = (
+            wire.money(round_half_even_div(order.notional, order.filled_qty))
+            if order.filled_qty
+            else None
+        )
+        return {
+            "id": order.id,
+            "client_order_id": order.client_order_id,
+            "created_at": at(order.submitted_ns),
+            "updated_at": at(order.updated_ns),
+            "submitted_at": at(order.submitted_ns),
+            "filled_at": at(order.filled_ns),
+            "expired_at": at(order.expired_ns),
+            "canceled_at": at(order.canceled_ns),
+            "failed_at": at(order.failed_ns),
+            "replaced_at": at(order.replaced_ns),
+            "replaced_by": order.replaced_by,
+            "replaces": order.replaces,
+            "asset_id": self._assets[order.symbol],
+            "symbol": order.symbol,
+            "asset_class": "us_equity",
+            "notional": None,
+            "qty": str(order.qty),
+            "filled_qty": str(order.filled_qty),
+            "filled_avg_price": average,
+            "order_class": "simple",
+            "order_type": order.order_type.value,
+            "type": order.order_type.value,
+            "side": order.side.value,
+            "position_intent": "buy_to_open" if order.side is Side.BUY else "sell_to_close",
+            "time_in_force": order.tif.value,
+            "limit_price": None if order.limit_price is None else wire.money(order.limit_price),
+            "stop_price": None,
+            "status": order.status,
+            "extended_hours": False,
+            "legs": None,
+            "trail_percent": None,
+            "trail_price": None,
+            "hwm": None,
+            "subtag": None,
+            "source": None,
+        }
+
+    def _event(self, event: str, order: Order, time_ns: int) -> dict[str, Any]:
+        return {
+            "event": event,
+            "timestamp": wire.rfc3339(time_ns),
+            "order": self.order_json(order),
+        }
+
+    def list_orders(self, params: dict[str, str]) -> list[dict[str, Any]]:
+        """GET /v2/orders with status, limit, after, until, direction, side, symbols."""
+        status = params.get("status", "open")
+        if status not in ("open", "closed", "all"):
+            raise self._invalid(f"invalid status {status}")
+        limit = self._int_param(params.get("limit"), 50, "limit", 1, 500)
+        direction = params.get("direction", "desc")
+        if direction not in ("asc", "desc"):
+            raise self._invalid(f"invalid direction {direction}")
+        symbols = {s.strip().upper() for s in params.get("symbols", "").split(",") if s.strip()}
+        side = params.get("side")
+        after = self._time_param(params.get("after"), "after")
+        until = self._time_param(params.get("until"), "until")
+        chosen = []
+        for order in self.orders.values():
+            if (status == "open" and not order.open) or (status == "closed" and order.open):
+                continue
+            if (symbols and order.symbol not in symbols) or (side and order.side.value != side):
+                continue
+            if after is not None and order.submitted_ns <= after:
+                continue
+            if until is not None and order.submitted_ns > until:
+                continue
+            chosen.append(order)
+        chosen.sort(key=lambda o: o.submitted_ns, reverse=direction == "desc")
+        return [self.order_json(o) for o in chosen[:limit]]
+
+    def positions_json(self) -> list[dict[str, Any]]:
+        return [self.position_json(s) for s in sorted(self.positions) if self.positions[s].qty]
+
+    def position_json(self, symbol: str) -> dict[str, Any]:
+        position = self.positions.get(symbol.upper())
+        if position is None or position.qty == 0:
+            raise ApiError(404, wire.NOT_FOUND, "position does not exist")
+        symbol = symbol.upper()
+        price = self.last_price.get(symbol, 0)
+        value = position.qty * price
+        pnl = value - position.cost
+        lastday = self.day_open_price.get(symbol, price)
+        intraday = position.qty * (price - lastday)
+        return {
+            "asset_id": self._assets[symbol],
+            "symbol": symbol,
+            "exchange": "NASDAQ",
+            "asset_class": "us_equity",
+            "asset_marginable": False,
+            "qty": str(position.qty),
+            "qty_available": str(position.qty - self._reserved_sell(symbol)),
+            "avg_entry_price": wire.money(round_half_even_div(position.cost, position.qty)),
+            "side": "long",
+            "market_value": wire.money(value),
+            "cost_basis": wire.money(position.cost),
+            "unrealized_pl": wire.money(pnl),
+            "unrealized_plpc": _ratio(pnl, position.cost),
+            "unrealized_intraday_pl": wire.money(intraday),
+            "unrealized_intraday_plpc": _ratio(intraday, position.qty * lastday),
+            "current_price": wire.money(price),
+            "lastday_price": wire.money(lastday),
+            "change_today": _ratio(price - lastday, lastday),
+        }
+
+    def equity(self) -> int:
+        held = sum(p.qty * self.last_price.get(s, 0) for s, p in self.positions.items())
+        return self.cash + held
+
+    def buying_power(self) -> int:
+        return self.cash - self._reserved_buy()
+
+    def account_json(self) -> dict[str, Any]:
+        long_value = sum(p.qty * self.last_price.get(s, 0) for s, p in self.positions.items())
+        equity = self.equity()
+        power = wire.money(self.buying_power())
+        return {
+            "id": wire.stable_uuid("account", 1),
+            "account_number": "PA3STANDIN01",
+            "status": "ACTIVE",
+            "crypto_status": "INACTIVE",
+            "currency": "USD",
+            "buying_power": power,
+            "regt_buying_power": power,
+            "daytrading_buying_power": "0",
+            "effective_buying_power": power,
+            "non_marginable_buying_power": power,
+            "options_buying_power": power,
+            "bod_dtbp": "0",
+            "cash": wire.money(self.cash),
+            "accrued_fees": "0",
+            "pending_transfer_in": "0",
+            "portfolio_value": wire.money(equity),
+            "pattern_day_trader": False,
+            "trading_blocked": False,
+            "transfers_blocked": False,
+            "account_blocked": False,
+            "created_at": wire.rfc3339(self.market.sessions[0][0] - 86_400 * 10**9),
+            "trade_suspended_by_user": False,
+            "multiplier": "1",
+            "shorting_enabled": False,
+            "equity": wire.money(equity),
+            "last_equity": wire.money(self.market.balance),
+            "long_market_value": wire.money(long_value),
+            "short_market_value": "0",
+            "position_market_value": wire.money(long_value),
+            "initial_margin": "0",
+            "maintenance_margin": "0",
+            "last_maintenance_margin": "0",
+            "sma": "0",
+            "daytrade_count": 0,
+            "options_approved_level": 0,
+            "options_trading_level": 0,
+        }
+
+    def state_json(self) -> dict[str, Any]:
+        """The stand-in's own truth, for tests to compare the gateway's records with."""
+        return {
+            "orders": [self.order_json(o) for o in self.orders.values()],
+            "fills": list(self.fills),
+            "positions": self.positions_json(),
+            "account": self.account_json(),
+        }
+
+    # -------------------------------------------------------- validation
+    def _invalid(self, message: str) -> ApiError:
+        self.rejected_requests += 1
+        return ApiError(422, wire.UNPROCESSABLE, message)
+
+    def _enum(self, kind: type[Side], value: object, name: str) -> Side:
+        try:
+            return kind(str(value).lower())
+        except ValueError:
+            raise self._invalid(f"invalid {name}: {value!r}") from None
+
+    def _order_type(self, value: object) -> OrderType:
+        text = str(value or "").lower()
+        if text in ("market", "limit"):
+            return OrderType(text)
+        if text in ("stop", "stop_limit", "trailing_stop"):
+            raise self._invalid(f"order type {text} is not supported by the stand-in")
+        raise self._invalid(f"invalid order type: {value!r}")
+
+    def _tif(self, value: object) -> TimeInForce:
+        text = str(value or "").lower()
+        if text in ("day", "gtc", "ioc"):
+            return TimeInForce(text)
+        if text in ("opg", "cls", "fok"):
+            raise self._invalid(f"time_in_force {text} is not supported by the stand-in")
+        raise self._invalid(f"invalid time_in_force: {value!r}")
+
+    def _quantity(self, value: object, decimals: int) -> int:
+        if value is None:
+            raise self._invalid("qty is required")
+        try:
+            qty = quantity_from_decimal(str(value), decimals, "qty")
+        except BadInput:
+            raise self._invalid(f"qty must be a whole number of shares, got {value!r}") from None
+        if qty <= 0:
+            raise self._invalid(f"qty must be > 0, got {value!r}")
+        return qty
+
+    def _limit(self, order_type: OrderType, value: object) -> int | None:
+        if order_type is OrderType.MARKET:
+            if value is not None:
+                raise self._invalid("limit_price is not allowed for market orders")
+            return None
+        if value is None:
+            raise self._invalid("limit_price is required for limit orders")
+        try:
+            price = price_from_decimal(str(value), "limit_price")
+        except BadInput:
+            raise self._invalid(f"invalid limit_price {value!r}") from None
+        if price <= 0:
+            raise self._invalid(f"limit_price must be > 0, got {value!r}")
+        return price
+
+    def _check_affordable(self, symbol: str, side: Side, qty: int, limit: int | None) -> None:
+        if side is Side.BUY:
+            price = limit if limit is not None else self.last_price.get(symbol, 0)
+            if qty * price > self.buying_power():
+                raise ApiError(403, wire.FORBIDDEN, "insufficient buying power")
+            return
+        held = self.positions.get(symbol, Position()).qty
+        available = held - self._reserved_sell(symbol)
+        if qty > available:
+            raise ApiError(
+                403,
+                wire.FORBIDDEN,
+                f"insufficient qty available for order (requested: {qty}, available: {available})",
+            )
+
+    def _reserved_buy(self) -> int:
+        total = 0
+        for order in self.orders.values():
+            if order.open and order.side is Side.BUY:
+                price = order.limit_price or self.last_price.get(order.symbol, 0)
+                total += order.leaves * price
+        return total
+
+    def _reserved_sell(self, symbol: str) -> int:
+        return sum(
+            o.leaves
+            for o in self.orders.values()
+            if o.open and o.side is Side.SELL and o.symbol == symbol
+        )
+
+    def _int_param(self, text: str | None, default: int, name: str, low: int, high: int) -> int:
+        if text is None or text == "":
+            return default
+        try:
+            value = int(text)
+        except ValueError:
+            raise self._invalid(f"invalid {name}: {text!r}") from None
+        if not low <= value <= high:
+            raise self._invalid(f"{name} must be between {low} and {high}")
+        return value
+
+    def _time_param(self, text: str | None, name: str) -> int | None:
+        if not text:
+            return None
+        from sim.timefmt import parse_time
+
+        try:
+            return parse_time(text, name)
+        except BadInput:
+            raise self._invalid(f"invalid {name}: {text!r}") from None
+
+
+def _ratio(numerator: int, denominator: int) -> str:
+    if not denominator:
+        return "0"
+    return str((Decimal(numerator) / Decimal(denominator)).quantize(Decimal("0.0000000001")))

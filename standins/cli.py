@@ -1,0 +1,173 @@
+"""``python -m sim serve``: arguments, start-up, the endpoints line, graceful stop.
+
+Kept free of heavy imports at module level: ``sim/__main__`` builds its parser
+from ``add_arguments`` on every invocation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import socket
+import sys
+
+EXIT_OK, EXIT_BAD_INPUT = 0, 2
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scenario", default="default", help="simulated market (see `list`)")
+    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.add_argument("--days", type=int, help="trading days (default: the scenario's)")
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=60.0,
+        help="simulated seconds per real second (default 60: a minute bar per second)",
+    )
+    parser.add_argument(
+        "--history-days",
+        type=int,
+        default=2,
+        help="sessions published as history before live streaming starts (default 2)",
+    )
+    parser.add_argument(
+        "--overnight",
+        type=float,
+        default=2.0,
+        help="real seconds the market stays closed between sessions (default 2)",
+    )
+    parser.add_argument("--key", default="test", help="the only API key accepted (default test)")
+    parser.add_argument("--secret", default="test", help="its secret (default test)")
+    parser.add_argument(
+        "--telegram-token", default="test-token", help="the only bot token accepted"
+    )
+    parser.add_argument("--port", type=int, default=0, help="port for everything (default: free)")
+    parser.add_argument(
+        "--fault-429", type=float, default=0.0, metavar="RATE", help="fraction of REST calls → 429"
+    )
+    parser.add_argument(
+        "--drop-after", type=int, metavar="N", help="drop each stream connection after N frames"
+    )
+    parser.add_argument(
+        "--silence-after",
+        type=int,
+        metavar="MINUTES",
+        help="streams go silent after this many live minutes",
+    )
+    parser.add_argument(
+        "--silence-seconds", type=float, default=10.0, help="how long (real seconds, default 10)"
+    )
+    parser.add_argument(
+        "--bars-page-max",
+        type=int,
+        default=10_000,
+        help="most bars per /v2/stocks/bars page (Alpaca: 10000)",
+    )
+
+
+def _check(args: argparse.Namespace) -> str | None:
+    """The first bad argument, described; None when all are usable."""
+    if args.seed < 0:
+        return f"--seed {args.seed}: must be >= 0"
+    if not 0 < args.speed <= 1_000_000:
+        return f"--speed {args.speed}: must be in (0, 1000000]"
+    if args.days is not None and not 1 <= args.days <= 260:
+        return f"--days {args.days}: must be between 1 and 260"
+    if args.history_days < 0:
+        return f"--history-days {args.history_days}: must be >= 0"
+    if not 0 <= args.overnight <= 3600:
+        return f"--overnight {args.overnight}: must be in [0, 3600] seconds"
+    if not 0 <= args.port <= 65535:
+        return f"--port {args.port}: must be in [0, 65535]"
+    if not 0 <= args.fault_429 <= 1:
+        return f"--fault-429 {args.fault_429}: must be a rate in [0, 1]"
+    if args.drop_after is not None and args.drop_after < 1:
+        return f"--drop-after {args.drop_after}: must be >= 1"
+    if args.silence_after is not None and args.silence_after < 1:
+        return f"--silence-after {args.silence_after}: must be >= 1"
+    if not 0 <= args.silence_seconds <= 86_400:
+        return f"--silence-seconds {args.silence_seconds}: must be in [0, 86400]"
+    if not 1 <= args.bars_page_max <= 10_000:
+        return f"--bars-page-max {args.bars_page_max}: must be between 1 and 10000"
+    for name in ("key", "secret", "telegram_token"):
+        if not getattr(args, name):
+            return f"--{name.replace('_', '-')}: must not be empty"
+    return None
+
+
+def serve(args: argparse.Namespace) -> int:
+    problem = _check(args)
+    if problem is not None:
+        print(f"python -m sim serve: error: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    from core.errors import BadInput
+    from standins.market import load_market
+
+    try:
+        market = load_market(args.scenario, args.seed, args.history_days, args.days)
+    except BadInput as exc:
+        print(f"python -m sim serve: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", args.port))
+    except OSError as exc:
+        print(f"python -m sim serve: error: --port {args.port}: {exc.strerror}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    asyncio.run(_serve(args, market, sock))
+    return EXIT_OK
+
+
+def endpoints(port: int) -> dict[str, str]:
+    base = f"127.0.0.1:{port}"
+    return {
+        "alpaca_rest": f"http://{base}",
+        "alpaca_data_ws": f"ws://{base}/v2/iex",
+        "alpaca_trading_ws": f"ws://{base}/stream",
+        "telegram": f"http://{base}",
+        "control": f"http://{base}/_control",
+    }
+
+
+async def _serve(args: argparse.Namespace, market: object, sock: socket.socket) -> None:
+    from aiohttp import web
+
+    from standins.faults import Faults
+    from standins.server import Options, StandIn
+
+    faults = Faults(
+        seed=args.seed,
+        rate_429=args.fault_429,
+        drop_after=args.drop_after,
+        silence_after_bars=args.silence_after,
+        silence_seconds=args.silence_seconds,
+    )
+    options = Options(
+        key=args.key,
+        secret=args.secret,
+        telegram_token=args.telegram_token,
+        speed=args.speed,
+        overnight_s=args.overnight,
+        bars_page_max=args.bars_page_max,
+        seed=args.seed,
+    )
+    standin = StandIn(market, options, faults)  # type: ignore[arg-type]
+    runner = web.AppRunner(standin.app(), handle_signals=False, access_log=None)
+    await runner.setup()
+    site = web.SockSite(runner, sock, shutdown_timeout=1.0)
+    await site.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    standin.start()
+    line = endpoints(sock.getsockname()[1])
+    line.update(scenario=args.scenario, seed=args.seed, speed=args.speed)
+    print(json.dumps(line), flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
