@@ -210,7 +210,7 @@ class _Path:
         self._atr.update(h * CENT, lo * CENT, c * CENT)
 
     def wick(self) -> int:
-        return int(self.a * self.rng.uniform(*_WICK))
+        return round(self.a * self.rng.uniform(*_WICK))
 
     def step(self, target: float, kappa: float) -> int:
         """The next close of the mean-reverting walk (not yet bounded)."""
@@ -281,11 +281,12 @@ class _Path:
     def wall_away(self) -> int:
         """How close ordinary bars may come to a defended extreme, in cents.
 
-        1.35 mean true ranges: beyond the edge's own bucket while ATR stays
-        within about ±30% of its mean, and close enough that the untraded
-        strip next to the edge stays narrower than two buckets.
+        1.25 mean true ranges: beyond the edge's own bucket unless ATR runs 25%
+        above its mean, and close enough that the strip next to the edge that
+        only the touches trade stays narrower than two buckets unless ATR
+        falls below 0.625 of its mean.
         """
-        return math.ceil(1.35 * self.mean_range)
+        return math.ceil(1.25 * self.mean_range)
 
     def time_ns(self, index: int) -> int:
         return _time_of(self.layout, index)
@@ -362,12 +363,11 @@ def _range(path: _Path) -> dict[str, int]:
         else:
             close = path.step(middle, _CALM_KAPPA)
         path.ordinary(close, lo_wall, hi_wall)
-    if established < 0:
-        raise BadInput("days", len(layout.lengths), "too short for the range to be established")
     return {
         "floor": floor * CENT,
         "ceiling": ceiling * CENT,
-        "established_ns": path.time_ns(established),
+        # A run too short for both edges to hold reports the end of its last session.
+        "established_ns": path.time_ns(established) if established >= 0 else layout.sessions[-1][1],
         "touches": touches,
     }
 
@@ -477,8 +477,8 @@ def _capitulation(path: _Path) -> dict[str, int]:
 
     The sell-off bars close on their lows; the capitulation bar tags the low
     on the largest volume the symbol has printed and closes 1.5 ATR (of the
-    calm before the storm) off it. The rebound retraces 35–55% of the
-    decline, the price consolidates, then grinds back down to within 1.25
+    calm before the storm) off it. The rebound makes higher lows and
+    retraces 35–55% of the decline, the price consolidates, then grinds back down to within 1.25
     ATR of the low and the retest bar tags the low to the cent and closes
     back above it on a volume spike. The low is never broken.
     """
@@ -540,7 +540,11 @@ def _capitulation(path: _Path) -> dict[str, int]:
                 frac = 1 - (1 - (j + 1) / rebound_len) ** 2  # fast first, then slowing
                 o = path.last
                 c = max(o, round(begin + rise * frac))
-                path.add(o, c + path.wick(), o, c, _ORDINARY, 2.0)
+                # The first three bars probe back down with higher lows (0.6, 1.2 and
+                # 1.8 calm ATRs above the low): buyers step in ever higher, so the
+                # prices just above the low trade more than the low itself.
+                probe = low + round(0.6 * (j + 1) * calm_atr) if j < 3 else o
+                path.add(o, c + path.wick(), min(o, probe), c, _ORDINARY, 2.0)
             rebound_level = float(path.last)
             index = path.index
             continue
@@ -707,6 +711,8 @@ def generate_market(
                 )
             ]
         )
+        if _RECORD in path.kinds:
+            facts["record_volume"] = volumes[path.kinds.index(_RECORD)]
         truth[symbol] = SymbolTruth(symbol, chosen[symbol], facts)
     bars = tuple(bar for row in zip(*columns, strict=True) for bar in row)
     return Market(

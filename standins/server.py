@@ -265,7 +265,7 @@ class StandIn:
             return await request.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
             self.faults.count("bad_requests")
-            raise ApiError(400, wire.UNPROCESSABLE, "request body format is invalid") from None
+            raise ApiError(400, wire.BAD_REQUEST, "request body format is invalid") from None
 
     async def _account(self, _request: web.Request) -> web.Response:
         return web.json_response(self.broker.account_json())

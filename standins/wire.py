@@ -74,6 +74,7 @@ def error(code: int, message: str) -> dict[str, Any]:
 UNAUTHORIZED = 40110000  # 401 request is not authorized
 FORBIDDEN = 40310000  # 403 e.g. insufficient buying power
 NOT_FOUND = 40410000  # 404
+BAD_REQUEST = 40010000  # 400 malformed body
 UNPROCESSABLE = 40010001  # 422 invalid request parameters
 STATE_CONFLICT = 42210000  # 422 order not in a state that allows it
 RATE_LIMIT = 42910000  # 429

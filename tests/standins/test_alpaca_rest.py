@@ -278,3 +278,54 @@ def test_state_matches_what_the_api_says(server: dict[str, str], trading: Tradin
         assert uuid.UUID(fill["execution_id"])
     positions = {p.symbol: p.qty for p in trading.get_all_positions()}
     assert positions == {p["symbol"]: p["qty"] for p in truth["positions"]}
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        (b"{not json", 400, 40010000),
+        (b"[1, 2]", 422, 40010001),
+        (
+            b'{"symbol": "AAPL", "side": "buy", "type": "limit", "qty": "1", '
+            b'"time_in_force": "day"}',
+            422,
+            40010001,
+        ),
+        (
+            b'{"symbol": "AAPL", "side": "sideways", "type": "market", "qty": "1", '
+            b'"time_in_force": "day"}',
+            422,
+            40010001,
+        ),
+        (
+            b'{"symbol": "AAPL", "side": "buy", "type": "market", "qty": "-3", '
+            b'"time_in_force": "day"}',
+            422,
+            40010001,
+        ),
+    ],
+    ids=["malformed", "not-an-object", "limit-without-price", "bad-side", "negative-qty"],
+)
+def test_malformed_order_bodies_are_refused_and_counted(
+    server: dict[str, str], body: bytes, status: int, code: int
+) -> None:
+    before = state(server)
+    answer = requests.post(
+        server["alpaca_rest"] + "/v2/orders",
+        data=body,
+        headers={
+            "APCA-API-KEY-ID": KEY,
+            "APCA-API-SECRET-KEY": SECRET,
+            "Content-Type": "application/json",
+        },
+        timeout=5,
+    )
+    assert answer.status_code == status
+    assert answer.json()["code"] == code and answer.json()["message"]
+    after = state(server)
+    assert len(after["orders"]) == len(before["orders"])
+    counted = after["rejected_requests"] + after["faults"]["counters"].get("bad_requests", 0)
+    assert (
+        counted
+        == before["rejected_requests"] + before["faults"]["counters"].get("bad_requests", 0) + 1
+    )

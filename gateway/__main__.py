@@ -1,0 +1,142 @@
+"""``python -m gateway --config FILE [--check]``.
+
+Exit codes: 0 ok; 1 a connectivity check or the run failed; 2 bad arguments or
+an invalid configuration (the message names ``section.key`` and the value).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from core.errors import BadInput
+from gateway.config import Config, load_config
+
+log = logging.getLogger("gateway")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m gateway",
+        description="Sovereign production gateway (Alpaca, SQLite, Telegram).",
+    )
+    parser.add_argument("--config", required=True, type=Path, help="path to config.toml")
+    parser.add_argument(
+        "--check", action="store_true", help="validate the config and connectivity, then exit"
+    )
+    return parser
+
+
+def _make_broker(config: Config):  # type: ignore[no-untyped-def]
+    if config.broker.type != "alpaca":
+        raise BadInput(
+            "broker.type",
+            config.broker.type,
+            "is not available in this build (only alpaca is wired)",
+        )
+    from gateway.brokers.alpaca import AlpacaBroker
+
+    assert config.alpaca is not None
+    return AlpacaBroker(config.alpaca, config.broker.paper, config.symbols)
+
+
+def _make_notifier(config: Config):  # type: ignore[no-untyped-def]
+    if not config.telegram.enabled:
+        return None
+    from gateway.notify import Notifier
+
+    return Notifier(config.telegram.api_url, config.telegram.bot_token, config.telegram.chat_id)
+
+
+async def _check(config: Config) -> int:
+    ok = True
+    broker = _make_broker(config)
+    try:
+        account = await broker.account()
+        clock = await broker.clock()
+        print(
+            f"broker {broker.name}: ok (account {account.status}, market "
+            f"{'open' if clock.is_open else 'closed'})"
+        )
+    except Exception as exc:
+        ok = False
+        print(f"broker {broker.name}: FAILED: {exc}", file=sys.stderr)
+    notifier = _make_notifier(config)
+    if notifier is not None:
+        try:
+            me = await notifier.get_me()
+            print(f"telegram: ok (bot @{me.get('username', '?')})")
+        except Exception as exc:
+            ok = False
+            print(f"telegram: FAILED: {exc}", file=sys.stderr)
+    else:
+        print("telegram: disabled")
+    return 0 if ok else 1
+
+
+async def _run(config: Config) -> int:
+    from gateway.runtime import Gateway
+    from gateway.storage import Storage
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    storage = Storage(config.database.path)
+    broker = _make_broker(config)
+    notifier = _make_notifier(config)
+    if notifier is not None:
+        await notifier.start()
+    gateway = Gateway(config, broker, storage, notifier)
+    try:
+        await gateway.start()
+        await stop.wait()
+        log.info("signal received: stopping")
+    finally:
+        await gateway.stop()
+        if notifier is not None:
+            await notifier.close()
+        storage.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = load_config(args.config)
+    except BadInput as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    from gateway.logs import setup_logging
+
+    log_file = config.system.log_dir / f"{config.system.name}.jsonl"
+    setup_logging(config.system.log_level, None if args.check else log_file, config.secrets())
+    for warning in config.warnings:
+        log.warning("%s", warning)
+    try:
+        if args.check:
+            print(
+                f"config {args.config}: ok ({len(config.symbols)} symbols, "
+                f"broker {config.broker.type}{' paper' if config.broker.paper else ' LIVE'})"
+            )
+            return asyncio.run(_check(config))
+        return asyncio.run(_run(config))
+    except BadInput as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    except Exception as exc:
+        with contextlib.suppress(Exception):
+            log.exception("gateway failed: %s", exc)
+        print(f"gateway failed: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

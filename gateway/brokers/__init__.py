@@ -1,0 +1,1 @@
+"""Broker adapters: each turns one broker's API into core events and commands."""

@@ -1,0 +1,577 @@
+"""Alpaca through ``alpaca-py``: REST for orders/positions/account/clock/bars,
+websockets for minute bars and trade updates, mapped to core types.
+
+alpaca-py's REST clients are synchronous (``requests``), so every call runs in
+a worker thread (``asyncio.to_thread``) and never stalls the event loop. Its
+streams normally own their loop (``run()`` calls ``asyncio.run``); here their
+``_run_forever()`` coroutines run as tasks inside the gateway's loop, which is
+the documented way to run several streams together (alpaca-py issue #476).
+
+HTTP 429 is not left to alpaca-py's fixed 3 s retry: the clients are built to
+surface it, and ``_call`` backs off exponentially with jitter (or by the
+``Retry-After`` header when the server sends one). Streams are read raw
+(``raw_data=True``) so a malformed message is ours to reject with a clear
+``BadInput`` instead of dying inside the library's parser.
+
+Alpaca's wire carries some prices as JSON floats; they are turned into
+``Decimal`` through their shortest ``repr`` (exact for every price Alpaca can
+quote) and then into nano-units.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+import msgpack
+from alpaca.common.exceptions import APIError
+from alpaca.data.enums import DataFeed
+from alpaca.data.historical import StockHistoricalDataClient
+from alpaca.data.live import StockDataStream
+from alpaca.data.models import Bar as AlpacaBar
+from alpaca.data.requests import StockBarsRequest
+from alpaca.data.timeframe import TimeFrame
+from alpaca.trading.client import TradingClient
+from alpaca.trading.enums import OrderSide, QueryOrderStatus
+from alpaca.trading.enums import TimeInForce as AlpacaTif
+from alpaca.trading.models import Order, Position, TradeUpdate
+from alpaca.trading.requests import (
+    GetOrdersRequest,
+    LimitOrderRequest,
+    MarketOrderRequest,
+    ReplaceOrderRequest,
+)
+from alpaca.trading.stream import TradingStream
+from pydantic import ValidationError
+
+from core.commands import (
+    Fill,
+    OrderType,
+    OrderUpdate,
+    OrdStatus,
+    ReplaceOrder,
+    Side,
+    SubmitOrder,
+    TimeInForce,
+)
+from core.errors import BadInput
+from core.events import Bar
+from core.money import price_from_decimal, price_to_decimal, quantity_from_decimal
+from gateway.brokers.base import (
+    Account,
+    BrokerOrder,
+    MarketClock,
+    NotFound,
+    RejectedRequest,
+    TradeEvent,
+)
+from gateway.config import AlpacaConfig
+
+log = logging.getLogger("gateway.alpaca")
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_T = TypeVar("_T")
+
+OPEN_STATUSES = frozenset(
+    {
+        "new",
+        "accepted",
+        "pending_new",
+        "partially_filled",
+        "pending_cancel",
+        "pending_replace",
+        "accepted_for_bidding",
+        "held",
+        "calculated",
+        "done_for_day",
+        "stopped",
+        "suspended",
+    }
+)
+
+_TIF = {
+    TimeInForce.DAY: AlpacaTif.DAY,
+    TimeInForce.IOC: AlpacaTif.IOC,
+    TimeInForce.GTC: AlpacaTif.GTC,
+}
+
+_STATUS_EVENTS = {
+    "new": OrdStatus.NEW,
+    "canceled": OrdStatus.CANCELED,
+    "expired": OrdStatus.EXPIRED,
+    "rejected": OrdStatus.REJECTED,
+}
+"""Trade-update events that are a plain status change of the order itself.
+``fill``/``partial_fill`` become ``Fill`` events; ``replaced`` and the
+``order_*_rejected`` events answer *our requests* and are resolved by the
+runtime, which knows which request id is pending."""
+
+
+# ------------------------------------------------------------- conversions
+
+
+def to_decimal(value: object, field: str) -> Decimal:
+    if value is None or isinstance(value, bool):
+        raise BadInput(field, value, "is missing")
+    try:
+        if isinstance(value, float):
+            number = Decimal(repr(value))
+        elif isinstance(value, int | str | Decimal):
+            number = Decimal(value)
+        else:
+            raise BadInput(field, value, "is not a number")
+    except InvalidOperation:
+        raise BadInput(field, value, "is not a number") from None
+    if not number.is_finite():
+        raise BadInput(field, value, "is not finite")
+    return number
+
+
+def to_price(value: object, field: str) -> int:
+    price = price_from_decimal(to_decimal(value, field), field)
+    if price <= 0:
+        raise BadInput(field, value, "must be positive")
+    return price
+
+
+def to_quantity(value: object, field: str, decimals: int = 0) -> int:
+    return quantity_from_decimal(to_decimal(value, field), decimals, field)
+
+
+def to_ns(moment: object, field: str) -> int:
+    if isinstance(moment, msgpack.Timestamp):
+        return int(moment.to_unix_nano())
+    if isinstance(moment, str):
+        try:
+            moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+        except ValueError:
+            raise BadInput(field, moment, "is not an ISO-8601 time") from None
+    if not isinstance(moment, datetime):
+        raise BadInput(field, moment, "is not a time")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // timedelta(microseconds=1) * 1000
+
+
+def decimal_text(price: int) -> str:
+    return str(price_to_decimal(price).normalize())
+
+
+def bar_from_model(bar: AlpacaBar) -> Bar:
+    """alpaca-py ``Bar`` → core ``Bar`` (start time, nano-unit prices)."""
+    return Bar(
+        symbol=bar.symbol,
+        time_ns=to_ns(bar.timestamp, "bar.t"),
+        open=to_price(bar.open, "bar.o"),
+        high=to_price(bar.high, "bar.h"),
+        low=to_price(bar.low, "bar.l"),
+        close=to_price(bar.close, "bar.c"),
+        volume=to_quantity(bar.volume, "bar.v"),
+        vwap=None,  # Alpaca's vwap is a rounded float: kept out of the exact core
+        trades=None if bar.trade_count is None else to_quantity(bar.trade_count, "bar.n"),
+    )
+
+
+def bar_from_raw(symbol: object, raw: dict[str, Any]) -> Bar:
+    """One raw bar message/row (stream or REST) → core ``Bar``; ``BadInput`` if malformed."""
+    if not isinstance(raw, dict):
+        raise BadInput("bar", raw, "is not an object")
+    if not isinstance(symbol, str) or not symbol:
+        raise BadInput("bar.S", symbol, "is not a symbol")
+    data = dict(raw)
+    if "t" in data:
+        data["t"] = datetime.fromtimestamp(0, UTC) + timedelta(
+            microseconds=to_ns(data["t"], "bar.t") // 1000
+        )
+    try:
+        model = AlpacaBar(symbol, data)
+    except (ValidationError, KeyError, TypeError) as exc:
+        raise BadInput("bar", _short(raw), f"is not a bar: {_first_error(exc)}") from None
+    return bar_from_model(model)
+
+
+def order_from_model(order: Order) -> BrokerOrder:
+    filled = to_quantity(order.filled_qty or 0, "order.filled_qty")
+    notional = 0
+    if filled and order.filled_avg_price is not None:
+        notional = filled * to_price(order.filled_avg_price, "order.filled_avg_price")
+    status = order.status.value if hasattr(order.status, "value") else str(order.status)
+    side = order.side.value if order.side is not None else ""
+    return BrokerOrder(
+        broker_client_id=order.client_order_id,
+        broker_order_id=str(order.id),
+        symbol=order.symbol or "",
+        side=side,
+        quantity=to_quantity(order.qty or 0, "order.qty"),
+        filled=filled,
+        filled_notional=notional,
+        status=status,
+        open=status in OPEN_STATUSES,
+        replaced_by=None if order.replaced_by is None else str(order.replaced_by),
+    )
+
+
+def trade_event_from_model(update: TradeUpdate) -> TradeEvent:
+    """alpaca-py ``TradeUpdate`` → a ``Fill`` and/or ``OrderUpdate`` keyed by the
+    broker client id (the runtime maps it to the engine's id)."""
+    order = update.order
+    event = update.event.value if hasattr(update.event, "value") else str(update.event)
+    client_id = order.client_order_id
+    time_ns = to_ns(update.timestamp, "trade_update.timestamp")
+    cum = to_quantity(order.filled_qty or 0, "trade_update.order.filled_qty")
+    fill = None
+    status_update = None
+    if event in ("fill", "partial_fill"):
+        if update.execution_id is None:
+            raise BadInput("trade_update.execution_id", None, f"is missing on a {event}")
+        if order.side is None:
+            raise BadInput("trade_update.order.side", None, "is missing on a fill")
+        fill = Fill(
+            time_ns=time_ns,
+            client_order_id=client_id,
+            exec_id=str(update.execution_id),
+            symbol=order.symbol or "",
+            side=Side(order.side.value),
+            quantity=to_quantity(update.qty, "trade_update.qty"),
+            price=to_price(update.price, "trade_update.price"),
+            venue="alpaca",
+        )
+        if fill.quantity <= 0:
+            raise BadInput("trade_update.qty", update.qty, "must be positive on a fill")
+    elif event in _STATUS_EVENTS:
+        status_update = OrderUpdate(time_ns, client_id, _STATUS_EVENTS[event], event)
+    return TradeEvent(client_id, event, fill, status_update, cum)
+
+
+def trade_event_from_raw(raw: object) -> TradeEvent:
+    if not isinstance(raw, dict) or not isinstance(raw.get("data"), dict):
+        raise BadInput("trade_update", _short(raw), "has no data object")
+    try:
+        model = TradeUpdate(**raw["data"])
+    except (ValidationError, TypeError) as exc:
+        raise BadInput(
+            "trade_update", _short(raw), f"is not a trade update: {_first_error(exc)}"
+        ) from None
+    return trade_event_from_model(model)
+
+
+def position_quantity(position: Position) -> int:
+    qty = to_quantity(position.qty, f"position.{position.symbol}.qty")
+    side = getattr(position.side, "value", position.side)
+    if side == "short" and qty > 0:
+        qty = -qty
+    return qty
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _first_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return f"{where}: {first.get('msg')}"
+    return str(exc)
+
+
+# ----------------------------------------------------------------- streams
+
+
+class _TradingStream(TradingStream):
+    """TradingStream that tells us each time it (re)connects, so the runtime can
+    fetch by REST whatever happened while it was away."""
+
+    def __init__(self, *args: Any, on_connected: Callable[[], Awaitable[None]], **kw: Any):
+        super().__init__(*args, **kw)
+        self._on_connected = on_connected
+
+    async def _start_ws(self) -> None:
+        await super()._start_ws()
+        asyncio.get_running_loop().create_task(self._on_connected())
+
+
+# ------------------------------------------------------------------ broker
+
+
+class AlpacaBroker:
+    name = "alpaca"
+
+    def __init__(
+        self,
+        config: AlpacaConfig,
+        paper: bool,
+        symbols: Sequence[str],
+        *,
+        max_retries: int = 8,
+        max_backoff: float = 30.0,
+    ) -> None:
+        key, secret = config.api_key.reveal(), config.secret_key.reveal()
+        self._config = config
+        self._paper = paper
+        self._symbols = list(symbols)
+        self._max_retries = max_retries
+        self._max_backoff = max_backoff
+        self.rate_limited = 0
+        self._trading = TradingClient(key, secret, paper=paper, url_override=config.rest_url)
+        self._data_rest = StockHistoricalDataClient(
+            key, secret, url_override=config.data_url, raw_data=True
+        )
+        for client in (self._trading, self._data_rest):
+            # alpaca-py sleeps a fixed 3 s on 429 inside the worker thread; we want
+            # the 429 surfaced so ``_call`` backs off (and counts) itself. These are
+            # the constructor's own settings, which these subclasses do not expose.
+            client._retry_codes = [504]
+            client._retry_wait = 1
+        feed = DataFeed.SIP if config.feed == "sip" else DataFeed.IEX
+        self._feed = feed
+        self._data_stream = StockDataStream(
+            key, secret, raw_data=True, feed=feed, url_override=config.data_ws_url
+        )
+        self._on_connected: Callable[[], Awaitable[None]] | None = None
+        self._trade_stream: _TradingStream | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # ------------------------------------------------------------ REST
+    async def _call(self, what: str, fn: Callable[..., _T], *args: Any) -> _T:
+        """Run a blocking alpaca-py call in a thread; back off on 429 and transport errors."""
+        delay = 0.25
+        for attempt in range(self._max_retries + 1):
+            try:
+                return await asyncio.to_thread(fn, *args)
+            except APIError as exc:
+                status = exc.status_code
+                if status == 429 or (status is not None and status >= 500):
+                    if status == 429:
+                        self.rate_limited += 1
+                    wait = _retry_after(exc) or delay * (1 + random.random())
+                    wait = min(wait, self._max_backoff)
+                    log.warning(
+                        "alpaca %s: HTTP %s, backing off %.2fs (attempt %d)",
+                        what,
+                        status,
+                        wait,
+                        attempt + 1,
+                    )
+                    await asyncio.sleep(wait)
+                    delay = min(delay * 2, self._max_backoff)
+                    continue
+                reason = _api_message(exc)
+                if status == 404:
+                    raise NotFound(status, reason) from None
+                raise RejectedRequest(status, reason) from None
+            except ValidationError as exc:
+                raise BadInput(f"alpaca.{what}", "reply", _first_error(exc)) from None
+            except (OSError, ConnectionError) as exc:
+                wait = min(delay * (1 + random.random()), self._max_backoff)
+                log.warning("alpaca %s: %s, retrying in %.2fs", what, exc, wait)
+                await asyncio.sleep(wait)
+                delay = min(delay * 2, self._max_backoff)
+            except Exception as exc:  # requests' own errors (ConnectionError subclasses...)
+                if type(exc).__module__.startswith(("requests", "urllib3")):
+                    wait = min(delay * (1 + random.random()), self._max_backoff)
+                    log.warning("alpaca %s: %s, retrying in %.2fs", what, exc, wait)
+                    await asyncio.sleep(wait)
+                    delay = min(delay * 2, self._max_backoff)
+                    continue
+                raise
+        raise RejectedRequest(429, f"{what}: still failing after {self._max_retries} retries")
+
+    async def account(self) -> Account:
+        acct = await self._call("account", self._trading.get_account)
+        return Account(
+            equity=price_from_decimal(to_decimal(acct.equity, "account.equity"), "account.equity"),
+            cash=price_from_decimal(to_decimal(acct.cash, "account.cash"), "account.cash"),
+            buying_power=price_from_decimal(
+                to_decimal(acct.buying_power, "account.buying_power"), "account.buying_power"
+            ),
+            status=str(getattr(acct.status, "value", acct.status)),
+        )
+
+    async def clock(self) -> MarketClock:
+        clock = await self._call("clock", self._trading.get_clock)
+        return MarketClock(
+            time_ns=to_ns(clock.timestamp, "clock.timestamp"),
+            is_open=bool(clock.is_open),
+            next_open_ns=to_ns(clock.next_open, "clock.next_open"),
+            next_close_ns=to_ns(clock.next_close, "clock.next_close"),
+        )
+
+    async def submit(self, command: SubmitOrder, broker_client_id: str) -> BrokerOrder:
+        common: dict[str, Any] = {
+            "symbol": command.symbol,
+            "qty": command.quantity,
+            "side": OrderSide(command.side.value),
+            "time_in_force": _TIF[command.time_in_force],
+            "client_order_id": broker_client_id,
+        }
+        if command.order_type is OrderType.MARKET:
+            request: Any = MarketOrderRequest(**common)
+        elif command.order_type is OrderType.LIMIT and command.limit_price is not None:
+            request = LimitOrderRequest(
+                **common, limit_price=float(decimal_text(command.limit_price))
+            )
+        else:
+            raise RejectedRequest(None, f"order type {command.order_type.value} is not on Alpaca")
+        order = await self._call("submit", self._trading.submit_order, request)
+        return order_from_model(order)
+
+    async def _by_client_id(self, broker_client_id: str) -> Order:
+        return await self._call("order", self._trading.get_order_by_client_id, broker_client_id)
+
+    async def order(self, broker_client_id: str) -> BrokerOrder | None:
+        try:
+            return order_from_model(await self._by_client_id(broker_client_id))
+        except NotFound:
+            return None
+
+    async def cancel(self, broker_client_id: str) -> None:
+        order = await self._by_client_id(broker_client_id)
+        await self._call("cancel", self._trading.cancel_order_by_id, str(order.id))
+
+    async def replace(
+        self, command: ReplaceOrder, broker_client_id: str, new_broker_client_id: str
+    ) -> BrokerOrder:
+        order = await self._by_client_id(broker_client_id)
+        request = ReplaceOrderRequest(
+            qty=command.quantity,
+            limit_price=None
+            if command.limit_price is None
+            else float(decimal_text(command.limit_price)),
+            client_order_id=new_broker_client_id,
+        )
+        new = await self._call("replace", self._trading.replace_order_by_id, str(order.id), request)
+        return order_from_model(new)
+
+    async def open_orders(self) -> list[BrokerOrder]:
+        orders = await self._call(
+            "orders",
+            self._trading.get_orders,
+            GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500),
+        )
+        return [order_from_model(o) for o in orders]
+
+    async def positions(self) -> dict[str, int]:
+        positions = await self._call("positions", self._trading.get_all_positions)
+        return {p.symbol: position_quantity(p) for p in positions if position_quantity(p)}
+
+    async def bars(self, symbols: Sequence[str], start_ns: int, end_ns: int) -> list[Bar]:
+        """Minute bars with start in [start_ns, end_ns), all symbols, sorted by time.
+        Malformed rows are skipped with a logged ``BadInput`` (counted by the caller
+        through ``bad_bars``)."""
+        if end_ns <= start_ns:
+            return []
+        request = StockBarsRequest(
+            symbol_or_symbols=list(symbols),
+            timeframe=TimeFrame.Minute,
+            start=_EPOCH + timedelta(microseconds=start_ns // 1000),
+            end=_EPOCH + timedelta(microseconds=(end_ns - 1) // 1000),
+            feed=self._feed,
+        )
+        raw = await self._call("bars", self._data_rest.get_stock_bars, request)
+        bars: list[Bar] = []
+        self.bad_bars: list[BadInput] = []
+        for symbol, rows in (raw or {}).items():
+            for row in rows or []:
+                try:
+                    bar = bar_from_raw(symbol, row)
+                except BadInput as exc:
+                    self.bad_bars.append(exc)
+                    continue
+                if start_ns <= bar.time_ns < end_ns:
+                    bars.append(bar)
+        bars.sort(
+            key=lambda b: (
+                b.time_ns,
+                self._symbols.index(b.symbol) if b.symbol in self._symbols else 0,
+            )
+        )
+        return bars
+
+    # ---------------------------------------------------------- streams
+    async def stream(
+        self,
+        on_bar: Callable[[Bar], Awaitable[None]],
+        on_trade: Callable[[TradeEvent], Awaitable[None]],
+        on_bad: Callable[[str, Exception], Awaitable[None]],
+        on_trading_connected: Callable[[], Awaitable[None]],
+    ) -> None:
+        """Start both streams as tasks in this loop (subscriptions first: alpaca-py
+        blocks on a subscribe made while its stream is running)."""
+
+        async def bar_handler(raw: dict[str, Any]) -> None:
+            try:
+                bar = bar_from_raw(raw.get("S"), raw)
+            except BadInput as exc:
+                await on_bad("bar", exc)
+                return
+            await on_bar(bar)
+
+        async def trade_handler(raw: dict[str, Any]) -> None:
+            try:
+                event = trade_event_from_raw(raw)
+            except BadInput as exc:
+                await on_bad("trade_update", exc)
+                return
+            await on_trade(event)
+
+        self._data_stream.subscribe_bars(bar_handler, *self._symbols)
+        self._trade_stream = _TradingStream(
+            self._config.api_key.reveal(),
+            self._config.secret_key.reveal(),
+            paper=self._paper,
+            raw_data=True,
+            url_override=self._config.trading_ws_url,
+            on_connected=on_trading_connected,
+        )
+        self._trade_stream.subscribe_trade_updates(trade_handler)
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._data_stream._run_forever(), name="alpaca-data"),
+            loop.create_task(self._trade_stream._run_forever(), name="alpaca-trading"),
+        ]
+
+    async def restart_data_stream(self, reason: str) -> None:
+        """Drop the market-data socket; alpaca-py reconnects with back-off and
+        resubscribes (its subscriptions survive in the stream object)."""
+        ws = self._data_stream._ws
+        log.warning("market-data stream: %s; reconnecting", reason)
+        if ws is not None:
+            await ws.close()
+
+    async def close(self) -> None:
+        for stream in (self._data_stream, self._trade_stream):
+            if stream is not None:
+                try:
+                    await stream.stop_ws()
+                except Exception as exc:  # a stream that never started
+                    log.debug("stream stop: %s", exc)
+        for task in self._tasks:
+            try:
+                await asyncio.wait_for(task, 3.0)
+            except (TimeoutError, asyncio.CancelledError, Exception):
+                task.cancel()
+
+
+def _retry_after(exc: APIError) -> float | None:
+    response = exc.response
+    if response is None:
+        return None
+    value = response.headers.get("Retry-After")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _api_message(exc: APIError) -> str:
+    try:
+        return str(exc.message)
+    except Exception:
+        return str(exc)[:200]

@@ -1,0 +1,115 @@
+"""What the runtime needs from a broker, independent of whose it is.
+
+Adapters speak in core types (``Bar``, ``Fill``, ``OrderUpdate``, nano-unit
+prices) and in *broker client ids* (the engine's order id with the
+database's namespace prefix, see ``gateway.ids``). Every reply that cannot be
+mapped raises ``BadInput``; the runtime counts and logs it and carries on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from core.commands import Fill, OrderUpdate, ReplaceOrder, SubmitOrder
+from core.events import Bar
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerOrder:
+    """The broker's view of one order (REST ``GET /orders``)."""
+
+    broker_client_id: str
+    broker_order_id: str
+    symbol: str
+    side: str
+    quantity: int
+    filled: int
+    filled_notional: int  # Σ qty × price in nano-units (from the average, exact to rounding)
+    status: str  # the broker's own status word
+    open: bool
+    replaced_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MarketClock:
+    """``/v2/clock``: the broker's (possibly simulated) market time."""
+
+    time_ns: int
+    is_open: bool
+    next_open_ns: int
+    next_close_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    equity: int
+    cash: int
+    buying_power: int
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class TradeEvent:
+    """One trade update mapped to core terms; ``fill``/``update`` may be absent.
+
+    ``cum_filled`` is the order's cumulative filled quantity as the broker
+    states it in the same message: the runtime uses it to recognise a fill it
+    already booked through reconciliation under another id.
+    """
+
+    broker_client_id: str
+    event: str
+    fill: Fill | None
+    update: OrderUpdate | None
+    cum_filled: int
+
+
+class RejectedRequest(Exception):
+    """The broker refused a request for good (4xx other than 429)."""
+
+    def __init__(self, status: int | None, reason: str) -> None:
+        super().__init__(f"HTTP {status}: {reason}")
+        self.status = status
+        self.reason = reason
+
+
+class NotFound(RejectedRequest):
+    pass
+
+
+class Broker(Protocol):
+    name: str
+
+    async def account(self) -> Account: ...
+
+    async def clock(self) -> MarketClock: ...
+
+    async def submit(self, command: SubmitOrder, broker_client_id: str) -> BrokerOrder: ...
+
+    async def cancel(self, broker_client_id: str) -> None: ...
+
+    async def replace(
+        self, command: ReplaceOrder, broker_client_id: str, new_broker_client_id: str
+    ) -> BrokerOrder: ...
+
+    async def order(self, broker_client_id: str) -> BrokerOrder | None: ...
+
+    async def open_orders(self) -> list[BrokerOrder]: ...
+
+    async def positions(self) -> dict[str, int]: ...
+
+    async def bars(self, symbols: Sequence[str], start_ns: int, end_ns: int) -> list[Bar]: ...
+
+    async def stream(
+        self,
+        on_bar: Callable[[Bar], Awaitable[None]],
+        on_trade: Callable[[TradeEvent], Awaitable[None]],
+        on_bad: Callable[[str, Exception], Awaitable[None]],
+        on_trading_connected: Callable[[], Awaitable[None]],
+    ) -> None: ...
+
+    async def restart_data_stream(self, reason: str) -> None: ...
+
+    async def close(self) -> None: ...

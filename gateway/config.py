@@ -1,0 +1,490 @@
+"""``config.toml`` → frozen dataclasses, validated key by key.
+
+Infrastructure only (broker, credentials, FIX session, Telegram, database,
+universe, initial balance, optional tighter risk limits): no strategy
+parameters exist to be set. Every problem is reported as ``BadInput`` whose
+field is ``section.key``, so a person can find the line to fix; unknown
+sections and keys are refused rather than silently ignored (a typo in
+``max_positons`` must not leave the default in force).
+
+Credentials may come from the file or from the environment; the environment
+wins, so a file with placeholders can be committed while the real values live
+in the service's environment:
+
+=================================  ======================
+variable                           overrides
+=================================  ======================
+``SOVEREIGN_ALPACA_API_KEY``       ``[alpaca] api_key``
+``SOVEREIGN_ALPACA_SECRET_KEY``    ``[alpaca] secret_key``
+``SOVEREIGN_TELEGRAM_BOT_TOKEN``   ``[telegram] bot_token``
+``SOVEREIGN_TELEGRAM_CHAT_ID``     ``[telegram] chat_id``
+=================================  ======================
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from core.errors import BadInput
+from core.money import price_from_decimal
+from core.portfolio import BPS, RiskLimits
+from core.universe import MAX_SYMBOLS
+from gateway.secrets import MASK, Secret
+
+ENV_ALPACA_KEY = "SOVEREIGN_ALPACA_API_KEY"
+ENV_ALPACA_SECRET = "SOVEREIGN_ALPACA_SECRET_KEY"
+ENV_TELEGRAM_TOKEN = "SOVEREIGN_TELEGRAM_BOT_TOKEN"
+ENV_TELEGRAM_CHAT = "SOVEREIGN_TELEGRAM_CHAT_ID"
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+BROKERS = ("alpaca", "ibkr", "fix")
+FIX_VERSIONS = ("FIX.4.2", "FIX.4.4")
+_SYMBOL = re.compile(r"^[A-Z][A-Z0-9.]{0,9}(/[A-Z]{2,5})?$")  # AAPL, BRK.B, BTC/USD
+_PLACEHOLDERS = ("your-api-key", "your-secret-key", "your-bot-token", "your-chat-id")
+
+
+@dataclass(frozen=True)
+class SystemConfig:
+    name: str = "sovereign"
+    log_level: str = "info"
+    log_dir: Path = Path("logs")
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    type: str = "alpaca"
+    paper: bool = True
+
+
+@dataclass(frozen=True)
+class AlpacaConfig:
+    api_key: Secret
+    secret_key: Secret
+    rest_url: str | None = None  # trading REST base (stand-ins, tests)
+    data_url: str | None = None  # market-data REST base
+    data_ws_url: str | None = None  # market-data websocket
+    trading_ws_url: str | None = None  # trade-updates websocket
+    feed: str = "iex"
+
+
+@dataclass(frozen=True)
+class IbkrConfig:
+    host: str = "127.0.0.1"
+    port: int = 7497
+    client_id: int = 1
+    account_id: str = ""
+
+
+@dataclass(frozen=True)
+class FixConfig:
+    host: str = "127.0.0.1"
+    port: int = 9878
+    sender_comp_id: str = "SOVEREIGN"
+    target_comp_id: str = "PRIMEBROKER"
+    begin_string: str = "FIX.4.4"
+    heartbeat_interval: int = 30
+
+
+@dataclass(frozen=True)
+class TelegramConfig:
+    enabled: bool = False
+    bot_token: Secret = field(default_factory=lambda: Secret(""))
+    chat_id: str = ""
+    api_url: str = "https://api.telegram.org"
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    path: Path = Path("sovereign.db")
+
+
+@dataclass(frozen=True)
+class Config:
+    system: SystemConfig
+    broker: BrokerConfig
+    alpaca: AlpacaConfig | None
+    ibkr: IbkrConfig | None
+    fix: FixConfig | None
+    telegram: TelegramConfig
+    database: DatabaseConfig
+    initial_balance: int  # nano-units
+    symbols: tuple[str, ...]
+    risk: RiskLimits
+    source: Path | None = None
+    warnings: tuple[str, ...] = ()
+
+    def secrets(self) -> list[Secret]:
+        """Every credential value, for the log masking filter."""
+        found = []
+        if self.alpaca is not None:
+            found += [self.alpaca.api_key, self.alpaca.secret_key]
+        if self.telegram.bot_token:
+            found.append(self.telegram.bot_token)
+        return [s for s in found if s]
+
+
+# ------------------------------------------------------------------ helpers
+
+
+class _Section:
+    """One TOML table being read; remembers which keys were consumed."""
+
+    def __init__(self, name: str, table: object) -> None:
+        if not isinstance(table, dict):
+            raise BadInput(name, table, "must be a table ([section])")
+        self.name = name
+        self.table: dict[str, Any] = table
+        self.used: set[str] = set()
+
+    def field(self, key: str) -> str:
+        return f"{self.name}.{key}"
+
+    def get(self, key: str, default: object = None) -> Any:
+        self.used.add(key)
+        return self.table.get(key, default)
+
+    def has(self, key: str) -> bool:
+        return key in self.table
+
+    def string(self, key: str, default: str | None = None, *, secret: bool = False) -> str:
+        value = self.get(key, default)
+        shown = MASK if secret else value
+        if value is None:
+            raise BadInput(self.field(key), None, "is required")
+        if not isinstance(value, str):
+            raise BadInput(self.field(key), shown, "must be a string")
+        if not value.strip():
+            raise BadInput(self.field(key), shown, "must not be empty")
+        return value
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.get(key, default)
+        if type(value) is not bool:
+            raise BadInput(self.field(key), value, "must be true or false")
+        return value
+
+    def integer(self, key: str, default: int | None, lo: int, hi: int) -> int:
+        value = self.get(key, default)
+        if value is None:
+            raise BadInput(self.field(key), None, "is required")
+        if type(value) is not int:
+            raise BadInput(self.field(key), value, "must be an integer")
+        if not lo <= value <= hi:
+            raise BadInput(self.field(key), value, f"must be between {lo} and {hi}")
+        return value
+
+    def url(self, key: str, schemes: tuple[str, ...]) -> str | None:
+        if not self.has(key):
+            self.used.add(key)
+            return None
+        value = self.string(key)
+        if not value.startswith(tuple(f"{s}://" for s in schemes)):
+            raise BadInput(self.field(key), value, f"must be a {'/'.join(schemes)} URL")
+        return value.rstrip("/")
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.table) - self.used)
+        if unknown:
+            raise BadInput(self.field(unknown[0]), self.table[unknown[0]], "is not a known key")
+
+
+def _credential(section: _Section, key: str, env_name: str, env: Mapping[str, str]) -> Secret:
+    from_env = env.get(env_name)
+    if section.has(key):
+        file_value = section.string(key, secret=True)
+    else:
+        section.used.add(key)
+        file_value = None
+    value = from_env if from_env else file_value
+    if value is None:
+        raise BadInput(section.field(key), None, f"is required (in the file or ${env_name})")
+    if value in _PLACEHOLDERS:
+        raise BadInput(section.field(key), value, "is still the example's placeholder")
+    return Secret(value)
+
+
+def _decimal(section: _Section, key: str) -> Decimal:
+    value = section.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise BadInput(section.field(key), value, "must be a number")
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise BadInput(section.field(key), value, "must be a number") from None
+    if not number.is_finite():
+        raise BadInput(section.field(key), value, "must be finite")
+    return number
+
+
+def _to_bps(section: _Section, key: str, multiplier: int) -> int:
+    number = _decimal(section, key)
+    bps = number * multiplier
+    if bps != bps.to_integral_value():
+        raise BadInput(section.field(key), number, "must be a whole number of basis points")
+    return int(bps)
+
+
+# ------------------------------------------------------------------ sections
+
+
+def _system(raw: dict[str, Any], base: Path) -> SystemConfig:
+    s = _Section("system", raw.get("system", {}))
+    name = s.string("name", "sovereign")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
+        raise BadInput("system.name", name, "must be 1-64 letters, digits, '_', '.' or '-'")
+    level = s.string("log_level", "info").lower()
+    if level not in LOG_LEVELS:
+        raise BadInput("system.log_level", level, f"must be one of {', '.join(LOG_LEVELS)}")
+    log_dir = Path(s.string("log_dir", "logs"))
+    if not log_dir.is_absolute():
+        log_dir = base / log_dir
+    s.finish()
+    return SystemConfig(name, level, log_dir)
+
+
+def _broker(raw: dict[str, Any]) -> BrokerConfig:
+    if "broker" not in raw:
+        raise BadInput("broker", None, "section is required")
+    s = _Section("broker", raw["broker"])
+    kind = s.string("type")
+    if kind not in BROKERS:
+        raise BadInput("broker.type", kind, f"must be one of {', '.join(BROKERS)}")
+    paper = s.boolean("paper", True)
+    s.finish()
+    return BrokerConfig(kind, paper)
+
+
+def _alpaca(raw: dict[str, Any], env: Mapping[str, str]) -> AlpacaConfig:
+    s = _Section("alpaca", raw.get("alpaca", {}))
+    key = _credential(s, "api_key", ENV_ALPACA_KEY, env)
+    secret = _credential(s, "secret_key", ENV_ALPACA_SECRET, env)
+    rest = s.url("rest_url", ("http", "https"))
+    data = s.url("data_url", ("http", "https"))
+    data_ws = s.url("data_ws_url", ("ws", "wss"))
+    trading_ws = s.url("trading_ws_url", ("ws", "wss"))
+    feed = s.string("feed", "iex")
+    if feed not in ("iex", "sip"):
+        raise BadInput("alpaca.feed", feed, "must be iex or sip")
+    s.finish()
+    return AlpacaConfig(key, secret, rest, data, data_ws, trading_ws, feed)
+
+
+def _ibkr(raw: dict[str, Any]) -> IbkrConfig:
+    s = _Section("ibkr", raw.get("ibkr", {}))
+    result = IbkrConfig(
+        s.string("host", "127.0.0.1"),
+        s.integer("port", 7497, 1, 65535),
+        s.integer("client_id", 1, 0, 2**31 - 1),
+        s.string("account_id"),
+    )
+    s.finish()
+    return result
+
+
+def _fix(raw: dict[str, Any]) -> FixConfig:
+    s = _Section("fix", raw.get("fix", {}))
+    begin = s.string("begin_string", "FIX.4.4")
+    if begin not in FIX_VERSIONS:
+        raise BadInput("fix.begin_string", begin, f"must be one of {', '.join(FIX_VERSIONS)}")
+    result = FixConfig(
+        s.string("host", "127.0.0.1"),
+        s.integer("port", 9878, 1, 65535),
+        s.string("sender_comp_id"),
+        s.string("target_comp_id"),
+        begin,
+        s.integer("heartbeat_interval", 30, 1, 3600),
+    )
+    s.finish()
+    return result
+
+
+def _telegram(raw: dict[str, Any], env: Mapping[str, str]) -> TelegramConfig:
+    s = _Section("telegram", raw.get("telegram", {}))
+    enabled = s.boolean("enabled", False)
+    api_url = s.url("api_url", ("http", "https")) or "https://api.telegram.org"
+    if not enabled:
+        s.used.update({"bot_token", "chat_id"})
+        s.finish()
+        return TelegramConfig(False, Secret(""), "", api_url)
+    token = _credential(s, "bot_token", ENV_TELEGRAM_TOKEN, env)
+    if not re.fullmatch(r"[A-Za-z0-9:_-]{4,200}", token.reveal()):
+        raise BadInput("telegram.bot_token", MASK, "is not a bot token (digits:letters)")
+    s.used.add("chat_id")
+    chat = env.get(ENV_TELEGRAM_CHAT) or s.string("chat_id")
+    if not re.fullmatch(r"-?\d{1,20}|@[A-Za-z0-9_]{4,64}", chat):
+        raise BadInput("telegram.chat_id", chat, "must be a numeric chat id or @channel")
+    if chat in _PLACEHOLDERS:
+        raise BadInput("telegram.chat_id", chat, "is still the example's placeholder")
+    s.finish()
+    return TelegramConfig(True, token, chat, api_url)
+
+
+def _database(raw: dict[str, Any], base: Path) -> DatabaseConfig:
+    s = _Section("database", raw.get("database", {}))
+    path = Path(s.string("path", "sovereign.db"))
+    if not path.is_absolute():
+        path = base / path
+    s.finish()
+    return DatabaseConfig(path)
+
+
+def _initial_balance(raw: dict[str, Any]) -> int:
+    if "portfolio" not in raw:
+        raise BadInput("portfolio", None, "section is required")
+    s = _Section("portfolio", raw["portfolio"])
+    if not s.has("initial_balance"):
+        raise BadInput("portfolio.initial_balance", None, "is required")
+    number = _decimal(s, "initial_balance")
+    if number <= 0:
+        raise BadInput("portfolio.initial_balance", number, "must be positive")
+    nano = price_from_decimal(number, "portfolio.initial_balance")
+    s.finish()
+    return nano
+
+
+def _symbols(raw: dict[str, Any]) -> tuple[str, ...]:
+    if "universe" not in raw:
+        raise BadInput("universe", None, "section is required")
+    s = _Section("universe", raw["universe"])
+    symbols = s.get("symbols")
+    if not isinstance(symbols, list) or not symbols:
+        raise BadInput("universe.symbols", symbols, "must be a non-empty list of symbols")
+    if len(symbols) > MAX_SYMBOLS:
+        raise BadInput("universe.symbols", len(symbols), f"has more than {MAX_SYMBOLS} symbols")
+    seen: set[str] = set()
+    for symbol in symbols:
+        if not isinstance(symbol, str) or not _SYMBOL.fullmatch(symbol):
+            raise BadInput("universe.symbols", symbol, "is not a symbol like AAPL or BTC/USD")
+        if symbol in seen:
+            raise BadInput("universe.symbols", symbol, "appears twice")
+        seen.add(symbol)
+    s.finish()
+    return tuple(symbols)
+
+
+def _risk(raw: dict[str, Any]) -> RiskLimits:
+    defaults = RiskLimits()
+    if "risk" not in raw:
+        return defaults
+    s = _Section("risk", raw["risk"])
+    overrides: dict[str, int] = {}
+    names: dict[str, str] = {}
+    if s.has("risk_per_trade"):
+        overrides["risk_per_trade_bps"] = _to_bps(s, "risk_per_trade", BPS)
+        names["risk_per_trade_bps"] = "risk.risk_per_trade"
+    if s.has("max_positions"):
+        overrides["max_positions"] = s.integer("max_positions", None, 1, 10**6)
+        names["max_positions"] = "risk.max_positions"
+    if s.has("max_gross_per_side"):
+        overrides["max_gross_per_side_bps"] = _to_bps(s, "max_gross_per_side", BPS)
+        names["max_gross_per_side_bps"] = "risk.max_gross_per_side"
+    s.finish()
+    try:
+        return defaults.tightened(overrides)
+    except BadInput as exc:
+        internal = exc.field.removeprefix("risk.")
+        shown = names.get(internal, exc.field)
+        value = exc.value
+        if internal.endswith("_bps") and isinstance(value, int):
+            value = Decimal(value) / BPS
+            limit = getattr(defaults, internal)
+            reason = f"may only tighten the limit (at most {Decimal(limit) / BPS})"
+            raise BadInput(shown, value, reason) from None
+        raise BadInput(shown, value, exc.reason) from None
+
+
+# ------------------------------------------------------------------ loading
+
+
+KNOWN_SECTIONS = (
+    "system",
+    "broker",
+    "alpaca",
+    "ibkr",
+    "fix",
+    "telegram",
+    "database",
+    "portfolio",
+    "universe",
+    "risk",
+)
+
+
+def parse_config(
+    text: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    base: Path = Path("."),
+    source: Path | None = None,
+    warnings: tuple[str, ...] = (),
+) -> Config:
+    """Validate TOML text; raises ``BadInput`` naming ``section.key`` and the value."""
+    env = os.environ if env is None else env
+    try:
+        raw = tomllib.loads(text, parse_float=Decimal)
+    except tomllib.TOMLDecodeError as exc:
+        raise BadInput("config", str(source or "<text>"), f"is not valid TOML: {exc}") from None
+    for name in raw:
+        if name not in KNOWN_SECTIONS:
+            raise BadInput(
+                name,
+                raw[name] if not isinstance(raw[name], dict) else "[table]",
+                "is not a known section",
+            )
+    broker = _broker(raw)
+    # Sections of brokers not in use are still validated when present, so a
+    # switch of broker.type never meets a config error for the first time live.
+    alpaca = _alpaca(raw, env) if broker.type == "alpaca" or "alpaca" in raw else None
+    ibkr = _ibkr(raw) if broker.type == "ibkr" or "ibkr" in raw else None
+    fix = _fix(raw) if broker.type == "fix" or "fix" in raw else None
+    return Config(
+        system=_system(raw, base),
+        broker=broker,
+        alpaca=alpaca,
+        ibkr=ibkr,
+        fix=fix,
+        telegram=_telegram(raw, env),
+        database=_database(raw, base),
+        initial_balance=_initial_balance(raw),
+        symbols=_symbols(raw),
+        risk=_risk(raw),
+        source=source,
+        warnings=warnings,
+    )
+
+
+def permission_warning(path: Path) -> str | None:
+    """A config holding credentials must be readable by its owner alone."""
+    mode = path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return (
+            f"{path} is readable by group/others (mode {stat.S_IMODE(mode):o}); "
+            f"it may hold credentials: chmod 600 {path}"
+        )
+    return None
+
+
+def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BadInput("config", str(path), f"cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise BadInput("config", str(path), "is not UTF-8 text") from None
+    warning = permission_warning(path)
+    return parse_config(
+        text,
+        env=env,
+        base=path.parent,
+        source=path,
+        warnings=(warning,) if warning else (),
+    )

@@ -1,0 +1,87 @@
+"""Engine inputs as JSON text, and back: the gateway's recovery journal codec.
+
+The gateway keeps every event it hands to the engine (bars, fills, order
+updates, timers) in SQLite, with the market time at which it was handled.
+Replaying that sequence into a fresh engine with the same seed rebuilds the
+exact same state (order ids included), which is how the crash-only restart
+works. The encoding is explicit per type so a field rename is a loud error,
+not a silently different replay.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from core.commands import Fill, OrderUpdate, OrdStatus, Side, Timer
+from core.errors import BadInput
+from core.events import Bar
+
+Event = Bar | Fill | OrderUpdate | Timer
+
+_KINDS: dict[type, str] = {Bar: "bar", Fill: "fill", OrderUpdate: "update", Timer: "timer"}
+
+
+def kind_of(event: Event) -> str:
+    return _KINDS[type(event)]
+
+
+def encode(event: Event) -> str:
+    kind = type(event)
+    if kind is Bar:
+        data: dict[str, Any] = {
+            f: getattr(event, f)
+            for f in (
+                "symbol",
+                "time_ns",
+                "open",
+                "high",
+                "low",
+                "close",
+                "volume",
+                "vwap",
+                "trades",
+            )
+        }
+    elif kind is Fill:
+        data = {
+            f: getattr(event, f)
+            for f in (
+                "time_ns",
+                "client_order_id",
+                "exec_id",
+                "symbol",
+                "quantity",
+                "price",
+                "venue",
+                "fee",
+            )
+        }
+        data["side"] = event.side.value  # type: ignore[union-attr]
+    elif kind is OrderUpdate:
+        data = {
+            "time_ns": event.time_ns,
+            "client_order_id": event.client_order_id,  # type: ignore[union-attr]
+            "status": event.status.value,  # type: ignore[union-attr]
+            "reason": event.reason,  # type: ignore[union-attr]
+        }
+    elif kind is Timer:
+        data = {"time_ns": event.time_ns, "key": event.key}  # type: ignore[union-attr]
+    else:
+        raise BadInput("event", kind.__name__, "cannot be journaled")
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def decode(kind: str, text: str) -> Event:
+    data = json.loads(text)
+    if kind == "bar":
+        return Bar(**data)
+    if kind == "fill":
+        data["side"] = Side(data["side"])
+        return Fill(**data)
+    if kind == "update":
+        data["status"] = OrdStatus(data["status"])
+        return OrderUpdate(**data)
+    if kind == "timer":
+        return Timer(**data)
+    raise BadInput("journal.kind", kind, "is not bar, fill, update or timer")
