@@ -28,8 +28,8 @@ def exchange_sessions(exchange: str, start_ns: int, end_ns: int) -> list[tuple[i
     end = datetime.fromtimestamp(end_ns // _NS, tz=UTC).date() + timedelta(days=7)
     calendar = xcals.get_calendar(exchange, start=start.isoformat(), end=end.isoformat())
     schedule = calendar.schedule
-    opens = schedule["open"].astype("int64").tolist()
-    closes = schedule["close"].astype("int64").tolist()
+    opens = [int(stamp.value) for stamp in schedule["open"]]  # Timestamp.value: UTC ns
+    closes = [int(stamp.value) for stamp in schedule["close"]]
     return list(zip(opens, closes, strict=True))
 
 

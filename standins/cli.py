@@ -33,6 +33,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="sessions published as history before live streaming starts (default 2)",
     )
     parser.add_argument(
+        "--pre-open",
+        type=int,
+        default=0,
+        metavar="MINUTES",
+        help="start the clock this many market minutes before the first live open (default 0)",
+    )
+    parser.add_argument(
         "--overnight",
         type=float,
         default=2.0,
@@ -77,6 +84,8 @@ def _check(args: argparse.Namespace) -> str | None:
         return f"--days {args.days}: must be between 1 and 260"
     if args.history_days < 0:
         return f"--history-days {args.history_days}: must be >= 0"
+    if not 0 <= args.pre_open <= 960:
+        return f"--pre-open {args.pre_open}: must be between 0 and 960 minutes"
     if not 0 <= args.overnight <= 3600:
         return f"--overnight {args.overnight}: must be in [0, 3600] seconds"
     if not 0 <= args.port <= 65535:
@@ -153,6 +162,7 @@ async def _serve(args: argparse.Namespace, market: object, sock: socket.socket) 
         overnight_s=args.overnight,
         bars_page_max=args.bars_page_max,
         seed=args.seed,
+        pre_open_minutes=args.pre_open,
     )
     standin = StandIn(market, options, faults)  # type: ignore[arg-type]
     runner = web.AppRunner(standin.app(), handle_signals=False, access_log=None)

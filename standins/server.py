@@ -65,6 +65,7 @@ class Options:
     overnight_s: float = 2.0
     bars_page_max: int = MAX_BARS_PAGE
     seed: int = 1
+    pre_open_minutes: int = 0
 
 
 @dataclass(eq=False)
@@ -126,7 +127,7 @@ class StandIn:
     def start(self) -> None:
         """Start simulated time now and begin publishing."""
         self.clock = SimClock(
-            self.market.live_start_ns,
+            self.market.live_start_ns - self.options.pre_open_minutes * MINUTE_NS,
             self.options.speed,
             self.market.calendar,
             time.monotonic(),

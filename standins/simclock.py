@@ -43,6 +43,7 @@ class SimClock:
         self._overnight = overnight_s
         self._anchor_wall = start_monotonic
         self._anchor_market = start_ns
+        self._start = start_ns  # closed time before the start is not "waited" (pre-open lead)
         self._last = start_ns
 
     def now(self, monotonic: float) -> int:
@@ -53,6 +54,8 @@ class SimClock:
             if i < 0 or market < self._closes[i] or i + 1 >= len(self._opens):
                 break
             close = self._closes[i]
+            if close < self._start:  # the pre-open lead: played in full, never skipped
+                break
             closed_real = (market - close) / self._speed_ns
             if closed_real < self._overnight:
                 break

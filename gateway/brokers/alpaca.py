@@ -25,7 +25,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 import msgpack
@@ -75,6 +75,7 @@ from gateway.config import AlpacaConfig
 log = logging.getLogger("gateway.alpaca")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NANO = Decimal("1e-9")
 _T = TypeVar("_T")
 
 OPEN_STATUSES = frozenset(
@@ -133,7 +134,12 @@ def to_decimal(value: object, field: str) -> Decimal:
 
 
 def to_price(value: object, field: str) -> int:
-    price = price_from_decimal(to_decimal(value, field), field)
+    number = to_decimal(value, field)
+    if isinstance(value, float):
+        # A JSON float carries binary noise past the 9th decimal (0.1 + 0.2); the
+        # nearest nano-unit is the price meant. Decimal strings must be exact.
+        number = number.quantize(_NANO, rounding=ROUND_HALF_EVEN)
+    price = price_from_decimal(number, field)
     if price <= 0:
         raise BadInput(field, value, "must be positive")
     return price
@@ -184,6 +190,8 @@ def bar_from_raw(symbol: object, raw: dict[str, Any]) -> Bar:
     if not isinstance(symbol, str) or not symbol:
         raise BadInput("bar.S", symbol, "is not a symbol")
     data = dict(raw)
+    data.setdefault("n", None)  # optional on some feeds; the core does not need them
+    data.setdefault("vw", None)
     if "t" in data:
         data["t"] = datetime.fromtimestamp(0, UTC) + timedelta(
             microseconds=to_ns(data["t"], "bar.t") // 1000
@@ -495,6 +503,33 @@ class AlpacaBroker:
         return bars
 
     # ---------------------------------------------------------- streams
+    @staticmethod
+    def handlers(
+        on_bar: Callable[[Bar], Awaitable[None]],
+        on_trade: Callable[[TradeEvent], Awaitable[None]],
+        on_bad: Callable[[str, Exception], Awaitable[None]],
+    ) -> tuple[Callable[[Any], Awaitable[None]], Callable[[Any], Awaitable[None]]]:
+        """The raw-message handlers given to alpaca-py's streams: parse, or reject."""
+
+        async def bar_handler(raw: Any) -> None:
+            try:
+                symbol = raw.get("S") if isinstance(raw, dict) else None
+                bar = bar_from_raw(symbol, raw)
+            except BadInput as exc:
+                await on_bad("bar", exc)
+                return
+            await on_bar(bar)
+
+        async def trade_handler(raw: Any) -> None:
+            try:
+                event = trade_event_from_raw(raw)
+            except BadInput as exc:
+                await on_bad("trade_update", exc)
+                return
+            await on_trade(event)
+
+        return bar_handler, trade_handler
+
     async def stream(
         self,
         on_bar: Callable[[Bar], Awaitable[None]],
@@ -504,23 +539,7 @@ class AlpacaBroker:
     ) -> None:
         """Start both streams as tasks in this loop (subscriptions first: alpaca-py
         blocks on a subscribe made while its stream is running)."""
-
-        async def bar_handler(raw: dict[str, Any]) -> None:
-            try:
-                bar = bar_from_raw(raw.get("S"), raw)
-            except BadInput as exc:
-                await on_bad("bar", exc)
-                return
-            await on_bar(bar)
-
-        async def trade_handler(raw: dict[str, Any]) -> None:
-            try:
-                event = trade_event_from_raw(raw)
-            except BadInput as exc:
-                await on_bad("trade_update", exc)
-                return
-            await on_trade(event)
-
+        bar_handler, trade_handler = self.handlers(on_bar, on_trade, on_bad)
         self._data_stream.subscribe_bars(bar_handler, *self._symbols)
         self._trade_stream = _TradingStream(
             self._config.api_key.reveal(),

@@ -279,8 +279,8 @@ def test_missing_file_and_missing_columns_exit_2(tmp_path: Path) -> None:
     assert "volume" in result.stderr and "line 1" in result.stderr
 
 
-def test_demo_runs_by_default() -> None:
-    result = run_sim(env={"COLUMNS": "160"})
+def test_signal_demo_runs() -> None:
+    result = run_sim("demo", env={"COLUMNS": "160"})
     assert result.returncode == 0, result.stderr
     for word in ("symbol", "support", "resistance", "ACME", "GLOBEX", "INITECH"):
         assert word in result.stdout

@@ -400,11 +400,13 @@ def test_partial_fault_cuts_fills_but_never_overfills() -> None:
 
 def test_cancel_race_fill_slips_in_before_the_cancel() -> None:
     venues = make_venues(faults=FaultRates(cancel_race=1.0))
-    submit(venues, "C-1", Side.BUY, 100, order_type=OrderType.LIMIT, limit=50 * CENT)
-    venues.match(bar(0, 100, 101, 99, 100, 1_000), MINUTE)  # no fill: limit far below
+    submit(venues, "C-1", Side.BUY, 100)
+    tape = bar(0, 100, 101, 99, 100, 0)
+    assert fills(venues.match(tape, MINUTE)) == []  # no volume: nothing to take
     out = venues.receive(MINUTE + 1, CancelOrder(MINUTE + 1, "X", "C-1", SYMBOL, Side.BUY))
     got = fills(out)
     assert len(got) == 1 and 0 < got[0].quantity <= 100
+    assert tape.low <= got[0].price <= tape.high
     assert updates(out)[0].status is OrdStatus.CANCELED
 
 
@@ -430,13 +432,10 @@ def test_same_seed_same_reports() -> None:
     assert session(5) != session(6)
 
 
-# ------------------------------------------------------- suspected bugs
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: sim/venues.py _lit_price clamps to bar.high then rounds a buy UP to the "
-    "tick (sell: clamps to bar.low then rounds DOWN), so a bar whose high/low is off the "
-    "tick (sub-penny CSV/adjusted prices) fills outside [low, high]",
-)
+# ------------------------------------------------------- fixed bugs
+# Regression: _lit_price used to clamp to bar.high and then round a buy UP to the
+# tick, so a bar with off-tick extremes (sub-penny CSV/adjusted prices) filled
+# outside [low, high].
 @settings(max_examples=100, deadline=None)
 @given(
     low=st.integers(100_000, 5_000_000),  # tenths of a cent: off the cent tick
@@ -454,15 +453,42 @@ def test_lit_price_stays_inside_an_off_tick_bar(low: int, width: int, side: Side
         assert tape.low <= fill.price <= tape.high
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: sim/venues.py _replace never checks that the new ClOrdID is unused; it "
-    "overwrites another live order's entry in _orders (and executed() then merges both "
-    "orders' fills under one key) instead of rejecting the duplicate ClOrdID",
-)
+# Regression: _replace never checked that the new ClOrdID was unused; it
+# overwrote another live order's entry instead of rejecting the duplicate.
 def test_replace_onto_an_id_already_in_use_is_rejected() -> None:
     venues = make_venues()
     submit(venues, "A", Side.BUY, 10, order_type=OrderType.LIMIT, limit=50 * CENT)
     submit(venues, "B", Side.SELL, 10, order_type=OrderType.LIMIT, limit=500 * CENT)
     out = venues.receive(10, ReplaceOrder(10, "B", "A", SYMBOL, Side.BUY, 20, 50 * CENT))
     assert updates(out)[0].status is OrdStatus.REJECTED
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: sim/venues.py _cancel's cancel_race fill prices at _lit_price(order, last bar) "
+    "without checking order.limit_price (nor the dark midpoint / MinQty): a buy limit at "
+    "50.00 whose cancel races a bar around 100.00 is filled near 100.00, through its limit",
+)
+def test_cancel_race_fill_respects_the_limit() -> None:
+    venues = make_venues(faults=FaultRates(cancel_race=1.0))
+    submit(venues, "C-1", Side.BUY, 100, order_type=OrderType.LIMIT, limit=50 * CENT)
+    venues.match(bar(0, 100, 101, 99, 100, 1_000), MINUTE)  # far above the limit: no fill
+    out = venues.receive(MINUTE + 1, CancelOrder(MINUTE + 1, "X", "C-1", SYMBOL, Side.BUY))
+    for fill in fills(out):
+        assert fill.price <= 50 * CENT
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: sim/venues.py _cancel's cancel_race fill ignores MinQty and the midpoint for "
+    "a dark order: it fills leaves//2 at the lit price",
+)
+def test_cancel_race_fill_in_the_dark_respects_min_quantity_and_midpoint() -> None:
+    venues = make_venues(faults=FaultRates(cancel_race=1.0))
+    submit(venues, "D-1", Side.BUY, 100, "SIGMA-X", min_quantity=80)
+    tape = bar(0, 100, 110, 90, 100, 10)  # too thin for a dark cross: no fill on the bar
+    assert fills(venues.match(tape, MINUTE)) == []
+    out = venues.receive(MINUTE + 1, CancelOrder(MINUTE + 1, "X", "D-1", SYMBOL, Side.BUY))
+    for fill in fills(out):
+        assert fill.quantity >= 80
+        assert fill.price == (tape.high + tape.low) // 2

@@ -37,6 +37,7 @@ def _serve(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
         (("--drop-after", "0"), "--drop-after"),
         (("--key", ""), "--key"),
         (("--seed", "-1"), "--seed"),
+        (("--pre-open", "-5"), "--pre-open"),
     ],
 )
 def test_bad_arguments_exit_2_naming_the_argument(args: tuple[str, ...], named: str) -> None:

@@ -197,3 +197,11 @@ def test_broker_books_balance_whatever_happens(script: list[tuple]) -> None:  # 
         json = broker.order_json(order)
         assert Decimal(json["filled_qty"]) == order.filled_qty
     assert len({f["execution_id"] for f in broker.fills}) == len(broker.fills)
+
+
+def test_a_pre_open_lead_is_played_not_skipped() -> None:
+    clock = SimClock(OPEN2 - 30 * MIN, 60.0, CALENDAR, start_monotonic=0.0, overnight_s=2.0)
+    before = clock.reading(10.0)
+    assert not before.is_open and before.now_ns == OPEN2 - 20 * MIN
+    assert before.next_open_ns == OPEN2
+    assert clock.reading(31.0).is_open

@@ -1,0 +1,169 @@
+"""SQLite trade database: migrations, WAL, unique executions, journal, trades P&L."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.commands import Fill, OrderUpdate, OrdStatus, Side, Timer
+from core.events import Bar
+from gateway import journal
+from gateway.storage import MIGRATIONS, SCHEMA_VERSION, DuplicateExecution, Storage
+
+P = 10**9
+
+
+def fill(exec_id: str, qty: int = 10, price: int = 100 * P) -> Fill:
+    return Fill(1_000, "AAPL-1", exec_id, "AAPL", Side.BUY, qty, price, "alpaca")
+
+
+def test_migrations_are_ordered_and_idempotent(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    s = Storage(path)
+    assert s.schema_version() == SCHEMA_VERSION == len(MIGRATIONS)
+    s.journal(5, fill("x1"))
+    s.close()
+    again = Storage(path)  # opening a current database changes nothing
+    assert again.schema_version() == SCHEMA_VERSION
+    assert again.migrate() == SCHEMA_VERSION
+    rows = again.db.execute("SELECT version FROM schema_version ORDER BY version").fetchall()
+    assert [r[0] for r in rows] == list(range(1, SCHEMA_VERSION + 1))
+    assert again.count("executions") == 1
+
+
+def test_an_old_database_is_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    db.execute("BEGIN")
+    MIGRATIONS[0](db)
+    db.execute("INSERT INTO schema_version VALUES (1)")
+    db.execute("COMMIT")
+    db.close()
+    s = Storage(path)
+    assert s.schema_version() == SCHEMA_VERSION
+    names = {r[0] for r in s.db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert "executions_by_order" in names
+
+
+def test_wal_mode_and_private_file(tmp_path: Path) -> None:
+    s = Storage(tmp_path / "w.db")
+    assert s.journal_mode() == "wal"
+    assert (tmp_path / "w.db").stat().st_mode & 0o077 == 0
+
+
+def test_execution_ids_are_unique(tmp_path: Path) -> None:
+    s = Storage(tmp_path / "u.db")
+    s.journal(1, fill("E1"))
+    with pytest.raises(DuplicateExecution):
+        s.journal(2, fill("E1", qty=99))
+    assert s.count("executions") == 1 and s.count("inputs") == 1  # nothing half-written
+    with pytest.raises(sqlite3.IntegrityError):
+        s.db.execute(
+            "INSERT INTO executions(exec_id, client_order_id, symbol, side, quantity, price,"
+            " price_text, fee, time_ns, source, input_seq) VALUES ('E1','o','A','buy',1,1,'1',0,0,"
+            "'x',1)"
+        )
+    assert s.has_execution("E1") and not s.has_execution("E2")
+    assert s.executions()[0]["quantity"] == 10
+
+
+def test_journal_round_trips_every_event_kind(tmp_path: Path) -> None:
+    s = Storage(tmp_path / "j.db")
+    events = [
+        Bar("AAPL", 60 * P, 10 * P, 11 * P, 9 * P, 10 * P, 500, None, 3),
+        fill("E9"),
+        OrderUpdate(7, "AAPL-1", OrdStatus.CANCELED, "canceled"),
+        Timer(8, "wake:P-AAPL-1"),
+    ]
+    for i, event in enumerate(events):
+        s.journal(i * 10, event)
+    assert [(at, e) for _, at, e in s.inputs()] == [(i * 10, e) for i, e in enumerate(events)]
+    assert s.last_bar_times() == {"AAPL": 60 * P}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    symbol=st.sampled_from(["AAPL", "BRK.B", "X"]),
+    time_ns=st.integers(0, 2**62),
+    low=st.integers(1, 10**15),
+    spread=st.integers(0, 10**12),
+    volume=st.integers(0, 2**63 - 1),
+)
+def test_bar_codec_is_lossless(
+    symbol: str, time_ns: int, low: int, spread: int, volume: int
+) -> None:
+    bar = Bar(symbol, time_ns, low + spread, low + spread, low, low, volume)
+    assert journal.decode("bar", journal.encode(bar)) == bar
+
+
+def test_trades_record_open_add_close_with_exact_pnl(tmp_path: Path) -> None:
+    s = Storage(tmp_path / "t.db")
+    trade = s.record_open("AAPL", 1, 10, 100 * P, 1)
+    s.add_to_trade(trade, 10, 102 * P)
+    assert s.open_trade("AAPL") == (trade, 1, 20, 2020 * P)
+    s.add_realized(trade, 25 * P)
+    total = s.record_close(trade, 105 * P, 9, 75 * P)
+    assert total == 100 * P
+    row = s.trades()[0]
+    assert row["status"] == "closed" and row["realized_text"] == "100"
+    assert row["entry_price_text"] == "101" and row["exit_price_text"] == "105"
+    assert s.open_trade("AAPL") is None
+
+
+def test_orders_and_outbox_flags(tmp_path: Path) -> None:
+    s = Storage(tmp_path / "o.db")
+    assert s.record_order(
+        "AAPL-1",
+        "px-AAPL-1",
+        parent_id="P-AAPL-0",
+        symbol="AAPL",
+        side="buy",
+        quantity=5,
+        order_type="market",
+        limit_price=None,
+        time_in_force="day",
+        created_ns=3,
+    )
+    assert not s.record_order(
+        "AAPL-1",
+        "px-AAPL-1",
+        parent_id=None,
+        symbol="AAPL",
+        side="buy",
+        quantity=5,
+        order_type="market",
+        limit_price=None,
+        time_in_force="day",
+        created_ns=3,
+    )
+    stored = s.order("AAPL-1")
+    assert stored is not None and not stored.sent
+    s.mark_sent("AAPL-1", "uuid-1")
+    s.update_order("AAPL-1", "filled", 5, 9)
+    stored = s.order("AAPL-1")
+    assert stored is not None and stored.sent and stored.filled == 5
+    assert s.open_orders() == []
+    assert s.record_request("C1", "cancel", "AAPL-1", None, None, 4)
+    assert not s.request_sent("C1")
+    s.mark_request_sent("C1")
+    assert s.request_sent("C1")
+
+
+def test_nested_transactions_are_all_or_nothing(tmp_path: Path) -> None:
+    s = Storage(tmp_path / "n.db")
+    with pytest.raises(RuntimeError), s.transaction():
+        s.record_alert(1, "info", "a", "one")
+        s.record_signal(1, {"symbol": "AAPL", "signal": "ENTER_LONG"})
+        raise RuntimeError("crash mid-way")
+    assert s.count("alerts") == 0 and s.count("signals") == 0
+
+
+def test_meta_default_is_made_once(tmp_path: Path) -> None:
+    s = Storage(tmp_path / "m.db")
+    assert s.meta_default("seed", lambda: "1") == "1"
+    assert s.meta_default("seed", lambda: "2") == "1"
