@@ -352,15 +352,7 @@ def test_engine_that_ignores_a_fill_is_caught(monkeypatch) -> None:
     assert "position" in result.violation.what or "cash" in result.violation.what
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: core/execution/orders.py OrderBook.on_update: a venue's 'too late to cancel' "
-    "reject (OrdStatus.REJECTED on the cancel request id) arriving after the order already "
-    "reached a terminal state (IOC remainder canceled / filled) finds pending=None, falls "
-    "through to _transition(CANCELED|FILLED -> REJECTED) and is 'refused', so Engine emits a "
-    "warning Alert update_refused for an ordinary cancel race (demo seed 3: ACME-7 cancels "
-    "IOC ACME-6 as the venue cancels its remainder)",
-)
 def test_fault_free_run_raises_no_refused_update_warnings(clean_pair) -> None:
+    """Regression: a 'too late to cancel' reject after the order ended is stale, not refused."""
     one = clean_pair[0]
     assert one.alerts.get("update_refused", 0) == 0, one.alerts
