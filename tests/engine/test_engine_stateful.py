@@ -21,6 +21,7 @@ from core.commands import (
     SubmitOrder,
     Timer,
 )
+from core.execution.algorithms import Iceberg, Pov
 from core.execution.cost_model import Urgency
 from core.execution.orders import is_legal
 from core.portfolio import notional
@@ -235,6 +236,19 @@ class EngineMachine(RuleBasedStateMachine):
             f.side.sign * notional(f.quantity, f.price) + f.fee for f in booked
         )
         assert engine.cash == cash
+
+    @invariant()
+    def pov_and_iceberg_keep_their_promises(self):
+        for parent in self.h.engine.parents():
+            algo = parent.algorithm
+            working = sum(c.leaves for c in parent.children)
+            released = sum(c.filled for c in parent.children) + working
+            lot = parent.instrument.lot
+            if isinstance(algo, Pov):
+                rho = algo.rate_num / algo.rate_den
+                assert released <= rho / (1 - rho) * algo.market_volume + lot
+            if isinstance(algo, Iceberg):
+                assert working <= algo.display
 
     @invariant()
     def risk_limits_hold(self):
