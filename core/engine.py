@@ -164,7 +164,11 @@ class Engine:
         agent = self._agents.get(symbol)
         if agent is None:
             raise BadInput("symbol", symbol, "is not in the engine's universe")
-        self._guard.accept(bar)  # raises before any state changes
+        self._guard.check(bar)
+        # The agent goes first: if it refuses the bar (BadInput), nothing in the
+        # engine has changed yet. Its signal uses bars before this one only.
+        signal = agent.on_bar(bar)
+        self._guard.accept(bar)
         self._counters["bars"] += 1
         execution = self._execution
         market = execution.markets[symbol]
@@ -174,7 +178,6 @@ class Engine:
         commands: list[EngineCommand] = []
         if execution.active_parents(symbol):
             self._absorb(execution.on_bar(now, bar, self._caps()), commands)
-        signal = agent.on_bar(bar)
         market.on_atr(agent.atr)
         kind = signal.signal
         if signal.health != "ok":  # SPEC §4.6: gaps and staleness are alerted

@@ -473,3 +473,20 @@ def test_a_rejected_cancel_is_retried_until_the_parent_can_finish():
     assert again.orig_client_order_id == order.client_order_id
     done = h.update(again.client_order_id, OrdStatus.CANCELED)
     assert kinds(done, "tca")
+
+
+def test_a_bar_the_agent_refuses_changes_nothing_in_the_engine():
+    def script(agent, bar):
+        if bar.volume == 13:
+            raise BadInput("volume", 13, "unlucky")
+        return Signal.HOLD, None, None
+
+    h = Harness(script=script)
+    h.bars(5)
+    market = h.engine.execution.market("AAA")
+    before = (market.bars, market.volume_sum, h.engine.counters()["bars"], h.engine.now_ns)
+    _, out = h.bar(volume=13)
+    assert [a.kind for a in out] == ["bad_input"] and "unlucky" in out[0].text
+    assert (market.bars, market.volume_sum, h.engine.counters()["bars"], h.engine.now_ns) == before
+    h.bar()  # and the next bar is fine
+    assert market.bars == 6
