@@ -50,7 +50,12 @@ def _make_notifier(config: Config):  # type: ignore[no-untyped-def]
         return None
     from gateway.notify import Notifier
 
-    return Notifier(config.telegram.api_url, config.telegram.bot_token, config.telegram.chat_id)
+    return Notifier(
+        config.telegram.api_url,
+        config.telegram.bot_token,
+        config.telegram.chat_id,
+        per_minute=config.telegram.per_minute,
+    )
 
 
 async def _check(config: Config) -> int:

@@ -99,6 +99,7 @@ class TelegramConfig:
     bot_token: Secret = field(default_factory=lambda: Secret(""))
     chat_id: str = ""
     api_url: str = "https://api.telegram.org"
+    per_minute: int = 20  # Telegram's group-chat ceiling; private chats allow up to ~60
 
 
 @dataclass(frozen=True)
@@ -310,10 +311,11 @@ def _telegram(raw: dict[str, Any], env: Mapping[str, str]) -> TelegramConfig:
     s = _Section("telegram", raw.get("telegram", {}))
     enabled = s.boolean("enabled", False)
     api_url = s.url("api_url", ("http", "https")) or "https://api.telegram.org"
+    per_minute = s.integer("per_minute", 20, 1, 60)
     if not enabled:
         s.used.update({"bot_token", "chat_id"})
         s.finish()
-        return TelegramConfig(False, Secret(""), "", api_url)
+        return TelegramConfig(False, Secret(""), "", api_url, per_minute)
     token = _credential(s, "bot_token", ENV_TELEGRAM_TOKEN, env)
     if not re.fullmatch(r"[A-Za-z0-9:_-]{4,200}", token.reveal()):
         raise BadInput("telegram.bot_token", MASK, "is not a bot token (digits:letters)")
@@ -324,7 +326,7 @@ def _telegram(raw: dict[str, Any], env: Mapping[str, str]) -> TelegramConfig:
     if chat in _PLACEHOLDERS:
         raise BadInput("telegram.chat_id", chat, "is still the example's placeholder")
     s.finish()
-    return TelegramConfig(True, token, chat, api_url)
+    return TelegramConfig(True, token, chat, api_url, per_minute)
 
 
 def _database(raw: dict[str, Any], base: Path) -> DatabaseConfig:

@@ -223,7 +223,7 @@ class Gateway:
             pass
         await self._check_positions("shutdown")
         if self.notifier is not None:
-            await self.notifier.drain(3.0)
+            await self.notifier.drain(5.0)
         log.info("gateway stopped cleanly", extra={"sv_event": "stopped"})
 
     # =============================================================== replay

@@ -48,7 +48,6 @@ def _execute(spec: RunSpec, out: Path | None) -> tuple[RunResult, dict[str, obje
     total = len(spec.feed.bars)
     journal = None
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
         journal = out / "journal.jsonl"
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -119,6 +118,10 @@ def run(
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     target = Path(out) if out else Path("out") / f"{name}-seed{seed}"
+    problem = _prepare_out(target)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     result, data = _execute(spec, target)
     return _finish(result, data, target)
 
@@ -131,8 +134,21 @@ def replay(file: str, seed: int, balance: str | None, out: str | None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     target = Path(out) if out else Path("out") / f"replay-{path.stem}"
+    problem = _prepare_out(target)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     result, data = _execute(spec, target)
     return _finish(result, data, target)
+
+
+def _prepare_out(target: Path) -> str | None:
+    """Create the output directory; a message naming --out when that is impossible."""
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"--out={str(target)!r}: cannot create the directory ({exc.strerror})"
+    return None
 
 
 def _swarm_one(seed: int) -> dict[str, object]:

@@ -14,8 +14,9 @@ How the paths are shaped, and why:
 
 - Prices move as a mean-reverting walk (Ornstein–Uhlenbeck) around a target
   that each regime moves: a range's middle, a trend line, a rebound level.
-  One bar's close-to-close step has σ ≈ 0.55 bar-ranges, so Wilder's ATR
-  settles near the symbol's typical bar range.
+  One bar's close-to-close step has σ ≈ 0.4 bar-ranges and wicks of 0.1–0.5
+  bar-ranges, so Wilder's ATR settles near the symbol's typical bar range
+  (6–10 bps of the price).
 - A session opens where the last one closed and its first bar covers the
   previous close (the overnight gap is filled at once), except in the
   ``gaps`` regime: a jump is not travel (SPEC §4.2), so an unfilled gap would
@@ -29,8 +30,8 @@ How the paths are shaped, and why:
   the spike line, so in this market a spike always means an event.
 - Events are sized by the market's own volatility (Wilder's ATR of the bars
   generated so far): a bounce closes 1.5–1.75 ATR off the extreme it tagged
-  (a hammer), and the bars around an edge keep 1.25 ATR away from it, so the
-  extreme price is travelled by the event bars alone. That is what a
+  (a hammer), and the bars around an edge keep 1.25 mean true ranges away
+  from it, so the extreme price is travelled by the event bars alone. That is what a
   defended level looks like: price grinds near it, pokes it on a burst of
   volume and is rejected.
 """
@@ -229,17 +230,12 @@ class _Path:
         lo_wall: int | None = None,
         hi_wall: int | None = None,
         weight: float = 1.0,
-        lo_wick: int | None = None,
-        hi_wick: int | None = None,
     ) -> None:
         """An ordinary bar from the last close to ``close``, kept inside the walls.
 
-        A close beyond a wall is reflected back inside; wicks are cut at
-        ``lo_wick``/``hi_wick`` (the walls by default; an open already beyond
-        stays, the bar just adds no wick).
+        A close beyond a wall is reflected back inside; wicks are cut at the
+        walls (an open already beyond a wall stays, the bar just adds no wick).
         """
-        lo_wick = lo_wall if lo_wick is None else lo_wick
-        hi_wick = hi_wall if hi_wick is None else hi_wick
         o = self.last
         if lo_wall is not None and close < lo_wall:
             close = 2 * lo_wall - close
@@ -252,13 +248,22 @@ class _Path:
         close = max(close, 1)
         low = min(o, close) - self.wick()
         high = max(o, close) + self.wick()
-        if lo_wick is not None:
-            low = max(low, min(lo_wick, o, close))
-        if hi_wick is not None:
-            high = min(high, max(hi_wick, o, close))
+        span = high - low
+        # A bar pushed off a wall keeps its range (the defenders lift it), so
+        # bars grinding along an edge do not shrink the ATR.
+        if lo_wall is not None and low < min(lo_wall, o, close):
+            low = min(lo_wall, o, close)
+            high = max(high, low + span)
+        if hi_wall is not None and high > max(hi_wall, o, close):
+            high = max(hi_wall, o, close)
+            low = min(low, high - span)
+        if lo_wall is not None:
+            low = max(low, min(lo_wall, o, close))
         self.add(o, high, max(low, 1), close, _ORDINARY, weight)
 
-    def bounce(self, edge: int, direction: int, kind: int = _EVENT, offset: int | None = None):
+    def bounce(
+        self, edge: int, direction: int, kind: int = _EVENT, offset: int | None = None
+    ) -> None:
         """A bar that tags ``edge`` exactly and closes well back inside (a hammer).
 
         ``direction`` +1 tags a floor from above, −1 tags a ceiling from below.
@@ -478,9 +483,10 @@ def _capitulation(path: _Path) -> dict[str, int]:
     The sell-off bars close on their lows; the capitulation bar tags the low
     on the largest volume the symbol has printed and closes 1.5 ATR (of the
     calm before the storm) off it. The rebound makes higher lows and
-    retraces 35–55% of the decline, the price consolidates, then grinds back down to within 1.25
-    ATR of the low and the retest bar tags the low to the cent and closes
-    back above it on a volume spike. The low is never broken.
+    retraces 35–55% of the decline; the price consolidates, then grinds back
+    down to within 1.25 mean true ranges of the low, and the retest bar tags
+    the low to the cent and closes back above it on a volume spike. The low
+    is never broken.
     """
     rng, layout = path.rng, path.layout
     sessions = len(layout.lengths)

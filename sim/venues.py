@@ -196,15 +196,9 @@ class VenueSimulator:
         out: list[tuple[int, Report]] = []
         faults = self._faults
         last = self._last_bar.get(order.symbol)
-        if (
-            faults.cancel_race
-            and last is not None
-            and self._fault_rng.random() < faults.cancel_race
-        ):
-            quantity = self._lots(order, max(1, order.leaves // 2))
-            if quantity > 0:
-                price = self._lit_price(order, last, quantity)
-                out.extend(self._fill(now_ns, order, quantity, price))
+        if last is not None and self._fault("cancel_race", faults.cancel_race):
+            # The race fill obeys the order's own terms (limit, midpoint, MinQty).
+            out.extend(self._match_one(order, last, now_ns, cap=max(1, order.leaves // 2)))
         if order.open:
             order.open = False
             out.extend(
@@ -285,12 +279,15 @@ class VenueSimulator:
             now_ns, order.venue, OrderUpdate(now_ns, order.client_order_id, status, why)
         )
 
-    def _match_one(self, order: SimOrder, bar: Bar, now_ns: int) -> list[tuple[int, Report]]:
+    def _match_one(
+        self, order: SimOrder, bar: Bar, now_ns: int, cap: int | None = None
+    ) -> list[tuple[int, Report]]:
+        """Trade ``order`` against ``bar``; ``cap`` limits the quantity further."""
+        leaves = order.leaves if cap is None else min(order.leaves, cap)
         venue = self._venues.get(order.venue)
         if venue is not None and venue.kind == "dark":
-            return self._match_dark(order, bar, now_ns)
-        cap = self._lots(order, int(bar.volume * PARTICIPATION_CAP))
-        quantity = min(order.leaves, cap)
+            return self._match_dark(order, bar, now_ns, leaves)
+        quantity = min(leaves, self._lots(order, int(bar.volume * PARTICIPATION_CAP)))
         if quantity <= 0:
             return []
         price = self._lit_price(order, bar, quantity)
@@ -309,11 +306,13 @@ class VenueSimulator:
                 return []
         return self._fill(now_ns, order, quantity, price)
 
-    def _match_dark(self, order: SimOrder, bar: Bar, now_ns: int) -> list[tuple[int, Report]]:
+    def _match_dark(
+        self, order: SimOrder, bar: Bar, now_ns: int, leaves: int
+    ) -> list[tuple[int, Report]]:
         if self._fill_rng.random() >= self._dark_prob.get(order.venue, 0.0):
             return []
         contra = int(bar.volume * self._fill_rng.uniform(0.02, 0.3))
-        quantity = self._lots(order, min(order.leaves, contra))
+        quantity = self._lots(order, min(leaves, contra))
         if quantity <= 0 or (order.min_quantity and quantity < order.min_quantity):
             return []
         midpoint = (bar.high + bar.low) // 2

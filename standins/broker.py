@@ -97,7 +97,7 @@ class Broker:
     positions: dict[str, Position] = field(default_factory=dict)
     fills: list[dict[str, Any]] = field(default_factory=list)
     last_price: dict[str, int] = field(default_factory=dict)
-    day_open_price: dict[str, int] = field(default_factory=dict)
+    previous_close: dict[str, int] = field(default_factory=dict)
     rejected_requests: int = 0
 
     def __post_init__(self) -> None:
@@ -111,9 +111,12 @@ class Broker:
         self._assets = {
             s: wire.stable_uuid("asset", i) for i, s in enumerate(sorted(self.market.instruments))
         }
+        self._opens = {open_ns for open_ns, _ in self.market.sessions}
         for bar in self.market.history:
             self.last_price[bar.symbol] = bar.close
-        self.day_open_price = dict(self.last_price)
+        for bar in self.market.live:  # no history (--history-days 0): the first open prices
+            self.last_price.setdefault(bar.symbol, bar.open)  # buying-power checks only
+        self.previous_close = dict(self.last_price)
 
     # ------------------------------------------------------------ orders
     def submit(self, now_ns: int, body: object) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -252,8 +255,8 @@ class Broker:
     # -------------------------------------------------------------- bars
     def on_bar(self, bar: Bar) -> list[dict[str, Any]]:
         """A bar was published: resting orders trade against it."""
-        if bar.time_ns in {o for o, _ in self.market.sessions}:
-            self.day_open_price[bar.symbol] = self.last_price.get(bar.symbol, bar.open)
+        if bar.time_ns in self._opens:
+            self.previous_close[bar.symbol] = self.last_price.get(bar.symbol, bar.open)
         self.last_price[bar.symbol] = bar.close
         return self._apply(self._venue.match(bar, bar.time_ns + MINUTE_NS))
 
@@ -427,7 +430,7 @@ class Broker:
         price = self.last_price.get(symbol, 0)
         value = position.qty * price
         pnl = value - position.cost
-        lastday = self.day_open_price.get(symbol, price)
+        lastday = self.previous_close.get(symbol, price)
         intraday = position.qty * (price - lastday)
         return {
             "asset_id": self._assets[symbol],

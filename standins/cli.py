@@ -20,6 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenario", default="default", help="simulated market (see `list`)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument("--days", type=int, help="trading days (default: the scenario's)")
+    parser.add_argument("--balance", help="starting cash in dollars (default: the scenario's)")
     parser.add_argument(
         "--speed",
         type=float,
@@ -115,7 +116,7 @@ def serve(args: argparse.Namespace) -> int:
     from standins.market import load_market
 
     try:
-        market = load_market(args.scenario, args.seed, args.history_days, args.days)
+        market = load_market(args.scenario, args.seed, args.history_days, args.days, args.balance)
     except BadInput as exc:
         print(f"python -m sim serve: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

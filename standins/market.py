@@ -9,11 +9,14 @@ would against the real API, and the rest streams live.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from core.errors import BadInput
 from core.events import Bar
-from core.instruments import Instrument, us_equity_tick
-from core.money import price_from_decimal
+from core.instruments import Instrument
+
+if TYPE_CHECKING:
+    from sim.scenarios import Scenario
 
 MINUTE_NS = 60 * 10**9
 
@@ -32,8 +35,18 @@ class SessionMarket:
     calendar: tuple[tuple[int, int], ...]  # exchange sessions past the data, for /v2/clock
 
 
-def load_market(name: str, seed: int, history_days: int, days: int | None = None) -> SessionMarket:
-    """Generate scenario ``name`` and split it into warm-up history and live bars."""
+def load_market(
+    name: str,
+    seed: int,
+    history_days: int,
+    days: int | None = None,
+    balance: str | None = None,
+) -> SessionMarket:
+    """Generate scenario ``name`` and split it into warm-up history and live bars.
+
+    ``balance`` (dollars) overrides the scenario's starting cash.
+    """
+    from sim.build import parse_balance
     from sim.scenarios import scenario
 
     base = scenario(name)
@@ -60,7 +73,7 @@ def load_market(name: str, seed: int, history_days: int, days: int | None = None
         live=live,
         sessions=tuple(sessions),
         live_start_ns=live_start,
-        balance=price_from_decimal(base.balance, "balance"),
+        balance=parse_balance(balance) if balance is not None else parse_balance(base.balance),
         calendar=tuple(_calendar(sessions)),
     )
 
@@ -79,40 +92,13 @@ def _calendar(sessions: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def _generate(
-    base: object, seed: int, days: int
+    base: Scenario, seed: int, days: int
 ) -> tuple[list[Bar], list[tuple[int, int]], list[Instrument]]:
-    """The scenario's market from ``sim.market``; the demo market if it is not there yet."""
-    try:
-        from sim.market import generate_market
-    except ImportError:
-        return _demo_market(seed, days)
-    symbols = base.symbols  # type: ignore[attr-defined]
+    """The scenario's market, exactly as ``python -m sim run`` generates it."""
+    from sim.market import generate_market
+
     market = generate_market(
-        seed,
-        symbols,
-        base.regime_map(symbols),  # type: ignore[attr-defined]
-        days,
-        start=base.start,  # type: ignore[attr-defined]
+        seed, base.symbols, base.regime_map(base.symbols), days, start=base.start
     )
     bars = sorted(market.bars, key=lambda b: b.time_ns)
     return bars, list(market.sessions), list(market.instruments)
-
-
-def _demo_market(seed: int, days: int) -> tuple[list[Bar], list[tuple[int, int]], list[Instrument]]:
-    from sim.demo import demo_bars
-
-    bars = demo_bars(seed, days)
-    opens: dict[int, int] = {}
-    for bar in bars:
-        day = bar.time_ns // (86_400 * 10**9)
-        opens[day] = min(opens.get(day, bar.time_ns), bar.time_ns)
-    closes: dict[int, int] = {}
-    for bar in bars:
-        day = bar.time_ns // (86_400 * 10**9)
-        closes[day] = max(closes.get(day, 0), bar.time_ns + MINUTE_NS)
-    sessions = [(opens[d], closes[d]) for d in sorted(opens)]
-    first: dict[str, int] = {}
-    for bar in bars:
-        first.setdefault(bar.symbol, bar.close)
-    instruments = [Instrument(s, tick=us_equity_tick(c)) for s, c in first.items()]
-    return bars, sessions, instruments

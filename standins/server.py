@@ -8,7 +8,7 @@ Routes (paths as the real services have them, so only the base URL changes):
 * Alpaca market-data websocket  ``/v2/iex`` (also ``/v2/sip``, ``/v2/test``): msgpack
   when the client says ``Content-Type: application/msgpack`` (alpaca-py does), else JSON
 * Alpaca trade-updates websocket  ``/stream`` (JSON in binary frames, as Alpaca sends)
-* Telegram Bot API  ``/bot<token>/getMe``, ``/bot<token>/sendMessage``
+* Telegram Bot API  ``/bot<token>/getMe``, ``/bot<token>/sendMessage`` (``standins.telegram``)
 * Control  ``POST /_control`` (faults), ``GET /_control/state`` (the stand-in's truth)
 
 A publisher task advances simulated time and, as each minute ends, puts its
@@ -37,12 +37,11 @@ from standins.faults import BadControl, Faults
 from standins.market import MINUTE_NS, SessionMarket
 from standins.simclock import SimClock
 from standins.tape import BadPageToken, Tape
+from standins.telegram import TelegramStandIn
 
 _NS = 10**9
 DATA_FEEDS = ("iex", "sip", "test", "delayed_sip")
 MAX_BARS_PAGE = 10_000  # Alpaca's own cap per request
-TELEGRAM_BOT_ID = 7_000_000_001
-TELEGRAM_TEXT_MAX = 4096
 _DATA_CHANNELS = (
     "trades",
     "quotes",
@@ -95,7 +94,7 @@ class StandIn:
         self.clock: SimClock | None = None
         self.data_clients: set[StreamClient] = set()
         self.trading_clients: set[StreamClient] = set()
-        self.telegram_messages: list[dict[str, Any]] = []
+        self.telegram = TelegramStandIn(options.telegram_token, faults, self.market_now)
         self._publisher: asyncio.Task[None] | None = None
 
     # ---------------------------------------------------------- lifecycle
@@ -118,7 +117,7 @@ class StandIn:
         r.add_get("/v2/stocks/{symbol}/bars", self._rest(self._symbol_bars))
         r.add_get("/v2/{feed}", self._data_stream)
         r.add_get("/stream", self._trading_stream)
-        r.add_route("*", "/bot{token}/{method}", self._telegram)
+        r.add_route("*", "/bot{token}/{method}", self.telegram.handle)
         r.add_post("/_control", self._control)
         r.add_get("/_control/state", self._state)
         app.on_shutdown.append(self._shutdown)
@@ -255,7 +254,13 @@ class StandIn:
                 )
             if self.faults.take_429():
                 return web.json_response(
-                    wire.error(wire.RATE_LIMIT, "too many requests"), status=429
+                    wire.error(wire.RATE_LIMIT, "too many requests"),
+                    status=429,
+                    headers={  # Alpaca's rate-limit headers (it sends no Retry-After)
+                        "X-Ratelimit-Limit": "200",
+                        "X-Ratelimit-Remaining": "0",
+                        "X-Ratelimit-Reset": str(int(time.time()) + 1),
+                    },
                 )
             return await handler(request)
 
@@ -575,86 +580,6 @@ class StandIn:
             client, {"stream": "error", "data": {"error_message": f"unknown action {action!r}"}}
         )
 
-    # ----------------------------------------------------------- Telegram
-    async def _telegram(self, request: web.Request) -> web.Response:
-        token, method = request.match_info["token"], request.match_info["method"]
-        if token != self.options.telegram_token:
-            self.faults.count("telegram_unauthorized")
-            return web.json_response(wire.telegram_error(401, "Unauthorized"), status=401)
-        if self.faults.take_429():
-            return web.json_response(
-                wire.telegram_error(429, "Too Many Requests: retry after 1", retry_after=1),
-                status=429,
-            )
-        params = await self._telegram_params(request)
-        if params is None:
-            return web.json_response(
-                wire.telegram_error(400, "Bad Request: can't parse request body"), status=400
-            )
-        if method == "getMe":
-            return web.json_response({"ok": True, "result": self._telegram_bot()})
-        if method == "sendMessage":
-            return self._telegram_send(params)
-        return web.json_response(wire.telegram_error(404, "Not Found"), status=404)
-
-    async def _telegram_params(self, request: web.Request) -> dict[str, Any] | None:
-        params: dict[str, Any] = dict(request.query)
-        if request.method != "POST" or not request.can_read_body:
-            return params
-        if request.content_type == "application/json":
-            try:
-                body = await request.json()
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                return None
-            if not isinstance(body, dict):
-                return None
-            params.update(body)
-        else:
-            form = await request.post()
-            params.update({k: v for k, v in form.items() if isinstance(v, str)})
-        return params
-
-    @staticmethod
-    def _telegram_bot() -> dict[str, Any]:
-        return {
-            "id": TELEGRAM_BOT_ID,
-            "is_bot": True,
-            "first_name": "Sovereign stand-in",
-            "username": "sovereign_standin_bot",
-            "can_join_groups": True,
-            "can_read_all_group_messages": False,
-            "supports_inline_queries": False,
-        }
-
-    def _telegram_send(self, params: dict[str, Any]) -> web.Response:
-        chat = params.get("chat_id")
-        text = params.get("text")
-        if chat is None or str(chat).strip() == "":
-            return self._telegram_bad("Bad Request: chat_id is empty")
-        chat_text = str(chat).strip()
-        if not (chat_text.lstrip("-").isdigit() or chat_text.startswith("@")):
-            return self._telegram_bad("Bad Request: chat not found")
-        if not isinstance(text, str) or not text.strip():
-            return self._telegram_bad("Bad Request: message text is empty")
-        if len(text) > TELEGRAM_TEXT_MAX:
-            return self._telegram_bad("Bad Request: message is too long")
-        chat_id: int | str = int(chat_text) if chat_text.lstrip("-").isdigit() else chat_text
-        message = {
-            "message_id": len(self.telegram_messages) + 1,
-            "from": self._telegram_bot(),
-            "chat": {"id": chat_id, "type": "private"},
-            "date": int(time.time()),
-            "text": text,
-        }
-        self.telegram_messages.append(
-            {**message, "parse_mode": params.get("parse_mode"), "market_time": self.market_now()}
-        )
-        return web.json_response({"ok": True, "result": message})
-
-    def _telegram_bad(self, description: str) -> web.Response:
-        self.faults.count("telegram_bad_requests")
-        return web.json_response(wire.telegram_error(400, description), status=400)
-
     # ------------------------------------------------------------ control
     async def _control(self, request: web.Request) -> web.Response:
         try:
@@ -679,7 +604,7 @@ class StandIn:
             market_time_ns=now,
             published_bars=self.tape.count(),
             live_bars_left=len(self.market.live) - self._next_live,
-            telegram=self.telegram_messages,
+            telegram=self.telegram.messages,
             faults=self.faults.state(time.monotonic()),
             streams={"data": len(self.data_clients), "trading": len(self.trading_clients)},
             rejected_requests=self.broker.rejected_requests,

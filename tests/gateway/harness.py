@@ -82,16 +82,18 @@ def write_config(
     workdir: Path,
     standin: StandIn,
     *,
-    key: str = "test",
-    secret: str = "test",
-    token: str = "test-token",
+    key: str | None = "test",
+    secret: str | None = "test",
+    token: str | None = "test-token",
     balance: int = 50_000,
     symbols: tuple[str, ...] = ("AAPL", "MSFT", "GOOGL", "AMZN", "NVDA"),
-    credentials_in_file: bool = True,
 ) -> Path:
+    """A config for the stand-in; a credential given as None is left to the environment."""
     rest = standin.rest
-    creds = f'api_key = "{key}"\nsecret_key = "{secret}"\n' if credentials_in_file else ""
-    token_line = f'bot_token = "{token}"\n' if credentials_in_file else ""
+    creds = (f'api_key = "{key}"\n' if key else "") + (
+        f'secret_key = "{secret}"\n' if secret else ""
+    )
+    token_line = f'bot_token = "{token}"\n' if token else ""
     text = f"""
 [system]
 name = "e2e"
@@ -111,6 +113,7 @@ trading_ws_url = "{standin.endpoints["alpaca_trading_ws"]}"
 [telegram]
 enabled = true
 {token_line}chat_id = "4242"
+per_minute = 60
 api_url = "{standin.endpoints["telegram"]}"
 
 [database]

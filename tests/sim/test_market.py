@@ -7,6 +7,7 @@ import itertools
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from core.atr import WilderATR
 from core.errors import BadInput
 from core.volume import is_spike
+from sim.bars_csv import read_bars
 from sim.market import (
     MINUTE_NS,
     REGIMES,
@@ -325,3 +327,27 @@ def test_any_seed_and_start_gives_valid_bars_and_true_facts(seed, regime, days, 
         elif regime == "capitulation":
             assert min(b.low for b in bars) == facts["low"]
             assert max(b.volume for b in bars) == facts["record_volume"]
+
+
+# ------------------------------------------------------------- replay sample
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sim" / "data" / "sample_daily.csv"
+
+
+def test_sample_daily_bars_load_cleanly_in_date_order() -> None:
+    with SAMPLE.open(newline="", encoding="utf-8") as stream:
+        loaded = read_bars(stream)
+    assert loaded.rejected == []
+    bars = loaded.bars
+    assert {b.symbol: 0 for b in bars}.keys() == {"MSFT", "GOOG"}
+    assert sum(b.symbol == "MSFT" for b in bars) == 65
+    assert sum(b.symbol == "GOOG" for b in bars) == 1047
+    assert [b.time_ns for b in bars] == sorted(b.time_ns for b in bars)
+    # Spot checks against matplotlib's goog.npz: its first and last rows.
+    goog = [b for b in bars if b.symbol == "GOOG"]
+    assert (goog[0].time_ns, goog[0].open, goog[0].close) == (
+        utc("2004-08-19T00:00"),
+        100 * 10**9,
+        100_340_000_000,
+    )
+    assert (goog[-1].high, goog[-1].volume) == (394_500_000_000, 7_784_800)

@@ -247,12 +247,9 @@ def test_bad_input_exits_2_naming_option_and_value(
     assert not (tmp_path / "journal.jsonl").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: sim/cli.py _execute calls out.mkdir(parents=True, exist_ok=True) unguarded; "
-    "--out naming an existing file raises FileExistsError: a traceback and exit 1 "
-    "instead of exit 2 naming --out",
-)
+# Regression (fixed): sim/cli.py _execute calls out.mkdir(parents=True, exist_ok=True)
+# unguarded; --out naming an existing file raises FileExistsError: a traceback and exit 1
+# instead of exit 2 naming --out
 def test_out_that_is_a_file_exits_2(tmp_path: Path) -> None:
     target = tmp_path / "taken"
     target.write_text("not a directory", encoding="utf-8")

@@ -9,7 +9,6 @@ bad requests (unknown cancel, duplicate ClOrdID).
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -400,10 +399,10 @@ def test_partial_fault_cuts_fills_but_never_overfills() -> None:
 
 def test_cancel_race_fill_slips_in_before_the_cancel() -> None:
     venues = make_venues(faults=FaultRates(cancel_race=1.0))
-    submit(venues, "C-1", Side.BUY, 100)
-    tape = bar(0, 100, 101, 99, 100, 0)
-    assert fills(venues.match(tape, MINUTE)) == []  # no volume: nothing to take
-    out = venues.receive(MINUTE + 1, CancelOrder(MINUTE + 1, "X", "C-1", SYMBOL, Side.BUY))
+    tape = bar(0, 100, 101, 99, 100, 10_000)
+    assert fills(venues.match(tape, MINUTE)) == []  # the order is not there yet
+    submit(venues, "C-1", Side.BUY, 100, at=MINUTE + 1)  # arrives after that bar ended
+    out = venues.receive(MINUTE + 2, CancelOrder(MINUTE + 2, "X", "C-1", SYMBOL, Side.BUY))
     got = fills(out)
     assert len(got) == 1 and 0 < got[0].quantity <= 100
     assert tape.low <= got[0].price <= tape.high
@@ -463,12 +462,9 @@ def test_replace_onto_an_id_already_in_use_is_rejected() -> None:
     assert updates(out)[0].status is OrdStatus.REJECTED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: sim/venues.py _cancel's cancel_race fill prices at _lit_price(order, last bar) "
-    "without checking order.limit_price (nor the dark midpoint / MinQty): a buy limit at "
-    "50.00 whose cancel races a bar around 100.00 is filled near 100.00, through its limit",
-)
+# Regression (fixed): sim/venues.py _cancel's cancel_race fill prices at _lit_price(order, last
+# bar) without checking order.limit_price (nor the dark midpoint / MinQty): a buy limit at
+# 50.00 whose cancel races a bar around 100.00 is filled near 100.00, through its limit
 def test_cancel_race_fill_respects_the_limit() -> None:
     venues = make_venues(faults=FaultRates(cancel_race=1.0))
     submit(venues, "C-1", Side.BUY, 100, order_type=OrderType.LIMIT, limit=50 * CENT)
@@ -478,11 +474,8 @@ def test_cancel_race_fill_respects_the_limit() -> None:
         assert fill.price <= 50 * CENT
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: sim/venues.py _cancel's cancel_race fill ignores MinQty and the midpoint for "
-    "a dark order: it fills leaves//2 at the lit price",
-)
+# Regression (fixed): sim/venues.py _cancel's cancel_race fill ignores MinQty and the midpoint
+# for a dark order: it fills leaves//2 at the lit price
 def test_cancel_race_fill_in_the_dark_respects_min_quantity_and_midpoint() -> None:
     venues = make_venues(faults=FaultRates(cancel_race=1.0))
     submit(venues, "D-1", Side.BUY, 100, "SIGMA-X", min_quantity=80)

@@ -11,6 +11,8 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,38 +28,47 @@ BASE_ARGS = ("--scenario", "default", "--seed", "3", "--days", "4", "--history-d
 
 @contextmanager
 def running_server(*args: str, timeout: float = 60.0) -> Iterator[dict[str, str]]:
-    """The endpoints line of a started server; the process is killed on exit."""
+    """The endpoints line of a started server; the process is stopped on exit.
+
+    stderr goes to a temporary file, never an unread pipe a chatty server could fill.
+    """
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sim", "serve", *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + timeout
-        line = process.stdout.readline() if process.stdout else ""
-        if not line:
-            err = process.stderr.read() if process.stderr else ""
-            raise RuntimeError(f"server printed no endpoints (rc={process.poll()}): {err}")
-        if time.monotonic() > deadline:
-            raise RuntimeError("server took too long to start")
-        endpoints = json.loads(line)
-        endpoints["pid"] = str(process.pid)
-        yield endpoints
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        for stream in (process.stdout, process.stderr):
-            if stream:
-                stream.close()
+    with tempfile.TemporaryFile(mode="w+") as errors:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sim", "serve", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+        )
+        try:
+            ready: list[str] = []
+            reader = threading.Thread(
+                target=lambda: ready.append(process.stdout.readline()),  # type: ignore[union-attr]
+                daemon=True,
+            )
+            reader.start()
+            reader.join(timeout)
+            if not ready or not ready[0]:
+                errors.seek(0)
+                raise RuntimeError(
+                    f"server printed no endpoints within {timeout}s "
+                    f"(rc={process.poll()}): {errors.read()[-2000:]}"
+                )
+            endpoints = json.loads(ready[0])
+            endpoints["pid"] = str(process.pid)
+            yield endpoints
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            if process.stdout:
+                process.stdout.close()
 
 
 def control(endpoints: dict[str, str], body: dict[str, object]) -> dict[str, object]:

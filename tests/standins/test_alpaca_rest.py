@@ -329,3 +329,45 @@ def test_malformed_order_bodies_are_refused_and_counted(
         counted
         == before["rejected_requests"] + before["faults"]["counters"].get("bad_requests", 0) + 1
     )
+
+
+def test_lookups_and_cancel_all_through_alpaca_py(trading: TradingClient) -> None:
+    order = trading.submit_order(
+        LimitOrderRequest(
+            symbol="AMZN",
+            qty=2,
+            side=OrderSide.BUY,
+            time_in_force=TimeInForce.GTC,
+            limit_price=1.0,
+            client_order_id="mine-42",
+        )
+    )
+    assert str(trading.get_order_by_client_id("mine-42").id) == str(order.id)
+    with pytest.raises(APIError) as caught:
+        trading.submit_order(
+            LimitOrderRequest(
+                symbol="AMZN",
+                qty=2,
+                side=OrderSide.BUY,
+                time_in_force=TimeInForce.GTC,
+                limit_price=1.0,
+                client_order_id="mine-42",
+            )
+        )
+    assert caught.value.status_code == 422  # client order ids are unique
+    asset = trading.get_asset("AMZN")
+    assert asset.symbol == "AMZN" and asset.tradable
+    responses = trading.cancel_orders()
+    assert str(order.id) in {str(r.id) for r in responses}
+    assert all(r.status == 200 for r in responses)
+    assert trading.get_order_by_id(order.id).status == OrderStatus.CANCELED
+    bought = trading.submit_order(
+        MarketOrderRequest(symbol="AMZN", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY)
+    )
+    wait_for(lambda: trading.get_order_by_id(bought.id).status == OrderStatus.FILLED)
+    position = trading.get_open_position("AMZN")
+    assert Decimal(position.qty) == 1 and position.side.value == "long"
+    assert Decimal(position.cost_basis) == Decimal(position.avg_entry_price)
+    with pytest.raises(APIError) as caught:
+        trading.get_open_position("MSFT")
+    assert caught.value.status_code == 404

@@ -38,6 +38,8 @@ def _serve(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
         (("--key", ""), "--key"),
         (("--seed", "-1"), "--seed"),
         (("--pre-open", "-5"), "--pre-open"),
+        (("--balance", "-5"), "--balance"),
+        (("--balance", "lots"), "--balance"),
     ],
 )
 def test_bad_arguments_exit_2_naming_the_argument(args: tuple[str, ...], named: str) -> None:

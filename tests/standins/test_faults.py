@@ -45,6 +45,7 @@ def test_429_body_is_alpacas(faulty: dict[str, str]) -> None:
     answer = requests.get(faulty["alpaca_rest"] + "/v2/account", headers=HEADERS, timeout=5)
     assert answer.status_code == 429
     assert answer.json() == {"code": 42910000, "message": "too many requests"}
+    assert answer.headers["X-Ratelimit-Remaining"] == "0"
     telegram = requests.get(f"{faulty['telegram']}/bot{TOKEN}/getMe", timeout=5)
     assert telegram.status_code == 429
     assert telegram.json()["parameters"]["retry_after"] == 1

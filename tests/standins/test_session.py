@@ -15,9 +15,12 @@ from tests.standins.conftest import BASE_ARGS, KEY, SECRET, running_server, wait
 
 
 def test_a_trading_day_runs_in_seconds_and_the_gateway_can_follow_it() -> None:
-    with running_server(*BASE_ARGS, "--speed", "6000", "--overnight", "1") as endpoints:
+    with running_server(
+        *BASE_ARGS, "--speed", "6000", "--overnight", "1", "--balance", "250000.50"
+    ) as endpoints:
         client = TradingClient(KEY, SECRET, paper=True, url_override=endpoints["alpaca_rest"])
         data = StockHistoricalDataClient(KEY, SECRET, url_override=endpoints["alpaca_rest"])
+        assert client.get_account().cash == "250000.5"
         opened = client.get_clock()
         assert opened.is_open
         day_order = client.submit_order(

@@ -68,3 +68,13 @@ def test_bad_messages_are_400_and_not_stored(
 def test_unknown_method_is_404(server: dict[str, str]) -> None:
     answer = _call(server, "sendPhoto", json={"chat_id": 1})
     assert answer.status_code == 404 and answer.json()["ok"] is False
+
+
+def test_unparseable_json_is_400_and_counted(server: dict[str, str]) -> None:
+    before = state(server)["faults"]["counters"].get("telegram_bad_requests", 0)
+    answer = _call(
+        server, "sendMessage", data=b"{oops", headers={"Content-Type": "application/json"}
+    )
+    assert answer.status_code == 400
+    assert answer.json()["description"] == "Bad Request: can't parse request body"
+    assert state(server)["faults"]["counters"]["telegram_bad_requests"] == before + 1

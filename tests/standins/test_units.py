@@ -205,3 +205,51 @@ def test_a_pre_open_lead_is_played_not_skipped() -> None:
     assert not before.is_open and before.now_ns == OPEN2 - 20 * MIN
     assert before.next_open_ns == OPEN2
     assert clock.reading(31.0).is_open
+
+
+def test_a_large_order_fills_in_parts_capped_by_bar_volume() -> None:
+    broker = Broker(_market(), seed=1)
+    answer, events = broker.submit(
+        OPEN2 + 1,
+        {"symbol": "AAPL", "side": "buy", "qty": "100", "type": "market", "time_in_force": "gtc"},
+    )
+    assert answer["status"] == "accepted" and [e["event"] for e in events] == ["new"]
+    first = broker.on_bar(_bar("AAPL", 0, 95, 105, 160))  # a quarter of 160 = 40 shares
+    second = broker.on_bar(_bar("AAPL", 1, 95, 105, 160))
+    third = broker.on_bar(_bar("AAPL", 2, 95, 105, 160))
+    events = first + second + third
+    assert [e["event"] for e in events] == ["partial_fill", "partial_fill", "fill"]
+    assert [e["qty"] for e in events] == ["40", "40", "20"]
+    assert [e["position_qty"] for e in events] == ["40", "80", "100"]
+    order = broker.order_json(broker.find(answer["id"]))
+    assert order["status"] == "filled" and order["filled_qty"] == "100"
+    assert broker.on_bar(_bar("AAPL", 3, 95, 105, 160)) == []
+
+
+def test_sells_beyond_the_position_and_buys_beyond_cash_are_refused() -> None:
+    broker = Broker(_market(balance_dollars=10), seed=1)
+    with pytest.raises(ApiError) as caught:
+        broker.submit(
+            OPEN2,
+            {
+                "symbol": "AAPL",
+                "side": "buy",
+                "qty": "11",
+                "type": "market",
+                "time_in_force": "day",
+            },
+        )  # $1 each, $10 of cash
+    assert caught.value.status == 403
+    with pytest.raises(ApiError) as caught:
+        broker.submit(
+            OPEN2,
+            {
+                "symbol": "AAPL",
+                "side": "sell",
+                "qty": "1",
+                "type": "market",
+                "time_in_force": "day",
+            },
+        )
+    assert caught.value.status == 403 and "available: 0" in caught.value.body["message"]
+    assert broker.orders == {}
