@@ -33,6 +33,7 @@ from core.commands import (
     EngineCommand,
     Fill,
     OrderUpdate,
+    OrdStatus,
     Record,
     Side,
     Timer,
@@ -129,10 +130,15 @@ class Engine:
             if type(event) is Bar:
                 return self._on_bar(event)
             if type(event) is Fill:
+                _check_fill(event)
                 return self._on_fill(event)
             if type(event) is OrderUpdate:
+                _check_update(event)
                 return self._on_update(event)
             if type(event) is Timer:
+                _check_time(event.time_ns)
+                if type(event.key) is not str:
+                    raise BadInput("key", event.key, "must be a string")
                 return self._on_timer(event)
             raise BadInput(
                 "event", type(event).__name__, "is not a Bar, Fill, OrderUpdate or Timer"
@@ -158,7 +164,11 @@ class Engine:
         agent = self._agents.get(symbol)
         if agent is None:
             raise BadInput("symbol", symbol, "is not in the engine's universe")
-        self._guard.accept(bar)  # raises before any state changes
+        self._guard.check(bar)
+        # The agent goes first: if it refuses the bar (BadInput), nothing in the
+        # engine has changed yet. Its signal uses bars before this one only.
+        signal = agent.on_bar(bar)
+        self._guard.accept(bar)
         self._counters["bars"] += 1
         execution = self._execution
         market = execution.markets[symbol]
@@ -168,7 +178,6 @@ class Engine:
         commands: list[EngineCommand] = []
         if execution.active_parents(symbol):
             self._absorb(execution.on_bar(now, bar, self._caps()), commands)
-        signal = agent.on_bar(bar)
         market.on_atr(agent.atr)
         kind = signal.signal
         if signal.health != "ok":  # SPEC §4.6: gaps and staleness are alerted
@@ -502,6 +511,34 @@ class Engine:
 
     def agent(self, symbol: str) -> AgentLike:
         return self._agents[symbol]
+
+
+def _check_time(time_ns: object) -> None:
+    if type(time_ns) is not int or time_ns < 0:
+        raise BadInput("time_ns", time_ns, "must be a non-negative integer of nanoseconds")
+
+
+def _check_fill(fill: Fill) -> None:
+    """Shape checks a venue's Fill must pass before it may touch the books."""
+    _check_time(fill.time_ns)
+    for name in ("quantity", "price", "fee"):
+        value = getattr(fill, name)
+        if type(value) is not int:
+            raise BadInput(name, value, "must be an integer (quantity units / nano-units)")
+    for name in ("client_order_id", "exec_id", "venue"):
+        value = getattr(fill, name)
+        if type(value) is not str:
+            raise BadInput(name, value, "must be a string")
+    if not isinstance(fill.side, Side):
+        raise BadInput("side", fill.side, "must be a Side")
+
+
+def _check_update(update: OrderUpdate) -> None:
+    _check_time(update.time_ns)
+    if type(update.client_order_id) is not str:
+        raise BadInput("client_order_id", update.client_order_id, "must be a string")
+    if not isinstance(update.status, OrdStatus):
+        raise BadInput("status", update.status, "must be an OrdStatus")
 
 
 def _signal_payload(signal: AgentSignal) -> dict[str, object]:

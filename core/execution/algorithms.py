@@ -47,6 +47,18 @@ def split_lots(total: int, weights: list[int] | list[float], lot: int) -> list[i
     return [b * lot for b in base]
 
 
+def split_with_odd_lot(quantity: int, weights: list[int] | list[float], lot: int) -> list[int]:
+    """``split_lots`` for any quantity: the odd remainder (< one lot) goes last.
+
+    Entries are sized in whole lots, but an exit must close whatever the
+    position is, and fills (late ones included) need not come in lots.
+    """
+    round_part = quantity // lot * lot
+    parts = split_lots(round_part, weights, lot)
+    parts[-1] += quantity - round_part
+    return parts
+
+
 def cumulative(times: list[int], slices: list[int]) -> list[tuple[int, int]]:
     total = 0
     schedule = []
@@ -60,7 +72,7 @@ def twap_schedule(
     quantity: int, lot: int, start_ns: int, period_ns: int, bars: int, rng: np.random.Generator
 ) -> list[tuple[int, int]]:
     """Equal whole-lot slices; slice k at a seeded-random time in its interval."""
-    slices = split_lots(quantity, [1] * bars, lot)
+    slices = split_with_odd_lot(quantity, [1] * bars, lot)
     offsets = rng.integers(0, period_ns, size=bars)
     times = [start_ns + k * period_ns + int(offsets[k]) for k in range(bars)]
     return cumulative(times, slices)
@@ -70,7 +82,7 @@ def vwap_schedule(
     quantity: int, lot: int, start_ns: int, period_ns: int, weights: list[int]
 ) -> list[tuple[int, int]]:
     """Slices proportional to the symbol's learned volume profile, one per bar."""
-    slices = split_lots(quantity, weights, lot)
+    slices = split_with_odd_lot(quantity, weights, lot)
     times = [start_ns + k * period_ns for k in range(len(weights))]
     return cumulative(times, slices)
 
@@ -90,7 +102,9 @@ def is_schedule(
     for j in range(1, len(rounded)):  # guard monotonicity against float ties
         rounded[j] = min(rounded[j], rounded[j - 1])
     times = [start_ns + k * period_ns for k in range(bars)]
-    return [(times[k], (lots - rounded[k + 1]) * lot) for k in range(bars)]
+    schedule = [(times[k], (lots - rounded[k + 1]) * lot) for k in range(bars)]
+    schedule[-1] = (schedule[-1][0], quantity)  # the odd lot, if any, goes last
+    return schedule
 
 
 @dataclass(slots=True)
@@ -119,14 +133,21 @@ class Algorithm:
     def __init__(self, schedule: list[tuple[int, int]]) -> None:
         self.schedule = schedule
         self._times = [t for t, _ in schedule]
+        # Wake only when something becomes releasable (zero slices need no timer).
+        previous = 0
+        self._wakes: list[int] = []
+        for t, total in schedule:
+            if total > previous:
+                self._wakes.append(t)
+            previous = total
 
     def allowance(self, now_ns: int, progress: Progress) -> int:
         i = bisect.bisect_right(self._times, now_ns)
         return self.schedule[i - 1][1] if i else 0
 
     def next_wakeup(self, now_ns: int) -> int | None:
-        i = bisect.bisect_right(self._times, now_ns)
-        return self._times[i] if i < len(self._times) else None
+        i = bisect.bisect_right(self._wakes, now_ns)
+        return self._wakes[i] if i < len(self._wakes) else None
 
     def on_market_volume(self, volume: int) -> None:
         """Bar volume of the symbol while the parent is open (POV listens)."""
@@ -180,7 +201,9 @@ class Pov(Algorithm):
 
     def allowance(self, now_ns: int, progress: Progress) -> int:
         cap = self.market_volume * self.rate_num // (self.rate_den - self.rate_num)
-        return min(self.quantity, cap // self.lot * self.lot)
+        if cap >= self.quantity:
+            return self.quantity  # includes an odd-lot remainder, if any
+        return cap // self.lot * self.lot
 
     def next_wakeup(self, now_ns: int) -> int | None:
         return None  # bars, not timers, drive POV
@@ -224,7 +247,7 @@ class Adaptive(Algorithm):
     passive = True
 
     def __init__(self, quantity: int, lot: int, start_ns: int, period_ns: int, bars: int) -> None:
-        base = split_lots(quantity, [1] * bars, lot)
+        base = split_with_odd_lot(quantity, [1] * bars, lot)
         super().__init__(cumulative([start_ns + k * period_ns for k in range(bars)], base))
         self.quantity = quantity
         self.lot = lot

@@ -78,6 +78,7 @@ class DarkPoolRouter:
         bar_period_ns: int,
         lot: int,
         urgent: bool,
+        decimals: int = 0,
     ) -> DarkDecision:
         if not caps.supports_dark_pools:
             return DarkDecision(False, None, None, "tier has no dark-pool access")
@@ -101,7 +102,7 @@ class DarkPoolRouter:
         venue = self.book.get(best.venue)
         assert venue is not None
         # MinQty: the smallest whole-lot quantity that meets the venue minimum.
-        per_lot = price * lot
-        min_lots = -(-venue.min_notional // per_lot) if per_lot else 1
+        per_lot = max(1, price * lot // 10**decimals)  # notional of one lot, nano-units
+        min_lots = -(-venue.min_notional // per_lot)
         min_qty = min(quantity, max(lot, min_lots * lot))
         return DarkDecision(True, best.venue, min_qty, "dark scores higher", tuple(scored))

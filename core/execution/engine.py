@@ -217,8 +217,19 @@ class ExecutionEngine:
             bar_volume=volume,
             half_spread=instrument.tick / 2 / price if price > 0 else 0.0,
             risk_aversion=1.0 / (risk_budget / 1e9) if risk_budget > 0 else 0.0,
-            max_bars=market.bars_per_day,
+            max_bars=self._max_bars(market),
         )
+
+    @staticmethod
+    def _max_bars(market: SymbolMarket) -> int:
+        """A day's bars at most, and never past today's learned last trading minute."""
+        limit = market.bars_per_day
+        if market.last_ns is not None:
+            period = market.bar_period_ns
+            left = market.bars_left_today(market.last_ns + period, period)
+            if left is not None:
+                limit = min(limit, left)
+        return max(1, limit)
 
     def recommend_algorithm(
         self,
@@ -268,6 +279,7 @@ class ExecutionEngine:
             self.market(instrument.symbol).bar_period_ns,
             instrument.lot,
             urgent,
+            instrument.qty_decimals,
         )
 
     def route_order(
@@ -295,7 +307,7 @@ class ExecutionEngine:
                     True,
                     dark.reason,
                 )
-        lit = self.router.choose(caps, price, self.sigma(instrument.symbol, price))
+        lit = self.router.choose(caps, price, self.sigma(instrument.symbol, price), passive)
         order_type = OrderType.LIMIT if passive else OrderType.MARKET
         return RouteDecision(
             lit.venue if lit else None,
@@ -372,6 +384,8 @@ class ExecutionEngine:
                     "algo": choice.algo.value,
                     "bars": choice.bars,
                     "expected_cost_bps": choice.expected_cost_bps,
+                    "impact_bps": choice.impact_bps,
+                    "adv_participation": intent.quantity / market.adv if market.adv else None,
                     "reason": choice.reason,
                     "decision_price": intent.decision_price,
                 },
@@ -422,7 +436,9 @@ class ExecutionEngine:
         lot = parent.instrument.lot
         algorithm = parent.algorithm
         allowed = algorithm.allowance(now_ns, progress)
-        quantity = min(allowed - progress.released, progress.unreleased) // lot * lot
+        quantity = min(allowed - progress.released, progress.unreleased)
+        if quantity < progress.unreleased:  # only the final release may be an odd lot
+            quantity = quantity // lot * lot
         if quantity > 0:
             price = self._reference_price(parent)
             passive = algorithm.passive
@@ -521,8 +537,14 @@ class ExecutionEngine:
     def _step(self, now_ns: int, parent: ParentOrder, caps: TierCapabilities, out: Outcome) -> None:
         if parent.state == "working" and now_ns >= parent.end_ns:
             self._close(now_ns, parent, "expired", out)
-        else:
+        elif parent.state == "working":
             self._release(now_ns, parent, caps, out)
+        else:
+            # Closed but a child is still live (its cancel was rejected): ask again.
+            for child in parent.children:
+                request = self.book.request_cancel(now_ns, child)
+                if request is not None:
+                    out.commands.append(request)
         self._maybe_finish(now_ns, parent, out)
 
     def cancel_parent(self, now_ns: int, parent: ParentOrder, reason: str) -> Outcome:
@@ -657,6 +679,3 @@ class ExecutionEngine:
 
     def open_orders(self) -> list[ChildOrder]:
         return self.book.live_orders()
-
-    def cancel_request_ids(self) -> list[str]:
-        return [o.client_order_id for o in self.book.orders if o.pending is not None]

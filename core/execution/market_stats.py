@@ -113,6 +113,25 @@ class SymbolMarket:
             and self.last_ns - self.first_ns >= NS_PER_DAY
         )
 
+    def bars_left_today(self, start_ns: int, period_ns: int) -> int | None:
+        """Bars from ``start_ns`` to the last minute of the day this symbol trades.
+
+        Learned from the profile (minutes with volume in its history), so a
+        plan never runs past the session's close; None without a full day of
+        history or when nothing ever traded later in the day.
+        """
+        if not self.has_full_day:
+            return None
+        first = (start_ns // NS_PER_MINUTE) % MINUTES_PER_DAY
+        profile = self.profile
+        last = MINUTES_PER_DAY - 1
+        while last >= first and profile[last] == 0:
+            last -= 1
+        if last < first:
+            return None
+        minutes = max(1, period_ns // NS_PER_MINUTE)
+        return (last - first) // minutes + 1
+
     def profile_weights(self, start_ns: int, period_ns: int, slices: int) -> list[int]:
         """Historical volume of each slice ``[start + k·period, start + (k+1)·period)``.
 

@@ -282,15 +282,10 @@ class OrderBook:
             # venue's echo confirms it or is stale, it never moves the order.
             outcome = "refused" if pending is None else "ignored"
             return UpdateResult(outcome, order, before, before, "pending states follow requests")
-        if status is S.REJECTED and order.is_terminal and update.client_order_id not in order.ids:
-            # "Too late to cancel": the reject of a cancel/replace request that
-            # crossed the order's fill or expiry. The order has already ended.
-            return UpdateResult("ignored", order, before, before, "request reject after the end")
-        if (
-            status is S.REJECTED
-            and pending is not None
-            and update.client_order_id == pending.request_id
-        ):
+        if status is S.REJECTED and update.client_order_id not in order.ids:
+            # Addressed to one of our cancel/replace requests, not to the order.
+            if pending is None or update.client_order_id != pending.request_id:
+                return UpdateResult("ignored", order, before, before, "stale request reject")
             # OrderCancelReject / replace reject: the order goes back to where it was.
             prior = pending.prior
             if order.filled:

@@ -6,7 +6,8 @@ Score of a lit venue for a marketable child, in bps of the child's notional
     score = f · (PI − fee) − (1 − f) · miss
 
 ``f`` the learned fill rate (Laplace), ``PI`` the mean price improvement
-learned from our fills, ``fee`` the take fee in bps of the price, ``miss`` the
+learned from our fills, ``fee`` the take fee in bps of the price (minus the
+maker rebate for a passive limit child), ``miss`` the
 expected adverse move while re-routing an unfilled child (σ over one bar).
 Ties go to the venue listed first in the data file, so routing is
 deterministic.
@@ -29,9 +30,13 @@ class RouteScore:
     fee_bps: float
 
 
-def lit_score(book: VenueBook, venue: Venue, price: int, sigma: float) -> RouteScore:
+def lit_score(
+    book: VenueBook, venue: Venue, price: int, sigma: float, passive: bool = False
+) -> RouteScore:
+    """A marketable child pays the take fee; a resting (passive) one earns the rebate."""
     stats = book.stats[venue.name]
-    fee_bps = venue.take_fee / price * 1e4 if price > 0 else 0.0
+    per_share = -venue.make_rebate if passive else venue.take_fee
+    fee_bps = per_share / price * 1e4 if price > 0 else 0.0
     f = stats.fill_rate
     pi = stats.improvement_bps
     score = f * (pi - fee_bps) - (1.0 - f) * miss_cost_bps(sigma)
@@ -46,15 +51,19 @@ class SmartRouter:
     def __init__(self, book: VenueBook) -> None:
         self.book = book
 
-    def scores(self, caps: TierCapabilities, price: int, sigma: float) -> list[RouteScore]:
+    def scores(
+        self, caps: TierCapabilities, price: int, sigma: float, passive: bool = False
+    ) -> list[RouteScore]:
         venues = [v for v in self.book.lit if v.open_to(caps.tier)]
-        scored = [lit_score(self.book, v, price, sigma) for v in venues]
+        scored = [lit_score(self.book, v, price, sigma, passive) for v in venues]
         index = {v.name: i for i, v in enumerate(venues)}
         return sorted(scored, key=lambda s: (-s.score_bps, index[s.venue]))
 
-    def choose(self, caps: TierCapabilities, price: int, sigma: float) -> RouteScore | None:
+    def choose(
+        self, caps: TierCapabilities, price: int, sigma: float, passive: bool = False
+    ) -> RouteScore | None:
         """Best lit venue, or None when the tier leaves routing to the broker."""
         if not caps.lit_routing:
             return None
-        ranked = self.scores(caps, price, sigma)
+        ranked = self.scores(caps, price, sigma, passive)
         return ranked[0] if ranked else None

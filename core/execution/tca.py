@@ -149,7 +149,11 @@ def analyse(
         return value / denominator * 1e4 if denominator else 0.0
 
     average = traded / filled if filled else None
-    arrival = s * (average - decision_price) / decision_price * 1e4 if average is not None else None
+    arrival = (
+        s * (average - decision_price) / decision_price * 1e4
+        if average is not None and decision_price > 0
+        else None
+    )
     vwap_perf = (
         s * (average - interval_vwap) / interval_vwap * 1e4
         if average is not None and interval_vwap

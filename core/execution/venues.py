@@ -84,9 +84,6 @@ class VenueBook:
         if stats is not None:
             stats.sent += quantity
 
-    def record_unfilled(self, name: str | None) -> None:
-        """Nothing to learn beyond ``sent`` already counted; kept for symmetry."""
-
     def record_fill(
         self,
         name: str | None,

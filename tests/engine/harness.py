@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
 from core.clock import ManualClock
@@ -128,6 +126,3 @@ def fill_all(h: Harness, commands: list, price: int = 100 * D) -> list:
     for order in submits(commands):
         out.extend(h.fill(order, price=price))
     return out
-
-
-Callback = Callable[[Harness], None]

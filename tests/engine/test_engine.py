@@ -154,6 +154,12 @@ def test_a_low_urgency_order_starts_a_vwap_driven_by_timers():
     assert h.engine.position("AAA") == total > 0
     vwap = h.engine.parents()[0]
     assert vwap.algorithm.schedule[-1][1] == vwap.quantity
+    # the slices follow the volume this symbol traded at those minutes of the day
+    market = h.engine.execution.market("AAA")
+    slices = vwap.algorithm.slices()
+    weights = market.profile_weights(vwap.start_ns, MIN, len(slices))
+    for part, weight in zip(slices, weights, strict=True):
+        assert abs(part - vwap.quantity * weight / sum(weights)) < 1
 
 
 def test_same_seed_same_commands():
@@ -282,3 +288,205 @@ def test_thirty_symbols_is_the_limit():
         Engine(instruments, D, ManualClock(), np.random.default_rng(0), agent_factory=ScriptedAgent)
     with pytest.raises(BadInput, match="appears twice"):
         Engine([Instrument("A"), Instrument("A")], D, ManualClock(), np.random.default_rng(0))
+
+
+def test_malformed_venue_messages_are_refused_before_touching_the_books():
+    from core.commands import Fill, OrderUpdate
+
+    h = Harness(script=signal_at({20: LONG}))
+    h.bars(20)
+    (order,) = submits(h.bar()[1])
+    cid = order.client_order_id
+    now = h.clock.now_ns()
+    bad = [
+        Fill(now, cid, "E1", "AAA", Side.BUY, 10.0, 100 * D),
+        Fill(now, cid, "E1", "AAA", Side.BUY, 10, "100"),
+        Fill(now, cid, "E1", "AAA", Side.BUY, 10, 100 * D, "", 0.5),
+        Fill(now, cid, 7, "AAA", Side.BUY, 10, 100 * D),
+        Fill(-1, cid, "E1", "AAA", Side.BUY, 10, 100 * D),
+        OrderUpdate(now, cid, "new"),
+        OrderUpdate(now, 42, OrdStatus.NEW),
+        Timer(now, 5),
+        Timer("soon", "wake:x"),
+    ]
+    fields = []
+    for event in bad:
+        (alert,) = h.engine.handle(event)
+        assert alert.kind == "bad_input"
+        fields.append(alert.text.split("=")[0])
+    assert fields == [
+        "quantity",
+        "price",
+        "fee",
+        "exec_id",
+        "time_ns",
+        "status",
+        "client_order_id",
+        "key",
+        "time_ns",
+    ]
+    assert h.engine.position("AAA") == 0 and h.engine.cash == 500_000 * D
+    assert h.engine.order(cid).status is OrdStatus.PENDING_NEW
+    assert h.engine.counters()["rejected_inputs"] == len(bad)
+
+
+def test_a_pov_parent_follows_market_volume_bar_by_bar():
+    h = Harness(script=signal_at({300: LONG}), urgency=Urgency.LOW)
+    for i in range(300):
+        h.bar(volume=100 if i % 10 else 60_000)  # erratic volume: cv > 1
+    _, commands = h.bar(volume=100)
+    assert kinds(commands, "parent")[0].payload["algo"] == "pov"
+    assert submits(commands) == []  # no market volume seen yet since the intent
+    parent = h.engine.parents()[0]
+    rho = parent.algorithm.rate_num / parent.algorithm.rate_den
+    market = filled = 0
+    for i in range(40):
+        volume = 100 if i % 10 else 60_000
+        _, commands = h.bar(volume=volume)
+        market += volume
+        for order in submits(commands):
+            filled += order.quantity
+            h.fill(order)
+        assert filled <= rho / (1 - rho) * market
+    assert filled > 0 and h.engine.position("AAA") == filled
+
+
+def test_an_iceberg_shows_only_its_display_and_replenishes_on_fills():
+    h = Harness(script=signal_at({300: LONG}), urgency=Urgency.LOW)
+    h.bars(300, volume=1_000)
+    _, commands = h.bar(volume=1_000)
+    assert kinds(commands, "parent")[0].payload["algo"] == "iceberg"
+    (child,) = submits(commands)
+    parent = h.engine.parents()[0]
+    display = parent.algorithm.display
+    assert child.order_type is OrderType.LIMIT and child.quantity == display < parent.quantity
+    assert child.limit_price == 100 * D
+    out = h.fill(child, quantity=display // 2 or 1)
+    for order in submits(out):
+        assert order.quantity <= display
+    working = sum(o.leaves for o in h.engine.open_orders())
+    assert working <= display
+
+
+def test_a_late_fill_that_breaks_a_limit_is_flagged_and_unwound():
+    h = Harness(
+        symbols=["AAA", "BBB"],
+        script=signal_at({20: LONG}),
+        limits=RiskLimits().tightened({"max_positions": 1}),
+    )
+    h.bars(20, "AAA")
+    _, commands = h.bar("AAA")
+    (order,) = submits(commands)
+    expire = next(t for t in of_kind(commands, ScheduleTimer) if t.key.startswith("expire"))
+    h.clock.advance_to(expire.time_ns)
+    (cancel,) = of_kind(h.engine.handle(Timer(expire.time_ns, expire.key)), CancelOrder)
+    h.update(cancel.client_order_id, OrdStatus.CANCELED)
+    assert h.engine.portfolio.reservations == {}
+    h.bars(20, "BBB")
+    _, commands = h.bar("BBB")  # BBB takes the only position slot
+    assert kinds(commands, "risk")[0].payload["reason"] == "ok"
+    out = h.fill(order, quantity=300)  # AAA's cancel lost the race after all
+    alerts = [a.kind for a in of_kind(out, Alert)]
+    assert alerts == ["late_fill", "risk_breach"]
+    (unwind,) = submits(out)
+    assert unwind.symbol == "AAA" and unwind.side is Side.SELL and unwind.quantity == 300
+    assert unwind.order_type is OrderType.MARKET
+    assert h.engine.counters()["risk_breaches"] == 1
+
+
+def test_an_odd_lot_position_is_exited_completely():
+    h = Harness(
+        lot=100,
+        script=signal_at({300: LONG, 303: (Signal.EXIT_LONG, Reason.LEVEL, 98 * D)}),
+        urgency=Urgency.LOW,
+    )
+    h.bars(300, volume=1_000)
+    (order,) = submits(h.bar(volume=1_000)[1])  # an iceberg showing one lot
+    (order,) = submits(h.fill(order))  # replenished
+    h.fill(order, quantity=50)  # fills need not come in lots
+    assert h.engine.position("AAA") == 150
+    h.bars(2, volume=1_000)
+    _, commands = h.bar(volume=1_000)
+    parent = next(p for p in h.engine.parents() if p.intent.purpose == "exit")
+    assert parent.quantity == 150 and parent.choice.algo.value != "market"
+    pending = list(of_kind(commands, ScheduleTimer))
+    fill_all(h, commands)
+    for _ in range(2_000):
+        if h.engine.position("AAA") == 0:
+            break
+        wake = min((t for t in pending if t.key.startswith("wake")), key=lambda t: t.time_ns)
+        pending.remove(wake)
+        h.clock.advance_to(max(h.clock.now_ns(), wake.time_ns))
+        out = h.engine.handle(Timer(wake.time_ns, wake.key))
+        pending += of_kind(out, ScheduleTimer)
+        fill_all(h, out)
+    assert h.engine.position("AAA") == 0
+    sizes = [o.quantity for o in h.engine.orders() if o.parent_id == parent.parent_id]
+    assert sum(sizes) == 150 and all(q % 100 == 0 for q in sizes[:-1]) and sizes[-1] % 100 == 50
+
+
+def test_fractional_units_are_sized_and_booked_exactly():
+    from core.commands import Fill
+    from core.instruments import AssetClass
+
+    coin = Instrument("BTC", asset_class=AssetClass.CRYPTO, qty_decimals=8, lot=1)
+    clock = ManualClock(T0)
+    agent_box = {}
+
+    def factory(instrument):
+        agent_box["a"] = ScriptedAgent(
+            instrument, signal_at({20: (Signal.ENTER_LONG, Reason.LEVEL, 29_000 * D)})
+        )
+        return agent_box["a"]
+
+    engine = Engine([coin], 50_000 * D, clock, np.random.default_rng(0), agent_factory=factory)
+    for k in range(21):
+        t = T0 + k * MIN
+        clock.advance_to(t + MIN)
+        out = engine.handle(Bar("BTC", t, 30_000 * D, 30_010 * D, 29_990 * D, 30_000 * D, 10**9))
+    (order,) = submits(out)
+    # 1% of $50,000 = $500 at a $1,000 stop distance: 0.5 BTC = 50,000,000 units
+    assert order.quantity == 50_000_000
+    engine.handle(
+        Fill(
+            clock.now_ns(), order.client_order_id, "E1", "BTC", Side.BUY, 12_345_678, 30_000 * D + 1
+        )
+    )
+    # 0.12345678 BTC × $30,000.000000001, rounded half-even to the nano-unit
+    assert engine.cash == 50_000 * D - 3_703_703_400_000
+    assert engine.position("BTC") == 12_345_678
+
+
+def test_a_rejected_cancel_is_retried_until_the_parent_can_finish():
+    h = Harness(script=signal_at({20: LONG}))
+    h.bars(20)
+    _, commands = h.bar()
+    (order,) = submits(commands)
+    h.update(order.client_order_id, OrdStatus.NEW)
+    expire = next(t for t in of_kind(commands, ScheduleTimer) if t.key.startswith("expire"))
+    h.clock.advance_to(expire.time_ns)
+    (cancel,) = of_kind(h.engine.handle(Timer(expire.time_ns, expire.key)), CancelOrder)
+    h.update(cancel.client_order_id, OrdStatus.REJECTED, "too late to cancel")
+    assert h.engine.order(order.client_order_id).status is OrdStatus.NEW
+    _, commands = h.bar()
+    (again,) = of_kind(commands, CancelOrder)
+    assert again.orig_client_order_id == order.client_order_id
+    done = h.update(again.client_order_id, OrdStatus.CANCELED)
+    assert kinds(done, "tca")
+
+
+def test_a_bar_the_agent_refuses_changes_nothing_in_the_engine():
+    def script(agent, bar):
+        if bar.volume == 13:
+            raise BadInput("volume", 13, "unlucky")
+        return Signal.HOLD, None, None
+
+    h = Harness(script=script)
+    h.bars(5)
+    market = h.engine.execution.market("AAA")
+    before = (market.bars, market.volume_sum, h.engine.counters()["bars"], h.engine.now_ns)
+    _, out = h.bar(volume=13)
+    assert [a.kind for a in out] == ["bad_input"] and "unlucky" in out[0].text
+    assert (market.bars, market.volume_sum, h.engine.counters()["bars"], h.engine.now_ns) == before
+    h.bar()  # and the next bar is fine
+    assert market.bars == 6

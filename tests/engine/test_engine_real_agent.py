@@ -57,14 +57,14 @@ def market(seed: int, count: int) -> dict[str, list[Bar]]:
     return out
 
 
-def run(seed: int, count: int = 600, cash: int = 500_000 * D):
+def run(seed: int, count: int = 600, cash: int = 500_000 * D, agent_class=SymbolAgent):
     clock = ManualClock(T0)
     engine = Engine(
         [Instrument(s) for s in SYMBOLS],
         cash,
         clock,
         np.random.default_rng(seed),
-        agent_factory=lambda i: SymbolAgent(i, self_tracking=False),
+        agent_factory=lambda i: agent_class(i, self_tracking=False),
     )
     bars = market(seed, count)
     working: dict[str, SubmitOrder] = {}
@@ -186,3 +186,16 @@ def test_a_missing_bar_is_alerted_as_a_gap():
             continue  # the feed drops one bar
         alerts += [c for c in engine.handle(bar) if getattr(c, "kind", "").startswith("health")]
     assert [a.kind for a in alerts] == ["health_gap"]
+
+
+def test_compiled_and_pure_agents_drive_the_engine_identically(monkeypatch):
+    import core.agent
+    from core.sr import PyTravelProfile
+    from core.volume import PyVolumeTracker
+
+    compiled = run(23, count=400)[1]
+    monkeypatch.setattr(core.agent, "TravelProfile", PyTravelProfile)
+    monkeypatch.setattr(core.agent, "VolumeTracker", PyVolumeTracker)
+    pure = run(23, count=400, agent_class=core.agent.PySymbolAgent)[1]
+    assert any(getattr(c, "kind", "") == "parent" for c in pure)
+    assert pure == compiled

@@ -18,8 +18,10 @@ from core.commands import (
     OrdStatus,
     ScheduleTimer,
     Side,
+    SubmitOrder,
     Timer,
 )
+from core.execution.algorithms import Iceberg, Pov
 from core.execution.cost_model import Urgency
 from core.execution.orders import is_legal
 from core.portfolio import notional
@@ -64,8 +66,8 @@ class EngineMachine(RuleBasedStateMachine):
         self.timers: list[ScheduleTimer] = []
         self.sent_fills: list[Fill] = []
         self.exec_seq = 0
-        for symbol in SYMBOLS:  # warm up past the agents' ATR warm-up
-            for _ in range(5):
+        for symbol in SYMBOLS:  # warm up: ATR history long enough for regime breaks
+            for _ in range(20):
                 self._bar(symbol, 0, 10_000)
 
     # ------------------------------------------------------------ helpers
@@ -73,13 +75,19 @@ class EngineMachine(RuleBasedStateMachine):
         for c in commands:
             if isinstance(c, ScheduleTimer):
                 self.timers.append(c)
-            if hasattr(c, "order_type") and self.h.engine.tier().tier.value == "retail":
-                assert c.order_type is OrderType.MARKET and c.venue is None
+            if isinstance(c, SubmitOrder):
+                caps = self.h.engine.tier()  # what this tier may do, right now
+                assert caps.allows(c.order_type), (caps.tier, c.order_type)
+                if not caps.supports_algos:
+                    assert c.order_type is OrderType.MARKET and c.venue is None
+                if c.min_quantity is not None:
+                    assert caps.supports_dark_pools
 
-    def _bar(self, symbol, move, volume):
+    def _bar(self, symbol, move, volume, half_range=D // 4):
         price = max(D, self.prices[symbol] + move)
         self.prices[symbol] = price
-        _, commands = self.h.bar(symbol, price=price, volume=volume, half_range=D // 4)
+        half_range = min(half_range, price - 1)
+        _, commands = self.h.bar(symbol, price=price, volume=volume, half_range=half_range)
         self._absorb(commands)
 
     def _pick(self, index, live=True):
@@ -112,11 +120,13 @@ class EngineMachine(RuleBasedStateMachine):
         signal=st.none() | st.sampled_from(list(Signal)),
         stop=st.booleans(),
         distance=st.integers(D // 100, 3 * D),
+        wild=st.booleans(),
     )
-    def bar(self, symbol, move, volume, signal, stop, distance):
+    def bar(self, symbol, move, volume, signal, stop, distance, wild):
         if signal is not None:
             self.pending[symbol] = (signal, Reason.STOP if stop else Reason.LEVEL, distance)
-        self._bar(symbol, move, volume)
+        # a wild bar moves the ATR away from its history (Adaptive's trigger)
+        self._bar(symbol, move, volume, 4 * D if wild else D // 4)
 
     @rule(i=st.integers(0, 50))
     def ack(self, i):
@@ -228,6 +238,19 @@ class EngineMachine(RuleBasedStateMachine):
         assert engine.cash == cash
 
     @invariant()
+    def pov_and_iceberg_keep_their_promises(self):
+        for parent in self.h.engine.parents():
+            algo = parent.algorithm
+            working = sum(c.leaves for c in parent.children)
+            released = sum(c.filled for c in parent.children) + working
+            lot = parent.instrument.lot
+            if isinstance(algo, Pov):
+                rho = algo.rate_num / algo.rate_den
+                assert released <= rho / (1 - rho) * algo.market_volume + lot
+            if isinstance(algo, Iceberg):
+                assert working <= algo.display
+
+    @invariant()
     def risk_limits_hold(self):
         engine = self.h.engine
         limits = engine.risk_limits
@@ -247,5 +270,5 @@ class EngineMachine(RuleBasedStateMachine):
                 )
 
 
-EngineMachine.TestCase.settings = settings(max_examples=80, stateful_step_count=80, deadline=None)
+EngineMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=80, deadline=None)
 TestEngineMachine = EngineMachine.TestCase

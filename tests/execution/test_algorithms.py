@@ -196,3 +196,43 @@ def test_adaptive_trades_faster_and_crosses_further_when_volatile():
     progress = Progress(1000)
     assert calm.allowance(0, progress) == 50 and wild.allowance(0, progress) == 200
     assert calm.offset_ticks() == 0 and wild.offset_ticks() == 2
+
+
+@pytest.mark.parametrize("lot", [1, 100])
+def test_pov_and_iceberg_release_exactly_the_parent_when_everything_fills(lot):
+    quantity = 37 * lot
+    pov, iceberg = Pov(quantity, lot, 0.2, 0), Iceberg(quantity, 5 * lot, 0)
+    for algo in (pov, iceberg):
+        progress = Progress(quantity)
+        for _ in range(1_000):
+            algo.on_market_volume(10 * lot)
+            child = min(algo.allowance(0, progress) - progress.released, progress.unreleased)
+            child = child // lot * lot
+            progress.filled += max(0, child)  # every child fills at once
+        assert progress.filled == quantity
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    quantity=st.integers(1, 5_000),
+    lot=st.sampled_from([10, 100]),
+    bars=st.integers(1, 40),
+    kappa=st.floats(0, 2),
+    seed=st.integers(0, 100),
+)
+def test_odd_quantities_close_exactly_with_the_odd_lot_last(quantity, lot, bars, kappa, seed):
+    """Exits must close any position, lots or not: only the last slice may be odd."""
+    schedules = [
+        twap_schedule(quantity, lot, 0, MIN, bars, np.random.default_rng(seed)),
+        vwap_schedule(quantity, lot, 0, MIN, list(range(1, bars + 1))),
+        is_schedule(quantity, lot, 0, MIN, bars, kappa),
+        Adaptive(quantity, lot, 0, MIN, bars).schedule,
+    ]
+    for schedule in schedules:
+        parts = slices(schedule)
+        assert sum(parts) == quantity and schedule[-1][1] == quantity
+        assert all(p % lot == 0 for p in parts[:-1])
+        assert parts[-1] % lot == quantity % lot
+    pov = Pov(quantity, lot, 0.5, 0)
+    pov.on_market_volume(10 * quantity)
+    assert pov.allowance(0, Progress(quantity)) == quantity

@@ -51,3 +51,17 @@ def test_volume_dispersion_and_atr_regime():
     m.on_atr(None)
     assert m.atr_zscore() is None and m.atr_ratio() == 1.0
     assert math.isfinite(m.atr_mean)
+
+
+def test_a_plan_never_runs_past_the_learned_session_close():
+    m = SymbolMarket("AAA")
+    open_minute = 13 * 60 + 30  # 13:30 UTC, a 390-minute session
+    for day in range(2):
+        for minute in range(390):
+            m.on_bar(bar(T0 + day * NS_PER_DAY + (open_minute + minute) * MIN, 1_000))
+    today = T0 + 2 * NS_PER_DAY
+    assert m.bars_per_day == 390
+    assert m.bars_left_today(today + (open_minute + 380) * MIN, MIN) == 10
+    assert m.bars_left_today(today + open_minute * MIN, MIN) == 390
+    assert m.bars_left_today(today + 21 * 60 * MIN, MIN) is None  # after the close
+    assert m.bars_left_today(today + open_minute * MIN, 5 * MIN) == 78

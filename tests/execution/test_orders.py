@@ -206,3 +206,17 @@ def test_any_message_sequence_keeps_orders_legal(messages) -> None:
             assert len({f.exec_id for f in o.fills}) == len(o.fills)
             if o.is_terminal:
                 assert o not in book.live_orders()
+
+
+def test_a_stale_cancel_reject_does_not_reject_the_order():
+    book = OrderBook()
+    order, _ = new_order(book)
+    first = book.request_cancel(1, order)
+    book.on_update(OrderUpdate(2, first.client_order_id, S.REJECTED, "not yet known"))
+    assert order.status is S.NEW
+    second = book.request_cancel(3, order)
+    stale = book.on_update(OrderUpdate(4, first.client_order_id, S.REJECTED, "duplicate"))
+    assert stale.outcome == "ignored" and order.status is S.PENDING_CANCEL
+    # a confirmation quoting the first request still cancels the order
+    assert book.on_update(OrderUpdate(5, first.client_order_id, S.CANCELED)).outcome == "applied"
+    assert order.status is S.CANCELED and second is not None

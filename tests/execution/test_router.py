@@ -108,3 +108,18 @@ def test_block_venue_scores_its_block_fills():
     assert decision.venue == "LIQUIDNET"
     top = decision.scores[0]
     assert top.block_fit == 1.0
+
+
+def test_min_quantity_for_fractional_units():
+    _, _, dark = routers()
+    # 0.001-share units, lots of 1 unit, $50,000 a share: $10K is 0.2 shares = 200 units
+    decision = dark.decide(INST, 500, 50_000 * D, 25_000 * D, 0.001, MIN, 1, False, decimals=3)
+    assert decision.use_dark and decision.min_quantity == 200
+
+
+def test_passive_children_go_where_the_rebate_is():
+    _, lit, _ = routers()
+    assert lit.choose(INST, 100 * D, 0.001).venue == "IEX"  # cheapest to take
+    assert lit.choose(INST, 100 * D, 0.001, passive=True).venue == "NYSE"  # pays a rebate
+    rebate = lit.scores(INST, 100 * D, 0.001, passive=True)[0]
+    assert rebate.fee_bps == pytest.approx(-0.2)
