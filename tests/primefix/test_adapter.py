@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import pytest
@@ -158,3 +159,45 @@ def test_settings_refuse_bad_values_by_name(tmp_path):
         with pytest.raises(BadInput) as info:
             PrimeFixSettings(**{**good, key: value})
         assert info.value.field == field
+
+
+def test_malformed_reports_are_counted_and_never_corrupt_the_book(tmp_path):
+    async def scenario() -> None:
+        async with prime_standin() as running:
+            broker = PrimeFixBroker(settings(running.port, tmp_path / "fix.db"))
+            rec = Recorder()
+            await rec.attach(broker)
+            assert await broker.connect()
+            now = running.standin.market_now()
+            await broker.submit(SubmitOrder(now, "a", None, "AAPL", Side.BUY, 100), "g-a")
+            session = running.pb.session
+            base = [
+                (6, b"0"),
+                (11, b"g-a"),
+                (14, b"0"),
+                (37, b"PB1"),
+                (39, b"1"),
+                (54, b"1"),
+                (55, b"AAPL"),
+                (151, b"100"),
+            ]
+            bad = [
+                [(17, b"bad-1"), (31, b"abc"), (32, b"10"), (150, b"F")],  # LastPx not a number
+                [(17, b"bad-2"), (31, b"1.5"), (32, b"0"), (150, b"F")],  # zero LastQty
+                [(17, b"bad-3"), (31, b"1.5"), (32, b"2.5"), (150, b"F")],  # fractional
+            ]
+            for fields in bad:
+                running.pb.acceptor.push(
+                    session.config.key, session.send(b"8", [*base, *fields], time.time_ns())
+                )
+            await wait_until(lambda: len(rec.bad) == 2)
+            # "abc" is not a PRICE: the session rejects it (373=6) before the adapter sees it
+            assert broker.session.counters["rejects_sent"] == 1
+            assert [e.field for _, e in rec.bad] == ["LastQty(32)", "LastQty(32)"]
+            await wait_until(lambda: len(rec.fills) == 1, 10)  # the real fill still arrives
+            assert await broker.positions() == {"AAPL": 100}
+            assert broker.counters["bad_reports"] == 2
+            assert broker.counters["logons"] == 1 and broker.logged_on  # the session carried on
+            await broker.close()
+
+    run(scenario())
