@@ -45,7 +45,7 @@ import itertools
 import logging
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -146,7 +146,7 @@ class PrimeFixSettings:
         )
 
 
-@dataclass
+@dataclass(eq=False)
 class _Order:
     """What the adapter knows of one order (ClOrdID chain, fills so far)."""
 
@@ -190,6 +190,7 @@ class _ProcessedMark:
     def __init__(self, path: Path, key: str) -> None:
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # as the session store: crash-safe
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS prime_fix_processed (key TEXT PRIMARY KEY, seq INTEGER)"
         )
@@ -274,12 +275,30 @@ class PrimeFixBroker:
         self._pending_status: dict[str, asyncio.Future[FixMessage]] = {}
         self._pending_mass: dict[str, tuple[list[FixMessage], asyncio.Future[None]]] = {}
         self._req_ids = itertools.count(1)
-        self._cancel_ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._held: list[FixMessage] = []
         self._lock = asyncio.Lock()
         self.events: list[SessionEvent] = []
         self.counters: dict[str, int] = {"duplicates": 0, "bad_reports": 0, "logons": 0}
+
+    @classmethod
+    def resuming(
+        cls,
+        settings: PrimeFixSettings,
+        data_broker: Broker | None,
+        executions: Iterable[Mapping[str, object]],
+    ) -> PrimeFixBroker:
+        """Built from the runtime's executions table (``Storage.executions()`` rows:
+        exec_id, client_order_id, symbol, side, quantity, price, fee, time_ns):
+        those ExecIDs are known (a PossDup resend of them is dropped) and those
+        fills are in the ledger's positions and cash."""
+        fills = [fill_from_record(row) for row in executions]
+        return cls(
+            settings,
+            data_broker,
+            known_exec_ids=[f.exec_id for f in fills],
+            booked_fills=fills,
+        )
 
     # ------------------------------------------------------------ session
     def _start(self) -> FixInitiator:
@@ -477,7 +496,9 @@ class PrimeFixBroker:
 
     async def cancel(self, broker_client_id: str) -> None:
         order = self._open_order(broker_client_id)
-        request_id = f"{order.current}~C{next(self._cancel_ids)}"
+        # Unique for the life of the session (sequence numbers never repeat
+        # without a reset), also across restarts: brokers refuse reused ClOrdIDs.
+        request_id = f"{order.current}~C{self.store.next_sender_seq}"
         command = CancelOrder(time.time_ns(), request_id, order.current, order.symbol, order.side)
         self._send(*self.mapper.cancel_request(command))
 
@@ -715,6 +736,27 @@ def _int(msg: FixMessage, tag: int, name: str) -> int:
 def _price(msg: FixMessage, tag: int, name: str) -> int:
     raw = msg.get(tag) or b"0"
     return price_from_decimal(raw.decode("latin-1"), f"{name}({tag})")
+
+
+def fill_from_record(row: Mapping[str, object]) -> Fill:
+    """One executions-table row → ``Fill``; ``BadInput`` naming the column if unusable."""
+    try:
+        side = Side(str(row["side"]))
+        return Fill(
+            int(row.get("time_ns") or 0),  # type: ignore[call-overload]
+            str(row["client_order_id"]),
+            str(row["exec_id"]),
+            str(row["symbol"]),
+            side,
+            int(row["quantity"]),  # type: ignore[call-overload]
+            int(row["price"]),  # type: ignore[call-overload]
+            str(row.get("venue") or ""),
+            int(row.get("fee") or 0),  # type: ignore[call-overload]
+        )
+    except KeyError as exc:
+        raise BadInput(f"executions.{exc.args[0]}", None, "missing") from None
+    except (TypeError, ValueError) as exc:
+        raise BadInput("executions", dict(row), f"not an execution: {exc}") from None
 
 
 def _is_trade_report(msg: FixMessage) -> bool:

@@ -39,7 +39,7 @@ from standins.market import MINUTE_NS, SessionMarket
 OPEN = frozenset({OrdStatus.PENDING_NEW, OrdStatus.NEW, OrdStatus.PARTIALLY_FILLED})
 
 
-@dataclass
+@dataclass(eq=False)
 class PbOrder:
     """One order as the prime broker sees it; ``ids`` is its ClOrdID chain."""
 
@@ -251,11 +251,11 @@ class PrimeBook:
 
     def open_reports(self, now_ns: int, session: str) -> list[Report]:
         """OrderMassStatusRequest: one status report per open order of ``session``."""
-        seen: list[PbOrder] = []
+        seen: dict[str, PbOrder] = {}
         for order in self._open_ids.values():
-            if order.session == session and order.open and order not in seen:
-                seen.append(order)
-        return [self._status(now_ns, o, b"I", "", cl_ord_id=o.cl_ord_id) for o in seen]
+            if order.session == session and order.open:
+                seen.setdefault(order.order_id, order)
+        return [self._status(now_ns, o, b"I", "", cl_ord_id=o.cl_ord_id) for o in seen.values()]
 
     def reject_exec_id(self) -> str:
         """An ExecID for a reject of a request that never became an order."""

@@ -201,3 +201,45 @@ def test_malformed_reports_are_counted_and_never_corrupt_the_book(tmp_path):
             await broker.close()
 
     run(scenario())
+
+
+def test_resuming_from_the_executions_table_knows_ids_positions_and_cash(tmp_path):
+    rows = [
+        {
+            "exec_id": "X1",
+            "client_order_id": "o1",
+            "symbol": "AAPL",
+            "side": "buy",
+            "quantity": 300,
+            "price": 10 * 10**9,
+            "fee": 10**9,
+            "time_ns": 1,
+            "source": "fix",
+        },
+        {
+            "exec_id": "X2",
+            "client_order_id": "o2",
+            "symbol": "AAPL",
+            "side": "sell",
+            "quantity": 100,
+            "price": 12 * 10**9,
+            "fee": 0,
+            "time_ns": 2,
+            "source": "fix",
+        },
+    ]
+    broker = PrimeFixBroker.resuming(
+        settings(1, tmp_path / "fix.db", opening_cash=10_000 * 10**9), None, rows
+    )
+    assert broker.mapper.exec_ids == {"X1", "X2"}
+
+    async def check() -> None:
+        assert await broker.positions() == {"AAPL": 200}
+        account = await broker.account()
+        assert account.cash == (10_000 - 3_000 - 1 + 1_200) * 10**9
+        assert account.equity == account.cash + 200 * 12 * 10**9  # marked at the last price
+
+    run(check())
+    with pytest.raises(BadInput) as info:
+        PrimeFixBroker.resuming(settings(1, tmp_path / "b.db"), None, [{"exec_id": "X"}])
+    assert info.value.field.startswith("executions.")
