@@ -200,8 +200,10 @@ class _ProcessedMark:
         ).fetchone()
         self.seq: int | None = None if row is None else int(row[0])
 
-    def set(self, seq: int) -> None:
-        if self.seq is not None and seq <= self.seq:
+    def set(self, seq: int, poss_dup: bool = False) -> None:
+        """Advance the mark; a fresh (not PossDup) number below it means the
+        counterparty reset the sequence (a new trading day): follow it down."""
+        if self.seq is not None and (seq == self.seq or (seq < self.seq and poss_dup)):
             return
         self.seq = seq
         self._db.execute(
@@ -364,7 +366,7 @@ class PrimeFixBroker:
                     continue
                 await self._handle_safely(msg)
                 if not self._held and msg.seq_num is not None:
-                    self._mark.set(msg.seq_num)
+                    self._mark.set(msg.seq_num, msg.get(43) == b"Y")
 
     async def _handle_safely(self, msg: FixMessage) -> None:
         try:
@@ -673,7 +675,7 @@ class PrimeFixBroker:
             for msg in held:
                 await self._handle_safely(msg)
                 if msg.seq_num is not None:
-                    self._mark.set(msg.seq_num)
+                    self._mark.set(msg.seq_num, msg.get(43) == b"Y")
         if self.logged_on:
             self._spawn(on_trading_connected())
 

@@ -243,3 +243,17 @@ def test_resuming_from_the_executions_table_knows_ids_positions_and_cash(tmp_pat
     with pytest.raises(BadInput) as info:
         PrimeFixBroker.resuming(settings(1, tmp_path / "b.db"), None, [{"exec_id": "X"}])
     assert info.value.field.startswith("executions.")
+
+
+def test_processed_mark_follows_a_counterparty_reset_but_not_a_resend(tmp_path):
+    from gateway.brokers.prime_fix import _ProcessedMark
+
+    mark = _ProcessedMark(tmp_path / "m.db", "k")
+    assert mark.seq is None
+    mark.set(40)
+    mark.set(12, poss_dup=True)  # a resend of an old report: the mark stays
+    assert mark.seq == 40
+    mark.set(2)  # fresh numbering after a reset (Logon 141=Y from the peer)
+    assert mark.seq == 2
+    mark.close()
+    assert _ProcessedMark(tmp_path / "m.db", "k").seq == 2  # durable
