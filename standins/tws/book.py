@@ -1,22 +1,31 @@
-"""The IB paper account behind the TWS stand-in: the stand-in broker's book plus IB's commissions.
+"""The IB paper account behind the TWS stand-in: the stand-in broker's book, IB's rules.
 
-Orders, positions and cash are ``standins.broker.Broker``'s (the same venue
-simulator and fill model as the Alpaca stand-in, trading on the same published
-bars), kept as a separate account: IB and Alpaca are two brokers on one market.
-IB charges commissions, Alpaca does not, so each fill here also pays IB's
-fixed-rate schedule and says so (the commission report of the execution).
+Orders and the venue simulator are ``standins.broker.Broker``'s (the same fill
+model as the Alpaca stand-in, trading on the same published bars), kept as a
+separate account: IB and Alpaca are two brokers on one market. What differs:
+
+* IB charges commissions (fixed pricing), reported per execution;
+* an IB paper account is a Reg T margin account: short sales are allowed and
+  buying power is twice the equity less the gross position value and what open
+  orders would add (SPEC §6's 200% long / 200% short), where the Alpaca
+  stand-in is a cash account;
+* average cost follows shorts too (a cover keeps the short's average; a fill
+  that crosses zero opens the new side at its price).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from core.commands import Fill
-from standins.broker import Broker
+from core.commands import Fill, Side
+from core.money import round_half_even_div
+from standins import wire
+from standins.broker import ApiError, Broker
 
 PER_SHARE = 5_000_000  # $0.005 per share (IB Pro "fixed" US stock pricing), nano-units
 MIN_PER_ORDER = 1_000_000_000  # $1.00 minimum
 MAX_RATE_DIVISOR = 100  # at most 1% of the trade value
+REG_T_LEVERAGE = 2  # initial margin 50%: gross positions up to 2 × equity
 
 
 def commission(quantity: int, price: int) -> int:
@@ -38,7 +47,12 @@ class IbBook(Broker):
         self.commissions: dict[str, int] = {}  # book execution id → commission
 
     def _fill(self, time_ns: int, fill: Fill) -> dict[str, Any]:
+        order = self.orders[fill.client_order_id]
+        before = self.positions.get(order.symbol)
+        qty0, cost0 = (before.qty, before.cost) if before is not None else (0, 0)
         body = super()._fill(time_ns, fill)
+        signed = fill.quantity if fill.side is Side.BUY else -fill.quantity
+        self.positions[order.symbol].cost = cost_after(qty0, cost0, signed, fill.price)
         fee = commission(fill.quantity, fill.price)
         self.cash -= fee
         body["commission"] = fee
@@ -47,3 +61,41 @@ class IbBook(Broker):
         body["venue"] = fill.venue
         self.commissions[body["execution_id"]] = fee
         return body
+
+    # ------------------------------------------------------------ margin
+    def gross_value(self) -> int:
+        return sum(abs(p.qty) * self.last_price.get(s, 0) for s, p in self.positions.items())
+
+    def buying_power(self) -> int:
+        reserved = 0
+        for order in self.orders.values():
+            if order.open:
+                price = order.limit_price or self.last_price.get(order.symbol, 0)
+                reserved += self._adding(order.symbol, order.side, order.leaves) * price
+        return max(0, REG_T_LEVERAGE * self.equity() - self.gross_value() - reserved)
+
+    def _adding(self, symbol: str, side: Side, qty: int) -> int:
+        """How much of an order adds exposure (the rest closes an existing position)."""
+        held = self.positions[symbol].qty if symbol in self.positions else 0
+        closing = min(qty, held) if side is Side.SELL else min(qty, max(0, -held))
+        return qty - max(0, closing)
+
+    def _check_affordable(self, symbol: str, side: Side, qty: int, limit: int | None) -> None:
+        price = limit if limit is not None else self.last_price.get(symbol, 0)
+        if self._adding(symbol, side, qty) * price > self.buying_power():
+            raise ApiError(403, wire.FORBIDDEN, "insufficient buying power")
+
+
+def cost_after(qty0: int, cost0: int, signed_qty: int, price: int) -> int:
+    """Signed average-cost basis after a fill (long: paid, positive; short: received,
+    negative), nano-units."""
+    qty1 = qty0 + signed_qty
+    if qty1 == 0:
+        return 0
+    if qty0 == 0 or (qty0 > 0) == (signed_qty > 0):  # opening or adding
+        return cost0 + signed_qty * price
+    if abs(signed_qty) <= abs(qty0):  # reducing: the average stays
+        if qty0 < 0:
+            return round_half_even_div(-cost0 * qty1, -qty0)
+        return round_half_even_div(cost0 * qty1, qty0)
+    return qty1 * price  # crossed zero: the new side opened at this price

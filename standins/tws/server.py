@@ -248,6 +248,11 @@ class TwsServer:
             self.count("bad_requests")
             self._send(session, p.error(-1, 320, f"Error reading request: {exc}"))
             return True
+        except Exception as exc:  # a stand-in bug must not look like a network failure
+            self.count("server_errors")
+            log.exception("TWS stand-in: request %s failed", fields[:2])
+            self._send(session, p.error(-1, 321, f"Error validating request: {exc}"))
+            return True
 
     def _dispatch(self, session: Session, fields: list[str]) -> bool:
         f = p.Fields(fields)
@@ -662,7 +667,7 @@ class TwsServer:
     def _position(self, symbol: str) -> list[object]:
         position = self.book.positions.get(symbol)
         qty = position.qty if position else 0
-        avg = round_half_even_div(position.cost, qty) if position and qty else 0
+        avg = average_cost(position.cost, qty) if position else 0
         contract = p.contract_fields(self.con_ids[symbol], symbol, "")
         return [61, 3, ACCOUNT, *contract, qty, format_price(avg)]
 
@@ -693,7 +698,7 @@ class TwsServer:
         position = self.book.positions[symbol]
         price = self.book.last_price.get(symbol, 0)
         qty = position.qty
-        avg = round_half_even_div(position.cost, qty) if qty else 0
+        avg = average_cost(position.cost, qty)
         value = qty * price
         return [
             7,
@@ -923,6 +928,13 @@ class TwsServer:
 
 
 # ------------------------------------------------------------------ helpers
+
+
+def average_cost(cost: int, qty: int) -> int:
+    """IB's avgCost: the basis per share, positive for longs and shorts alike."""
+    if qty == 0:
+        return 0
+    return round_half_even_div(cost if qty > 0 else -cost, abs(qty))
 
 
 def _eastern(time_ns: int) -> datetime:

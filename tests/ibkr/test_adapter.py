@@ -321,3 +321,25 @@ def test_a_pacing_violation_tws_reports_anyway_is_retried_not_lost(
             await broker.close()
 
     run(body())
+
+
+def test_the_ib_account_is_a_margin_account_shorts_allowed() -> None:
+    async def body() -> None:
+        async with tws_standin() as r:
+            broker, sink = await started(r)
+            before = await broker.account()
+            short = SubmitOrder(0, "ns-s", None, "AAPL", Side.SELL, 40)
+            await broker.submit(short, "ns-s")
+            await wait_until(lambda: sink.fills("ns-s"))
+            assert await broker.positions() == {"AAPL": -40}
+            [fill] = sink.fills("ns-s")
+            book = r.tws.book
+            assert book.positions["AAPL"].cost == -40 * fill.price  # received
+            assert book.cash == before.cash + 40 * fill.price - fill.fee
+            cover = SubmitOrder(0, "ns-c", None, "AAPL", Side.BUY, 40)
+            await broker.submit(cover, "ns-c")
+            await wait_until(lambda: sink.fills("ns-c"))
+            assert await broker.positions() == {}
+            await broker.close()
+
+    run(body())

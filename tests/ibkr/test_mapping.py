@@ -419,3 +419,15 @@ def test_commission_is_ibs_fixed_schedule(quantity: int, cents: int) -> None:
     fee = commission(quantity, price)
     assert fee <= quantity * price // 100  # never above 1% of the value
     assert fee == max(quantity * 5_000_000, 10**9) or fee == quantity * price // 100
+
+
+def test_average_cost_follows_longs_shorts_and_crossings() -> None:
+    from standins.tws.book import cost_after
+
+    assert cost_after(0, 0, 10, 100) == 1000  # open long
+    assert cost_after(10, 1000, 10, 110) == 2100  # add
+    assert cost_after(20, 2100, -5, 120) == 1575  # reduce: average 105 stays
+    assert cost_after(15, 1575, -15, 90) == 0  # flat
+    assert cost_after(0, 0, -10, 100) == -1000  # open short (received)
+    assert cost_after(-10, -1000, 4, 90) == -600  # cover part: average 100 stays
+    assert cost_after(-6, -600, 10, 95) == 4 * 95  # cross to long at the fill price
