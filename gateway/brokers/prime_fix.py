@@ -334,6 +334,11 @@ class PrimeFixBroker:
         return True
 
     @property
+    def idle(self) -> bool:
+        """No received report is waiting to be handed to the runtime (tests settle on it)."""
+        return (self._inbox is None or self._inbox.empty()) and not self._lock.locked()
+
+    @property
     def logged_on(self) -> bool:
         return self._initiator is not None and self._initiator.logged_on.is_set()
 
