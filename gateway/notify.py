@@ -29,6 +29,7 @@ QUEUE_BOUND = 500
 """Enough for a burst of fills across 30 symbols; beyond it the oldest go."""
 
 MAX_TEXT = 4096  # Telegram's sendMessage text limit
+RATE_LIMIT_RETRIES = 10  # a 429 names its wait; honouring it is not a failure
 
 
 @dataclass
@@ -125,7 +126,7 @@ class Notifier:
                 self._queue.task_done()
 
     async def _deliver(self, text: str) -> None:
-        for _attempt in range(3):
+        for _attempt in range(RATE_LIMIT_RETRIES):
             wait = self._bucket.delay()
             if wait:
                 await asyncio.sleep(wait)

@@ -71,6 +71,11 @@ SILENT_PERIODS = 3
 """No bar for three bar periods while the session is open: the stream is
 considered silent and is reconnected (one period more than §4.6's "stale", so
 a single late bar does not cost a reconnect)."""
+BACKFILL_PERIODS = 10
+BACKFILL_MIN_WAIT_S = 15.0
+ALERT_COALESCE_S = 60.0
+"""Engine warnings of one kind (gaps, stale feeds...) reach Telegram at most once
+a minute: a feed outage across 30 symbols must not bury the fill alerts."""
 RECONCILE_GRACE_S = 2.0
 """Wall seconds an order may wait for its stream events before REST polling
 treats missing fills as missed (avoids racing events still in flight)."""
@@ -179,6 +184,12 @@ class Gateway:
         self._stopping = False
         self._stop_bars = False
         self._sending = False
+        self._queued: dict[str, int] = {}
+        self._decided_wall: dict[str, float] = {}
+        self._stream_restarts = 0
+        self._alert_window: dict[str, tuple[float, int]] = {}
+        self._bars: asyncio.Queue[Bar] = asyncio.Queue()
+        self._pumping = False
         self._clock_open = False
         self._summary_close: int | None = None
         self._day: dict[str, int] = {"fills": 0, "realized": 0, "trades": 0}
@@ -199,6 +210,7 @@ class Gateway:
         await self.broker.stream(self._on_bar, self._on_trade, self._on_bad, self._on_reconnect)
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._sender(), name="sender"))
+        self._tasks.append(loop.create_task(self._bar_pump(), name="bars"))
         if loops:
             for name, coro in (
                 ("timers", self._timer_loop()),
@@ -325,7 +337,7 @@ class Gateway:
                     self._apply_records(seq, at_ns, event, commands, scratch)
                 for command in commands:
                     if type(command) in (SubmitOrder, CancelOrder, ReplaceOrder):
-                        self._outbox.put_nowait(command)  # type: ignore[arg-type]
+                        self._enqueue(command)  # type: ignore[arg-type]
         log.warning(
             "re-applied the records of inputs %d..%d after an interrupted write", applied + 1, last
         )
@@ -365,7 +377,7 @@ class Gateway:
         for command in commands:
             kind = type(command)
             if kind is SubmitOrder or kind is CancelOrder or kind is ReplaceOrder:
-                self._outbox.put_nowait(command)  # type: ignore[arg-type]
+                self._enqueue(command)  # type: ignore[arg-type]
             elif kind is ScheduleTimer:
                 key = (command.time_ns, command.key)  # type: ignore[union-attr]
                 self._timers[key] = self._timers.get(key, 0) + 1
@@ -489,8 +501,18 @@ class Gateway:
         )
         if self._catching_up and not self.options.send_alerts_during_catchup:
             return
-        if self.notifier is not None and alert.level in ("warning", "error"):
-            self.notifier.send(f"[{alert.level.upper()}] {alert.kind}: {alert.text}")
+        if self.notifier is None or alert.level not in ("warning", "error"):
+            return
+        # One message per alert kind per minute of wall time; the rest are in the
+        # log and the database, and the next message says how many there were.
+        now = time.monotonic()
+        last, held = self._alert_window.get(alert.kind, (0.0, 0))
+        if now - last < ALERT_COALESCE_S:
+            self._alert_window[alert.kind] = (last, held + 1)
+            return
+        more = f" (+{held} more since)" if held else ""
+        self._alert_window[alert.kind] = (now, 0)
+        self.notifier.send(f"[{alert.level.upper()}] {alert.kind}: {alert.text}{more}")
 
     def _emit_alert(self, level: str, kind: str, text: str) -> None:
         """A gateway-level alert (health, discrepancies, start/stop): DB + log + Telegram."""
@@ -524,15 +546,33 @@ class Gateway:
 
     # ======================================================= broker events
     async def _on_bar(self, bar: Bar) -> None:
+        """Live bars are queued, never processed in the stream's own task: a gap
+        being backfilled (slowly, in a 429 storm) must not stall the socket."""
         if self._stopping or self._stop_bars:
             return
-        self._last_bar_wall = time.monotonic()
+        self._last_bar_wall = time.monotonic()  # only live bars count: REST ones do not
+        self.market.observe_clock(bar.time_ns + MINUTE_NS)  # a bar is published as it ends
+        self._bars.put_nowait(bar)
+
+    async def _bar_pump(self) -> None:
+        while True:
+            bar = await self._bars.get()
+            self._pumping = True
+            try:
+                if not (self._stopping or self._stop_bars):
+                    await self._live_bar(bar)
+            finally:
+                self._pumping = False
+
+    async def _live_bar(self, bar: Bar) -> None:
         last = self._last_bar.get(bar.symbol)
         if last is not None and bar.time_ns <= last:
             log.debug("bar %s %d already seen", bar.symbol, bar.time_ns)
             return
         if last is not None and bar.time_ns > last + MINUTE_NS:
-            await self._backfill(last + MINUTE_NS, bar.time_ns, f"gap before {bar.symbol} bar")
+            await self._bounded_backfill(
+                last + MINUTE_NS, bar.time_ns, f"gap before {bar.symbol} bar"
+            )
             last = self._last_bar.get(bar.symbol)
             if last is not None and bar.time_ns <= last:
                 return
@@ -608,8 +648,9 @@ class Gateway:
 
     # ============================================================ sending
     async def settle(self) -> None:
-        """Wait until every queued broker command has been sent (tests, shutdown)."""
-        await self._drain_outbox()
+        """Wait until queued bars are processed and broker commands sent (tests)."""
+        while not self._bars.empty() or self._pumping or not self._outbox.empty() or self._sending:
+            await asyncio.sleep(0.001)
 
     async def crash(self) -> None:
         """Vanish without any shutdown work (in-process stand-in for ``kill -9``)."""
@@ -624,6 +665,11 @@ class Gateway:
         while not self._outbox.empty() or self._sending:
             await asyncio.sleep(0.05)
 
+    def _enqueue(self, command: SubmitOrder | CancelOrder | ReplaceOrder) -> None:
+        self._queued[command.client_order_id] = self._queued.get(command.client_order_id, 0) + 1
+        self._decided_wall.setdefault(command.client_order_id, time.monotonic())
+        self._outbox.put_nowait(command)
+
     async def _sender(self) -> None:
         while True:
             command = await self._outbox.get()
@@ -636,6 +682,11 @@ class Gateway:
                 log.exception("sending %s failed: %s", type(command).__name__, exc)
             finally:
                 self._sending = False
+                left = self._queued.get(command.client_order_id, 0) - 1
+                if left > 0:
+                    self._queued[command.client_order_id] = left
+                else:
+                    self._queued.pop(command.client_order_id, None)
 
     async def _send(self, command: SubmitOrder | CancelOrder | ReplaceOrder) -> None:
         if type(command) is SubmitOrder:
@@ -772,11 +823,16 @@ class Gateway:
         now_wall = time.monotonic()
         for order in list(self.engine.open_orders()):
             if not startup:
-                sent_at = self._sent_wall.get(order.client_order_id)
-                stored = self.storage.order(order.client_order_id)
-                if stored is None or not stored.sent or sent_at is None:
+                engine_id = order.client_order_id
+                if engine_id in self._queued:
                     continue  # still with the sender: not ours to judge yet
-                if now_wall - sent_at < grace:
+                stored = self.storage.order(engine_id)
+                since = (
+                    self._sent_wall.get(engine_id)
+                    if stored is not None and stored.sent
+                    else self._decided_wall.get(engine_id, 0.0)
+                )
+                if since is None or now_wall - since < grace:
                     continue
             if order.is_terminal:
                 continue
@@ -795,9 +851,9 @@ class Gateway:
             if order.status is OrdStatus.PENDING_NEW and (stored is None or not stored.sent):
                 # Decided, journaled, never sent (a crash in between): send it now
                 # (the stale-entry rule still applies).
-                if startup:
+                if engine_id not in self._queued:
                     log.info("order %s was never sent: sending now", engine_id)
-                    self._outbox.put_nowait(self._submit_for(order))
+                    self._enqueue(self._submit_for(order))
                 return
             if (stored is not None and stored.sent) or order.status is not OrdStatus.PENDING_NEW:
                 self._discrepancy(
@@ -971,7 +1027,29 @@ class Gateway:
             start = min(self._last_bar.values()) + MINUTE_NS
         else:
             start = self.calendar.previous_open(now) or now - 2 * 86_400 * 10**9
-        await self._backfill(start, now, "catch-up at start")
+        self._catching_up = True
+        try:
+            await self._backfill(start, now, "catch-up at start")
+        finally:
+            self._catching_up = False
+
+    async def _bounded_backfill(self, start_ns: int, end_ns: int, why: str) -> None:
+        """Backfill before the next live bar (the agents' history is lossless), but
+        not forever: after ten bar periods (at least 15 s) the live bars go on and
+        the missing ones are reported as a gap by the agent's health check. Live
+        bars wait in the queue meanwhile; the socket is never stalled."""
+        budget = max(
+            BACKFILL_MIN_WAIT_S, self.market.wall_seconds_for(BACKFILL_PERIODS * MINUTE_NS)
+        )
+        try:
+            await asyncio.wait_for(self._backfill(start_ns, end_ns, why), budget)
+        except TimeoutError:
+            log.warning(
+                "backfill (%s) took over %.1fs: going on without it",
+                why,
+                budget,
+                extra={"sv_event": "backfill_timeout"},
+            )
 
     async def _backfill(self, start_ns: int, end_ns: int, why: str) -> None:
         if end_ns <= start_ns:
@@ -987,13 +1065,9 @@ class Gateway:
         if not fresh:
             return
         log.info("backfill (%s): %d bars", why, len(fresh), extra={"sv_event": "backfill"})
-        self._catching_up = True
-        try:
-            for bar in fresh:
-                if bar.time_ns > self._last_bar.get(bar.symbol, -1):
-                    await self.feed(bar, "backfill")
-        finally:
-            self._catching_up = False
+        for bar in fresh:
+            if bar.time_ns > self._last_bar.get(bar.symbol, -1):
+                await self.feed(bar, "backfill")
 
     # ================================================================ loops
     async def _read_clock(self) -> None:
@@ -1035,30 +1109,43 @@ class Gateway:
         return self._clock_open and self.calendar.session_at(self.market.now_ns()) is not None
 
     async def _watchdog_loop(self) -> None:
-        """A silent data stream (connected, no bars) is reconnected and backfilled."""
+        """A silent data stream (connected, no bars) is reconnected, with growing
+        patience between forced reconnects; while it stays silent, bars are
+        fetched by REST every bar period so trading goes on."""
+        restart_wait = 0.0
+        last_restart = 0.0
         while True:
-            await asyncio.sleep(max(0.2, self.market.wall_seconds_for(MINUTE_NS) / 2))
+            period = self.market.wall_seconds_for(MINUTE_NS)
+            await asyncio.sleep(min(max(0.2, period), 5.0))
             if not self._in_session():
                 self._last_bar_wall = time.monotonic()
+                restart_wait = 0.0
                 continue
-            silent = time.monotonic() - self._last_bar_wall
-            limit = self.market.wall_seconds_for(SILENT_PERIODS * MINUTE_NS)
-            if silent > max(limit, 1.0):
-                self.counters.reconnects += 1
-                self._emit_alert(
-                    "warning",
-                    "silent_stream",
-                    f"no bar for {silent:.1f}s (> {SILENT_PERIODS} bar periods):"
-                    " reconnecting the market-data stream",
+            now = time.monotonic()
+            silent = now - self._last_bar_wall
+            limit = max(self.market.wall_seconds_for(SILENT_PERIODS * MINUTE_NS), 1.0)
+            if silent <= limit:
+                restart_wait = 0.0
+                continue
+            if self._last_bar:
+                await self._bounded_backfill(
+                    min(self._last_bar.values()) + MINUTE_NS,
+                    self.market.now_ns(),
+                    "data stream silent",
                 )
-                self._last_bar_wall = time.monotonic()
-                await self.broker.restart_data_stream("silent stream")
-                if self._last_bar:
-                    await self._backfill(
-                        min(self._last_bar.values()) + MINUTE_NS,
-                        self.market.now_ns(),
-                        "after silent stream",
-                    )
+            if now - last_restart < restart_wait:
+                continue
+            self._stream_restarts += 1
+            self.counters.reconnects += 1
+            self._emit_alert(
+                "warning",
+                "silent_stream",
+                f"no live bar for {silent:.1f}s (> {SILENT_PERIODS} bar periods):"
+                " reconnecting the market-data stream; bars by REST meanwhile",
+            )
+            last_restart = now
+            restart_wait = min(max(restart_wait * 2, 5.0), 60.0)
+            await self.broker.restart_data_stream("silent stream")
 
     def _daily_summary(self) -> None:
         now = self.market.now_ns()

@@ -25,6 +25,7 @@ import contextlib
 import functools
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -79,6 +80,7 @@ log = logging.getLogger("gateway.alpaca")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NANO = Decimal("1e-9")
+_FIRST_DELAY = 0.25
 REST_TIMEOUT_S = 15.0
 """Longest wait for one REST reply before it counts as a transport error and is
 retried with back-off (Alpaca answers in well under a second)."""
@@ -324,7 +326,7 @@ class AlpacaBroker:
         symbols: Sequence[str],
         *,
         max_retries: int = 8,
-        max_backoff: float = 30.0,
+        max_backoff: float = 4.0,
     ) -> None:
         key, secret = config.api_key.reveal(), config.secret_key.reveal()
         self._config = config
@@ -333,6 +335,8 @@ class AlpacaBroker:
         self._max_retries = max_retries
         self._max_backoff = max_backoff
         self.rate_limited = 0
+        self._delay = _FIRST_DELAY
+        self._not_before = 0.0
         self._trading = TradingClient(key, secret, paper=paper, url_override=config.rest_url)
         self._data_rest = StockHistoricalDataClient(
             key, secret, url_override=config.data_url, raw_data=True
@@ -360,28 +364,33 @@ class AlpacaBroker:
 
     # ------------------------------------------------------------ REST
     async def _call(self, what: str, fn: Callable[..., _T], *args: Any) -> _T:
-        """Run a blocking alpaca-py call in a thread; back off on 429 and transport errors."""
-        delay = 0.25
+        """Run a blocking alpaca-py call in a thread; back off on 429 and transport errors.
+
+        The back-off is shared by every caller: once Alpaca says 429, no request
+        goes out before the shared "not before" time (``Retry-After`` when given,
+        else exponential with jitter, reset by the next success), so a storm is
+        met with silence rather than with each task hammering on its own."""
+        loop = asyncio.get_running_loop()
         for attempt in range(self._max_retries + 1):
+            pause = self._not_before - time.monotonic()
+            if pause > 0:
+                await asyncio.sleep(pause)
             try:
-                loop = asyncio.get_running_loop()
-                return await loop.run_in_executor(self._pool, functools.partial(fn, *args))
+                result = await loop.run_in_executor(self._pool, functools.partial(fn, *args))
             except APIError as exc:
                 status = exc.status_code
                 if status == 429 or (status is not None and status >= 500):
                     if status == 429:
                         self.rate_limited += 1
-                    wait = _retry_after(exc) or delay * (1 + random.random())
-                    wait = min(wait, self._max_backoff)
+                    wait = self._back_off(_retry_after(exc))
                     log.warning(
                         "alpaca %s: HTTP %s, backing off %.2fs (attempt %d)",
                         what,
                         status,
                         wait,
                         attempt + 1,
+                        extra={"sv_event": "rate_limited" if status == 429 else "server_error"},
                     )
-                    await asyncio.sleep(wait)
-                    delay = min(delay * 2, self._max_backoff)
                     continue
                 reason = _api_message(exc)
                 if status == 404:
@@ -389,20 +398,24 @@ class AlpacaBroker:
                 raise RejectedRequest(status, reason) from None
             except ValidationError as exc:
                 raise BadInput(f"alpaca.{what}", "reply", _first_error(exc)) from None
-            except (OSError, ConnectionError) as exc:
-                wait = min(delay * (1 + random.random()), self._max_backoff)
-                log.warning("alpaca %s: %s, retrying in %.2fs", what, exc, wait)
-                await asyncio.sleep(wait)
-                delay = min(delay * 2, self._max_backoff)
-            except Exception as exc:  # requests' own errors (ConnectionError subclasses...)
-                if type(exc).__module__.startswith(("requests", "urllib3")):
-                    wait = min(delay * (1 + random.random()), self._max_backoff)
+            except Exception as exc:  # transport: OSError, requests/urllib3 errors
+                if isinstance(exc, OSError | ConnectionError) or type(exc).__module__.startswith(
+                    ("requests", "urllib3")
+                ):
+                    wait = self._back_off(None)
                     log.warning("alpaca %s: %s, retrying in %.2fs", what, exc, wait)
-                    await asyncio.sleep(wait)
-                    delay = min(delay * 2, self._max_backoff)
                     continue
                 raise
+            self._delay = _FIRST_DELAY
+            return result
         raise RejectedRequest(429, f"{what}: still failing after {self._max_retries} retries")
+
+    def _back_off(self, retry_after: float | None) -> float:
+        wait = retry_after if retry_after is not None else self._delay * (1 + random.random())
+        wait = min(wait, self._max_backoff)
+        self._delay = min(self._delay * 2, self._max_backoff)
+        self._not_before = max(self._not_before, time.monotonic() + wait)
+        return wait
 
     async def account(self) -> Account:
         acct = await self._call("account", self._trading.get_account)
@@ -575,7 +588,9 @@ class AlpacaBroker:
         ws = self._data_stream._ws
         log.warning("market-data stream: %s; reconnecting", reason)
         if ws is not None:
-            await ws.close()
+            # Drop the TCP connection at once: a polite close handshake with a
+            # peer that has gone quiet can itself hang for the close timeout.
+            ws.fail_connection()
 
     async def close(self) -> None:
         for stream in (self._data_stream, self._trade_stream):

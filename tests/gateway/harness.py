@@ -144,12 +144,16 @@ class GatewayProc:
         )
 
     def kill9(self) -> None:
+        if self.err.closed:
+            return
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
         self.err.close()
 
     def terminate(self, timeout: float = 20) -> int:
+        if self.err.closed:
+            return self.proc.wait()
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:

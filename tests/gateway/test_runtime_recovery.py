@@ -164,6 +164,7 @@ def test_malformed_input_is_counted_and_changes_nothing(tmp_path: Path, market) 
         inputs = g.storage.count("inputs")
         await g._on_bad("bar", BadInput("bar.t", "garbage", "is not an ISO-8601 time"))
         await g._on_bar(market.live[10])  # an old bar again: ignored
+        await g.settle()
         assert g.storage.count("inputs") == inputs
         return g, before, snapshot(g)
 
@@ -181,6 +182,8 @@ def test_order_decided_but_never_sent_is_sent_once_on_restart(tmp_path: Path, ma
         order_id = ""
         for bar in market.live:
             await broker.publish(bar)
+            while not first._bars.empty() or first._pumping:
+                await asyncio.sleep(0.001)
             pending = [
                 o
                 for o in first.engine.open_orders()
