@@ -96,8 +96,12 @@ class MarketTime:
     """Market time: anchored at broker clock readings and bar ends, extrapolated
     between readings at the observed market-seconds-per-wall-second rate."""
 
-    def __init__(self, monotonic: object = time.monotonic) -> None:
+    def __init__(self, monotonic: object = time.monotonic, max_ahead_ns: int = 60 * _NS) -> None:
+        """``max_ahead_ns``: extrapolation never runs more than one bar period past
+        the last reading, so a misjudged rate (a burst of late bars) cannot carry
+        market time, and with it timers and the stale-entry rule, far ahead."""
         self._monotonic = monotonic
+        self._max_ahead = max_ahead_ns
         self._anchor_ns = 0
         self._anchor_wall = 0.0
         self._rate = 1.0
@@ -129,7 +133,8 @@ class MarketTime:
 
     def now_ns(self) -> int:
         wall = self._monotonic()  # type: ignore[operator]
-        estimate = self._anchor_ns + int((wall - self._anchor_wall) * self._rate * _NS)
+        ahead = min(int((wall - self._anchor_wall) * self._rate * _NS), self._max_ahead)
+        estimate = self._anchor_ns + ahead
         if self._anchor_ns == 0:
             estimate = 0
         now = max(self._floor, estimate)
