@@ -54,11 +54,13 @@ from typing import Any
 from core.commands import (
     CancelOrder,
     Fill,
+    OrderType,
     OrderUpdate,
     OrdStatus,
     ReplaceOrder,
     Side,
     SubmitOrder,
+    TimeInForce,
 )
 from core.errors import BadInput
 from core.events import Bar
@@ -72,7 +74,7 @@ from gateway.brokers.base import (
     RejectedRequest,
     TradeEvent,
 )
-from gateway.fix.framing import FixMessage
+from gateway.fix.framing import FixMessage, parse
 from gateway.fix.orders import ORD_STATUS, OrderMapper
 from gateway.fix.session import Session, SessionConfig, SessionEvent
 from gateway.fix.store import SqliteStore
@@ -91,6 +93,8 @@ OPEN = frozenset(
     }
 )
 TradeHandler = Callable[[TradeEvent], Awaitable[None]]
+_FIX_ORD_TYPES = {b"1": OrderType.MARKET, b"2": OrderType.LIMIT, b"P": OrderType.PEGGED_MIDPOINT}
+_FIX_TIFS = {b"0": TimeInForce.DAY, b"1": TimeInForce.GTC, b"3": TimeInForce.IOC}
 
 
 @dataclass(frozen=True)
@@ -520,8 +524,10 @@ class PrimeFixBroker:
         )
         try:
             msg_type, body = self.mapper.replace_request(cmd)
-        except BadInput as exc:  # e.g. terms of an order sent before a restart
-            raise RejectedRequest(None, str(exc)) from None
+        except BadInput:  # an order sent before a restart: its terms are in the store
+            if not self._recall_terms(order.current):
+                raise RejectedRequest(None, f"terms of {order.current} are unknown") from None
+            msg_type, body = self.mapper.replace_request(cmd)
         self._orders[new_broker_client_id] = order
         self._send(msg_type, body)
         return BrokerOrder(
@@ -535,6 +541,38 @@ class PrimeFixBroker:
             "pending_replace",
             True,
         )
+
+    def _recall_terms(self, cl_ord_id: str) -> bool:
+        """Teach the mapper an order's terms again from the D or G we sent for it.
+
+        A replace must repeat the order's terms (venue, MinQty, peg...); after a
+        restart only the session store still has them, byte for byte.
+        """
+        wanted = cl_ord_id.encode()
+        for _, raw in reversed(self.store.sent_range(1, self.store.next_sender_seq - 1)):
+            msg = FixMessage(parse(raw))
+            if msg.msg_type not in (b"D", b"G") or msg.get(11) != wanted:
+                continue
+            try:
+                command = SubmitOrder(
+                    time.time_ns(),
+                    cl_ord_id,
+                    None,
+                    (msg.get(55) or b"").decode("latin-1"),
+                    Side.BUY if msg.get(54) == b"1" else Side.SELL,
+                    _int(msg, 38, "OrderQty"),
+                    _FIX_ORD_TYPES[msg.get(40) or b"1"],
+                    _price(msg, 44, "Price") if msg.get(44) else None,
+                    _FIX_TIFS.get(msg.get(59) or b"0", TimeInForce.DAY),
+                    (msg.get(100) or b"").decode("latin-1") or None,
+                    _int(msg, 110, "MinQty") if msg.get(110) else None,
+                )
+                self.mapper.new_order_single(command)
+            except (BadInput, KeyError) as exc:
+                log.warning("cannot recall the terms of %s: %s", cl_ord_id, exc)
+                return False
+            return True
+        return False
 
     async def order(self, broker_client_id: str) -> BrokerOrder | None:
         """The prime broker's answer to an OrderStatusRequest; None if it does not know it."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 
-from core.commands import OrderType, Side, SubmitOrder
+from core.commands import OrderType, ReplaceOrder, Side, SubmitOrder
 from gateway.brokers.prime_fix import PrimeFixBroker
 from tests.primefix.conftest import Recorder, Running, prime_standin, run, settings, wait_until
 
@@ -134,6 +134,25 @@ def test_adapter_restart_on_the_same_store_resumes_and_books_each_execution_once
             assert positions == running.pb.book.positions
             # the stand-in's view of the session: one continuous sequence
             assert running.pb.session.store.next_target_seq == second.store.next_sender_seq
+            # an order sent before the restart can still be replaced: its terms come
+            # back from the store (venue, MinQty, peg), and then cancelled
+            learnt = await second.order("acct-big")
+            assert learnt is not None and learnt.open
+            cmd = ReplaceOrder(0, "big2", "big", "AAPL", Side.BUY, 250_000, None)
+            await second.replace(cmd, "acct-big", "acct-big2")
+            await wait_until(lambda: any(t.event == "replaced" for t in rec2.trades))
+            sent = [raw for _, raw in second.store.sent_range(1, second.store.next_sender_seq)]
+            (g,) = [raw for raw in sent if SOH + b"35=G" + SOH in raw]
+            for field in (b"100=CROSSFINDER", b"110=500", b"18=M", b"40=P", b"38=250000"):
+                assert SOH + field + SOH in g
+            order = running.pb.book.orders["acct-big2"]
+            assert (order.quantity, order.venue, order.min_quantity) == (
+                250_000,
+                "CROSSFINDER",
+                500,
+            )
+            await second.cancel("acct-big")
+            await wait_until(lambda: any(t.event == "canceled" for t in rec2.trades))
             await second.close()
 
     run(scenario())
