@@ -519,6 +519,7 @@ class IbkrBroker:
         self.ib.RequestTimeout = request_timeout
         self._contracts: dict[str, Contract] = {}
         self._connected = asyncio.Event()
+        self._generation = 0  # +1 per lost connection: answers on an old one never come
         self._closing = False
         self._connector: asyncio.Task[None] | None = None
         self._seen: set[str] = set()
@@ -634,6 +635,7 @@ class IbkrBroker:
 
     def _on_disconnected(self) -> None:
         self._connected.clear()
+        self._generation += 1
         if self._closing:
             return
         self.reconnects += 1
@@ -697,46 +699,75 @@ class IbkrBroker:
         self._sessions = parse_liquid_hours(details[0].liquidHours, details[0].timeZoneId)
 
     async def submit(self, command: SubmitOrder, broker_client_id: str) -> BrokerOrder:
-        await self._ready()
-        existing = self._trade(broker_client_id)
-        if existing is not None and broker_client_id in self._refused:
-            raise RejectedRequest(_error_code(existing), _error_text(existing))
-        if existing is not None:  # a retry after a drop: TWS already has it
-            return broker_order(existing)
-        contract = await self._contract(command.symbol, command.venue)
-        end = ""
-        if self._market_now_ns:
-            moment = datetime.fromtimestamp(
-                (self._market_now_ns + self._algo_horizon_ns) // _NS, tz=ZoneInfo("US/Eastern")
-            )
-            end = moment.strftime("%H:%M:%S US/Eastern")
-        order = ib_order(
-            command,
-            broker_client_id,
-            self._config.account_id,
-            use_algos=self._use_algos,
-            algo_end=end,
-        )
-        self._submitting.add(broker_client_id)
-        try:
-            trade = self.ib.placeOrder(contract, order)
-            await self._acknowledged(trade)
-        finally:
-            self._submitting.discard(broker_client_id)
-        if trade.orderStatus.status in ("Cancelled", "ApiCancelled", "Inactive") and was_rejected(
-            trade
-        ):
-            # The runtime books the refusal from this exception; the same news from
-            # the status stream would be a second, conflicting answer.
-            self._refused.add(broker_client_id)
-            raise RejectedRequest(_error_code(trade), _error_text(trade))
-        return broker_order(trade)
+        """Place the order once per broker client id.
 
-    async def _acknowledged(self, trade: Trade) -> None:
-        """Wait until TWS answers an order (status beyond PendingSubmit, or done)."""
+        If the socket dies before TWS answers, whether the order arrived is only
+        known after the reconnect, from TWS's own open and completed orders
+        (``orderRef``): found, it is returned; not found, it is placed again.
+        """
+        trade: Trade | None = None
+        for _attempt in range(3):
+            await self._ready()
+            existing = self._trade(broker_client_id)
+            if existing is not None and broker_client_id in self._refused:
+                raise RejectedRequest(_error_code(existing), _error_text(existing))
+            if existing is not None and existing is not trade:  # TWS already has it
+                return broker_order(existing)
+            contract = await self._contract(command.symbol, command.venue)
+            order = ib_order(
+                command,
+                broker_client_id,
+                self._config.account_id,
+                use_algos=self._use_algos,
+                algo_end=self._algo_end(),
+            )
+            self._submitting.add(broker_client_id)
+            generation = self._generation
+            try:
+                trade = self.ib.placeOrder(contract, order)
+                await self._acknowledged(trade, generation)
+            except ConnectionError:
+                continue  # the socket went between _ready() and the send
+            finally:
+                self._submitting.discard(broker_client_id)
+            if trade.orderStatus.status in ("PendingSubmit", "") and (
+                self._generation != generation or not self._connected.is_set()
+            ):
+                log.warning(
+                    "TWS went away before answering %s; checking after reconnect", broker_client_id
+                )
+                continue
+            if trade.orderStatus.status in (
+                "Cancelled",
+                "ApiCancelled",
+                "Inactive",
+            ) and was_rejected(trade):
+                # The runtime books the refusal from this exception; the same news from
+                # the status stream would be a second, conflicting answer.
+                self._refused.add(broker_client_id)
+                raise RejectedRequest(_error_code(trade), _error_text(trade))
+            return broker_order(trade)
+        raise RejectedRequest(None, f"order {broker_client_id}: TWS kept dropping the connection")
+
+    def _algo_end(self) -> str:
+        """IB algo ``endTime``: ``algo_horizon_s`` after the last known market time."""
+        if not self._market_now_ns:
+            return ""
+        moment = datetime.fromtimestamp(
+            (self._market_now_ns + self._algo_horizon_ns) // _NS, tz=ZoneInfo("US/Eastern")
+        )
+        return moment.strftime("%H:%M:%S US/Eastern")
+
+    async def _acknowledged(self, trade: Trade, generation: int) -> None:
+        """Wait until TWS answers an order (status beyond PendingSubmit, or done), or
+        the connection it was sent on is gone (even if a new one is already up)."""
         deadline = time.monotonic() + self._request_timeout
         while trade.orderStatus.status in ("PendingSubmit", "") and not trade.isDone():
-            if time.monotonic() > deadline or not self._connected.is_set():
+            if (
+                time.monotonic() > deadline
+                or not self._connected.is_set()
+                or self._generation != generation
+            ):
                 return
             await asyncio.sleep(0.01)
 
@@ -799,17 +830,28 @@ class IbkrBroker:
             trade.order.lmtPrice = float((Decimal(command.limit_price) * _NANO).normalize())
         trade.order.orderRef = new_broker_client_id
         before = len(trade.log)
-        self.ib.placeOrder(trade.contract, trade.order)
+        generation = self._generation
+        try:
+            self.ib.placeOrder(trade.contract, trade.order)
+        except ConnectionError:
+            trade.order.orderRef = broker_client_id
+            raise RejectedRequest(None, "not connected to TWS: order not modified") from None
         deadline = time.monotonic() + self._request_timeout
-        while time.monotonic() < deadline and self._connected.is_set():
+        answered = False
+        while time.monotonic() < deadline and self._generation == generation:
             answers = trade.log[before + 1 :]
             if any(e.errorCode for e in answers):
                 entry = next(e for e in answers if e.errorCode)
                 trade.order.orderRef = broker_client_id
                 raise RejectedRequest(entry.errorCode, entry.message)
             if answers:
+                answered = True
                 break
             await asyncio.sleep(0.01)
+        if not answered and self._generation != generation:
+            # Lost with the connection; the runtime's reconciliation reads the order's
+            # state (and orderRef) from TWS after the reconnect.
+            raise RejectedRequest(None, "connection to TWS lost before the modify was answered")
         self._enqueue("trade", TradeEvent(broker_client_id, "replaced", None, None, 0))
         return broker_order(trade)
 

@@ -343,3 +343,40 @@ def test_the_ib_account_is_a_margin_account_shorts_allowed() -> None:
             await broker.close()
 
     run(body())
+
+
+@pytest.mark.parametrize("arrived", [False, True])
+def test_an_order_in_flight_when_the_socket_dies_is_placed_exactly_once(
+    monkeypatch: pytest.MonkeyPatch, arrived: bool
+) -> None:
+    """The socket dies between placeOrder and TWS's answer. Whether TWS got the
+    order is learnt after the reconnect (its open orders, by orderRef): an order
+    that arrived is not placed again, one that did not is."""
+    from standins.tws.server import TwsServer
+
+    original = TwsServer._place_order
+    calls: list[int] = []
+
+    def flaky(self: TwsServer, session, f):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 1:
+            if arrived:
+                original(self, session, f)  # TWS takes it; its answer is lost
+            self.drop()
+            return None
+        return original(self, session, f)
+
+    monkeypatch.setitem(TwsServer._handlers, 3, flaky)
+
+    async def body() -> None:
+        async with tws_standin() as r:
+            broker, sink = await started(r)
+            placed = await broker.submit(order("ns-f", qty=3), "ns-f")
+            assert placed.broker_client_id == "ns-f" and broker.reconnects == 1
+            assert [o.order_ref for o in r.tws.orders.values()] == ["ns-f"]
+            assert len(calls) == (1 if arrived else 2)
+            await wait_until(lambda: sink.fills("ns-f"))
+            assert await broker.positions() == {"AAPL": 3}
+            await broker.close()
+
+    run(body())
