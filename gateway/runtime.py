@@ -192,7 +192,6 @@ class Gateway:
         self._pumping = False
         self._clock_open = False
         self._summary_close: int | None = None
-        self._day: dict[str, int] = {"fills": 0, "realized": 0, "trades": 0}
         self._tasks: list[asyncio.Task[None]] = []
 
     # ================================================================ start
@@ -472,8 +471,6 @@ class Gateway:
         trade_id = trade[0]
         if after == 0 or (after > 0) != (before > 0):
             total = st.record_close(trade_id, price, time_ns, realized)
-            self._day["realized"] += realized
-            self._day["trades"] += 1
             log.info(
                 "trade closed %s realised %s",
                 symbol,
@@ -486,7 +483,6 @@ class Gateway:
             st.add_to_trade(trade_id, qty, price)
         else:
             st.add_realized(trade_id, realized)
-            self._day["realized"] += realized
 
     # ============================================================ alerts
     def _send_alert(self, alert: Alert) -> None:
@@ -527,7 +523,6 @@ class Gateway:
 
     def _fill_alert(self, payload: dict[str, object]) -> None:
         self.counters.fills += 1
-        self._day["fills"] += 1
         position = int(payload["position"])  # type: ignore[call-overload]
         qty = int(payload["quantity"])  # type: ignore[call-overload]
         signed = qty if payload["side"] == "buy" else -qty
@@ -1148,23 +1143,26 @@ class Gateway:
             await self.broker.restart_data_stream("silent stream")
 
     def _daily_summary(self) -> None:
+        """At each session close: the day's fills, closed trades and realised P&L,
+        read from the database (so a restart during the day loses nothing)."""
         now = self.market.now_ns()
         if self._summary_close is None:
             self._summary_close = self.calendar.next_close(now)
             return
         if now < self._summary_close:
             return
+        close = self._summary_close
         self._summary_close = self.calendar.next_close(now)
-        equity = self.engine.equity()
-        positions = self.engine.positions()
+        opened = self.calendar.session_at(close - 1)
+        start = opened[0] if opened is not None else close - 86_400 * 10**9
+        fills, trades, realized = self.storage.day_totals(start, close)
         text = (
-            f"Daily summary {self.config.system.name}: equity {format_price(equity)},"
-            f" cash {format_price(self.engine.cash)}, fills {self._day['fills']},"
-            f" closed trades {self._day['trades']}, realised {format_price(self._day['realized'])},"
-            f" positions {positions or 'none'}"
+            f"Daily summary {self.config.system.name}: equity"
+            f" {format_price(self.engine.equity())}, cash {format_price(self.engine.cash)},"
+            f" fills {fills}, closed trades {trades}, realised {format_price(realized)},"
+            f" positions {self.engine.positions() or 'none'}"
         )
         self._emit_alert("info", "daily_summary", text)
-        self._day = {"fills": 0, "realized": 0, "trades": 0}
 
     def status_line(self) -> str:
         now = self.market.now_ns()

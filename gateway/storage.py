@@ -499,6 +499,19 @@ class Storage:
             )
         return total
 
+    def day_totals(self, start_ns: int, end_ns: int) -> tuple[int, int, int]:
+        """(executions, closed trades, realised P&L of trades closed) in [start, end)."""
+        fills = self.db.execute(
+            "SELECT COUNT(*) FROM executions WHERE time_ns >= ? AND time_ns < ?",
+            (start_ns, end_ns),
+        ).fetchone()[0]
+        trades, realized = self.db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(realized), 0) FROM trades"
+            " WHERE status='closed' AND closed_ns >= ? AND closed_ns < ?",
+            (start_ns, end_ns),
+        ).fetchone()
+        return int(fills), int(trades), int(realized)
+
     def trades(self) -> list[dict[str, object]]:
         cur = self.db.execute("SELECT * FROM trades ORDER BY id")
         names = [d[0] for d in cur.description]

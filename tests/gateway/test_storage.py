@@ -167,3 +167,14 @@ def test_meta_default_is_made_once(tmp_path: Path) -> None:
     s = Storage(tmp_path / "m.db")
     assert s.meta_default("seed", lambda: "1") == "1"
     assert s.meta_default("seed", lambda: "2") == "1"
+
+
+def test_day_totals_count_the_session_window(tmp_path: Path) -> None:
+    s = Storage(tmp_path / "d.db")
+    s.journal(1, Fill(100, "AAPL-1", "E1", "AAPL", Side.BUY, 10, 100 * P))
+    s.journal(2, Fill(300, "AAPL-2", "E2", "AAPL", Side.SELL, 10, 103 * P))
+    trade = s.record_open("AAPL", 1, 10, 100 * P, 100)
+    s.record_close(trade, 103 * P, 300, 30 * P)
+    assert s.day_totals(0, 1_000) == (2, 1, 30 * P)
+    assert s.day_totals(200, 1_000) == (1, 1, 30 * P)
+    assert s.day_totals(0, 200) == (1, 0, 0)
