@@ -180,6 +180,46 @@ class TwsServer:
         self.count("dropped_connections", dropped)
         return dropped
 
+    def state_json(self) -> dict[str, Any]:
+        """The IB account's truth for tests to compare the gateway's records with
+        (``/_control/state`` can carry it as ``tws``, as it does ``fix``)."""
+        return {
+            "account": ACCOUNT,
+            "orders": [
+                {
+                    "order_ref": o.order_ref,
+                    "client_id": o.client_id,
+                    "order_id": o.order_id,
+                    "perm_id": o.perm_id,
+                    "symbol": o.symbol,
+                    "action": o.action,
+                    "quantity": o.quantity,
+                    "filled": o.filled,
+                    "status": o.status,
+                    "algo": o.algo,
+                }
+                for o in self.orders.values()
+            ],
+            "executions": [
+                {
+                    "exec_id": e.view.exec_id,
+                    "order_ref": e.view.order_ref,
+                    "perm_id": e.view.perm_id,
+                    "symbol": e.view.symbol,
+                    "side": e.view.side,
+                    "shares": e.view.shares,
+                    "price": e.view.price,
+                    "commission": e.view.commission,
+                    "time_ns": e.time_ns,
+                }
+                for e in self.executions
+            ],
+            "positions": {s: p.qty for s, p in sorted(self.book.positions.items()) if p.qty},
+            "values": {k: v for k, v, c in self._account_values() if c == "USD"},
+            "sessions": len(self.sessions),
+            "counters": dict(self.counters),
+        }
+
     def inject(self, fields: Sequence[object], client_id: int | None = None) -> None:
         """Send a raw message (tests: malformed server output must not break the client)."""
         for session in list(self.sessions):

@@ -11,6 +11,7 @@ import pytest
 from core.commands import OrderType, OrdStatus, ReplaceOrder, Side, SubmitOrder
 from core.errors import BadInput
 from core.events import Bar
+from core.money import format_price
 from gateway.brokers.base import NotFound, RejectedRequest, TradeEvent
 from gateway.brokers.ibkr import IbkrBroker
 from gateway.config import IbkrConfig
@@ -90,6 +91,10 @@ def test_market_orders_fill_with_the_stand_ins_exec_ids_and_positions_agree() ->
             assert account.cash == book.cash and account.equity == book.equity()
             assert account.buying_power == book.buying_power()
             assert len({f.exec_id for f in sink.fills()}) == 2 and not sink.bad
+            state = r.tws.state_json()
+            assert state["positions"] == {"AAPL": 30, "MSFT": 12}
+            assert {e["exec_id"] for e in state["executions"]} == {f.exec_id for f in sink.fills()}
+            assert state["values"]["TotalCashValue"] == format_price(book.cash)
             await broker.close()
 
     run(body())
