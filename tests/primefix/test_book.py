@@ -147,3 +147,19 @@ def test_every_execution_is_in_positions_and_cash():
     assert book.positions.get("AAPL", 0) == net
     assert len({e["exec_id"] for e in book.executions}) == len(book.executions)
     assert any(e["venue"] in DARK for e in book.executions)
+
+
+def test_dark_ioc_children_get_one_bar_then_the_remainder_is_canceled():
+    from core.commands import TimeInForce
+
+    book = PrimeBook(market(), 2)
+    book.submit(
+        market().live_start_ns,
+        "S",
+        _order("I1", "MS-POOL", 40_000, 1_000, time_in_force=TimeInForce.IOC),
+    )
+    reports = [r for r in _run(book, 5) if isinstance(r, Report)]
+    assert reports[-1].exec_type == b"4" and reports[-1].text == "IOC remainder"
+    assert all(r.exec_type == b"F" for r in reports[:-1])
+    assert book.orders["I1"].status is OrdStatus.CANCELED
+    assert len({r.time_ns // 60_000_000_000 for r in reports}) == 1  # one bar only
