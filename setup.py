@@ -17,9 +17,7 @@ ROOT = Path(__file__).parent
 
 
 def _extensions() -> list[Extension]:
-    sources = sorted(
-        p for pkg in ("core", "gateway", "sim") for p in (ROOT / pkg).rglob("_*.pyx")
-    )
+    sources = sorted(p for pkg in ("core", "gateway", "sim") for p in (ROOT / pkg).rglob("_*.pyx"))
     extensions = []
     for source in sources:
         relative = source.relative_to(ROOT)
