@@ -762,14 +762,25 @@ class IbkrBroker:
         """Wait until TWS answers an order (status beyond PendingSubmit, or done), or
         the connection it was sent on is gone (even if a new one is already up)."""
         deadline = time.monotonic() + self._request_timeout
-        while trade.orderStatus.status in ("PendingSubmit", "") and not trade.isDone():
-            if (
-                time.monotonic() > deadline
-                or not self._connected.is_set()
-                or self._generation != generation
-            ):
-                return
-            await asyncio.sleep(0.01)
+        answered = asyncio.Event()
+
+        def on_status(_trade: Trade) -> None:
+            answered.set()
+
+        trade.statusEvent += on_status
+        try:
+            while trade.orderStatus.status in ("PendingSubmit", "") and not trade.isDone():
+                if (
+                    time.monotonic() > deadline
+                    or not self._connected.is_set()
+                    or self._generation != generation
+                ):
+                    return
+                answered.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(answered.wait(), 0.05)  # woken by the answer
+        finally:
+            trade.statusEvent -= on_status
 
     async def _contract(self, symbol: str, venue: str | None) -> Contract:
         if symbol not in self._contracts:
