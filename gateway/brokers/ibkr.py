@@ -58,7 +58,7 @@ from ib_async import Fill as IbFill
 from core.commands import Fill, OrderType, OrderUpdate, OrdStatus, ReplaceOrder, Side, SubmitOrder
 from core.errors import BadInput
 from core.events import Bar
-from core.money import price_from_decimal, round_half_even_div
+from core.money import price_from_decimal
 from gateway.brokers.base import (
     Account,
     BrokerOrder,
@@ -1107,7 +1107,9 @@ class IbkrBroker:
         for fill in sorted(fills, key=lambda f: (f.execution.time, f.execution.execId)):
             if fill.execution.execId in self._seen:
                 continue
-            self._pending.pop(fill.execution.execId, (None, None, _NullTimer()))[2].cancel()
+            pending = self._pending.pop(fill.execution.execId, None)
+            if pending is not None:
+                pending[2].cancel()
             missed += 1
             self._emit_fill(by_perm.get(fill.execution.permId), fill, commission_fee)
         self.reconciled_fills += missed
@@ -1168,11 +1170,6 @@ class IbkrBroker:
         self.ib.disconnect()
 
 
-class _NullTimer:
-    def cancel(self) -> None:
-        return None
-
-
 def _error_code(trade: Trade) -> int | None:
     codes = [e.errorCode for e in trade.log if e.errorCode]
     return codes[-1] if codes else None
@@ -1181,12 +1178,3 @@ def _error_code(trade: Trade) -> int | None:
 def _error_text(trade: Trade) -> str:
     texts = [e.message for e in trade.log if e.errorCode]
     return texts[-1] if texts else trade.orderStatus.status
-
-
-def decimal_price(price: int) -> str:
-    """Nano-units as IB's decimal text (tests and docs)."""
-    return str((Decimal(price) * _NANO).normalize())
-
-
-def average_price(notional: int, quantity: int) -> int:
-    return round_half_even_div(notional, quantity) if quantity else 0
