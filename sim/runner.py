@@ -201,6 +201,8 @@ class Simulation:
                     self._to_venue(at_ns, item)
                 else:
                     self._deliver(at_ns, item)
+            if self._last_market_minute >= 0:
+                self._mark_equity(self._last_market_minute)  # the final minute too
             end = max(self._clock.now_ns(), 0)
             self._checker.check_venue_book(self._venues.executed(), end)
         except InvariantViolation as exc:
