@@ -3,10 +3,11 @@ restart it each time, and show that no execution is lost or booked twice and
 that positions end equal to the broker's.
 
 At least 20 kill/restart cycles in CI; set ``SOVEREIGN_CRASH_CYCLES`` for more
-(``SOVEREIGN_CRASH_SEED`` replays a schedule). Half the kills land at a random
-time after process start (during imports, journal replay, reconciliation or
-catch-up), half at a random time after the gateway reported itself ready
-(while trading).
+(``SOVEREIGN_CRASH_SEED`` replays a schedule). A third of the kills land at a
+random time after process start (during imports, journal replay,
+reconciliation or catch-up), a third at a random time after the gateway
+reported itself ready (while trading), and a third the moment an order is at
+the broker unfilled (so its fill happens while the gateway is dead).
 """
 
 from __future__ import annotations
@@ -30,6 +31,15 @@ def _inputs(db: Path) -> int:
     return int(rows[0][0] or 0) if rows else 0
 
 
+def _in_flight(db: Path) -> int:
+    rows = db_rows(
+        db,
+        "SELECT COUNT(*) FROM orders WHERE sent=1"
+        " AND status IN ('pending_new', 'new', 'partially_filled')",
+    )
+    return int(rows[0][0]) if rows else 0
+
+
 def _ready_count(log: Path) -> int:
     if not log.exists():
         return 0
@@ -48,7 +58,10 @@ def test_kill_dash_nine_at_random_moments_loses_and_duplicates_nothing(tmp_path:
         for cycle in range(CYCLES):
             ready_before = _ready_count(log)
             gateway = GatewayProc(config, tag=f"-{cycle}")
-            if cycle % 2 == 0:
+            if cycle % 3 == 2:
+                # Aim at the worst moment: an order sent and not yet reported filled.
+                wait_for(lambda: _in_flight(db) > 0, 8, 0.02)
+            elif cycle % 3 == 0:
                 time.sleep(rng.uniform(0.3, 4.0))
             else:
                 wait_for(lambda before=ready_before: _ready_count(log) > before, 20, 0.1)
