@@ -17,8 +17,16 @@ from pathlib import Path
 
 from core.errors import BadInput
 from gateway.config import Config, load_config
+from gateway.secrets import SecretMaskingFilter
 
 log = logging.getLogger("gateway")
+_MASK = SecretMaskingFilter()
+
+
+def say(text: str, *, error: bool = False) -> None:
+    """Print for the operator, with every known credential masked (exception texts
+    from libraries may carry a URL with the bot token in it)."""
+    print(_MASK.mask(text), file=sys.stderr if error else sys.stdout)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,7 +79,7 @@ async def _check(config: Config) -> int:
         )
     except Exception as exc:
         ok = False
-        print(f"broker {broker.name}: FAILED: {exc}", file=sys.stderr)
+        say(f"broker {broker.name}: FAILED: {exc}", error=True)
     notifier = _make_notifier(config)
     if notifier is not None:
         try:
@@ -79,7 +87,7 @@ async def _check(config: Config) -> int:
             print(f"telegram: ok (bot @{me.get('username', '?')})")
         except Exception as exc:
             ok = False
-            print(f"telegram: FAILED: {exc}", file=sys.stderr)
+            say(f"telegram: FAILED: {exc}", error=True)
     else:
         print("telegram: disabled")
     return 0 if ok else 1
@@ -125,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
 
     log_file = config.system.log_dir / f"{config.system.name}.jsonl"
     setup_logging(config.system.log_level, None if args.check else log_file, config.secrets())
+    for secret in config.secrets():
+        _MASK.add(secret)
     for warning in config.warnings:
         log.warning("%s", warning)
     try:
@@ -136,14 +146,14 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_check(config))
         return asyncio.run(_run(config))
     except BadInput as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        say(f"error: {exc}", error=True)
         return 2
     except KeyboardInterrupt:
         return 0
     except Exception as exc:
         with contextlib.suppress(Exception):
             log.exception("gateway failed: %s", exc)
-        print(f"gateway failed: {exc}", file=sys.stderr)
+        say(f"gateway failed: {exc}", error=True)
         return 1
 
 
