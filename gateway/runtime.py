@@ -190,6 +190,7 @@ class Gateway:
         self._alert_window: dict[str, tuple[float, int]] = {}
         self._bars: asyncio.Queue[Bar] = asyncio.Queue()
         self._pumping = False
+        self._decided_on: dict[str, int] = {}  # engine order id → end of the bar it came from
         self._clock_open = False
         self._summary_close: int | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -270,6 +271,7 @@ class Gateway:
                 log.exception("replaying input %d raised; skipped", seq)
                 continue
             self._note_input(event)
+            self._note_decisions(event, commands)
             for command in commands:
                 if type(command) is ScheduleTimer:
                     key = (command.time_ns, command.key)
@@ -304,6 +306,13 @@ class Gateway:
                 self._timers[key] = left
             else:
                 self._timers.pop(key, None)
+
+    def _note_decisions(self, event: Event, commands: list[object]) -> None:
+        """Orders created while handling a bar were decided on that bar's data."""
+        if type(event) is Bar:
+            for command in commands:
+                if type(command) is SubmitOrder:
+                    self._decided_on[command.client_order_id] = event.time_ns + MINUTE_NS
 
     def _reapply_unapplied(self) -> None:
         """Records of inputs the engine saw but whose effects were not committed
@@ -363,6 +372,7 @@ class Gateway:
         self.clock.set(at_ns)
         commands = self.engine.handle(event)
         self._note_input(event)
+        self._note_decisions(event, commands)
         if type(event) is Fill:
             qty, notional = self._booked.get(event.client_order_id, (0, 0))
             self._booked[event.client_order_id] = (
@@ -697,7 +707,8 @@ class Gateway:
         parent = self.engine.execution.parents.get(command.parent_id)
         if parent is None or parent.intent.purpose != "entry":
             return False
-        return command.time_ns < self.market.now_ns() - STALE_ENTRY_PERIODS * MINUTE_NS
+        decided = self._decided_on.get(command.client_order_id, command.time_ns)
+        return decided < self.market.now_ns() - STALE_ENTRY_PERIODS * MINUTE_NS
 
     async def _send_submit(self, command: SubmitOrder) -> None:
         stored = self.storage.order(command.client_order_id)
