@@ -205,3 +205,59 @@ def test_order_decided_but_never_sent_is_sent_once_on_restart(tmp_path: Path, ma
     assert len(sent) == 1
     stored = second.storage.order(bcid.removeprefix(second.ids.prefix))
     assert stored is not None and stored.sent
+
+
+class _Interrupted(Exception):
+    """Stands for the process dying between the journal commit and the records."""
+
+
+def test_records_lost_in_a_crash_window_are_rewritten_and_the_order_sent(
+    tmp_path: Path,
+    market,  # type: ignore[no-untyped-def]
+) -> None:
+    async def scenario() -> tuple[InProcessBroker, Gateway, str]:
+        broker = InProcessBroker(market)
+        db = tmp_path / "w.db"
+        first = gateway(db, broker)
+        await first.start(loops=False)
+        real = first._apply_records
+        hit: list[str] = []
+
+        def dying(seq, at_ns, event, commands, engine):  # type: ignore[no-untyped-def]
+            buys = [c for c in commands if type(c).__name__ == "SubmitOrder" and c.side is Side.BUY]
+            if buys and not hit:
+                hit.append(buys[0].client_order_id)
+                raise _Interrupted
+            real(seq, at_ns, event, commands, engine)
+
+        first._apply_records = dying  # type: ignore[method-assign]
+        for bar in market.live:
+            await broker.publish(bar)
+            while (not first._bars.empty() or first._pumping) and not hit:
+                await asyncio.sleep(0.001)
+            if hit:
+                break
+        # Let the pump hit the failure (its exception ends that task, like a crash).
+        for _ in range(200):
+            if first._tasks[1].done():
+                break
+            await asyncio.sleep(0.001)
+        assert hit
+        assert first.storage.order(hit[0]) is None  # the records transaction never happened
+        await first.crash()
+        broker.disconnect()
+        second = gateway(db, broker)
+        await second.start(loops=False)
+        await second.settle()
+        return broker, second, hit[0]
+
+    broker, second, order_id = asyncio.run(scenario())
+    stored = second.storage.order(order_id)
+    assert stored is not None and stored.sent
+    sent = [
+        o for o in broker.book.orders.values() if o.client_order_id == second.ids.broker(order_id)
+    ]
+    assert len(sent) == 1
+    applied = int(second.storage.meta("applied_seq") or 0)
+    last = second.storage.db.execute("SELECT MAX(seq) FROM inputs").fetchone()[0]
+    assert applied == last
