@@ -825,8 +825,20 @@ class Gateway:
 
     # ====================================================== reconciliation
     async def reconcile(self, *, startup: bool, grace: float = RECONCILE_GRACE_S) -> None:
-        """Make the engine's live orders agree with the broker's."""
+        """Make the engine's live orders agree with the broker's.
+
+        One ``GET /orders?status=open`` covers every order still open at the
+        broker; only orders that left that list (filled, cancelled, unknown)
+        are asked for one by one, so polling costs one request per cycle,
+        well inside Alpaca's 200 a minute."""
         now_wall = time.monotonic()
+        listed: dict[str, BrokerOrder] | None = None
+        if not startup and self.engine.open_orders():
+            try:
+                listed = {o.broker_client_id: o for o in await self.broker.open_orders()}
+            except (RejectedRequest, BadInput) as exc:
+                log.warning("cannot list open orders: %s", exc)
+                return
         for order in list(self.engine.open_orders()):
             if not startup:
                 engine_id = order.client_order_id
@@ -842,15 +854,18 @@ class Gateway:
                     continue
             if order.is_terminal:
                 continue
-            await self._reconcile_order(order, startup)
+            known = None if listed is None else listed.get(self.ids.broker(order.client_order_id))
+            await self._reconcile_order(order, startup, known)
         if startup:
             await self._foreign_open_orders()
 
-    async def _reconcile_order(self, order: ChildOrder, startup: bool) -> None:
+    async def _reconcile_order(
+        self, order: ChildOrder, startup: bool, known: BrokerOrder | None = None
+    ) -> None:
         engine_id = order.client_order_id
         stored = self.storage.order(engine_id)
         bcid = self.ids.broker(engine_id)
-        broker_order = await self._safe_order(bcid)
+        broker_order = known if known is not None else await self._safe_order(bcid)
         if order.is_terminal:
             return  # answered while we were asking
         if broker_order is None:
@@ -877,10 +892,14 @@ class Gateway:
         self._sent_wall.setdefault(engine_id, time.monotonic())
         await self._book_missed_fills(engine_id, broker_order)
         await self._sync_status(engine_id, broker_order)
-        if order.pending is not None and not self.storage.request_sent(order.pending.request_id):
-            request = order.pending
+        request = order.pending
+        if (
+            request is not None
+            and request.request_id not in self._queued
+            and not self.storage.request_sent(request.request_id)
+        ):
             if request.quantity is None:
-                self._outbox.put_nowait(
+                self._enqueue(
                     CancelOrder(
                         self.market.now_ns(),
                         request.request_id,
@@ -890,7 +909,7 @@ class Gateway:
                     )
                 )
             else:
-                self._outbox.put_nowait(
+                self._enqueue(
                     ReplaceOrder(
                         self.market.now_ns(),
                         request.request_id,
