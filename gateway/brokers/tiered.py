@@ -1,0 +1,309 @@
+"""One ``Broker`` for the runtime, three underneath: the account's tier picks one.
+
+SPEC §7 gives each account tier its own broker: retail trades through Alpaca,
+semi-institutional through Interactive Brokers, institutional through the
+prime broker over FIX. The tier is a pure function of equity
+(``core.tiers``), and the engine already re-derives order types, algorithms
+and venues from it at every decision. ``TieredBroker`` does the same for the
+*route*: each new order goes to the broker of the tier current when it is
+sent, so an account that crosses $100K or $1M trades through the other broker
+from its next order on, with no restart.
+
+Why a composite rather than a switch in the runtime: the runtime keeps talking
+to one ``Broker``; orders already placed stay where they are (a cancel or
+replace must reach the broker that holds the order, whatever the tier is
+now), and fills keep arriving from every broker that still has working
+orders. So:
+
+* ``submit`` asks ``tier_of()``, picks that tier's broker and remembers the
+  owner of the broker client id; a tier different from the one of the
+  previous order is logged and reported once through ``on_tier_change``.
+* ``cancel``/``replace``/``order`` go to the owner; an id not remembered (the
+  gateway restarted) is looked up at every broker, and learnt from trade
+  events and ``open_orders`` listings too.
+* ``stream`` merges trade events from every broker; bars come from one data
+  source only (``data_source``: the retail or the semi-institutional
+  broker), the others' bars are dropped, so each minute reaches the engine
+  once.
+* ``positions``/``open_orders``/``account`` add up across brokers: the engine
+  holds one portfolio, whichever broker each share was bought through.
+
+A tier without a broker of its own uses the one below (institutional → semi →
+retail), and says so in the log at construction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from core.commands import ReplaceOrder, SubmitOrder
+from core.errors import BadInput
+from core.events import Bar
+from core.tiers import AccountTier
+from gateway.brokers.base import (
+    Account,
+    Broker,
+    BrokerOrder,
+    MarketClock,
+    NotFound,
+    RejectedRequest,
+    TradeEvent,
+)
+
+log = logging.getLogger("gateway.tiers")
+
+TierOf = Callable[[], AccountTier]
+TierChange = Callable[[AccountTier, AccountTier], None]
+
+_ORDER = (AccountTier.RETAIL, AccountTier.SEMI_INSTITUTIONAL, AccountTier.INSTITUTIONAL)
+
+
+def _retail_only() -> AccountTier:
+    return AccountTier.RETAIL
+
+
+def _no_alert(_old: AccountTier, _new: AccountTier) -> None:
+    return None
+
+
+async def _drop_bar(_bar: Bar) -> None:
+    return None
+
+
+class TieredBroker:
+    """Routes each new order to the broker of the account's current tier."""
+
+    def __init__(
+        self,
+        retail: Broker,
+        semi: Broker | None = None,
+        institutional: Broker | None = None,
+        *,
+        tier_of: TierOf | None = None,
+        on_tier_change: TierChange | None = None,
+        data_source: AccountTier = AccountTier.RETAIL,
+    ) -> None:
+        """``tier_of`` may be bound later (``bind``): the runtime's engine, whose
+        equity decides the tier, is created after the broker. Until then every
+        order is retail's."""
+        if retail is None:
+            raise BadInput("retail", None, "a tiered broker needs the retail broker")
+        configured = {
+            AccountTier.RETAIL: retail,
+            AccountTier.SEMI_INSTITUTIONAL: semi,
+            AccountTier.INSTITUTIONAL: institutional,
+        }
+        self._route: dict[AccountTier, Broker] = {}
+        below: Broker = retail
+        for tier in _ORDER:
+            own = configured[tier]
+            if own is None:
+                log.warning(
+                    "tier %s has no broker of its own: its orders go to %s",
+                    tier.value,
+                    below.name,
+                    extra={"sv_event": "tier_fallback", "sv_kind": tier.value},
+                )
+                self._route[tier] = below
+            else:
+                self._route[tier] = own
+                below = own
+        if data_source not in (AccountTier.RETAIL, AccountTier.SEMI_INSTITUTIONAL):
+            raise BadInput(
+                "data_source", data_source.value, "must be the retail or semi-institutional broker"
+            )
+        self.data: Broker = self._route[data_source]
+        self.brokers: list[Broker] = []
+        for tier in _ORDER:
+            broker = self._route[tier]
+            if all(broker is not b for b in self.brokers):
+                self.brokers.append(broker)
+        self.name = "tiered(" + "+".join(b.name for b in self.brokers) + ")"
+        self.tier_of: TierOf = tier_of or _retail_only
+        self.on_tier_change: TierChange = on_tier_change or _no_alert
+        self.tier: AccountTier | None = None  # the tier of the last order sent
+        self.tier_changes = 0
+        self.routed: dict[str, int] = {b.name: 0 for b in self.brokers}
+        self._owner: dict[str, Broker] = {}
+
+    def bind(self, tier_of: TierOf, on_tier_change: TierChange | None = None) -> None:
+        self.tier_of = tier_of
+        if on_tier_change is not None:
+            self.on_tier_change = on_tier_change
+
+    def broker_for(self, tier: AccountTier) -> Broker:
+        return self._route[tier]
+
+    def owner(self, broker_client_id: str) -> Broker | None:
+        """The broker known to hold this order (None: not known yet)."""
+        return self._owner.get(broker_client_id)
+
+    # ------------------------------------------------------------- routing
+    def _current_tier(self) -> AccountTier:
+        tier = self.tier_of()
+        if not isinstance(tier, AccountTier):
+            raise BadInput("tier_of", tier, "must return an AccountTier")
+        previous = self.tier
+        self.tier = tier
+        if previous is None:
+            log.info(
+                "trading tier %s: orders go to %s",
+                tier.value,
+                self._route[tier].name,
+                extra={"sv_event": "tier", "sv_kind": tier.value},
+            )
+        elif previous is not tier:
+            self.tier_changes += 1
+            old_broker, new_broker = self._route[previous], self._route[tier]
+            log.warning(
+                "tier change %s -> %s: new orders go to %s (was %s); orders already"
+                " placed stay with their broker",
+                previous.value,
+                tier.value,
+                new_broker.name,
+                old_broker.name,
+                extra={"sv_event": "tier_change", "sv_kind": f"{previous.value}->{tier.value}"},
+            )
+            try:
+                self.on_tier_change(previous, tier)
+            except Exception:  # an alert that fails must not stop the order
+                log.exception("tier-change alert failed")
+        return tier
+
+    async def submit(self, command: SubmitOrder, broker_client_id: str) -> BrokerOrder:
+        broker = self._route[self._current_tier()]
+        # Remembered before sending: a retry or a read-back after a failed send
+        # must ask the broker the order may have reached.
+        self._owner[broker_client_id] = broker
+        self.routed[broker.name] += 1
+        return await broker.submit(command, broker_client_id)
+
+    async def _holder(self, broker_client_id: str) -> Broker | None:
+        """The owner, learnt by asking every broker when not remembered."""
+        known = self._owner.get(broker_client_id)
+        if known is not None:
+            return known
+        failure: Exception | None = None
+        for broker in self.brokers:
+            try:
+                found = await broker.order(broker_client_id)
+            except NotFound:
+                continue
+            except (RejectedRequest, BadInput) as exc:
+                failure = failure or exc
+                continue
+            if found is not None:
+                self._owner[broker_client_id] = broker
+                return broker
+        if failure is not None:  # someone could not answer: not provably unknown
+            raise failure
+        return None
+
+    async def cancel(self, broker_client_id: str) -> None:
+        broker = await self._holder(broker_client_id)
+        if broker is None:
+            raise NotFound(404, f"order {broker_client_id} is unknown to every broker")
+        await broker.cancel(broker_client_id)
+
+    async def replace(
+        self, command: ReplaceOrder, broker_client_id: str, new_broker_client_id: str
+    ) -> BrokerOrder:
+        broker = await self._holder(broker_client_id)
+        if broker is None:
+            raise NotFound(404, f"order {broker_client_id} is unknown to every broker")
+        self._owner[new_broker_client_id] = broker
+        return await broker.replace(command, broker_client_id, new_broker_client_id)
+
+    async def order(self, broker_client_id: str) -> BrokerOrder | None:
+        known = self._owner.get(broker_client_id)
+        if known is not None:
+            return await known.order(broker_client_id)
+        broker = await self._holder(broker_client_id)
+        return None if broker is None else await broker.order(broker_client_id)
+
+    # ----------------------------------------------------------- aggregates
+    async def open_orders(self) -> list[BrokerOrder]:
+        result: list[BrokerOrder] = []
+        for broker in self.brokers:
+            for o in await broker.open_orders():
+                self._owner[o.broker_client_id] = broker
+                result.append(o)
+        return result
+
+    async def positions(self) -> dict[str, int]:
+        total: dict[str, int] = {}
+        for broker in self.brokers:
+            for symbol, qty in (await broker.positions()).items():
+                total[symbol] = total.get(symbol, 0) + qty
+        return {s: q for s, q in total.items() if q}
+
+    async def account(self) -> Account:
+        accounts = [await b.account() for b in self.brokers]
+        statuses = sorted({a.status for a in accounts})
+        return Account(
+            equity=sum(a.equity for a in accounts),
+            cash=sum(a.cash for a in accounts),
+            buying_power=sum(a.buying_power for a in accounts),
+            status=statuses[0] if len(statuses) == 1 else "/".join(statuses),
+        )
+
+    # ---------------------------------------------------------------- data
+    async def clock(self) -> MarketClock:
+        return await self.data.clock()
+
+    async def bars(self, symbols: Sequence[str], start_ns: int, end_ns: int) -> list[Bar]:
+        return await self.data.bars(symbols, start_ns, end_ns)
+
+    @property
+    def bad_bars(self) -> list[Exception]:
+        return getattr(self.data, "bad_bars", None) or []
+
+    @property
+    def rate_limited(self) -> int:
+        return sum(int(getattr(b, "rate_limited", 0) or 0) for b in self.brokers)
+
+    async def stream(
+        self,
+        on_bar: Callable[[Bar], Awaitable[None]],
+        on_trade: Callable[[TradeEvent], Awaitable[None]],
+        on_bad: Callable[[str, Exception], Awaitable[None]],
+        on_trading_connected: Callable[[], Awaitable[None]],
+    ) -> None:
+        for broker in self.brokers:
+            await broker.stream(
+                on_bar if broker is self.data else _drop_bar,
+                self._learning(broker, on_trade),
+                on_bad,
+                on_trading_connected,
+            )
+
+    def _learning(
+        self, broker: Broker, on_trade: Callable[[TradeEvent], Awaitable[None]]
+    ) -> Callable[[TradeEvent], Awaitable[None]]:
+        """A trade event names the broker holding its order: remember it."""
+
+        async def deliver(event: TradeEvent) -> None:
+            self._owner.setdefault(event.broker_client_id, broker)
+            await on_trade(event)
+
+        return deliver
+
+    async def restart_data_stream(self, reason: str) -> None:
+        await self.data.restart_data_stream(reason)
+
+    async def stop_market_data(self) -> None:
+        stop = getattr(self.data, "stop_market_data", None)
+        if stop is not None:
+            await stop()
+
+    async def close(self) -> None:
+        failure: BaseException | None = None
+        for broker in self.brokers:
+            try:
+                await broker.close()
+            except Exception as exc:  # close the others regardless
+                log.warning("closing %s failed: %s", broker.name, exc)
+                failure = failure or exc
+        if failure is not None:
+            raise failure
