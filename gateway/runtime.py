@@ -30,7 +30,7 @@ import os
 import secrets
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -172,7 +172,7 @@ class Gateway:
             ),
         )
         self._lock = asyncio.Lock()
-        self._pending: deque[tuple[Event, str]] = deque()
+        self._pending: deque[tuple[Event, str, Callable[[Event], Event | None] | None]] = deque()
         self._outbox: asyncio.Queue[SubmitOrder | CancelOrder | ReplaceOrder] = asyncio.Queue()
         self._timers: dict[tuple[int, str], int] = {}
         self._last_bar: dict[str, int] = {}
@@ -351,12 +351,27 @@ class Gateway:
         )
 
     # ============================================================ inputs
-    async def feed(self, event: Event, source: str = "stream") -> None:
-        """The one entry point for engine inputs; serialised, in arrival order."""
+    async def feed(
+        self,
+        event: Event,
+        source: str = "stream",
+        guard: Callable[[Event], Event | None] | None = None,
+    ) -> None:
+        """The one entry point for engine inputs; serialised, in arrival order.
+
+        ``guard`` is evaluated under the lock, just before the input is
+        journaled: it may drop or reshape the input against the state *then*
+        (a stream fill and a reconciliation can race for the same quantity;
+        whichever comes second must see the first)."""
         async with self._lock:
-            self._pending.append((event, source))
+            self._pending.append((event, source, guard))
             while self._pending:
-                item, origin = self._pending.popleft()
+                item, origin, check = self._pending.popleft()
+                if check is not None:
+                    checked = check(item)
+                    if checked is None:
+                        continue
+                    item = checked
                 self._process(item, origin)
 
     def _process(self, event: Event, source: str) -> None:
@@ -597,17 +612,22 @@ class Gateway:
                 self.counters.duplicate_executions += 1
                 log.info("duplicate execution %s ignored", fill.exec_id)
                 return
-            booked = self._booked.get(engine_id, (0, 0))[0]
-            if event.cum_filled <= booked:
-                log.info(
-                    "execution %s (cum %d) already booked by reconciliation (%d)",
-                    fill.exec_id,
-                    event.cum_filled,
-                    booked,
-                )
-                self.counters.duplicate_executions += 1
-                return
-            await self.feed(fill)
+            cum = event.cum_filled
+
+            def still_new(candidate: Event) -> Event | None:
+                booked = self._booked.get(engine_id, (0, 0))[0]
+                if cum <= booked:
+                    log.info(
+                        "execution %s (cum %d) already booked by reconciliation (%d)",
+                        fill.exec_id,
+                        cum,
+                        booked,
+                    )
+                    self.counters.duplicate_executions += 1
+                    return None
+                return candidate
+
+            await self.feed(fill, "stream", still_new)
             return
         if event.update is not None:
             await self.feed(dataclasses.replace(event.update, client_order_id=engine_id))
@@ -937,37 +957,47 @@ class Gateway:
         )
 
     async def _book_missed_fills(self, engine_id: str, broker_order: BrokerOrder) -> None:
-        booked_qty, booked_notional = self._booked.get(engine_id, (0, 0))
-        missing = broker_order.filled - booked_qty
-        if missing <= 0:
+        """Quantity the broker filled beyond what is booked becomes one fill, with
+        a deterministic id and the average price of the missing part. Computed
+        under the input lock, so a stream fill processed meanwhile counts."""
+        if broker_order.filled <= self._booked.get(engine_id, (0, 0))[0]:
             return
-        price = round_half_even_div(broker_order.filled_notional - booked_notional, missing)
-        if price <= 0:
-            log.warning(
-                "order %s: cannot derive the price of %d missed units",
-                broker_order.broker_client_id,
-                missing,
+        order = self.engine.order(engine_id)
+        if order is None:
+            return
+
+        def missing_fill(_: Event) -> Event | None:
+            booked_qty, booked_notional = self._booked.get(engine_id, (0, 0))
+            missing = broker_order.filled - booked_qty
+            if missing <= 0:
+                return None
+            price = round_half_even_div(broker_order.filled_notional - booked_notional, missing)
+            if price <= 0:
+                log.warning(
+                    "order %s: cannot derive the price of %d missed units",
+                    broker_order.broker_client_id,
+                    missing,
+                )
+                return None
+            fill = Fill(
+                time_ns=self.market.now_ns(),
+                client_order_id=engine_id,
+                exec_id=f"recon:{broker_order.broker_order_id}:{broker_order.filled}",
+                symbol=broker_order.symbol,
+                side=order.side,
+                quantity=missing,
+                price=price,
+                venue=self.broker.name,
             )
-            return
-        side = self.engine.order(engine_id)
-        if side is None:
-            return
-        fill = Fill(
-            time_ns=self.market.now_ns(),
-            client_order_id=engine_id,
-            exec_id=f"recon:{broker_order.broker_order_id}:{broker_order.filled}",
-            symbol=broker_order.symbol,
-            side=side.side,
-            quantity=missing,
-            price=price,
-            venue=self.broker.name,
-        )
-        self.counters.reconciled_fills += 1
-        self._discrepancy(
-            f"order {broker_order.broker_client_id}: {missing} filled at the broker while the"
-            f" stream was away; booked at {format_price(price)} ({fill.exec_id})"
-        )
-        await self.feed(fill, "reconcile")
+            self.counters.reconciled_fills += 1
+            self._discrepancy(
+                f"order {broker_order.broker_client_id}: {missing} filled at the broker while"
+                f" the stream was away; booked at {format_price(price)} ({fill.exec_id})"
+            )
+            return fill
+
+        placeholder = Fill(0, engine_id, "", broker_order.symbol, order.side, 1, 1)
+        await self.feed(placeholder, "reconcile", missing_fill)
 
     async def _sync_status(self, engine_id: str, broker_order: BrokerOrder) -> None:
         order = self.engine.order(engine_id)

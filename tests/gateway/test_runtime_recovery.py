@@ -261,3 +261,64 @@ def test_records_lost_in_a_crash_window_are_rewritten_and_the_order_sent(
     applied = int(second.storage.meta("applied_seq") or 0)
     last = second.storage.db.execute("SELECT MAX(seq) FROM inputs").fetchone()[0]
     assert applied == last
+
+
+def test_stream_fill_racing_reconciliation_is_booked_once(tmp_path: Path, market) -> None:  # type: ignore[no-untyped-def]
+    from gateway.brokers.alpaca import trade_event_from_raw
+
+    async def scenario() -> tuple[Gateway, str, int, int]:
+        broker = InProcessBroker(market)
+        g = gateway(tmp_path / "r.db", broker)
+        await g.start(loops=False)
+        bars = list(market.live)
+        working = None
+        for i, bar in enumerate(bars):
+            await _publish(broker, g, [bar])
+            live = [o for o in g.engine.open_orders() if o.status is OrdStatus.NEW]
+            if live:
+                working, index = live[0], i
+                break
+        assert working is not None
+        engine_id = working.client_order_id
+        broker._on_trade = None  # the fill's stream event is lost...
+        bcid = g.ids.broker(engine_id)
+        for bar in bars[index + 1 :]:
+            await _publish(broker, g, [bar])
+            if any(f["client_order_id"] == bcid for f in broker.book.fills):
+                break
+        fill = [f for f in broker.book.fills if f["client_order_id"] == bcid][-1]
+        broker_order = await broker.order(bcid)
+        assert broker_order is not None and broker_order.filled > 0
+        order = broker.book.find_by_client_id(fill["client_order_id"])
+        late = trade_event_from_raw(
+            {
+                "stream": "trade_updates",
+                "data": {
+                    "event": "fill",
+                    "execution_id": fill["execution_id"],
+                    "timestamp": fill["timestamp"],
+                    "price": fill["price"],
+                    "qty": fill["qty"],
+                    "order": broker.book.order_json(order),
+                },
+            }
+        )
+        # ...then arrives late, at the same moment reconciliation books it: both
+        # have looked at the book before either gets the input lock.
+        async with g._lock:
+            racing = [
+                asyncio.create_task(g._book_missed_fills(engine_id, broker_order)),
+                asyncio.create_task(g._on_trade(late)),
+            ]
+            await asyncio.sleep(0.01)
+        await asyncio.gather(*racing)
+        booked = sum(
+            int(r["quantity"])
+            for r in g.storage.executions()  # type: ignore[call-overload]
+            if r["client_order_id"] == engine_id
+        )
+        return g, engine_id, booked, broker_order.filled
+
+    g, engine_id, booked, filled = asyncio.run(scenario())
+    assert booked == filled
+    assert g.engine.order(engine_id).filled == filled  # type: ignore[union-attr]
