@@ -18,6 +18,9 @@ orders. So:
 * ``submit`` asks ``tier_of()``, picks that tier's broker and remembers the
   owner of the broker client id; a tier different from the one of the
   previous order is logged and reported once through ``on_tier_change``.
+  An order that *reduces* a position goes to the broker holding that position
+  (the tier's own broker if it holds some, else the one holding most): shares
+  bought through IBKR cannot be sold through Alpaca, whatever the tier is now.
 * ``cancel``/``replace``/``order`` go to the owner; an id not remembered (the
   gateway restarted) is looked up at every broker, and learnt from trade
   events and ``open_orders`` listings too.
@@ -37,7 +40,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from core.commands import ReplaceOrder, SubmitOrder
+from core.commands import ReplaceOrder, Side, SubmitOrder
 from core.errors import BadInput
 from core.events import Bar
 from core.tiers import AccountTier
@@ -125,7 +128,13 @@ class TieredBroker:
         self.tier: AccountTier | None = None  # the tier of the last order sent
         self.tier_changes = 0
         self.routed: dict[str, int] = {b.name: 0 for b in self.brokers}
+        self.exits_to_holder = 0
         self._owner: dict[str, Broker] = {}
+        # Signed quantity per symbol at each broker (by broker index): read from
+        # every broker at stream start, after each reconnect and at each
+        # positions() call, and moved by each execution in between.
+        self._held: list[dict[str, int]] = [{} for _ in self.brokers]
+        self._exec_seen: set[str] = set()
 
     def bind(self, tier_of: TierOf, on_tier_change: TierChange | None = None) -> None:
         self.tier_of = tier_of
@@ -171,8 +180,36 @@ class TieredBroker:
                 log.exception("tier-change alert failed")
         return tier
 
+    def _holder_of_position(self, command: SubmitOrder, preferred: Broker) -> Broker:
+        """The broker an order reducing a position must go to, else ``preferred``."""
+        sign = 1 if command.side is Side.BUY else -1
+        reducible = [
+            (-held.get(command.symbol, 0) * sign, i)
+            for i, held in enumerate(self._held)
+            if held.get(command.symbol, 0) * sign < 0
+        ]
+        if not reducible:
+            return preferred
+        for _, i in reducible:
+            if self.brokers[i] is preferred:
+                return preferred
+        _, best = max(reducible)
+        return self.brokers[best]
+
     async def submit(self, command: SubmitOrder, broker_client_id: str) -> BrokerOrder:
-        broker = self._route[self._current_tier()]
+        tier = self._current_tier()
+        broker = self._holder_of_position(command, self._route[tier])
+        if broker is not self._route[tier]:
+            self.exits_to_holder += 1
+            log.info(
+                "order %s reduces %s held at %s: sent there, not to %s (tier %s)",
+                broker_client_id,
+                command.symbol,
+                broker.name,
+                self._route[tier].name,
+                tier.value,
+                extra={"sv_event": "tier_exit_route"},
+            )
         # Remembered before sending: a retry or a read-back after a failed send
         # must ask the broker the order may have reached.
         self._owner[broker_client_id] = broker
@@ -233,10 +270,22 @@ class TieredBroker:
 
     async def positions(self) -> dict[str, int]:
         total: dict[str, int] = {}
-        for broker in self.brokers:
-            for symbol, qty in (await broker.positions()).items():
+        for i, broker in enumerate(self.brokers):
+            held = await broker.positions()
+            self._held[i] = {s: q for s, q in held.items() if q}
+            for symbol, qty in held.items():
                 total[symbol] = total.get(symbol, 0) + qty
         return {s: q for s, q in total.items() if q}
+
+    async def _refresh_positions(self) -> None:
+        """Re-read each broker's positions; one that cannot answer keeps its last."""
+        for i, broker in enumerate(self.brokers):
+            try:
+                held = await broker.positions()
+            except (RejectedRequest, BadInput) as exc:
+                log.warning("positions at %s unreadable: %s", broker.name, exc)
+                continue
+            self._held[i] = {s: q for s, q in held.items() if q}
 
     async def account(self) -> Account:
         accounts = [await b.account() for b in self.brokers]
@@ -270,21 +319,40 @@ class TieredBroker:
         on_bad: Callable[[str, Exception], Awaitable[None]],
         on_trading_connected: Callable[[], Awaitable[None]],
     ) -> None:
-        for broker in self.brokers:
+        await self._refresh_positions()
+
+        async def connected() -> None:
+            await self._refresh_positions()  # fills missed while away moved them
+            await on_trading_connected()
+
+        for i, broker in enumerate(self.brokers):
             await broker.stream(
                 on_bar if broker is self.data else _drop_bar,
-                self._learning(broker, on_trade),
+                self._learning(i, on_trade),
                 on_bad,
-                on_trading_connected,
+                connected,
             )
 
     def _learning(
-        self, broker: Broker, on_trade: Callable[[TradeEvent], Awaitable[None]]
+        self, index: int, on_trade: Callable[[TradeEvent], Awaitable[None]]
     ) -> Callable[[TradeEvent], Awaitable[None]]:
-        """A trade event names the broker holding its order: remember it."""
+        """A trade event names the broker holding its order, and its fill moves
+        that broker's position: remember both (each execution id once)."""
+        broker, held = self.brokers[index], self._held
 
         async def deliver(event: TradeEvent) -> None:
             self._owner.setdefault(event.broker_client_id, broker)
+            fill = event.fill
+            if fill is not None and fill.exec_id not in self._exec_seen:
+                self._exec_seen.add(fill.exec_id)
+                book = held[index]
+                qty = book.get(fill.symbol, 0) + (
+                    fill.quantity if fill.side is Side.BUY else -fill.quantity
+                )
+                if qty:
+                    book[fill.symbol] = qty
+                else:
+                    book.pop(fill.symbol, None)
             await on_trade(event)
 
         return deliver

@@ -328,3 +328,50 @@ def test_unbound_tier_is_retail() -> None:
     tiered = TieredBroker(alpaca, ibkr)
     run(tiered.submit(order(1), "c1"))
     assert alpaca.calls == [("submit", "c1")]
+
+
+async def _quiet(*_args: object) -> None:
+    return None
+
+
+def test_an_order_reducing_a_position_goes_to_the_broker_holding_it() -> None:
+    account, tiered, alpaca, ibkr, fix = make("50000")
+    fix.held = {"NVDA": 100}  # known from the positions read at stream start
+    ibkr.held = {"AAPL": 4}
+
+    def sell(n: int, symbol: str) -> SubmitOrder:
+        return SubmitOrder(n, f"s{n}", None, symbol, Side.SELL, 5)
+
+    async def scenario() -> None:
+        await tiered.stream(_quiet, _quiet, _quiet, _quiet)
+        await tiered.submit(order(1), "c1")  # retail: Alpaca buys AAPL...
+        await alpaca.emit_fill("c1", 5)  # ...and holds 5
+        await alpaca.emit_fill("c1", 5)  # the same execution again: counted once
+        account.equity = usd("300000")  # semi now
+        await tiered.submit(sell(2, "AAPL"), "s2")  # IBKR holds AAPL too: the tier's own
+        await tiered.submit(sell(3, "NVDA"), "s3")  # only the prime broker holds NVDA
+        await tiered.submit(sell(4, "MSFT"), "s4")  # a new short: the tier's broker
+        await tiered.submit(order(5), "c5")  # adding to a long: the tier's broker
+        account.equity = usd("50000")  # back to retail
+        await tiered.submit(sell(6, "GOOGL"), "s6")  # nobody holds GOOGL: Alpaca
+
+    run(scenario())
+    assert [c for _, c in ibkr.calls] == ["s2", "s4", "c5"]
+    assert [c for _, c in fix.calls] == ["s3"]
+    assert [c for _, c in alpaca.calls] == ["c1", "s6"]
+    assert tiered.exits_to_holder == 1
+
+
+def test_exits_follow_the_largest_holding_when_the_tier_broker_holds_none() -> None:
+    _account, tiered, alpaca, ibkr, fix = make("2000000")  # institutional: the prime broker
+    alpaca.held = {"AAPL": 3}
+    ibkr.held = {"AAPL": 40}
+
+    async def scenario() -> None:
+        await tiered.positions()  # the runtime's start-up check reads them too
+        await tiered.submit(SubmitOrder(1, "s1", None, "AAPL", Side.SELL, 43), "s1")
+        await tiered.submit(SubmitOrder(2, "b2", None, "AAPL", Side.BUY, 43), "b2")
+
+    run(scenario())
+    assert ibkr.calls == [("submit", "s1")] and fix.calls == [("submit", "b2")]
+    assert alpaca.calls == []
