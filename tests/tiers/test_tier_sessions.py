@@ -1,0 +1,118 @@
+"""The real Gateway trading through a TieredBroker against the stand-ins, with
+the account's equity crossing a tier boundary mid-session.
+
+An account started a few cents above a boundary pays commissions on its first
+fills and drops below it: the next order after that goes to the broker of the
+lower tier, without a restart, with one ``tier_change`` alert per crossing in
+the database. Every execution in SQLite is one of the stand-ins' (once), the
+positions are the sum of the brokers' books, and each TCA record's filled
+quantity is its parent's executions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from pathlib import Path
+
+from core.tiers import AccountTier, tier_for_equity
+from gateway.brokers.alpaca import AlpacaBroker
+from gateway.brokers.ibkr import IbkrBroker
+from gateway.brokers.tiered import TieredBroker
+from gateway.config import parse_config
+from gateway.runtime import Gateway, RuntimeOptions
+from gateway.storage import Storage
+from standins.market import load_market
+from tests.tiers.session import (
+    agreement,
+    bind_tiers,
+    market_standins,
+    record_routes,
+    wait_until,
+)
+
+SYMBOLS = ["AAPL", "MSFT", "GOOGL", "AMZN", "NVDA"]
+
+
+def _alerts(storage: Storage, kind: str) -> list[str]:
+    return [str(r[0]) for r in storage.db.execute("SELECT text FROM alerts WHERE kind=?", (kind,))]
+
+
+async def withdraw_below(gateway: Gateway, boundary_usd: int, margin_usd: int) -> int:
+    """Move the engine's equity to ``margin_usd`` under ``boundary_usd``: a cash
+    withdrawal. The core has no cash-flow input yet, so the test applies it to
+    the engine's portfolio directly; the engine's own tier (order types, algos)
+    and the route both follow from it, as they would from a real loss."""
+    async with gateway._lock:
+        target = (boundary_usd - margin_usd) * 10**9
+        amount = gateway.engine.equity() - target
+        gateway.engine.portfolio.cash -= amount
+        return amount
+
+
+def test_semi_institutional_account_falling_below_100k_moves_to_alpaca(tmp_path: Path) -> None:
+    balance = "100500"  # the engine's equity: semi-institutional by $500
+    # The brokers' accounts hold more cash than the engine trades with, so that
+    # Alpaca's cash-account checks do not refuse the engine's (margin-sized) buys.
+    market = load_market("default", 3, 2, 4, "1000000")
+
+    async def session():  # type: ignore[no-untyped-def]
+        async with market_standins(market, speed=3000.0) as m:
+            config = parse_config(m.config(balance, SYMBOLS), env={}, base=tmp_path)
+            assert config.alpaca is not None and config.ibkr is not None
+            alpaca = AlpacaBroker(config.alpaca, True, config.symbols)
+            ibkr = IbkrBroker(config.ibkr, config.symbols)
+            tiered = TieredBroker(alpaca, ibkr, None)
+            storage = Storage(tmp_path / "g.db")
+            gateway = Gateway(config, tiered, storage, None, RuntimeOptions())
+            changes = bind_tiers(gateway, tiered)
+            routed = record_routes(tiered, gateway)
+            await gateway.start()
+            try:
+                await wait_until(lambda: routed.orders and gateway.counters.fills >= 1, 60)
+                await withdraw_below(gateway, 100_000, 1_000)
+                await wait_until(lambda: m.done, timeout=90)
+                await asyncio.sleep(0.5)
+                await gateway.reconcile(startup=False, grace=0.0)
+                await gateway.settle()
+                same = await gateway._check_positions("end")
+            finally:
+                await gateway.stop()
+            problems, per_broker = agreement(storage, m)
+            return gateway, tiered, changes, routed, problems, per_broker, same
+
+    started = time.monotonic()
+    gateway, tiered, changes, routed, problems, per_broker, same = asyncio.run(
+        asyncio.wait_for(session(), 150)
+    )
+    elapsed = time.monotonic() - started
+    orders = routed.orders
+    names = {AccountTier.RETAIL: "alpaca", AccountTier.SEMI_INSTITUTIONAL: "ibkr"}
+    # every order went where its tier (from the engine's equity as it was sent) says,
+    # unless it reduced a position held at the other broker
+    exits = 0
+    for bcid, tier, broker, equity in orders:
+        assert tier is tier_for_equity(equity), (bcid, tier, equity)
+        if broker != names[tier]:
+            exits += 1
+    assert exits == tiered.exits_to_holder
+    assert orders[0][1] is AccountTier.SEMI_INSTITUTIONAL and orders[0][2] == "ibkr"
+    retail = [o for o in orders if o[1] is AccountTier.RETAIL]
+    assert retail, f"no order after the withdrawal: {orders}"
+    assert any(o[2] == "alpaca" for o in retail), orders
+    # one alert per crossing, in the database as well
+    crossings = sum(1 for a, b in itertools.pairwise(orders) if a[1] is not b[1])
+    assert len(changes) == crossings == tiered.tier_changes >= 1
+    assert changes[0] == (AccountTier.SEMI_INSTITUTIONAL, AccountTier.RETAIL)
+    texts = _alerts(gateway.storage, "tier_change")
+    assert len(texts) == crossings and "semi_institutional -> retail" in texts[0]
+    assert problems == [] and same
+    assert per_broker.get("ibkr", 0) >= 1 and per_broker.get("alpaca", 0) >= 1
+    assert gateway.counters.bad_inputs == 0
+    used = [b for _, _, b, _ in orders]
+    print(
+        f"\ntiers 100K: {len(orders)} orders ({used.count('ibkr')} IBKR,"
+        f" {used.count('alpaca')} Alpaca, {exits} exits to the holder), {crossings}"
+        f" crossings, executions {per_broker}, {elapsed:.1f}s"
+    )
