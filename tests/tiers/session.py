@@ -169,7 +169,7 @@ def agreement(storage: Storage, m: Market) -> tuple[list[str], dict[str, int]]:
             "ibkr",
         )
     for e in m.pb.book.executions:
-        truth[e["exec_id"]] = (e["cl_ord_id"], e["symbol"], e["qty"], e["price"], "fix")
+        truth[e["exec_id"]] = (e["cl_ord_id"], e["symbol"], e["qty"], nano(e["price"]), "fix")
     rows = storage.executions()
     seen: set[str] = set()
     per_broker: dict[str, int] = defaultdict(int)
@@ -190,9 +190,19 @@ def agreement(storage: Storage, m: Market) -> tuple[list[str], dict[str, int]]:
         got = (prefix + str(r["client_order_id"]), r["symbol"], r["quantity"], r["price"])
         if got != (cid, symbol, qty, price):
             problems.append(f"execution {exec_id}: {got} here, {known[:4]} at {who}")
-    ours = {k for k, v in truth.items() if v[0].startswith(prefix)}
-    if per_broker["reconciled"] == 0 and ours - seen:
-        problems.append(f"{len(ours - seen)} stand-in executions never booked")
+    # Nothing lost, nothing doubled, reconciled fills included: per symbol and
+    # side, the quantity booked here is the quantity the brokers executed for us.
+    side_of = {str(r["exec_id"]): str(r["side"]) for r in rows}
+    theirs_qty: dict[tuple[str, str], int] = defaultdict(int)
+    for exec_id, (cid, symbol, qty, _px, who) in truth.items():
+        if cid.startswith(prefix):
+            side = side_of.get(exec_id) or _side(m, who, exec_id)
+            theirs_qty[(symbol, side)] += qty
+    ours_qty: dict[tuple[str, str], int] = defaultdict(int)
+    for r in rows:
+        ours_qty[(str(r["symbol"]), str(r["side"]))] += int(r["quantity"])
+    if dict(ours_qty) != dict(theirs_qty):
+        problems.append(f"quantities: database {dict(ours_qty)}, brokers {dict(theirs_qty)}")
     net: dict[str, int] = defaultdict(int)
     for r in rows:
         net[str(r["symbol"])] += int(r["quantity"]) * (1 if r["side"] == "buy" else -1)
@@ -217,13 +227,26 @@ def agreement(storage: Storage, m: Market) -> tuple[list[str], dict[str, int]]:
         parent = parent_of.get(str(r["client_order_id"]))
         if parent is not None:
             filled_by_parent[parent] += int(r["quantity"])
-    for parent_id, payload in _tca(storage):
-        filled = payload.get("filled_quantity", payload.get("filled"))
-        if filled is not None and int(filled) != filled_by_parent.get(parent_id, 0):
+    records = _tca(storage)
+    per_broker["tca"] = len(records)
+    for parent_id, payload in records:
+        filled = payload["filled"]
+        if int(filled) != filled_by_parent.get(parent_id, 0):
             problems.append(
                 f"TCA {parent_id}: filled {filled}, executions {filled_by_parent.get(parent_id, 0)}"
             )
     return problems, dict(per_broker)
+
+
+def _side(m: Market, who: str, exec_id: str) -> str:
+    """The side of an execution the database does not have, from its broker."""
+    if who == "alpaca":
+        fills = m.standin.broker.state_json()["fills"]
+        return str(next(f["side"] for f in fills if f["execution_id"] == exec_id))
+    if who == "ibkr":
+        side = next(e.view.side for e in m.tws.executions if e.view.exec_id == exec_id)
+        return "buy" if side in ("BOT", "BUY") else "sell"
+    return str(next(e["side"] for e in m.pb.book.executions if e["exec_id"] == exec_id))
 
 
 def _tca(storage: Storage) -> list[tuple[str, dict[str, Any]]]:
