@@ -38,11 +38,14 @@ retail), and says so in the log at construction.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 from core.commands import ReplaceOrder, Side, SubmitOrder
 from core.errors import BadInput
 from core.events import Bar
+from core.money import format_price
 from core.tiers import AccountTier
 from gateway.brokers.base import (
     Account,
@@ -74,6 +77,39 @@ async def _drop_bar(_bar: Bar) -> None:
     return None
 
 
+class RouteStore:
+    """Which broker holds each order, on disk beside the database.
+
+    Written before an order is sent (as the runtime journals its decisions), so
+    after a restart a cancel goes straight to the right broker, and the prime
+    broker's ledger is rebuilt from *its* executions only (the executions table
+    holds every broker's)."""
+
+    def __init__(self, path: Path) -> None:
+        import sqlite3
+
+        self.path = Path(path)
+        self.db = sqlite3.connect(self.path, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS routes ("
+            " broker_client_id TEXT PRIMARY KEY, broker TEXT NOT NULL)"
+        )
+
+    def load(self) -> dict[str, str]:
+        return {str(c): str(b) for c, b in self.db.execute("SELECT * FROM routes")}
+
+    def put(self, broker_client_id: str, broker: str) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO routes(broker_client_id, broker) VALUES (?, ?)",
+            (broker_client_id, broker),
+        )
+
+    def close(self) -> None:
+        self.db.close()
+
+
 class TieredBroker:
     """Routes each new order to the broker of the account's current tier."""
 
@@ -86,6 +122,7 @@ class TieredBroker:
         tier_of: TierOf | None = None,
         on_tier_change: TierChange | None = None,
         data_source: AccountTier = AccountTier.RETAIL,
+        routes: RouteStore | None = None,
     ) -> None:
         """``tier_of`` may be bound later (``bind``): the runtime's engine, whose
         equity decides the tier, is created after the broker. Until then every
@@ -135,6 +172,20 @@ class TieredBroker:
         # positions() call, and moved by each execution in between.
         self._held: list[dict[str, int]] = [{} for _ in self.brokers]
         self._exec_seen: set[str] = set()
+        self.routes = routes
+        if routes is not None:
+            by_name = {b.name: b for b in self.brokers}
+            for bcid, name in routes.load().items():
+                known = by_name.get(name)
+                if known is not None:  # a broker no longer configured: asked for
+                    self._owner[bcid] = known
+
+    def _remember(self, broker_client_id: str, broker: Broker) -> None:
+        if self._owner.get(broker_client_id) is broker:
+            return
+        self._owner[broker_client_id] = broker
+        if self.routes is not None:
+            self.routes.put(broker_client_id, broker.name)
 
     def bind(self, tier_of: TierOf, on_tier_change: TierChange | None = None) -> None:
         self.tier_of = tier_of
@@ -212,7 +263,7 @@ class TieredBroker:
             )
         # Remembered before sending: a retry or a read-back after a failed send
         # must ask the broker the order may have reached.
-        self._owner[broker_client_id] = broker
+        self._remember(broker_client_id, broker)
         self.routed[broker.name] += 1
         return await broker.submit(command, broker_client_id)
 
@@ -231,7 +282,7 @@ class TieredBroker:
                 failure = failure or exc
                 continue
             if found is not None:
-                self._owner[broker_client_id] = broker
+                self._remember(broker_client_id, broker)
                 return broker
         if failure is not None:  # someone could not answer: not provably unknown
             raise failure
@@ -249,7 +300,7 @@ class TieredBroker:
         broker = await self._holder(broker_client_id)
         if broker is None:
             raise NotFound(404, f"order {broker_client_id} is unknown to every broker")
-        self._owner[new_broker_client_id] = broker
+        self._remember(new_broker_client_id, broker)
         return await broker.replace(command, broker_client_id, new_broker_client_id)
 
     async def order(self, broker_client_id: str) -> BrokerOrder | None:
@@ -264,7 +315,7 @@ class TieredBroker:
         result: list[BrokerOrder] = []
         for broker in self.brokers:
             for o in await broker.open_orders():
-                self._owner[o.broker_client_id] = broker
+                self._remember(o.broker_client_id, broker)
                 result.append(o)
         return result
 
@@ -341,7 +392,8 @@ class TieredBroker:
         broker, held = self.brokers[index], self._held
 
         async def deliver(event: TradeEvent) -> None:
-            self._owner.setdefault(event.broker_client_id, broker)
+            if event.broker_client_id not in self._owner:
+                self._remember(event.broker_client_id, broker)
             fill = event.fill
             if fill is not None and fill.exec_id not in self._exec_seen:
                 self._exec_seen.add(fill.exec_id)
@@ -373,5 +425,83 @@ class TieredBroker:
             except Exception as exc:  # close the others regardless
                 log.warning("closing %s failed: %s", broker.name, exc)
                 failure = failure or exc
+        if self.routes is not None:
+            self.routes.close()
         if failure is not None:
             raise failure
+
+
+# ------------------------------------------------------------------ wiring
+
+
+def fix_store_path(database: Path) -> Path:
+    """The FIX session store beside the database (docs/prime_fix.md)."""
+    return database.with_name(database.name + ".fix.sqlite")
+
+
+def routes_path(database: Path) -> Path:
+    """Where ``RouteStore`` keeps the order → broker map: beside the database."""
+    return database.with_name(database.name + ".routes.sqlite")
+
+
+def build_tiered(config: Any, storage: Any = None) -> TieredBroker:
+    """``[broker] type = "tiered"``: one broker per configured section.
+
+    ``[alpaca]`` is the retail broker (required), ``[ibkr]`` the
+    semi-institutional one, ``[fix]`` the institutional prime broker (its
+    session store beside the database). Bars come from ``[broker] bars``
+    (``alpaca`` or ``ibkr``); the prime broker takes no market data of its own,
+    so each bar reaches the runtime once. With ``storage`` (a run, not
+    ``--check``) the routes are kept on disk and the prime broker resumes from
+    the executions of *its* orders (ExecIDs known, ledger rebuilt).
+    """
+    from gateway.brokers.alpaca import AlpacaBroker
+
+    if config.alpaca is None:
+        raise BadInput("alpaca", None, "section is required for broker.type tiered (retail)")
+    bars = getattr(config.broker, "bars", "alpaca")
+    if bars not in ("alpaca", "ibkr"):
+        raise BadInput("broker.bars", bars, "must be alpaca or ibkr")
+    if bars == "ibkr" and config.ibkr is None:
+        raise BadInput("broker.bars", bars, "needs an [ibkr] section")
+    database = Path(config.database.path)
+    routes = RouteStore(routes_path(database)) if storage is not None else None
+    retail: Broker = AlpacaBroker(config.alpaca, config.broker.paper, config.symbols)
+    semi: Broker | None = None
+    if config.ibkr is not None:
+        from gateway.brokers.ibkr import IbkrBroker
+
+        semi = IbkrBroker(config.ibkr, config.symbols)
+    institutional: Broker | None = None
+    if config.fix is not None:
+        from gateway.brokers.prime_fix import PrimeFixBroker, PrimeFixSettings
+
+        settings = PrimeFixSettings.from_config(config.fix, fix_store_path(database))
+        mine: list[Mapping[str, object]] = []
+        if storage is not None and routes is not None:
+            prefix = storage.meta("id_prefix") or ""
+            held = routes.load()
+            mine = [
+                row
+                for row in storage.executions()
+                if held.get(prefix + str(row["client_order_id"])) == PrimeFixBroker.name
+            ]
+        institutional = PrimeFixBroker.resuming(settings, None, mine)
+    source = AccountTier.SEMI_INSTITUTIONAL if bars == "ibkr" else AccountTier.RETAIL
+    return TieredBroker(retail, semi, institutional, data_source=source, routes=routes)
+
+
+def bind_gateway(tiered: TieredBroker, gateway: Any) -> None:
+    """The engine's equity picks the tier (``engine.tier()``, as for order types and
+    algorithms); a change is a gateway alert: database, log and Telegram."""
+
+    def changed(old: AccountTier, new: AccountTier) -> None:
+        gateway._emit_alert(
+            "warning",
+            "tier_change",
+            f"account tier {old.value} -> {new.value} (equity"
+            f" {format_price(gateway.engine.equity())}): new orders go to"
+            f" {tiered.broker_for(new).name}, orders already placed stay where they are",
+        )
+
+    tiered.bind(lambda: gateway.engine.tier().tier, changed)

@@ -22,7 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from core.tiers import AccountTier
-from gateway.brokers.tiered import TieredBroker
+from gateway.brokers.tiered import TieredBroker, bind_gateway
 from gateway.runtime import Gateway
 from gateway.storage import Storage
 from standins.faults import Faults
@@ -100,20 +100,17 @@ async def market_standins(market: SessionMarket, speed: float) -> AsyncIterator[
 
 
 def bind_tiers(gateway: Gateway, tiered: TieredBroker) -> list[tuple[AccountTier, AccountTier]]:
-    """What ``python -m gateway`` does: the engine's equity picks the tier, a change
-    is a gateway alert (database, log, Telegram). Returns the changes seen."""
+    """What ``python -m gateway`` does (``bind_gateway``: the engine's equity picks
+    the tier, a change is a gateway alert), plus a list of the changes seen."""
+    bind_gateway(tiered, gateway)
+    alert = tiered.on_tier_change
     changes: list[tuple[AccountTier, AccountTier]] = []
 
     def changed(old: AccountTier, new: AccountTier) -> None:
         changes.append((old, new))
-        gateway._emit_alert(
-            "warning",
-            "tier_change",
-            f"account tier {old.value} -> {new.value}: new orders go to"
-            f" {tiered.broker_for(new).name}",
-        )
+        alert(old, new)
 
-    tiered.bind(lambda: gateway.engine.tier().tier, changed)
+    tiered.on_tier_change = changed
     return changes
 
 

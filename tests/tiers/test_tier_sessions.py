@@ -12,15 +12,13 @@ quantity is its parent's executions.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import time
 from pathlib import Path
 
 from core.tiers import AccountTier, tier_for_equity
-from gateway.brokers.alpaca import AlpacaBroker
-from gateway.brokers.ibkr import IbkrBroker
-from gateway.brokers.prime_fix import PrimeFixBroker, PrimeFixSettings
-from gateway.brokers.tiered import TieredBroker
+from gateway.brokers.tiered import build_tiered
 from gateway.config import parse_config
 from gateway.runtime import Gateway, RuntimeOptions
 from gateway.storage import Storage
@@ -62,11 +60,9 @@ def test_semi_institutional_account_falling_below_100k_moves_to_alpaca(tmp_path:
     async def session():  # type: ignore[no-untyped-def]
         async with market_standins(market, speed=3000.0) as m:
             config = parse_config(m.config(balance, SYMBOLS), env={}, base=tmp_path)
-            assert config.alpaca is not None and config.ibkr is not None
-            alpaca = AlpacaBroker(config.alpaca, True, config.symbols)
-            ibkr = IbkrBroker(config.ibkr, config.symbols)
-            tiered = TieredBroker(alpaca, ibkr, None)
-            storage = Storage(tmp_path / "g.db")
+            config = dataclasses.replace(config, fix=None)  # retail and semi only
+            storage = Storage(config.database.path)
+            tiered = build_tiered(config, storage)
             gateway = Gateway(config, tiered, storage, None, RuntimeOptions())
             changes = bind_tiers(gateway, tiered)
             routed = record_routes(tiered, gateway)
@@ -133,16 +129,9 @@ def test_institutional_account_over_fix_falls_below_1m_to_ibkr(
     async def session():  # type: ignore[no-untyped-def]
         async with market_standins(market, speed=3000.0) as m:
             config = parse_config(m.config(balance, SYMBOLS), env={}, base=tmp_path)
-            assert config.alpaca and config.ibkr and config.fix
-            storage = Storage(tmp_path / "g.db")
-            alpaca = AlpacaBroker(config.alpaca, True, config.symbols)
-            ibkr = IbkrBroker(config.ibkr, config.symbols)
-            fix = PrimeFixBroker.resuming(
-                PrimeFixSettings.from_config(config.fix, tmp_path / "g.fix"),
-                None,  # bars come from the tiered broker's data source
-                storage.executions(),
-            )
-            tiered = TieredBroker(alpaca, ibkr, fix)
+            storage = Storage(config.database.path)
+            tiered = build_tiered(config, storage)  # what python -m gateway builds
+            assert [b.name for b in tiered.brokers] == ["alpaca", "ibkr", "fix"]
             gateway = Gateway(config, tiered, storage, None, RuntimeOptions())
             changes = bind_tiers(gateway, tiered)
             routed = record_routes(tiered, gateway)
