@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from core.tiers import AccountTier, tier_for_equity
-from gateway.brokers.tiered import build_tiered
+from gateway.brokers.tiered import TieredBroker, build_tiered
 from gateway.config import parse_config
 from gateway.runtime import Gateway, RuntimeOptions
 from gateway.storage import Storage
@@ -184,4 +184,75 @@ def test_institutional_account_over_fix_falls_below_1m_to_ibkr(
         f"\ntiers 1M: {len(orders)} orders ({used.count('fix')} FIX, {used.count('ibkr')}"
         f" IBKR, {used.count('alpaca')} Alpaca, {exits} exits to the holder), {crossings}"
         f" crossings, executions {per_broker}, {dark} in dark pools, {elapsed:.1f}s"
+    )
+
+
+def test_a_crash_and_restart_keep_every_order_with_its_broker(tmp_path: Path) -> None:
+    """Alpaca and the prime broker only (no [ibkr]: the semi-institutional tier
+    falls back to Alpaca). Institutional at the start (FIX), semi after a
+    withdrawal (so Alpaca), then the gateway dies without any shutdown and a new
+    one starts on the same database: it knows each order's broker from the
+    route store, the prime broker resumes from its own executions, and nothing
+    is lost or booked twice."""
+    balance = "1000500"
+    market = load_market("default", 3, 2, 4, "10000000")
+
+    async def kill(gateway: Gateway, tiered: TieredBroker) -> None:
+        await gateway.crash()
+        for broker in tiered.brokers:
+            abort = getattr(broker, "abort", None)
+            await (abort() if abort is not None else broker.close())
+        assert tiered.routes is not None
+        tiered.routes.close()
+        gateway.storage.close()
+
+    async def session():  # type: ignore[no-untyped-def]
+        async with market_standins(market, speed=3000.0) as m:
+            config = parse_config(m.config(balance, SYMBOLS), env={}, base=tmp_path)
+            config = dataclasses.replace(config, ibkr=None)
+            storage = Storage(config.database.path)
+            first = build_tiered(config, storage)
+            assert first.broker_for(AccountTier.SEMI_INSTITUTIONAL) is first.data
+            gateway = Gateway(config, first, storage, None, RuntimeOptions())
+            bind_tiers(gateway, first)
+            await gateway.start()
+            await wait_until(lambda: len(m.pb.book.executions) >= 4, 60)
+            await withdraw_below(gateway, 1_000_000, 10_000)
+            alpaca_fills = lambda: m.standin.broker.state_json()["fills"]  # noqa: E731
+            await wait_until(lambda: len(alpaca_fills()) >= 1 or m.done, 60)
+            owners = {c: b.name for c, b in first._owner.items()}
+            await kill(gateway, first)
+            await asyncio.sleep(1.0)  # the market trades on while nobody is there
+            storage = Storage(config.database.path)
+            second = build_tiered(config, storage)
+            relearnt = {c: second.owner(c) for c in owners}
+            gateway = Gateway(config, second, storage, None, RuntimeOptions())
+            bind_tiers(gateway, second)
+            await gateway.start()
+            try:
+                await wait_until(lambda: m.done, timeout=90)
+                await asyncio.sleep(0.5)
+                await gateway.reconcile(startup=False, grace=0.0)
+                await gateway.settle()
+                same = await gateway._check_positions("end")
+            finally:
+                await gateway.stop()
+            problems, per_broker = agreement(storage, m)
+            return owners, relearnt, problems, per_broker, same, gateway
+
+    started = time.monotonic()
+    owners, relearnt, problems, per_broker, same, gateway = asyncio.run(
+        asyncio.wait_for(session(), 170)
+    )
+    assert owners and all(
+        relearnt[c] is not None and relearnt[c].name == name  # type: ignore[union-attr]
+        for c, name in owners.items()
+    )
+    assert {"fix", "alpaca"} <= set(owners.values())
+    assert problems == [] and same
+    assert per_broker.get("fix", 0) >= 1 and per_broker.get("alpaca", 0) >= 1
+    assert gateway.counters.bad_inputs == 0
+    print(
+        f"\ntiers restart: {len(owners)} orders routed before the crash, executions"
+        f" {per_broker}, {time.monotonic() - started:.1f}s"
     )
