@@ -377,12 +377,24 @@ class TieredBroker:
             await on_trading_connected()
 
         for i, broker in enumerate(self.brokers):
-            await broker.stream(
-                on_bar if broker is self.data else _drop_bar,
-                self._learning(i, on_trade),
-                on_bad,
-                connected,
-            )
+            try:
+                await broker.stream(
+                    on_bar if broker is self.data else _drop_bar,
+                    self._learning(i, on_trade),
+                    on_bad,
+                    connected,
+                )
+            except (RejectedRequest, BadInput, OSError, TimeoutError) as exc:
+                if broker is self.data:
+                    raise  # no bars, no trading: the start fails as with one broker
+                # An account of another tier must not be kept from trading by a
+                # broker it is not using now; the adapter keeps reconnecting.
+                log.warning(
+                    "%s unavailable at start (%s): its orders wait for its reconnect",
+                    broker.name,
+                    exc,
+                    extra={"sv_event": "tier_broker_down", "sv_kind": broker.name},
+                )
 
     def _learning(
         self, index: int, on_trade: Callable[[TradeEvent], Awaitable[None]]

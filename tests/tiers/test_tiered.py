@@ -375,3 +375,21 @@ def test_exits_follow_the_largest_holding_when_the_tier_broker_holds_none() -> N
     run(scenario())
     assert ibkr.calls == [("submit", "s1")] and fix.calls == [("submit", "b2")]
     assert alpaca.calls == []
+
+
+def test_a_broker_down_at_start_does_not_stop_the_others(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    _, tiered, alpaca, ibkr, fix = make("50000")
+
+    async def refuse(*_args: object) -> None:
+        raise RejectedRequest(None, "not connected to TWS / IB Gateway")
+
+    ibkr.stream = refuse  # type: ignore[method-assign]
+    with caplog.at_level("WARNING", logger="gateway.tiers"):
+        run(tiered.stream(_quiet, _quiet, _quiet, _quiet))
+    assert alpaca.sinks is not None and fix.sinks is not None
+    assert any("ibkr unavailable at start" in r.getMessage() for r in caplog.records)
+    alpaca.stream = refuse  # type: ignore[method-assign]
+    with pytest.raises(RejectedRequest):  # the data source is not optional
+        run(tiered.stream(_quiet, _quiet, _quiet, _quiet))
