@@ -272,6 +272,11 @@ class TieredBroker:
         known = self._owner.get(broker_client_id)
         if known is not None:
             return known
+        found = await self._search(broker_client_id)
+        return None if found is None else found[0]
+
+    async def _search(self, broker_client_id: str) -> tuple[Broker, BrokerOrder] | None:
+        """Ask every broker for the order (the owner is remembered when found)."""
         failure: Exception | None = None
         for broker in self.brokers:
             try:
@@ -283,7 +288,7 @@ class TieredBroker:
                 continue
             if found is not None:
                 self._remember(broker_client_id, broker)
-                return broker
+                return broker, found
         if failure is not None:  # someone could not answer: not provably unknown
             raise failure
         return None
@@ -307,8 +312,8 @@ class TieredBroker:
         known = self._owner.get(broker_client_id)
         if known is not None:
             return await known.order(broker_client_id)
-        broker = await self._holder(broker_client_id)
-        return None if broker is None else await broker.order(broker_client_id)
+        found = await self._search(broker_client_id)
+        return None if found is None else found[1]
 
     # ----------------------------------------------------------- aggregates
     async def open_orders(self) -> list[BrokerOrder]:

@@ -234,6 +234,7 @@ def test_a_restart_relearns_where_orders_live() -> None:
     assert ("cancel", "c1") in alpaca.calls and ("cancel", "c1") not in fix.calls
     assert seen is not None and seen.broker_order_id.startswith("fix")  # type: ignore[attr-defined]
     assert missing is None and owner is alpaca
+    assert fix.calls.count(("order", "c2")) == 1  # found once, not asked again
     # open_orders teaches the owners too, without one lookup per order
     third = TieredBroker(alpaca, ibkr, fix, tier_of=account.tier)
     listed = run(third.open_orders())
