@@ -27,4 +27,5 @@ def test_sim_30_symbols_20_days(benchmark, universe_spec) -> None:
 
     benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=0)
     benchmark.extra_info["bars"] = bars
-    benchmark.extra_info["bars_per_second"] = bars / benchmark.stats.stats.median
+    if benchmark.stats is not None:  # None under --benchmark-disable
+        benchmark.extra_info["bars_per_second"] = bars / benchmark.stats.stats.median
