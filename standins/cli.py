@@ -188,6 +188,7 @@ async def _serve(args: argparse.Namespace, market: object, sock: socket.socket) 
 
     tws = TwsServer(standin)
     tws_port = await tws.start("127.0.0.1", args.tws_port)
+    standin.tws = tws  # /_control can drop its sockets and report its book
     from standins.fix_pb.server import FixPrimeBroker
 
     fix = FixPrimeBroker(standin)

@@ -99,6 +99,7 @@ class StandIn:
         # Other protocols on the same market (the TWS stand-in) hear each ended minute.
         self.minute_listeners: list[Callable[[list[Bar]], Awaitable[None]]] = []
         self.fix: Any = None  # the FIX prime-broker stand-in (standins.fix_pb), when started
+        self.tws: Any = None  # the TWS API stand-in (standins.tws), when started
 
     # ---------------------------------------------------------- lifecycle
     def app(self) -> web.Application:
@@ -593,6 +594,8 @@ class StandIn:
             body = None
         if isinstance(body, dict) and body.get("fault") == "drop_fix" and self.fix is not None:
             return web.json_response({"ok": True, "dropped": self.fix.drop()})
+        if isinstance(body, dict) and body.get("fault") == "drop_tws" and self.tws is not None:
+            return web.json_response({"ok": True, "dropped": self.tws.drop()})
         try:
             action = self.faults.control(body, time.monotonic())
         except BadControl as exc:
@@ -618,4 +621,6 @@ class StandIn:
         )
         if self.fix is not None:
             state["fix"] = self.fix.state_json()
+        if self.tws is not None:
+            state["tws"] = self.tws.state_json()
         return web.json_response(state)
