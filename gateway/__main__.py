@@ -41,7 +41,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _make_broker(config: Config):  # type: ignore[no-untyped-def]
+def _make_broker(config: Config, storage: object = None):  # type: ignore[no-untyped-def]
+    if config.broker.type == "tiered":  # one broker per tier, docs/tiers.md
+        from gateway.brokers.tiered import build_tiered
+
+        return build_tiered(config, storage)
     if config.broker.type != "alpaca":
         raise BadInput(
             "broker.type",
@@ -102,11 +106,15 @@ async def _run(config: Config) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     storage = Storage(config.database.path)
-    broker = _make_broker(config)
+    broker = _make_broker(config, storage)
     notifier = _make_notifier(config)
     if notifier is not None:
         await notifier.start()
     gateway = Gateway(config, broker, storage, notifier)
+    if config.broker.type == "tiered":  # the engine's equity picks the tier
+        from gateway.brokers.tiered import bind_gateway
+
+        bind_gateway(broker, gateway)
     try:
         await gateway.start()
         await stop.wait()

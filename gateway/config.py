@@ -45,7 +45,8 @@ ENV_TELEGRAM_TOKEN = "SOVEREIGN_TELEGRAM_BOT_TOKEN"
 ENV_TELEGRAM_CHAT = "SOVEREIGN_TELEGRAM_CHAT_ID"
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
-BROKERS = ("alpaca", "ibkr", "fix")
+BROKERS = ("alpaca", "ibkr", "fix", "tiered")
+BAR_SOURCES = ("alpaca", "ibkr")  # [broker] bars, for type "tiered" (docs/tiers.md)
 FIX_VERSIONS = ("FIX.4.2", "FIX.4.4")
 _SYMBOL = re.compile(r"^[A-Z][A-Z0-9.]{0,9}(/[A-Z]{2,5})?$")  # AAPL, BRK.B, BTC/USD
 _PLACEHOLDERS = ("your-api-key", "your-secret-key", "your-bot-token", "your-chat-id")
@@ -62,6 +63,7 @@ class SystemConfig:
 class BrokerConfig:
     type: str = "alpaca"
     paper: bool = True
+    bars: str = "alpaca"  # tiered: which broker's bars the engine sees
 
 
 @dataclass(frozen=True)
@@ -259,8 +261,11 @@ def _broker(raw: dict[str, Any]) -> BrokerConfig:
     if kind not in BROKERS:
         raise BadInput("broker.type", kind, f"must be one of {', '.join(BROKERS)}")
     paper = s.boolean("paper", True)
+    bars = s.string("bars", "alpaca")
+    if bars not in BAR_SOURCES:
+        raise BadInput("broker.bars", bars, f"must be one of {', '.join(BAR_SOURCES)}")
     s.finish()
-    return BrokerConfig(kind, paper)
+    return BrokerConfig(kind, paper, bars)
 
 
 def _alpaca(raw: dict[str, Any], env: Mapping[str, str]) -> AlpacaConfig:
@@ -444,9 +449,12 @@ def parse_config(
     broker = _broker(raw)
     # Sections of brokers not in use are still validated when present, so a
     # switch of broker.type never meets a config error for the first time live.
-    alpaca = _alpaca(raw, env) if broker.type == "alpaca" or "alpaca" in raw else None
+    # type "tiered" (docs/tiers.md): [alpaca] is the retail broker, always needed.
+    alpaca = _alpaca(raw, env) if broker.type in ("alpaca", "tiered") or "alpaca" in raw else None
     ibkr = _ibkr(raw) if broker.type == "ibkr" or "ibkr" in raw else None
     fix = _fix(raw) if broker.type == "fix" or "fix" in raw else None
+    if broker.type == "tiered" and broker.bars == "ibkr" and ibkr is None:
+        raise BadInput("broker.bars", broker.bars, "needs an [ibkr] section")
     return Config(
         system=_system(raw, base),
         broker=broker,

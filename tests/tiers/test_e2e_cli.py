@@ -1,0 +1,179 @@
+"""End to end with the real ``python -m gateway --config`` process and the real
+``python -m sim serve``: ``[broker] type = "tiered"`` with Alpaca and the FIX
+prime broker; a $2M (institutional) account's child orders go over FIX, the
+SQLite executions equal the prime broker's book (``/_control/state``'s
+``fix``), positions agree, and the routes file names the prime broker for them.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+from tests.gateway.harness import ROOT, GatewayProc, StandIn, _env, db_rows, wait_for
+
+
+def _config(workdir: Path, standin: StandIn, balance: int, semi: bool = False) -> Path:
+    rest = standin.rest
+    host, port = standin.endpoints["fix"].split(":")
+    tws_host, tws_port = standin.endpoints["tws"].split(":")
+    second = (
+        f'[ibkr]\nhost = "{tws_host}"\nport = {tws_port}\nclient_id = 5\naccount_id = "DU0000001"\n'
+        if semi
+        else f'[fix]\nhost = "{host}"\nport = {port}\nsender_comp_id = "SOVEREIGN"\n'
+        'target_comp_id = "PRIMEBROKER"\n'
+    )
+    text = f"""
+[system]
+name = "tiers"
+log_dir = "logs"
+
+[broker]
+type = "tiered"
+paper = true
+
+[alpaca]
+api_key = "test"
+secret_key = "test"
+rest_url = "{rest}"
+data_url = "{rest}"
+data_ws_url = "{standin.endpoints["alpaca_data_ws"]}"
+trading_ws_url = "{standin.endpoints["alpaca_trading_ws"]}"
+
+{second}
+[database]
+path = "gateway.db"
+
+[portfolio]
+initial_balance = {balance}
+
+[universe]
+symbols = ["AAPL", "MSFT", "GOOGL", "AMZN", "NVDA"]
+"""
+    path = workdir / "config.toml"
+    path.write_text(text)
+    path.chmod(0o600)
+    return path
+
+
+def test_institutional_account_through_python_m_gateway_over_fix(tmp_path: Path) -> None:
+    standin = StandIn(
+        tmp_path,
+        "--scenario", "range", "--speed", "3000", "--history-days", "1",
+        "--days", "2", "--balance", "10000000",
+    )  # fmt: skip
+    gateway = None
+    try:
+        config = _config(tmp_path, standin, 2_000_000)
+        db = tmp_path / "gateway.db"
+        check = subprocess.run(
+            [sys.executable, "-m", "gateway", "--config", str(config), "--check"],
+            cwd=ROOT,
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert check.returncode == 0, check.stderr
+        assert "broker tiered(alpaca+fix): ok" in check.stdout
+        assert not (tmp_path / "gateway.db.routes.sqlite").exists()  # --check writes nothing
+        gateway = GatewayProc(config)
+        log = tmp_path / "logs" / "tiers.jsonl"
+        assert wait_for(lambda: log.exists() and '"event": "ready"' in log.read_text(), 40), (
+            tmp_path / "gateway.err"
+        ).read_text()
+        assert wait_for(lambda: len(standin.state()["fix"]["executions"]) >= 3, 90), (
+            tmp_path / "gateway.err"
+        ).read_text()[-3000:]
+        wait_for(lambda: standin.state()["live_bars_left"] == 0, 60)
+        time.sleep(3)
+        assert gateway.terminate() == 0
+        gateway = None
+        state = standin.state()
+    finally:
+        if gateway is not None:
+            gateway.terminate()
+        standin.stop()
+    prefix = db_rows(db, "SELECT value FROM meta WHERE key='id_prefix'")[0][0]
+    rows = db_rows(
+        db, "SELECT exec_id, client_order_id, symbol, side, quantity, price FROM executions"
+    )
+    book = {e["exec_id"]: e for e in state["fix"]["executions"]}
+    streamed = [r for r in rows if not str(r[0]).startswith("recon:")]
+    assert streamed and len({r[0] for r in rows}) == len(rows)
+    for exec_id, cid, symbol, side, qty, price in streamed:
+        e = book[exec_id]
+        assert (e["cl_ord_id"], e["symbol"], e["side"], e["qty"]) == (
+            prefix + cid,
+            symbol,
+            side,
+            qty,
+        )
+        assert int(Decimal(e["price"]) * 10**9) == price
+    net: dict[str, int] = {}
+    for _e, _c, symbol, side, qty, _p in rows:
+        net[symbol] = net.get(symbol, 0) + (qty if side == "buy" else -qty)
+    assert {s: q for s, q in net.items() if q} == state["fix"]["positions"]
+    assert state["fills"] == []  # nothing went to Alpaca: the account stayed institutional
+    routes = sqlite3.connect(tmp_path / "gateway.db.routes.sqlite")
+    held = dict(routes.execute("SELECT broker_client_id, broker FROM routes").fetchall())
+    routes.close()
+    assert {held[e["cl_ord_id"]] for e in book.values()} == {"fix"}
+    text = (tmp_path / "logs" / "tiers.jsonl").read_text()
+    assert "trading tier institutional: orders go to fix" in text
+    print(
+        f"\npython -m gateway tiered: {len(rows)} executions over FIX,"
+        f" positions {state['fix']['positions']}, {len(held)} routes"
+    )
+    json.dumps(state["fix"]["positions"])
+
+
+def test_semi_institutional_account_through_python_m_gateway_and_ib_async(
+    tmp_path: Path,
+) -> None:
+    """``[alpaca]`` + ``[ibkr]``, $500K: every order goes through ib_async to the
+    TWS stand-in; the gateway's own position check against both brokers passes
+    at shutdown, and the executions are IB's (none at Alpaca)."""
+    standin = StandIn(
+        tmp_path,
+        "--scenario", "range", "--speed", "3000", "--history-days", "1",
+        "--days", "2", "--balance", "10000000",
+    )  # fmt: skip
+    gateway = None
+    try:
+        config = _config(tmp_path, standin, 500_000, semi=True)
+        db = tmp_path / "gateway.db"
+        gateway = GatewayProc(config)
+        log = tmp_path / "logs" / "tiers.jsonl"
+        assert wait_for(lambda: log.exists() and '"event": "ready"' in log.read_text(), 60), (
+            tmp_path / "gateway.err"
+        ).read_text()
+        assert wait_for(
+            lambda: (db_rows(db, "SELECT COUNT(*) FROM executions") or [(0,)])[0][0] >= 3, 90
+        ), (tmp_path / "gateway.err").read_text()[-3000:]
+        wait_for(lambda: standin.state()["live_bars_left"] == 0, 60)
+        time.sleep(3)
+        assert gateway.terminate() == 0
+        gateway = None
+        state = standin.state()
+    finally:
+        if gateway is not None:
+            gateway.terminate()
+        standin.stop()
+    rows = db_rows(db, "SELECT exec_id, symbol, side, quantity FROM executions")
+    assert len({r[0] for r in rows}) == len(rows) >= 3
+    assert state["fills"] == []  # nothing at Alpaca
+    routes = sqlite3.connect(tmp_path / "gateway.db.routes.sqlite")
+    held = set(dict(routes.execute("SELECT broker_client_id, broker FROM routes")).values())
+    routes.close()
+    assert held == {"ibkr"}
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    shutdown = [e for e in events if "shutdown: positions agree" in e.get("msg", "")]
+    assert shutdown, [e.get("msg") for e in events if "shutdown" in e.get("msg", "")]
+    assert "trading tier semi_institutional: orders go to ibkr" in log.read_text()
+    print(f"\npython -m gateway tiered (IBKR): {len(rows)} executions through ib_async")
