@@ -169,3 +169,36 @@ def test_bind_gateway_uses_the_engine_tier_and_alerts_through_the_gateway() -> N
     [(level, kind, text)] = alerts
     assert (level, kind) == ("warning", "tier_change")
     assert "retail -> semi_institutional" in text and "100000" in text and "ibkr" in text
+
+
+TIERED = """
+[broker]
+type = "tiered"
+{extra}
+[alpaca]
+api_key = "k"
+secret_key = "s"
+{more}
+[portfolio]
+initial_balance = 1
+[universe]
+symbols = ["AAPL"]
+"""
+
+
+def test_config_type_tiered_needs_alpaca_and_names_bad_bars() -> None:
+    config = parse_config(TIERED.format(extra="", more=""), env={})
+    assert (config.broker.type, config.broker.bars) == ("tiered", "alpaca")
+    assert config.alpaca is not None and config.ibkr is None and config.fix is None
+    with_ib = parse_config(
+        TIERED.format(extra='bars = "ibkr"', more='[ibkr]\naccount_id = "DU1"'), env={}
+    )
+    assert with_ib.broker.bars == "ibkr" and with_ib.ibkr is not None
+    for extra, value in (('bars = "ibkr"', "ibkr"), ('bars = "polygon"', "polygon")):
+        with pytest.raises(BadInput) as info:
+            parse_config(TIERED.format(extra=extra, more=""), env={})
+        assert (info.value.field, info.value.value) == ("broker.bars", value)
+    no_alpaca = '[broker]\ntype = "tiered"\n[portfolio]\ninitial_balance = 1\n'
+    with pytest.raises(BadInput) as info:
+        parse_config(no_alpaca + '[universe]\nsymbols = ["AAPL"]\n', env={})
+    assert info.value.field == "alpaca.api_key"
