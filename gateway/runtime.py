@@ -794,37 +794,45 @@ class Gateway:
             log.warning("cannot read order %s back: %s", bcid, exc)
             return None
 
-    async def _send_cancel(self, command: CancelOrder) -> None:
+    def _pending_order(self, command: CancelOrder | ReplaceOrder) -> ChildOrder | None:
+        """The order this request is still waiting on, or None when it was
+        already sent (journal) or answered meanwhile."""
         if self.storage.request_sent(command.client_order_id):
-            return
+            return None
         order = self.engine.order(command.orig_client_order_id)
         if (
             order is None
             or order.pending is None
             or order.pending.request_id != command.client_order_id
         ):
-            return  # answered meanwhile
+            return None
+        return order
+
+    async def _request_refused(
+        self, kind: str, command: CancelOrder | ReplaceOrder, exc: RejectedRequest | BadInput
+    ) -> None:
+        """A broker's refusal of a cancel/replace becomes the engine's reject of the request."""
+        reason = exc.reason if isinstance(exc, RejectedRequest) else str(exc)
+        log.info("%s %s refused: %s", kind, command.orig_client_order_id, reason)
+        await self.feed(
+            OrderUpdate(
+                self.market.now_ns(), command.client_order_id, OrdStatus.REJECTED, reason[:200]
+            )
+        )
+
+    async def _send_cancel(self, command: CancelOrder) -> None:
+        order = self._pending_order(command)
+        if order is None:
+            return
         try:
             await self.broker.cancel(self.ids.broker(order.client_order_id))
         except (RejectedRequest, BadInput) as exc:
-            reason = exc.reason if isinstance(exc, RejectedRequest) else str(exc)
-            log.info("cancel %s refused: %s", command.orig_client_order_id, reason)
-            await self.feed(
-                OrderUpdate(
-                    self.market.now_ns(), command.client_order_id, OrdStatus.REJECTED, reason[:200]
-                )
-            )
+            await self._request_refused("cancel", command, exc)
         self.storage.mark_request_sent(command.client_order_id)
 
     async def _send_replace(self, command: ReplaceOrder) -> None:
-        if self.storage.request_sent(command.client_order_id):
-            return
-        order = self.engine.order(command.orig_client_order_id)
-        if (
-            order is None
-            or order.pending is None
-            or order.pending.request_id != command.client_order_id
-        ):
+        order = self._pending_order(command)
+        if order is None:
             return
         try:
             await self.broker.replace(
@@ -834,13 +842,7 @@ class Gateway:
             )
             self._sent_wall[command.client_order_id] = time.monotonic()
         except (RejectedRequest, BadInput) as exc:
-            reason = exc.reason if isinstance(exc, RejectedRequest) else str(exc)
-            log.info("replace %s refused: %s", command.orig_client_order_id, reason)
-            await self.feed(
-                OrderUpdate(
-                    self.market.now_ns(), command.client_order_id, OrdStatus.REJECTED, reason[:200]
-                )
-            )
+            await self._request_refused("replace", command, exc)
         self.storage.mark_request_sent(command.client_order_id)
 
     # ====================================================== reconciliation
