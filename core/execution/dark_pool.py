@@ -11,7 +11,9 @@ with ``f`` the learned fill rate, ``PI`` learned midpoint price improvement,
 capability: a block venue is only eligible for block-sized children, and for
 those its learned largest fill relative to the child adds ``f·PI`` weight via
 ``block_fit`` ∈ [0, 1]. Dark is used when the best dark score beats the best
-lit score; otherwise the child goes lit.
+lit score; otherwise the child goes lit. Which children may compete at all
+(never a stop; a one-bar parent once) is the execution engine's rule, see
+``ExecutionEngine._dark_excluded`` and docs/cost-model.md §5.
 """
 
 from __future__ import annotations

@@ -442,7 +442,7 @@ class ExecutionEngine:
         if quantity > 0:
             price = self._reference_price(parent)
             passive = algorithm.passive
-            urgent = parent.intent.urgency is Urgency.HIGH or algorithm.algo is Algo.MARKET
+            urgent = self._dark_excluded(parent)
             route = self.route_order(caps, parent.instrument, quantity, price, urgent, passive)
             limit = None
             if route.order_type is OrderType.LIMIT:
@@ -474,6 +474,24 @@ class ExecutionEngine:
         if wake is not None and wake != parent.timer_ns:
             parent.timer_ns = wake
             outcome.commands.append(ScheduleTimer(wake, f"wake:{parent.parent_id}"))
+
+    def _dark_excluded(self, parent: ParentOrder) -> bool:
+        """Whether this parent's next child must skip the dark pools.
+
+        A stop (HIGH urgency) never waits on an uncertain dark fill. A one-bar
+        (MARKET) parent at normal urgency sweeps the dark pools once, as a
+        midpoint IOC, and whatever missed goes lit at the next release: the
+        dark score already charges one bar of adverse move for a miss, so a
+        second dark attempt would pay that again for the same quantity. Sliced
+        algorithms let every child compete, since a miss is folded into the
+        next slice anyway.
+        """
+        if parent.intent.urgency is Urgency.HIGH:
+            return True
+        if parent.algorithm.algo is not Algo.MARKET:
+            return False
+        dark = {v.name for v in self.venues.dark}
+        return any(child.venue in dark for child in parent.children)
 
     def _limit_price(self, parent: ParentOrder, price: int) -> int:
         tick = parent.instrument.tick

@@ -490,3 +490,41 @@ def test_a_bar_the_agent_refuses_changes_nothing_in_the_engine():
     assert (market.bars, market.volume_sum, h.engine.counters()["bars"], h.engine.now_ns) == before
     h.bar()  # and the next bar is fine
     assert market.bars == 6
+
+
+DARK = {"SIGMA-X", "CROSSFINDER", "MS-POOL", "LEVEL-ATS", "LIQUIDNET"}
+
+
+def test_an_institutional_one_bar_entry_sweeps_dark_once_then_goes_lit():
+    """Normal urgency, one bar is cheapest (deep volume): the child first tries
+    a dark midpoint IOC; what misses goes lit at the next bar, not dark again."""
+    h = Harness(cash=5_000_000 * D, script=signal_at({20: LONG}))
+    h.bars(20, volume=5_000_000)
+    _, commands = h.bar(volume=5_000_000)
+    assert kinds(commands, "parent")[0].payload["algo"] == "market"
+    (dark,) = submits(commands)
+    assert dark.venue in DARK and dark.order_type is OrderType.PEGGED_MIDPOINT
+    assert dark.time_in_force.value == "ioc" and dark.min_quantity
+    h.update(dark.client_order_id, OrdStatus.NEW)
+    h.fill(dark, quantity=dark.quantity // 2 // 100 * 100)  # half matched at the midpoint
+    h.update(dark.client_order_id, OrdStatus.EXPIRED)  # the IOC's rest
+    _, commands = h.bar(volume=5_000_000)
+    (lit,) = submits(commands)
+    assert lit.venue not in DARK and lit.order_type is OrderType.MARKET
+    assert lit.quantity == dark.quantity - dark.quantity // 2 // 100 * 100
+
+
+def test_a_stop_never_waits_on_a_dark_pool():
+    h = Harness(
+        cash=5_000_000 * D,
+        script=signal_at({20: LONG, 25: (Signal.EXIT_LONG, Reason.STOP, 98 * D)}),
+    )
+    h.bars(20, volume=5_000_000)
+    _, commands = h.bar(volume=5_000_000)
+    (entry,) = submits(commands)
+    assert entry.venue in DARK  # the entry did sweep the dark pools
+    h.fill(entry)
+    h.bars(4, volume=5_000_000)
+    _, commands = h.bar(volume=5_000_000)
+    (stop,) = submits(commands)
+    assert stop.venue not in DARK and stop.order_type is OrderType.MARKET
