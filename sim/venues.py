@@ -90,6 +90,7 @@ class VenueSimulator:
         faults: FaultRates,
         session_closes: set[int],
         venues: list[Venue] | None = None,
+        dark_fill_rate: float | None = None,
     ) -> None:
         self._instruments = instruments
         self._faults = faults
@@ -97,8 +98,12 @@ class VenueSimulator:
         table = venues if venues is not None else default_venues()
         self._venues = {v.name: v for v in table}
         self._fill_rng = stream(seed, "venues", "fills")
+        # Each pool's chance that a contra shows up in a bar: a seeded draw per
+        # venue, unless the caller pins it (a stand-in run that must see dark fills).
         self._dark_prob = {
             v.name: float(stream(seed, "venues", "dark", v.name).uniform(0.25, 0.65))
+            if dark_fill_rate is None
+            else dark_fill_rate
             for v in table
             if v.kind == "dark"
         }

@@ -74,6 +74,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--silence-seconds", type=float, default=10.0, help="how long (real seconds, default 10)"
     )
     parser.add_argument(
+        "--dark-fill-rate",
+        type=float,
+        metavar="P",
+        help="chance a contra shows up in a dark pool each bar"
+        " (default: a seeded draw per pool in [0.25, 0.65])",
+    )
+    parser.add_argument(
         "--bars-page-max",
         type=int,
         default=10_000,
@@ -101,6 +108,8 @@ def _check(args: argparse.Namespace) -> str | None:
         return f"--tws-port {args.tws_port}: must be in [0, 65535]"
     if not 0 <= args.fix_port <= 65535:
         return f"--fix-port {args.fix_port}: must be in [0, 65535]"
+    if args.dark_fill_rate is not None and not 0 <= args.dark_fill_rate <= 1:
+        return f"--dark-fill-rate {args.dark_fill_rate}: must be a probability in [0, 1]"
     if not 0 <= args.fault_429 <= 1:
         return f"--fault-429 {args.fault_429}: must be a rate in [0, 1]"
     if args.drop_after is not None and args.drop_after < 1:
@@ -191,7 +200,7 @@ async def _serve(args: argparse.Namespace, market: object, sock: socket.socket) 
     standin.tws = tws  # /_control can drop its sockets and report its book
     from standins.fix_pb.server import FixPrimeBroker
 
-    fix = FixPrimeBroker(standin)
+    fix = FixPrimeBroker(standin, dark_fill_rate=args.dark_fill_rate)
     fix_port = await fix.start("127.0.0.1", args.fix_port)
     standin.start()
     line = endpoints(sock.getsockname()[1])

@@ -117,11 +117,18 @@ class PrimeBook:
     positions: dict[str, int] = field(default_factory=dict)
     executions: list[dict[str, Any]] = field(default_factory=list)
     last_price: dict[str, int] = field(default_factory=dict)
+    dark_fill_rate: float | None = None  # None: each pool's seeded draw
 
     def __post_init__(self) -> None:
         self.cash = self.market.balance
         closes = {close for _, close in self.market.sessions}
-        self.venues = VenueSimulator(self.seed, self.market.instruments, NO_FAULTS, closes)
+        self.venues = VenueSimulator(
+            self.seed,
+            self.market.instruments,
+            NO_FAULTS,
+            closes,
+            dark_fill_rate=self.dark_fill_rate,
+        )
         self._order_seq = 0
         self._status_seq = 0
         self._open_ids: dict[str, PbOrder] = {}  # the venue's current ClOrdID → order

@@ -73,9 +73,12 @@ class FixPrimeBroker:
         begin_string: str = "FIX.4.4",
         heartbeat_s: int = 30,
         store_path: str | Path | None = None,
+        dark_fill_rate: float | None = None,
     ) -> None:
         self.standin = standin
-        self.book = PrimeBook(standin.market, standin.options.seed + SEED_OFFSET)
+        self.book = PrimeBook(
+            standin.market, standin.options.seed + SEED_OFFSET, dark_fill_rate=dark_fill_rate
+        )
         self.app = PrimeBrokerApplication(self.book, standin.market_now)
         config = SessionConfig(
             begin_string, sender_comp_id, target_comp_id, initiator=False, heartbeat_s=heartbeat_s

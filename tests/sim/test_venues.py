@@ -9,6 +9,7 @@ bad requests (unknown cancel, duplicate ClOrdID).
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -220,6 +221,19 @@ def test_dark_pool_does_eventually_cross() -> None:
             )
         )
     assert total > 0
+
+
+@pytest.mark.parametrize(("rate", "crosses"), [(1.0, 20), (0.0, 0)])
+def test_a_pinned_dark_fill_rate_decides_every_bar(rate: float, crosses: int) -> None:
+    """``sim serve --dark-fill-rate``: 1 → a contra in every bar, 0 → never."""
+    instruments = {SYMBOL: Instrument(SYMBOL)}
+    venues = VenueSimulator(3, instruments, FaultRates(), set(), dark_fill_rate=rate)
+    submit(venues, "D-1", Side.BUY, 10_000_000, "SIGMA-X")
+    got = 0
+    for minute in range(20):
+        tape = bar(minute, 100, 102, 98, 100, 50_000)
+        got += len(fills(venues.match(tape, (minute + 1) * MINUTE)))
+    assert got == crosses
 
 
 def test_dark_limit_not_crossed_beyond_the_limit() -> None:

@@ -34,6 +34,7 @@ def _serve(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
         (("--days", "3", "--history-days", "3"), "--history-days"),
         (("--port", "70000"), "--port"),
         (("--fault-429", "2"), "--fault-429"),
+        (("--dark-fill-rate", "1.5"), "--dark-fill-rate"),
         (("--drop-after", "0"), "--drop-after"),
         (("--key", ""), "--key"),
         (("--seed", "-1"), "--seed"),

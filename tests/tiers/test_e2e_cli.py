@@ -15,6 +15,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+from core.execution.venues import default_venues
 from tests.gateway.harness import ROOT, GatewayProc, StandIn, _env, db_rows, wait_for
 
 
@@ -62,10 +63,15 @@ symbols = ["AAPL", "MSFT", "GOOGL", "AMZN", "NVDA"]
 
 
 def test_institutional_account_through_python_m_gateway_over_fix(tmp_path: Path) -> None:
+    """Every order over FIX, and partly in dark pools: the first live one-bar
+    parent sweeps the dark pools as a midpoint IOC with MinQty. The prime
+    broker's pools always have a contra here (``--dark-fill-rate 1``) so the
+    dark path is exercised every run; how often the router goes dark after
+    that is the cost model's call (it learns lit fills are surer)."""
     standin = StandIn(
         tmp_path,
         "--scenario", "range", "--speed", "3000", "--history-days", "1",
-        "--days", "2", "--balance", "10000000",
+        "--days", "2", "--balance", "10000000", "--dark-fill-rate", "1",
     )  # fmt: skip
     gateway = None
     try:
@@ -120,6 +126,30 @@ def test_institutional_account_through_python_m_gateway_over_fix(tmp_path: Path)
         net[symbol] = net.get(symbol, 0) + (qty if side == "buy" else -qty)
     assert {s: q for s, q in net.items() if q} == state["fix"]["positions"]
     assert state["fills"] == []  # nothing went to Alpaca: the account stayed institutional
+    dark_pools = {v.name for v in default_venues() if v.kind == "dark"}
+    venues = [e["venue"] for e in book.values()]
+    dark = [v for v in venues if v in dark_pools]
+    assert dark, f"no execution in a dark pool: {venues}"  # partly in dark pools over FIX
+    for e in book.values():
+        if e["venue"] in dark_pools:  # a midpoint peg that never traded below its MinQty
+            assert e["order_type"] == "pegged_midpoint" and e["qty"] >= e["min_qty"] > 0
+    # TCA agrees with the executions: each finished parent's filled quantity and fees
+    by_parent: dict[str, list[int]] = {}
+    for parent, qty, fee in db_rows(
+        db,
+        "SELECT o.parent_id, e.quantity, e.fee FROM executions e"
+        " JOIN orders o ON o.client_order_id = e.client_order_id",
+    ):
+        totals = by_parent.setdefault(parent, [0, 0])
+        totals[0] += qty
+        totals[1] += fee
+    tca = {p: json.loads(t) for p, t in db_rows(db, "SELECT parent_id, payload FROM tca")}
+    assert tca
+    children = db_rows(db, "SELECT parent_id, COUNT(*) FROM orders WHERE sent GROUP BY parent_id")
+    worked = [p for p, n in children if n >= 2 and tca.get(p, {}).get("algo") != "market"]
+    assert worked, (children, {p: t["algo"] for p, t in tca.items()})  # sliced by an algorithm
+    for parent, payload in tca.items():
+        assert [payload["filled"], payload["fees"]] == by_parent.get(parent, [0, 0]), parent
     routes = sqlite3.connect(tmp_path / "gateway.db.routes.sqlite")
     held = dict(routes.execute("SELECT broker_client_id, broker FROM routes").fetchall())
     routes.close()
@@ -127,8 +157,8 @@ def test_institutional_account_through_python_m_gateway_over_fix(tmp_path: Path)
     text = (tmp_path / "logs" / "tiers.jsonl").read_text()
     assert "trading tier institutional: orders go to fix" in text
     print(
-        f"\npython -m gateway tiered: {len(rows)} executions over FIX,"
-        f" positions {state['fix']['positions']}, {len(held)} routes"
+        f"\npython -m gateway tiered: {len(rows)} executions over FIX ({len(dark)} in dark"
+        f" pools: {sorted(set(dark))}), positions {state['fix']['positions']}, {len(held)} routes"
     )
     json.dumps(state["fix"]["positions"])
 
