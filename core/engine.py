@@ -466,7 +466,7 @@ class Engine:
         equity = self._portfolio.equity()
         after = self._caps().tier
         what = "deposit" if flow.amount > 0 else "withdrawal"
-        moved = f" tier {before.value} -> {after.value}" if after is not before else ""
+        tier = after.value if after is before else f"{before.value} -> {after.value}"
         return [
             Record(
                 now,
@@ -486,7 +486,7 @@ class Engine:
                 "info",
                 "cash_flow",
                 f"{what} {format_price(abs(flow.amount))} ({flow.flow_id}): equity"
-                f" {format_price(equity)}, tier {after.value}{moved}",
+                f" {format_price(equity)}, tier {tier}",
             ),
         ]
 

@@ -1188,8 +1188,14 @@ class Gateway:
         return min(max(period, CASH_FLOW_POLL_MIN_S), CASH_FLOW_POLL_MAX_S)
 
     async def _cash_flow_loop(self) -> None:
+        # The wait is re-derived every second: the market's rate is learnt from
+        # the clock after start, and a 30 s sleep chosen before would stand.
+        last = time.monotonic()
         while True:
-            await asyncio.sleep(self._cash_flow_wait())
+            await asyncio.sleep(min(CASH_FLOW_POLL_MIN_S, self._cash_flow_wait()))
+            if time.monotonic() - last < self._cash_flow_wait():
+                continue
+            last = time.monotonic()
             try:
                 await self.poll_cash_flows()
             except Exception:  # a poll that fails must not end the polling
