@@ -1,10 +1,11 @@
 """The live shell: broker streams in, engine in the middle, broker/SQLite/Telegram out.
 
 This is the live twin of ``sim.runner``: every input (bar, fill, order update,
-timer) goes through one place, ``_process``, which
+timer, cash flow) goes through one place, ``_process``, which
 
-1. commits it to the SQLite journal (an execution with fsync, and a repeated
-   execution id is dropped there, before the engine could see it),
+1. commits it to the SQLite journal (an execution or a transfer with fsync; a
+   repeated execution id or transfer id is dropped there, before the engine
+   could see it),
 2. hands it to ``Engine.handle`` with the engine clock set to the journaled
    market time,
 3. writes the commands' records (orders, signals, trades, TCA, alerts) in one
