@@ -148,6 +148,23 @@ class Timer:
     key: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class CashFlow:
+    """Money moved into (``amount`` > 0) or out of (< 0) the account by its owner.
+
+    A deposit or withdrawal is not P&L, but it moves equity and so the tier
+    (SPEC §7). ``flow_id`` is the broker's id of the transfer (Alpaca's activity
+    id): the engine applies each id once, so a journal replay or a broker that
+    reports the same transfer again never counts it twice. ``amount`` is signed
+    nano-units of the quote currency.
+    """
+
+    time_ns: int
+    flow_id: str
+    amount: int
+    reason: str = ""
+
+
 # ------------------------------------------------ engine additions (issue 3)
 
 

@@ -30,6 +30,7 @@ import numpy as np
 from core.clock import Clock
 from core.commands import (
     Alert,
+    CashFlow,
     EngineCommand,
     Fill,
     OrderUpdate,
@@ -45,6 +46,7 @@ from core.execution.engine import ExecutionEngine, Intent, Outcome, ParentOrder
 from core.execution.orders import ChildOrder
 from core.execution.venues import Venue
 from core.instruments import Instrument
+from core.money import format_price
 from core.portfolio import BPS, Portfolio, RiskLimits, SizingDecision
 from core.signals import AgentSignal, Reason, Signal
 from core.tiers import TierCapabilities, capabilities_for_equity
@@ -110,8 +112,14 @@ class Engine:
         self._stops: dict[str, int | None] = {}
         self._directions: dict[str, int] = {s: 0 for s in symbols}
         self._decisions: list[SizingDecision] = []
+        # Every cash-flow id decided (applied or refused): membership tests only,
+        # never iterated, so its hash order cannot reach any output.
+        self._flows: set[str] = set()
         self._counters: dict[str, int] = {
             "bars": 0,
+            "cash_flows": 0,
+            "duplicate_cash_flows": 0,
+            "refused_cash_flows": 0,
             "fills": 0,
             "duplicate_fills": 0,
             "late_fills": 0,
@@ -140,8 +148,13 @@ class Engine:
                 if type(event.key) is not str:
                     raise BadInput("key", event.key, "must be a string")
                 return self._on_timer(event)
+            if type(event) is CashFlow:
+                _check_flow(event)
+                return self._on_cash_flow(event)
             raise BadInput(
-                "event", type(event).__name__, "is not a Bar, Fill, OrderUpdate or Timer"
+                "event",
+                type(event).__name__,
+                "is not a Bar, Fill, OrderUpdate, Timer or CashFlow",
             )
         except BadInput as exc:
             self._counters["rejected_inputs"] += 1
@@ -423,6 +436,60 @@ class Engine:
         self._absorb(self._execution.on_timer(now, timer.key, self._caps()), commands)
         return commands
 
+    # ---------------------------------------------------------- cash flows
+    def _on_cash_flow(self, flow: CashFlow) -> list[EngineCommand]:
+        """A deposit or withdrawal: cash moves, so equity and the tier do.
+
+        Nothing is re-decided here: the tier is derived from equity at every
+        decision, so the next order (and the gateway's route) simply sees the
+        new one. Each ``flow_id`` is decided once; a repeat changes nothing.
+        """
+        now = self._advance(flow.time_ns)
+        if flow.flow_id in self._flows:
+            self._counters["duplicate_cash_flows"] += 1
+            return [Record(now, "duplicate_cash_flow", {"flow_id": flow.flow_id})]
+        self._flows.add(flow.flow_id)
+        before = self._caps().tier
+        try:
+            self._portfolio.apply_cash_flow(flow.amount)
+        except BadInput as exc:
+            self._counters["refused_cash_flows"] += 1
+            return [
+                Alert(now, "error", "cash_flow_refused", f"cash flow {flow.flow_id}: {exc}"),
+                Record(
+                    now,
+                    "cash_flow_refused",
+                    {"flow_id": flow.flow_id, "amount": flow.amount, "reason": str(exc)},
+                ),
+            ]
+        self._counters["cash_flows"] += 1
+        equity = self._portfolio.equity()
+        after = self._caps().tier
+        what = "deposit" if flow.amount > 0 else "withdrawal"
+        tier = after.value if after is before else f"{before.value} -> {after.value}"
+        return [
+            Record(
+                now,
+                "cash_flow",
+                {
+                    "flow_id": flow.flow_id,
+                    "amount": flow.amount,
+                    "reason": flow.reason,
+                    "cash": self._portfolio.cash,
+                    "equity": equity,
+                    "tier_before": before.value,
+                    "tier_after": after.value,
+                },
+            ),
+            Alert(
+                now,
+                "info",
+                "cash_flow",
+                f"{what} {format_price(abs(flow.amount))} ({flow.flow_id}): equity"
+                f" {format_price(equity)}, tier {tier}",
+            ),
+        ]
+
     # ------------------------------------------------------------ outcomes
     def _absorb(self, outcome: Outcome, commands: list[EngineCommand]) -> None:
         commands.extend(outcome.commands)
@@ -463,6 +530,15 @@ class Engine:
 
     def equity(self) -> int:
         return self._portfolio.equity()
+
+    @property
+    def net_cash_flows(self) -> int:
+        """Σ deposits − withdrawals applied so far (nano-units)."""
+        return self._portfolio.net_flows
+
+    def has_cash_flow(self, flow_id: str) -> bool:
+        """Whether this transfer id was already decided (applied or refused)."""
+        return flow_id in self._flows
 
     def positions(self) -> dict[str, int]:
         """Signed quantity per symbol (non-zero positions only)."""
@@ -539,6 +615,16 @@ def _check_update(update: OrderUpdate) -> None:
         raise BadInput("client_order_id", update.client_order_id, "must be a string")
     if not isinstance(update.status, OrdStatus):
         raise BadInput("status", update.status, "must be an OrdStatus")
+
+
+def _check_flow(flow: CashFlow) -> None:
+    _check_time(flow.time_ns)
+    if type(flow.flow_id) is not str or not flow.flow_id:
+        raise BadInput("flow_id", flow.flow_id, "must be a non-empty string")
+    if type(flow.amount) is not int or flow.amount == 0:
+        raise BadInput("amount", flow.amount, "must be a non-zero integer of nano-units")
+    if type(flow.reason) is not str:
+        raise BadInput("reason", flow.reason, "must be a string")
 
 
 def _signal_payload(signal: AgentSignal) -> dict[str, object]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from core.commands import Side
 from core.errors import BadInput
-from core.money import round_half_even_div
+from core.money import format_price, round_half_even_div
 
 BPS = 10_000
 
@@ -138,6 +138,7 @@ class Portfolio:
     marks: dict[str, int] = field(default_factory=dict)
     reservations: dict[str, Reservation] = field(default_factory=dict)
     fees_paid: int = 0
+    net_flows: int = 0  # Σ deposits − withdrawals applied (not P&L)
 
     def __post_init__(self) -> None:
         if type(self.initial_cash) is not int:
@@ -194,6 +195,29 @@ class Portfolio:
         if include_reservations:
             symbols.update(s for s, r in self.reservations.items() if r.remaining > 0)
         return len(symbols)
+
+    def pnl(self) -> int:
+        """Trading P&L: equity less the money the owner put in (initial + flows)."""
+        return self.equity() - self.initial_cash - self.net_flows
+
+    # ---------------------------------------------------------- cash flows
+    def apply_cash_flow(self, amount: int) -> None:
+        """Book a deposit (> 0) or withdrawal (< 0); a withdrawal beyond cash is refused.
+
+        Refused rather than clipped: the broker says the money left, so a
+        mismatch is a fact a person must look at, not something to paper over.
+        """
+        if type(amount) is not int or amount == 0:
+            raise BadInput("amount", amount, "must be a non-zero integer of nano-units")
+        if amount < 0 and -amount > self.cash:
+            raise BadInput(
+                "amount",
+                amount,
+                f"withdrawal of {format_price(-amount)} is larger than the cash held"
+                f" ({format_price(self.cash)})",
+            )
+        self.cash += amount
+        self.net_flows += amount
 
     # --------------------------------------------------------------- fills
     def apply_fill(

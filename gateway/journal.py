@@ -1,7 +1,7 @@
 """Engine inputs as JSON text, and back: the gateway's recovery journal codec.
 
 The gateway keeps every event it hands to the engine (bars, fills, order
-updates, timers) in SQLite, with the market time at which it was handled.
+updates, timers, cash flows) in SQLite, with the market time at which it was handled.
 Replaying that sequence into a fresh engine with the same seed rebuilds the
 exact same state (order ids included), which is how the crash-only restart
 works. The encoding is explicit per type so a field rename is a loud error,
@@ -13,13 +13,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from core.commands import Fill, OrderUpdate, OrdStatus, Side, Timer
+from core.commands import CashFlow, Fill, OrderUpdate, OrdStatus, Side, Timer
 from core.errors import BadInput
 from core.events import Bar
 
-Event = Bar | Fill | OrderUpdate | Timer
+Event = Bar | Fill | OrderUpdate | Timer | CashFlow
 
-_KINDS: dict[type, str] = {Bar: "bar", Fill: "fill", OrderUpdate: "update", Timer: "timer"}
+_KINDS: dict[type, str] = {
+    Bar: "bar",
+    Fill: "fill",
+    OrderUpdate: "update",
+    Timer: "timer",
+    CashFlow: "cash_flow",
+}
 
 
 def kind_of(event: Event) -> str:
@@ -67,6 +73,13 @@ def encode(event: Event) -> str:
         }
     elif kind is Timer:
         data = {"time_ns": event.time_ns, "key": event.key}  # type: ignore[union-attr]
+    elif kind is CashFlow:
+        data = {
+            "time_ns": event.time_ns,
+            "flow_id": event.flow_id,  # type: ignore[union-attr]
+            "amount": event.amount,  # type: ignore[union-attr]
+            "reason": event.reason,  # type: ignore[union-attr]
+        }
     else:
         raise BadInput("event", kind.__name__, "cannot be journaled")
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
@@ -84,4 +97,6 @@ def decode(kind: str, text: str) -> Event:
         return OrderUpdate(**data)
     if kind == "timer":
         return Timer(**data)
-    raise BadInput("journal.kind", kind, "is not bar, fill, update or timer")
+    if kind == "cash_flow":
+        return CashFlow(**data)
+    raise BadInput("journal.kind", kind, "is not bar, fill, update, timer or cash_flow")

@@ -1,10 +1,11 @@
 """The live shell: broker streams in, engine in the middle, broker/SQLite/Telegram out.
 
 This is the live twin of ``sim.runner``: every input (bar, fill, order update,
-timer) goes through one place, ``_process``, which
+timer, cash flow) goes through one place, ``_process``, which
 
-1. commits it to the SQLite journal (an execution with fsync, and a repeated
-   execution id is dropped there, before the engine could see it),
+1. commits it to the SQLite journal (an execution or a transfer with fsync; a
+   repeated execution id or transfer id is dropped there, before the engine
+   could see it),
 2. hands it to ``Engine.handle`` with the engine clock set to the journaled
    market time,
 3. writes the commands' records (orders, signals, trades, TCA, alerts) in one
@@ -39,6 +40,7 @@ from core.agent import SymbolAgent
 from core.commands import (
     Alert,
     CancelOrder,
+    CashFlow,
     Fill,
     OrderUpdate,
     OrdStatus,
@@ -59,7 +61,7 @@ from gateway.config import Config
 from gateway.journal import Event
 from gateway.notify import Notifier
 from gateway.session import CalendarSchedule, EngineClock, MarketTime
-from gateway.storage import DuplicateExecution, Storage
+from gateway.storage import DuplicateCashFlow, DuplicateExecution, Storage
 
 log = logging.getLogger("gateway.runtime")
 
@@ -76,6 +78,14 @@ BACKFILL_MIN_WAIT_S = 15.0
 ALERT_COALESCE_S = 60.0
 """Engine warnings of one kind (gaps, stale feeds...) reach Telegram at most once
 a minute: a feed outage across 30 symbols must not bury the fill alerts."""
+CASH_FLOW_POLL_MAX_S = 30.0
+"""Deposits and withdrawals are polled once per bar period of wall time (a
+transfer can change a decision from the next bar on, not sooner), but at
+most every 30 s against the live market: two requests a minute, 1% of
+Alpaca's 200, for events that happen a few times a year."""
+CASH_FLOW_POLL_MIN_S = 1.0
+"""...and at least 1 s apart when the market runs faster than real time (the
+stand-in), so an accelerated session cannot turn the poll into a flood."""
 RECONCILE_GRACE_S = 2.0
 """Wall seconds an order may wait for its stream events before REST polling
 treats missing fills as missed (avoids racing events still in flight)."""
@@ -88,13 +98,16 @@ class RuntimeOptions:
     clock_interval: float = 1.0
     tick: float = 0.05  # timer resolution in wall seconds
     send_alerts_during_catchup: bool = False
+    cash_flow_interval: float | None = None  # None: one bar period, within [1 s, 30 s]
 
 
 @dataclass
 class Counters:
     bars: int = 0
     fills: int = 0
+    cash_flows: int = 0
     duplicate_executions: int = 0
+    duplicate_cash_flows: int = 0
     bad_inputs: int = 0
     rejected_sends: int = 0
     stale_entries_refused: int = 0
@@ -194,6 +207,11 @@ class Gateway:
         self._clock_open = False
         self._summary_close: int | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._bad_flows: set[str] = set()  # bad activity rows already reported once
+        # The brokers that report deposits/withdrawals (Alpaca's activities); a
+        # tiered broker's own brokers are asked, each that can answer.
+        inner = getattr(broker, "brokers", None) or [broker]
+        self._cash_sources = [b for b in inner if callable(getattr(b, "cash_flows", None))]
 
     # ================================================================ start
     async def start(self, *, loops: bool = True) -> None:
@@ -203,9 +221,13 @@ class Gateway:
         time, bars and reconciliation themselves)."""
         self._replay()
         await self._read_clock()
+        # Transfers count from the first start on: money already in the account
+        # then is the configured initial balance, not a deposit.
+        self.storage.meta_default("cash_flows_after", lambda: str(self.market.now_ns()))
         self._reapply_unapplied()
         await self.reconcile(startup=True)
         await self._check_positions("startup")
+        await self.poll_cash_flows()  # transfers made while we were away count first
         await self._catch_up()
         await self.broker.stream(self._on_bar, self._on_trade, self._on_bad, self._on_reconnect)
         loop = asyncio.get_running_loop()
@@ -218,6 +240,7 @@ class Gateway:
                 ("reconcile", self._reconcile_loop()),
                 ("watchdog", self._watchdog_loop()),
                 ("status", self._status_loop()),
+                ("cash_flows", self._cash_flow_loop()),
             ):
                 self._tasks.append(loop.create_task(coro, name=name))
         self._emit_alert(
@@ -384,6 +407,10 @@ class Gateway:
             self.counters.duplicate_executions += 1
             log.info("duplicate execution %s ignored", event.exec_id)  # type: ignore[union-attr]
             return
+        except DuplicateCashFlow:
+            self.counters.duplicate_cash_flows += 1
+            log.info("cash flow %s already booked", event.flow_id)  # type: ignore[union-attr]
+            return
         self.clock.set(at_ns)
         commands = self.engine.handle(event)
         self._note_input(event)
@@ -396,6 +423,8 @@ class Gateway:
             )
         elif type(event) is Bar:
             self.counters.bars += 1
+        elif type(event) is CashFlow:
+            self.counters.cash_flows += 1
         with self.storage.transaction():
             self._apply_records(seq, at_ns, event, commands, self.engine)
         for command in commands:
@@ -1151,6 +1180,69 @@ class Gateway:
             due = sorted(k for k in self._timers if k[0] <= now)
             for when, key in due:
                 await self.feed(Timer(when, key), "timer")
+
+    # ============================================================ cash flows
+    def _cash_flow_wait(self) -> float:
+        if self.options.cash_flow_interval is not None:
+            return self.options.cash_flow_interval
+        period = self.market.wall_seconds_for(MINUTE_NS)
+        return min(max(period, CASH_FLOW_POLL_MIN_S), CASH_FLOW_POLL_MAX_S)
+
+    async def _cash_flow_loop(self) -> None:
+        # The wait is re-derived every second: the market's rate is learnt from
+        # the clock after start, and a 30 s sleep chosen before would stand.
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(min(CASH_FLOW_POLL_MIN_S, self._cash_flow_wait()))
+            if time.monotonic() - last < self._cash_flow_wait():
+                continue
+            last = time.monotonic()
+            try:
+                await self.poll_cash_flows()
+            except Exception:  # a poll that fails must not end the polling
+                log.exception("cash-flow poll failed; retrying next period")
+
+    async def poll_cash_flows(self) -> int:
+        """Ask each reporting broker for transfers since the first start; feed the
+        new ones to the engine as ``CashFlow`` (journaled durably first, like an
+        execution; a transfer id already stored is never fed again). Returns how
+        many were fed."""
+        if not self._cash_sources:
+            return 0
+        after = int(self.storage.meta("cash_flows_after") or 0)
+        fed = 0
+        for source in self._cash_sources:
+            try:
+                flows = await source.cash_flows(after)
+            except (RejectedRequest, BadInput) as exc:
+                log.warning("cannot read cash flows from %s: %s", source.name, exc)
+                continue
+            for exc in getattr(source, "bad_activities", None) or []:
+                if str(exc) not in self._bad_flows:
+                    self._bad_flows.add(str(exc))
+                    await self._on_bad("cash activity", exc)
+            for flow in flows:
+                if self.storage.has_cash_flow(flow.flow_id):
+                    continue
+                sign = "-" if flow.amount < 0 else ""
+                log.info(
+                    "cash flow %s from %s: %s%s",
+                    flow.flow_id,
+                    source.name,
+                    sign,
+                    format_price(abs(flow.amount)),
+                    extra={"sv_event": "cash_flow", "sv_kind": flow.reason[:3]},
+                )
+                await self.feed(flow, "cash_flow", self._new_cash_flow)
+                fed += 1
+        return fed
+
+    def _new_cash_flow(self, candidate: Event) -> Event | None:
+        """Under the input lock: drop a transfer booked meanwhile; stamp the rest
+        with the market time it reaches the engine (the activity has a date only)."""
+        if self.storage.has_cash_flow(candidate.flow_id):  # type: ignore[union-attr]
+            return None
+        return dataclasses.replace(candidate, time_ns=self.market.now_ns())  # type: ignore[type-var]
 
     async def _reconcile_loop(self) -> None:
         while True:

@@ -10,6 +10,8 @@ What lives here:
 * ``inputs`` — every event handed to the engine, in order, with the market
   time it was handled at. Replaying it into a fresh engine with the stored
   seed rebuilds the engine exactly (order ids included): crash-only recovery.
+* ``cash_flows`` — one row per deposit/withdrawal, ``flow_id`` UNIQUE,
+  committed durably with its journal row before the engine sees it.
 * ``executions`` — one row per execution, ``exec_id`` UNIQUE. An execution is
   committed with ``PRAGMA synchronous=FULL`` (fsync) *in the same transaction*
   as its journal row, *before* the engine sees it: a fill the engine acted on
@@ -35,7 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.commands import Fill
+from core.commands import CashFlow, Fill
 from core.money import format_price
 from gateway import journal
 from gateway.journal import Event
@@ -157,7 +159,25 @@ def _v2(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2)
+def _v3(db: sqlite3.Connection) -> None:
+    """Deposits and withdrawals: one row per broker transfer id, like executions."""
+    _script(
+        db,
+        """
+        CREATE TABLE cash_flows (
+            flow_id TEXT NOT NULL UNIQUE,
+            amount INTEGER NOT NULL,
+            amount_text TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            time_ns INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            input_seq INTEGER NOT NULL REFERENCES inputs(seq)
+        );
+        """,
+    )
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -176,6 +196,10 @@ class StoredOrder:
 
 class DuplicateExecution(Exception):
     """An execution id that is already stored (the broker repeated itself)."""
+
+
+class DuplicateCashFlow(Exception):
+    """A transfer id that is already stored (the broker reported it again)."""
 
 
 class Storage:
@@ -267,15 +291,40 @@ class Storage:
 
     # --------------------------------------------------------- journal
     def journal(self, at_ns: int, event: Event, source: str = "stream") -> int:
-        """Commit one engine input (durably if it is an execution); its sequence number.
+        """Commit one engine input (durably if it moves money); its sequence number.
 
         A ``Fill`` whose ``exec_id`` is already stored raises
         ``DuplicateExecution`` and is not journaled: the engine must not see it.
+        A ``CashFlow`` whose ``flow_id`` is stored raises ``DuplicateCashFlow``.
         """
         kind = journal.kind_of(event)
         payload = journal.encode(event)
-        durable = type(event) is Fill
+        flow = type(event) is CashFlow
+        durable = type(event) is Fill or flow
         with self._tx(durable=durable):
+            if flow:
+                cash: CashFlow = event  # type: ignore[assignment]
+                if self.has_cash_flow(cash.flow_id):
+                    raise DuplicateCashFlow(cash.flow_id)
+                cur = self.db.execute(
+                    "INSERT INTO inputs(at_ns, kind, payload) VALUES (?, ?, ?)",
+                    (at_ns, kind, payload),
+                )
+                seq = int(cur.lastrowid or 0)
+                self.db.execute(
+                    "INSERT INTO cash_flows(flow_id, amount, amount_text, reason, time_ns,"
+                    " source, input_seq) VALUES (?,?,?,?,?,?,?)",
+                    (
+                        cash.flow_id,
+                        cash.amount,
+                        _signed_text(cash.amount),
+                        cash.reason,
+                        cash.time_ns,
+                        source,
+                        seq,
+                    ),
+                )
+                return seq
             if durable:
                 exists = self.db.execute(
                     "SELECT 1 FROM executions WHERE exec_id=?",
@@ -329,6 +378,21 @@ class Storage:
             self.db.execute("SELECT 1 FROM executions WHERE exec_id=?", (exec_id,)).fetchone()
             is not None
         )
+
+    def has_cash_flow(self, flow_id: str) -> bool:
+        return (
+            self.db.execute("SELECT 1 FROM cash_flows WHERE flow_id=?", (flow_id,)).fetchone()
+            is not None
+        )
+
+    def cash_flows(self) -> list[dict[str, object]]:
+        """Every transfer handed to the engine (applied or refused there), in order."""
+        cur = self.db.execute(
+            "SELECT flow_id, amount, amount_text, reason, time_ns, source FROM cash_flows"
+            " ORDER BY input_seq"
+        )
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
     def executions(self) -> list[dict[str, object]]:
         cur = self.db.execute(
@@ -563,9 +627,14 @@ class Storage:
             "alerts",
             "records",
             "requests",
+            "cash_flows",
         ):
             raise ValueError(f"unknown table {table}")
         return int(self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+
+def _signed_text(amount: int) -> str:
+    return ("-" if amount < 0 else "") + format_price(abs(amount))
 
 
 def _json(payload: dict[str, object]) -> str:

@@ -21,7 +21,7 @@ from enum import Enum
 from pathlib import Path
 from typing import IO
 
-from core.commands import Fill, OrderUpdate, OrdStatus, Side, Timer
+from core.commands import CashFlow, Fill, OrderUpdate, OrdStatus, Side, Timer
 from core.events import Bar
 
 
@@ -121,7 +121,7 @@ def _bar_line(count: int, at_ns: int, direction: str, bar: Bar) -> str:
 
 
 def decode_event(data: dict[str, object]) -> object:
-    """Inverse of ``canonical`` for the four event types the engine consumes."""
+    """Inverse of ``canonical`` for the event types the engine consumes."""
     kind = data["type"]
     fields = {k: v for k, v in data.items() if k != "type"}
     if kind == "Bar":
@@ -134,4 +134,6 @@ def decode_event(data: dict[str, object]) -> object:
         return OrderUpdate(**fields)  # type: ignore[arg-type]
     if kind == "Timer":
         return Timer(**fields)  # type: ignore[arg-type]
+    if kind == "CashFlow":
+        return CashFlow(**fields)  # type: ignore[arg-type]
     raise ValueError(f"journal line holds a {kind}, not an engine event")

@@ -13,6 +13,7 @@ account without margin is: buys need buying power, sells need shares.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -96,6 +97,7 @@ class Broker:
     orders: dict[str, Order] = field(default_factory=dict)
     positions: dict[str, Position] = field(default_factory=dict)
     fills: list[dict[str, Any]] = field(default_factory=list)
+    activities: list[dict[str, Any]] = field(default_factory=list)  # CSD/CSW, oldest first
     last_price: dict[str, int] = field(default_factory=dict)
     previous_close: dict[str, int] = field(default_factory=dict)
     rejected_requests: int = 0
@@ -251,6 +253,85 @@ class Broker:
         if order_id is None:
             raise ApiError(404, wire.NOT_FOUND, "order not found")
         return self.orders[order_id]
+
+    # -------------------------------------------------------- cash flows
+    def cash_flow(self, now_ns: int, amount: object) -> dict[str, Any]:
+        """A deposit (> 0) or withdrawal (< 0) of ``amount`` dollars: cash moves
+        and a CSD/CSW activity is recorded, as Alpaca's transfers appear in the
+        account activities. A withdrawal beyond the cash held is refused."""
+        if isinstance(amount, bool) or not isinstance(amount, str | int):
+            raise self._invalid(f"cash_flow must be a decimal string, got {amount!r}")
+        try:
+            value = price_from_decimal(str(amount), "cash_flow")
+        except BadInput:
+            raise self._invalid(f"cash_flow is not an amount: {amount!r}") from None
+        if value == 0:
+            raise self._invalid("cash_flow must not be zero")
+        if value < 0 and -value > self.cash:
+            raise ApiError(
+                403,
+                wire.FORBIDDEN,
+                f"insufficient cash for withdrawal of {wire.money(-value)}"
+                f" (cash {wire.money(self.cash)})",
+            )
+        self.cash += value
+        number = len(self.activities) + 1
+        kind = "CSD" if value > 0 else "CSW"
+        stamp = datetime.fromtimestamp(now_ns // 10**9, tz=UTC)
+        millis = now_ns // 10**6 % 1000
+        activity = {
+            "id": f"{stamp:%Y%m%d%H%M%S}{millis:03d}::{wire.stable_uuid('activity', number)}",
+            "account_id": wire.stable_uuid("account", 1),
+            "activity_type": kind,
+            "date": f"{stamp:%Y-%m-%d}",
+            "net_amount": wire.money(value),
+            "description": "deposit" if value > 0 else "withdrawal",
+            "status": "executed",
+            "symbol": None,
+            "qty": None,
+            "per_share_amount": None,
+            "created_at": wire.rfc3339(now_ns),
+            "_created_ns": now_ns,
+        }
+        self.activities.append(activity)
+        return self._activity_json(activity)
+
+    @staticmethod
+    def _activity_json(activity: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in activity.items() if not k.startswith("_")}
+
+    def list_activities(
+        self, params: dict[str, str], activity_type: str | None = None
+    ) -> list[dict[str, Any]]:
+        """GET /v2/account/activities[/{type}]: activity_types, after, until,
+        direction, page_size (≤ 100), page_token (the id the page continues from)."""
+        if activity_type is not None:
+            wanted = {activity_type.upper()}
+        else:
+            wanted = {t.strip().upper() for t in params.get("activity_types", "").split(",")}
+            wanted.discard("")
+        after = self._time_param(params.get("after"), "after")
+        until = self._time_param(params.get("until"), "until")
+        direction = params.get("direction", "desc")
+        if direction not in ("asc", "desc"):
+            raise self._invalid(f"invalid direction {direction}")
+        size = self._int_param(params.get("page_size"), 100, "page_size", 1, 100)
+        chosen = [
+            a
+            for a in self.activities
+            if (not wanted or a["activity_type"] in wanted)
+            and (after is None or a["_created_ns"] > after)
+            and (until is None or a["_created_ns"] <= until)
+        ]
+        if direction == "desc":
+            chosen.reverse()
+        token = params.get("page_token")
+        if token:
+            ids = [a["id"] for a in chosen]
+            if token not in ids:
+                raise self._invalid(f"invalid page_token {token!r}")
+            chosen = chosen[ids.index(token) + 1 :]
+        return [self._activity_json(a) for a in chosen[:size]]
 
     # -------------------------------------------------------------- bars
     def on_bar(self, bar: Bar) -> list[dict[str, Any]]:
@@ -508,6 +589,7 @@ class Broker:
         return {
             "orders": [self.order_json(o) for o in self.orders.values()],
             "fills": list(self.fills),
+            "activities": [self._activity_json(a) for a in self.activities],
             "positions": self.positions_json(),
             "account": self.account_json(),
         }

@@ -2,14 +2,16 @@
 
 Routes (paths as the real services have them, so only the base URL changes):
 
-* Alpaca trading REST  ``/v2/account``, ``/v2/clock``, ``/v2/orders[/{id}]``,
+* Alpaca trading REST  ``/v2/account``, ``/v2/account/activities[/{type}]`` (CSD/CSW
+  transfers made through the control), ``/v2/clock``, ``/v2/orders[/{id}]``,
   ``/v2/orders:by_client_order_id``, ``/v2/positions[/{symbol}]``, ``/v2/assets/{symbol}``
 * Alpaca market-data REST  ``/v2/stocks/bars``, ``/v2/stocks/{symbol}/bars``
 * Alpaca market-data websocket  ``/v2/iex`` (also ``/v2/sip``, ``/v2/test``): msgpack
   when the client says ``Content-Type: application/msgpack`` (alpaca-py does), else JSON
 * Alpaca trade-updates websocket  ``/stream`` (JSON in binary frames, as Alpaca sends)
 * Telegram Bot API  ``/bot<token>/getMe``, ``/bot<token>/sendMessage`` (``standins.telegram``)
-* Control  ``POST /_control`` (faults), ``GET /_control/state`` (the stand-in's truth)
+* Control  ``POST /_control`` (faults; ``{"cash_flow": "150000.00"}`` deposits, a
+  negative amount withdraws), ``GET /_control/state`` (the stand-in's truth)
 
 A publisher task advances simulated time and, as each minute ends, puts its
 bars on the tape, trades resting orders against them, and pushes bars and
@@ -106,6 +108,8 @@ class StandIn:
         app = web.Application(middlewares=[self._errors])
         r = app.router
         r.add_get("/v2/account", self._rest(self._account))
+        r.add_get("/v2/account/activities", self._rest(self._activities))
+        r.add_get("/v2/account/activities/{activity_type}", self._rest(self._activities))
         r.add_get("/v2/clock", self._rest(self._clock))
         r.add_get("/v2/orders", self._rest(self._list_orders))
         r.add_post("/v2/orders", self._rest(self._submit))
@@ -281,6 +285,10 @@ class StandIn:
 
     async def _account(self, _request: web.Request) -> web.Response:
         return web.json_response(self.broker.account_json())
+
+    async def _activities(self, request: web.Request) -> web.Response:
+        kind = request.match_info.get("activity_type")
+        return web.json_response(self.broker.list_activities(dict(request.query), kind))
 
     async def _clock(self, _request: web.Request) -> web.Response:
         assert self.clock is not None
@@ -596,6 +604,14 @@ class StandIn:
             return web.json_response({"ok": True, "dropped": self.fix.drop()})
         if isinstance(body, dict) and body.get("fault") == "drop_tws" and self.tws is not None:
             return web.json_response({"ok": True, "dropped": self.tws.drop()})
+        if isinstance(body, dict) and "cash_flow" in body:
+            # A deposit ("150000.00") or withdrawal ("-5000") at the Alpaca account.
+            try:
+                activity = self.broker.cash_flow(self.market_now(), body["cash_flow"])
+            except ApiError as exc:
+                self.faults.count("bad_control")
+                return web.json_response({"ok": False, "error": str(exc)}, status=400)
+            return web.json_response({"ok": True, "activity": activity})
         try:
             action = self.faults.control(body, time.monotonic())
         except BadControl as exc:

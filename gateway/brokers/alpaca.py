@@ -54,6 +54,7 @@ from alpaca.trading.stream import TradingStream
 from pydantic import ValidationError
 
 from core.commands import (
+    CashFlow,
     Fill,
     OrderType,
     OrderUpdate,
@@ -274,6 +275,54 @@ def trade_event_from_raw(raw: object) -> TradeEvent:
             "trade_update", _short(raw), f"is not a trade update: {_first_error(exc)}"
         ) from None
     return trade_event_from_model(model)
+
+
+CASH_ACTIVITY_TYPES = ("CSD", "CSW")
+"""Alpaca's activity types for cash deposits (CSD) and withdrawals (CSW)."""
+ACTIVITIES_PAGE = 100
+"""Alpaca's maximum ``page_size`` for account activities without ``date``."""
+_APPLIED_STATUSES = (None, "executed")
+"""An activity's ``status`` that means the money moved (``canceled`` did not;
+``correct`` is a correction, reported separately as its own activity)."""
+
+
+def cash_flow_from_raw(raw: object) -> CashFlow | None:
+    """One ``GET /v2/account/activities`` row (CSD/CSW) → ``CashFlow``.
+
+    None for an activity whose money did not move (status ``canceled``...).
+    ``BadInput`` when the row cannot be trusted: no id, an unknown type, an
+    amount that is not a number or whose sign contradicts the type (a deposit
+    that takes money out is a broker bug, not something to book). The time is
+    the activity's date at midnight UTC; the runtime stamps its own clock.
+    """
+    if not isinstance(raw, dict):
+        raise BadInput("activity", _short(raw), "is not an object")
+    flow_id = raw.get("id")
+    if not isinstance(flow_id, str) or not flow_id:
+        raise BadInput("activity.id", flow_id, "is missing")
+    kind = raw.get("activity_type")
+    if kind not in CASH_ACTIVITY_TYPES:
+        raise BadInput("activity.activity_type", kind, "is not CSD or CSW")
+    status = raw.get("status")
+    if status not in _APPLIED_STATUSES:
+        log.info("cash activity %s has status %r: not booked", flow_id, status)
+        return None
+    value = raw.get("net_amount")
+    number = to_decimal(value, "activity.net_amount")
+    if isinstance(value, float):
+        number = number.quantize(_NANO, rounding=ROUND_HALF_EVEN)
+    amount = price_from_decimal(number, "activity.net_amount")
+    if amount == 0 or (amount > 0) != (kind == "CSD"):
+        raise BadInput("activity.net_amount", value, f"has the wrong sign for a {kind} ({flow_id})")
+    when = raw.get("date")
+    time_ns = 0
+    if isinstance(when, str) and when:
+        time_ns = to_ns(when[:10] + "T00:00:00+00:00", "activity.date")
+    description = raw.get("description")
+    reason = (
+        kind if not isinstance(description, str) or not description else (f"{kind} {description}")
+    )
+    return CashFlow(time_ns=time_ns, flow_id=flow_id, amount=amount, reason=reason[:200])
 
 
 def position_quantity(position: Position) -> int:
@@ -527,6 +576,47 @@ class AlpacaBroker:
             )
         )
         return bars
+
+    async def cash_flows(self, after_ns: int) -> list[CashFlow]:
+        """Deposits and withdrawals made after ``after_ns`` (oldest first).
+
+        alpaca-py's ``TradingClient`` has no account-activities method (only the
+        Broker API client does), so this is its generic ``get`` on
+        ``/v2/account/activities`` with ``activity_types=CSD,CSW``, ascending,
+        paged by ``page_token`` (the last id of the previous page). Rows that
+        cannot be trusted are kept in ``bad_activities`` (the caller counts
+        them) and skipped; the others are returned whether or not they were
+        seen before: the runtime deduplicates by id.
+        """
+        after = (_EPOCH + timedelta(microseconds=after_ns // 1000)).isoformat()
+        params: dict[str, Any] = {
+            "activity_types": ",".join(CASH_ACTIVITY_TYPES),
+            "direction": "asc",
+            "page_size": ACTIVITIES_PAGE,
+            "after": after.replace("+00:00", "Z"),
+        }
+        flows: list[CashFlow] = []
+        self.bad_activities: list[BadInput] = []
+        seen: set[str] = set()
+        while True:
+            page = await self._call(
+                "activities", self._trading.get, "/account/activities", dict(params)
+            )
+            if not isinstance(page, list):
+                raise BadInput("alpaca.activities", _short(page), "is not a list")
+            for row in page:
+                try:
+                    flow = cash_flow_from_raw(row)
+                except BadInput as exc:
+                    self.bad_activities.append(exc)
+                    continue
+                if flow is not None and flow.flow_id not in seen:
+                    seen.add(flow.flow_id)
+                    flows.append(flow)
+            last = page[-1].get("id") if page and isinstance(page[-1], dict) else None
+            if len(page) < ACTIVITIES_PAGE or not isinstance(last, str) or last in params.values():
+                return flows
+            params["page_token"] = last
 
     # ---------------------------------------------------------- streams
     @staticmethod

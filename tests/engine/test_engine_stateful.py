@@ -2,7 +2,8 @@
 
 Bars, signals, acks, partial fills, duplicated fills, overfills, rejects,
 unsolicited cancels, cancel/replace confirmations, late fills after a cancel,
-garbage status reports and timers arrive in any order. After every step the
+garbage status reports, timers and cash flows (deposits, withdrawals, repeated
+transfer ids, withdrawals beyond cash) arrive in any order. After every step the
 books must reconcile exactly and no limit or transition rule may be broken.
 """
 
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from core.commands import (
+    CashFlow,
     Fill,
     OrderType,
     OrdStatus,
@@ -66,6 +68,8 @@ class EngineMachine(RuleBasedStateMachine):
         self.timers: list[ScheduleTimer] = []
         self.sent_fills: list[Fill] = []
         self.exec_seq = 0
+        self.flows_decided: dict[str, bool] = {}  # transfer id → applied?
+        self.flows_applied = 0
         for symbol in SYMBOLS:  # warm up: ATR history long enough for regime breaks
             for _ in range(20):
                 self._bar(symbol, 0, 10_000)
@@ -200,6 +204,31 @@ class EngineMachine(RuleBasedStateMachine):
         if order is not None:
             self._absorb(self.h.update(order.client_order_id, status))
 
+    @rule(
+        number=st.integers(0, 8),
+        amount=st.sampled_from([1_000, 60_000, 600_000, 2_000_000]).map(lambda d: d * D),
+        withdraw=st.booleans(),
+    )
+    def cash_flow(self, number, amount, withdraw):
+        """A transfer; ids repeat (the broker re-reports), withdrawals may exceed cash."""
+        flow = CashFlow(self.h.clock.now_ns(), f"T{number}", -amount if withdraw else amount)
+        engine = self.h.engine
+        cash = engine.cash
+        first = flow.flow_id not in self.flows_decided
+        applies = first and (flow.amount > 0 or -flow.amount <= cash)
+        commands = engine.handle(flow)
+        self._absorb(commands)
+        if first:
+            self.flows_decided[flow.flow_id] = applies
+        if applies:
+            self.flows_applied += flow.amount
+            assert engine.cash == cash + flow.amount
+        else:
+            assert engine.cash == cash
+            if first:  # refused: said loudly, naming the field and the value
+                alert = [c for c in commands if getattr(c, "kind", "") == "cash_flow_refused"]
+                assert alert and f"amount={flow.amount}" in alert[0].text
+
     @rule()
     def timer(self):
         if self.timers:
@@ -232,10 +261,22 @@ class EngineMachine(RuleBasedStateMachine):
             assert engine.position(symbol) == expected
             agent = self.h.agents[symbol]
             assert agent.direction == (expected > 0) - (expected < 0)
-        cash = engine.initial_cash - sum(
-            f.side.sign * notional(f.quantity, f.price) + f.fee for f in booked
+        cash = (
+            engine.initial_cash
+            + self.flows_applied
+            - sum(f.side.sign * notional(f.quantity, f.price) + f.fee for f in booked)
         )
         assert engine.cash == cash
+        assert engine.net_cash_flows == self.flows_applied
+
+    @invariant()
+    def equity_is_money_put_in_plus_trading_pnl(self):
+        """equity = initial + Σ unique applied flows + realised + unrealised − fees."""
+        portfolio = self.h.engine.portfolio
+        unrealized = sum(portfolio.unrealized(s) for s in portfolio.positions)
+        trading = portfolio.realized() + unrealized - portfolio.fees_paid
+        assert portfolio.equity() == portfolio.initial_cash + self.flows_applied + trading
+        assert portfolio.pnl() == trading
 
     @invariant()
     def pov_and_iceberg_keep_their_promises(self):

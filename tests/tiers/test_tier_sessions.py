@@ -17,6 +17,7 @@ import itertools
 import time
 from pathlib import Path
 
+from core.money import format_price
 from core.tiers import AccountTier, tier_for_equity
 from gateway.brokers.tiered import TieredBroker, build_tiered
 from gateway.config import parse_config
@@ -25,6 +26,7 @@ from gateway.storage import Storage
 from standins.market import load_market
 from tests.tiers.session import (
     DARK_POOLS,
+    Market,
     agreement,
     bind_tiers,
     market_standins,
@@ -39,16 +41,20 @@ def _alerts(storage: Storage, kind: str) -> list[str]:
     return [str(r[0]) for r in storage.db.execute("SELECT text FROM alerts WHERE kind=?", (kind,))]
 
 
-async def withdraw_below(gateway: Gateway, boundary_usd: int, margin_usd: int) -> int:
-    """Move the engine's equity to ``margin_usd`` under ``boundary_usd``: a cash
-    withdrawal. The core has no cash-flow input yet, so the test applies it to
-    the engine's portfolio directly; the engine's own tier (order types, algos)
-    and the route both follow from it, as they would from a real loss."""
+async def withdraw_below(gateway: Gateway, m: Market, boundary_usd: int, margin_usd: int) -> int:
+    """Move the engine's equity to ``margin_usd`` under ``boundary_usd`` by a cash
+    withdrawal, as in production: made at the Alpaca stand-in (a CSW activity),
+    read by the gateway's poll of ``/v2/account/activities`` and handed to the
+    engine as a ``CashFlow``; the engine's own tier (order types, algos) and the
+    route both follow from it, as they would from a real loss."""
     async with gateway._lock:
-        target = (boundary_usd - margin_usd) * 10**9
-        amount = gateway.engine.equity() - target
-        gateway.engine.portfolio.cash -= amount
-        return amount
+        amount = gateway.engine.equity() - (boundary_usd - margin_usd) * 10**9
+    booked = gateway.engine.counters()["cash_flows"]
+    m.standin.broker.cash_flow(m.standin.market_now(), f"-{format_price(amount)}")
+    await gateway.poll_cash_flows()
+    await wait_until(lambda: gateway.engine.counters()["cash_flows"] == booked + 1, 10)
+    assert gateway.engine.equity() < boundary_usd * 10**9
+    return amount
 
 
 def test_semi_institutional_account_falling_below_100k_moves_to_alpaca(tmp_path: Path) -> None:
@@ -69,7 +75,7 @@ def test_semi_institutional_account_falling_below_100k_moves_to_alpaca(tmp_path:
             await gateway.start()
             try:
                 await wait_until(lambda: routed.orders and gateway.counters.fills >= 1, 60)
-                await withdraw_below(gateway, 100_000, 1_000)
+                await withdraw_below(gateway, m, 100_000, 1_000)
                 await wait_until(lambda: m.done, timeout=90)
                 await asyncio.sleep(0.5)
                 await gateway.reconcile(startup=False, grace=0.0)
@@ -139,7 +145,7 @@ def test_institutional_account_over_fix_falls_below_1m_to_ibkr(
             try:
                 await wait_until(lambda: m.pb.book.executions, 60)
                 await wait_until(lambda: len(m.pb.book.executions) >= 8 or m.done, 60)
-                await withdraw_below(gateway, 1_000_000, 10_000)
+                await withdraw_below(gateway, m, 1_000_000, 10_000)
                 await wait_until(lambda: m.done, timeout=90)
                 await asyncio.sleep(0.5)
                 await gateway.reconcile(startup=False, grace=0.0)
@@ -217,7 +223,7 @@ def test_a_crash_and_restart_keep_every_order_with_its_broker(tmp_path: Path) ->
             bind_tiers(gateway, first)
             await gateway.start()
             await wait_until(lambda: len(m.pb.book.executions) >= 4, 60)
-            await withdraw_below(gateway, 1_000_000, 10_000)
+            await withdraw_below(gateway, m, 1_000_000, 10_000)
             alpaca_fills = lambda: m.standin.broker.state_json()["fills"]  # noqa: E731
             await wait_until(lambda: len(alpaca_fills()) >= 1 or m.done, 60)
             owners = {c: b.name for c, b in first._owner.items()}
