@@ -202,19 +202,24 @@ class Portfolio:
 
     # ---------------------------------------------------------- cash flows
     def apply_cash_flow(self, amount: int) -> None:
-        """Book a deposit (> 0) or withdrawal (< 0); a withdrawal beyond cash is refused.
+        """Book a deposit (> 0) or withdrawal (< 0); one that would leave no equity is refused.
 
-        Refused rather than clipped: the broker says the money left, so a
-        mismatch is a fact a person must look at, not something to paper over.
+        The broker is the truth about money that moved, so a withdrawal is
+        booked even when it takes cash below zero: on margin, with long
+        positions, cash is often negative and excess equity can still be paid
+        out. Only a withdrawal of all the equity or more is refused: no broker
+        pays that out, so the report is wrong, and booking it would size every
+        next order from a negative account. Refused rather than clipped: a
+        person must look at it.
         """
         if type(amount) is not int or amount == 0:
             raise BadInput("amount", amount, "must be a non-zero integer of nano-units")
-        if amount < 0 and -amount > self.cash:
+        if amount < 0 and self.equity() + amount <= 0:
             raise BadInput(
                 "amount",
                 amount,
-                f"withdrawal of {format_price(-amount)} is larger than the cash held"
-                f" ({format_price(self.cash)})",
+                f"withdrawal of {format_price(-amount)} would leave no equity"
+                f" (equity {format_price(self.equity())})",
             )
         self.cash += amount
         self.net_flows += amount

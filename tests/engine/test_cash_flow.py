@@ -1,8 +1,9 @@
 """``CashFlow``: deposits and withdrawals into the core.
 
 What a user relies on: a transfer moves cash and equity (hence the tier) once
-per transfer id however often it is reported; a withdrawal the cash cannot
-cover is refused loudly and changes nothing; a malformed one is a bad input;
+per transfer id however often it is reported; a withdrawal is booked even on
+margin (cash below zero) but one that would leave no equity is refused loudly
+and changes nothing; a malformed one is a bad input;
 and a journal replay (simulator or gateway codec) rebuilds the same state.
 """
 
@@ -74,20 +75,33 @@ def test_a_repeated_transfer_id_changes_nothing() -> None:
     assert h.engine.has_cash_flow("same") and not h.engine.has_cash_flow("other")
 
 
-def test_a_withdrawal_larger_than_cash_is_refused_with_an_alert_and_stays_refused() -> None:
+def test_a_withdrawal_of_all_the_equity_is_refused_with_an_alert_and_stays_refused() -> None:
     h = Harness(cash=95_000 * D)
-    commands = h.engine.handle(_flow("csw-big", -95_001))
+    commands = h.engine.handle(_flow("csw-big", -95_000))
     assert h.engine.cash == 95_000 * D and h.engine.net_cash_flows == 0
     (alert,) = of_kind(commands, Alert)
     assert alert.level == "error" and alert.kind == "cash_flow_refused"
-    assert f"amount={-95_001 * D}" in alert.text  # names the field and the value
-    assert "withdrawal of 95001 is larger than the cash held (95000)" in alert.text
+    assert f"amount={-95_000 * D}" in alert.text  # names the field and the value
+    assert "withdrawal of 95000 would leave no equity (equity 95000)" in alert.text
     assert h.engine.counters()["refused_cash_flows"] == 1
     # The same transfer reported again is a duplicate, not a second alert.
-    assert of_kind(h.engine.handle(_flow("csw-big", -95_001)), Alert) == []
-    # The whole cash can go.
-    h.engine.handle(_flow("csw-all", -95_000))
-    assert h.engine.cash == 0
+    assert of_kind(h.engine.handle(_flow("csw-big", -95_000)), Alert) == []
+    # All but a dollar can go.
+    h.engine.handle(_flow("csw-most", -94_999))
+    assert h.engine.cash == 1 * D
+
+
+def test_a_withdrawal_on_margin_is_booked_even_when_cash_goes_negative() -> None:
+    """Long on margin, cash is below zero but equity is not: the broker paid the
+    excess out, so the engine books it (and the tier follows equity)."""
+    h = Harness(cash=150_000 * D)
+    h.engine.portfolio.apply_fill("AAA", Side.BUY, 2_000, 100 * D, 0)  # $200K on margin
+    h.engine.portfolio.marks["AAA"] = 100 * D
+    assert h.engine.cash == -50_000 * D and h.engine.equity() == 150_000 * D
+    commands = h.engine.handle(_flow("csw-margin", -60_000))
+    assert of_kind(commands, Alert)[0].kind == "cash_flow"
+    assert h.engine.equity() == 90_000 * D and h.engine.cash == -110_000 * D
+    assert h.engine.tier().tier is AccountTier.RETAIL
 
 
 @pytest.mark.parametrize(
@@ -190,7 +204,7 @@ def _run(ops: list[tuple[str, int, int]], journal: Journal | None = None) -> tup
         if kind == "flow":
             flow = CashFlow(h.clock.now_ns(), f"F{a}", b * D, "test")
             if flow.flow_id not in decided:
-                ok = flow.amount > 0 or -flow.amount <= h.engine.cash
+                ok = flow.amount > 0 or h.engine.equity() + flow.amount > 0
                 decided[flow.flow_id] = ok
                 applied += flow.amount if ok else 0
             feed(flow)

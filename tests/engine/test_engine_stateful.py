@@ -210,12 +210,12 @@ class EngineMachine(RuleBasedStateMachine):
         withdraw=st.booleans(),
     )
     def cash_flow(self, number, amount, withdraw):
-        """A transfer; ids repeat (the broker re-reports), withdrawals may exceed cash."""
+        """A transfer; ids repeat (the broker re-reports), withdrawals may exceed equity."""
         flow = CashFlow(self.h.clock.now_ns(), f"T{number}", -amount if withdraw else amount)
         engine = self.h.engine
         cash = engine.cash
         first = flow.flow_id not in self.flows_decided
-        applies = first and (flow.amount > 0 or -flow.amount <= cash)
+        applies = first and (flow.amount > 0 or engine.equity() + flow.amount > 0)
         commands = engine.handle(flow)
         self._absorb(commands)
         if first:

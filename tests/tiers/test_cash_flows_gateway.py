@@ -250,7 +250,7 @@ def test_runtime_books_each_transfer_once_and_a_restart_replays_it(tmp_path: Pat
         assert first.engine.equity() == 95_000 * D  # the old transfer is not ours
         broker.now += MINUTE_NS
         broker.book.cash_flow(broker.now, "150000")
-        broker.book.cash_flow(broker.now, "-2000000")  # more than the engine's cash
+        broker.book.cash_flow(broker.now, "-2000000")  # more than the engine's equity
         broker.book.cash_flow(broker.now, "300")
         broker.book.activities[-1]["net_amount"] = "-300"  # a CSD taking money out
         fed = [await first.poll_cash_flows(), await first.poll_cash_flows()]
@@ -283,6 +283,6 @@ def test_runtime_books_each_transfer_once_and_a_restart_replays_it(tmp_path: Pat
     kinds = [k for k, _ in rows]
     assert kinds.count("cash_flow") == 1 and kinds.count("cash_flow_refused") == 1
     refused = next(t for k, t in rows if k == "cash_flow_refused")
-    assert "amount=-2000000000000000" in refused and "larger than the cash held" in refused
+    assert "amount=-2000000000000000" in refused and "would leave no equity" in refused
     records = storage.db.execute("SELECT kind FROM records").fetchall()
     assert ("cash_flow",) in records and ("cash_flow_refused",) in records

@@ -1,5 +1,6 @@
-"""Issue 7's tier-boundary test, end to end: deposits move the account across
-$100K and $1M and the very next order goes to the other broker, no restart.
+"""Issue 7's tier-boundary test, end to end: deposits move the account up across
+$100K and $1M, a withdrawal back down across $1M, and the very next order goes
+to the other broker each time, no restart.
 
 The real ``python -m gateway --config`` process (``[broker] type = "tiered"``
 with ``[alpaca]``, ``[ibkr]`` and ``[fix]``) trades against the real
@@ -14,8 +15,8 @@ then checks, from the gateway's own files:
   gateway logs as ``tier_exit_route``), and at least one reached it;
 * the crossing was logged (``tier change retail -> semi_institutional``) and
   alerted (``tier_change`` in the ``alerts`` table), once per crossing;
-* the transfers are in ``cash_flows`` once each, and a withdrawal larger than
-  the engine's cash is refused with a ``cash_flow_refused`` alert;
+* the transfers are in ``cash_flows`` once each, and a withdrawal of more than
+  the whole equity is refused with a ``cash_flow_refused`` alert;
 * the gateway started once (one ``ready`` line, the same process throughout).
 
 Waits are on conditions (routes appearing, rows appearing), so a loaded
@@ -178,15 +179,26 @@ def test_deposits_cross_100k_and_1m_and_change_routing_at_the_next_order(
         institutional = s.next_orders_go_to("fix", before, 60)
         assert s.alive()
 
-        # A withdrawal the engine's cash cannot cover is refused, not booked.
+        # Withdraw $400,000 (equity ≈ $1.145M ± P&L): back to semi, orders to IBKR.
+        third = s.deposit("-400000")
+        before = set(s.routes())
+        back = s.next_orders_go_to("ibkr", before, 60)
+        assert s.alive()
+
+        # A withdrawal of more than the whole equity is refused, not booked.
         refused = s.deposit("-5000000")
         assert wait_for(lambda: s.alerts("cash_flow_refused"), 10), s.why()
 
         # The stand-in re-reports every activity at every poll: still once each.
         time.sleep(2.5)
         flows = s.flows()
-        assert [f for f, _ in flows] == [first, second, refused]
-        assert [a for _, a in flows] == [150_000 * 10**9, 900_000 * 10**9, -5_000_000 * 10**9]
+        assert [f for f, _ in flows] == [first, second, third, refused]
+        assert [a for _, a in flows] == [
+            150_000 * 10**9,
+            900_000 * 10**9,
+            -400_000 * 10**9,
+            -5_000_000 * 10**9,
+        ]
         assert gateway.terminate() == 0
         gateway = None
         state = standin.state()
@@ -204,27 +216,32 @@ def test_deposits_cross_100k_and_1m_and_change_routing_at_the_next_order(
     assert [m.split(":")[0] for m in changes] == [
         "tier change retail -> semi_institutional",
         "tier change semi_institutional -> institutional",
+        "tier change institutional -> semi_institutional",
     ], changes
     assert "new orders go to ibkr" in changes[0] and "new orders go to fix" in changes[1]
+    assert "new orders go to ibkr" in changes[2]
     alerts = s.alerts("tier_change")
-    assert len(alerts) == 2
+    assert len(alerts) == 3
     assert "retail -> semi_institutional" in alerts[0]
     assert "semi_institutional -> institutional" in alerts[1]
+    assert "institutional -> semi_institutional" in alerts[2]
     booked = s.alerts("cash_flow")
-    assert len(booked) == 2 and "tier retail -> semi_institutional" in booked[0]
+    assert len(booked) == 3 and "tier retail -> semi_institutional" in booked[0]
     assert "tier semi_institutional -> institutional" in booked[1]
-    assert "withdrawal of 5000000 is larger than the cash held" in s.alerts("cash_flow_refused")[0]
+    assert "tier institutional -> semi_institutional" in booked[2]
+    assert "withdrawal of 5000000 would leave no equity" in s.alerts("cash_flow_refused")[0]
 
-    # The stand-in's ledger agrees: three activities, cash moved by all three.
+    # The stand-in's ledger agrees: four activities, cash moved by all four.
     activities = state["activities"]
-    assert [a["id"] for a in activities] == [first, second, refused]
-    assert [a["activity_type"] for a in activities] == ["CSD", "CSD", "CSW"]
-    assert sum(Decimal(a["net_amount"]) for a in activities) == Decimal(-3_950_000)
+    assert [a["id"] for a in activities] == [first, second, third, refused]
+    assert [a["activity_type"] for a in activities] == ["CSD", "CSD", "CSW", "CSW"]
+    assert sum(Decimal(a["net_amount"]) for a in activities) == Decimal(-4_350_000)
 
     # Every execution at FIX / IBKR belongs to an order routed there after a crossing.
     routes = s.routes()
     assert {routes[c] for c in semi} >= {"ibkr"}
     assert {routes[c] for c in institutional} >= {"fix"}
+    assert {routes[c] for c in back} >= {"ibkr"}
     prefix = db_rows(s.db, "SELECT value FROM meta WHERE key='id_prefix'")[0][0]
     for e in state.get("fix", {}).get("executions", []):
         assert routes[e["cl_ord_id"]] == "fix" and e["cl_ord_id"].startswith(prefix)
