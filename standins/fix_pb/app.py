@@ -102,6 +102,8 @@ class PrimeBrokerApplication:
                 self.count("reports_without_session")
                 continue
             msg_type, body = self.encode(outcome)
+            if not session.logged_on:
+                self.count("reports_while_disconnected")
             # Sent while the client is away, the report is stored with its
             # sequence number and resent (PossDup=Y) on the next ResendRequest.
             self.push(key, session.send(msg_type, body, time.time_ns()))
