@@ -75,7 +75,7 @@ from gateway.brokers.base import (
     TradeEvent,
 )
 from gateway.fix.framing import FixMessage, parse
-from gateway.fix.orders import ORD_STATUS, OrderMapper
+from gateway.fix.orders import ORD_STATUS, TRADE_EXEC_TYPES, OrderMapper
 from gateway.fix.session import Session, SessionConfig, SessionEvent
 from gateway.fix.store import SqliteStore
 from gateway.fix.transport import FixInitiator
@@ -604,7 +604,7 @@ class PrimeFixBroker:
             raise RejectedRequest(None, "no answer to OrderStatusRequest") from None
         if msg.get(37) in (None, b"NONE"):
             return None
-        view = self._status_view(msg, broker_client_id)
+        view = self._as_delivered(self._status_view(msg, broker_client_id), msg)
         if known is None:  # learnt after a restart: keep it for cancels and fills
             ids = [broker_client_id]
             if view.replaced_by:
@@ -615,6 +615,64 @@ class PrimeFixBroker:
             for cl in ids:
                 self._orders[cl] = order
         return view
+
+    def _as_delivered(self, view: BrokerOrder, reply: FixMessage) -> BrokerOrder:
+        """The prime broker's answer minus the reports still held for the runtime.
+
+        Before ``stream`` the runtime reconciles: it asks for each open order
+        and books whatever the broker filled beyond its own record as one
+        synthetic ``recon:`` fill. Over FIX nothing was missed — the resend
+        already brought every ExecutionReport of the outage, with its ExecID,
+        venue and price, and they wait in ``_held`` for ``stream``. Answering
+        with the broker's full CumQty would book those fills twice over
+        (once as a lump now, the real ones then dropped as "already
+        reconciled"), so the executions table would no longer match the
+        broker's. So the answer is the order as of the last report the runtime
+        will have seen once the held ones are delivered: CumQty less their
+        quantity, and still open if any report of the order is in transit (the
+        held reports carry it to its real state, in order).
+        """
+        if self._on_trade is not None or not self._held:
+            return view
+        chain = {view.broker_client_id, (reply.get(11) or b"").decode("latin-1")}
+        held_qty = held_notional = 0
+        touched = False
+        for msg in self._held:  # in arrival order: a replace adds its new ClOrdID first
+            cl = (msg.get(11) or b"").decode("latin-1")
+            orig = (msg.get(41) or b"").decode("latin-1")
+            if cl not in chain and orig not in chain:
+                continue
+            chain.update(x for x in (cl, orig) if x)
+            exec_id = (msg.get(17) or b"").decode("latin-1")
+            if msg.msg_type != b"8" or exec_id in self.mapper.exec_ids:
+                continue  # a cancel reject, or an execution booked before the restart
+            touched = True
+            if msg.get(150) in TRADE_EXEC_TYPES:
+                try:
+                    qty = _int(msg, 32, "LastQty")
+                    held_qty += qty
+                    held_notional += qty * _price(msg, 31, "LastPx")
+                except BadInput:
+                    continue  # rejected again, and counted, when it is delivered
+        if not touched:
+            return view
+        filled = max(0, view.filled - held_qty)
+        status = view.status
+        if view.replaced_by is None:
+            status = (OrdStatus.PARTIALLY_FILLED if filled else OrdStatus.NEW).value
+        log.info(
+            "order %s: %d of CumQty %d still in transit to the runtime (held reports)",
+            view.broker_client_id,
+            view.filled - filled,
+            view.filled,
+        )
+        return dataclasses.replace(
+            view,
+            filled=filled,
+            filled_notional=max(0, view.filled_notional - held_notional) if filled else 0,
+            status=status,
+            open=status in {s.value for s in OPEN},
+        )
 
     def _status_view(self, msg: FixMessage, asked: str) -> BrokerOrder:
         current = (msg.get(11) or asked.encode()).decode("latin-1")

@@ -147,6 +147,7 @@ class FixPrimeBroker:
             counters=dict(self.app.counters),
             dropped_connections=self.dropped,
             refused_during_outage=self.acceptor.refused_during_outage,
+            fills_while_disconnected=list(self.app.fills_while_disconnected),
             logged_on=self.session.state is State.ACTIVE,
             wire=self.tap.state_json(),
             wall_ns=time.time_ns(),

@@ -198,3 +198,61 @@ def test_crash_before_booking_rereads_the_report_from_the_peer(tmp_path):
             await second.close()
 
     run(scenario())
+
+
+def test_status_asked_before_stream_leaves_the_resent_fills_to_the_stream(tmp_path):
+    """Regression: after a restart the runtime reconciles (``order``) *before*
+    ``stream``. The resend has already brought the outage's fills, held for the
+    stream; answering with the broker's full CumQty made the runtime book them
+    as one synthetic ``recon:`` fill and drop the real executions as "already
+    reconciled" — the executions table no longer matched the broker's."""
+
+    async def scenario() -> None:
+        async with prime_standin() as running:
+            store = tmp_path / "fix.db"
+            first = PrimeFixBroker(settings(running.port, store))
+            rec1 = Recorder()
+            await rec1.attach(first)
+            assert await first.connect()
+            now = running.standin.market_now()
+            await first.submit(_dark(now, "big", 150_000), "acct-big")
+            await wait_until(lambda: len(rec1.fills) >= 1, 20)
+            await first.abort()  # crash
+            booked_qty = sum(f.quantity for f in rec1.fills)
+            pb_order = running.pb.book.orders["acct-big"]
+            await wait_until(lambda: pb_order.cum > booked_qty, 20)  # fills while we are down
+            second = PrimeFixBroker.resuming(
+                settings(running.port, store),
+                None,
+                [
+                    {
+                        "exec_id": f.exec_id,
+                        "client_order_id": f.client_order_id,
+                        "symbol": f.symbol,
+                        "side": f.side.value,
+                        "quantity": f.quantity,
+                        "price": f.price,
+                    }
+                    for f in rec1.fills
+                ],
+            )
+            assert await second.connect()
+            cum_at_ask = pb_order.cum
+            view = await second.order("acct-big")  # the runtime's startup reconciliation
+            assert view is not None
+            in_transit = view.filled - booked_qty
+            assert in_transit == 0, "reconciliation would book the resent fills a second time"
+            assert view.open and view.status in ("new", "partially_filled")
+            assert cum_at_ask > booked_qty
+            rec2 = Recorder()
+            await rec2.attach(second)  # now the held reports reach the runtime, in order
+            await wait_until(lambda: len(rec1.fills) + len(rec2.fills) == len(_execs(running)))
+            ids = [f.exec_id for f in rec1.fills + rec2.fills]
+            assert ids == _execs(running)  # each real execution once, none synthetic
+            assert rec2.fills[0].exec_id not in {f.exec_id for f in rec1.fills}
+            later = await second.order("acct-big")  # after stream: the broker's whole truth
+            assert later is not None and later.filled >= cum_at_ask
+            assert await second.positions() == running.pb.book.positions
+            await second.close()
+
+    run(scenario())
