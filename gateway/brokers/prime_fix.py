@@ -45,6 +45,7 @@ import itertools
 import logging
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -81,6 +82,7 @@ from gateway.fix.store import SqliteStore
 from gateway.fix.transport import FixInitiator
 
 log = logging.getLogger("gateway.prime_fix")
+MAX_EVENTS = 1000
 
 FIX_VERSIONS = ("FIX.4.4",)
 OPEN = frozenset(
@@ -284,7 +286,8 @@ class PrimeFixBroker:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._held: list[FixMessage] = []
         self._lock = asyncio.Lock()
-        self.events: list[SessionEvent] = []
+        # Recent session events (bounded: a reconnect loop must not grow memory).
+        self.events: deque[SessionEvent] = deque(maxlen=MAX_EVENTS)
         self.counters: dict[str, int] = {"duplicates": 0, "bad_reports": 0, "logons": 0}
 
     @classmethod
@@ -348,8 +351,7 @@ class PrimeFixBroker:
 
     def _on_event(self, event: SessionEvent) -> None:
         self.events.append(event)
-        level = logging.INFO if event.kind in ("logon", "gap", "resend_complete") else logging.DEBUG
-        log.log(level, "FIX %s: %s", event.kind, event.text)
+        log.log(_event_level(event), "FIX %s: %s", event.kind, event.text)
         if event.kind == "logon":
             self.counters["logons"] += 1
             self._spawn(self._on_connected())
@@ -823,6 +825,18 @@ class PrimeFixBroker:
             await self.data_broker.close()
         self.store.close()
         self._mark.close()
+
+
+def _event_level(event: SessionEvent) -> int:
+    """Recovery milestones at INFO; a disconnect the session chose (a sequence
+    number too low, a refused Logon, a timeout) at WARNING — those need an
+    operator, the line will not come back by reconnecting alone; the rest
+    (heartbeat-level chatter, PossDup duplicates) at DEBUG."""
+    if event.kind in ("logon", "gap", "resend_complete", "resend_retry"):
+        return logging.INFO
+    if event.kind == "disconnect" and event.text != "logout complete":
+        return logging.WARNING
+    return logging.DEBUG
 
 
 def _int(msg: FixMessage, tag: int, name: str) -> int:
