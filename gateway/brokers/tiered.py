@@ -495,6 +495,7 @@ def build_tiered(config: Any, storage: Any = None) -> TieredBroker:
 
         settings = PrimeFixSettings.from_config(config.fix, fix_store_path(database))
         mine: list[Mapping[str, object]] = []
+        prefix = ""
         if storage is not None and routes is not None:
             prefix = storage.meta("id_prefix") or ""
             held = routes.load()
@@ -503,7 +504,7 @@ def build_tiered(config: Any, storage: Any = None) -> TieredBroker:
                 for row in storage.executions()
                 if held.get(prefix + str(row["client_order_id"])) == PrimeFixBroker.name
             ]
-        institutional = PrimeFixBroker.resuming(settings, None, mine)
+        institutional = PrimeFixBroker.resuming(settings, None, mine, id_prefix=prefix)
     source = AccountTier.SEMI_INSTITUTIONAL if bars == "ibkr" else AccountTier.RETAIL
     return TieredBroker(retail, semi, institutional, data_source=source, routes=routes)
 

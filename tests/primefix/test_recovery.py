@@ -256,3 +256,66 @@ def test_status_asked_before_stream_leaves_the_resent_fills_to_the_stream(tmp_pa
             await second.close()
 
     run(scenario())
+
+
+def test_filled_is_counted_per_clordid_across_a_replace_and_a_restart(tmp_path):
+    """Regression: FIX CumQty spans the whole order, the runtime counts fills per
+    client order id (as Alpaca, where a replace makes a new order) and books any
+    excess as a missed fill. A replaced order with fills under its first
+    ClOrdID was booked twice by the next reconciliation (a ``recon:`` fill for
+    the first id's quantity, then a position mismatch)."""
+
+    def under(fills, cl: str) -> int:
+        return sum(f.quantity for f in fills if f.client_order_id == cl)
+
+    async def scenario() -> None:
+        async with prime_standin() as running:
+            store = tmp_path / "fix.db"
+            first = PrimeFixBroker(settings(running.port, store))
+            rec1 = Recorder()
+            await rec1.attach(first)
+            assert await first.connect()
+            now = running.standin.market_now()
+            await first.submit(_dark(now, "big", 150_000), "acct-big")
+            await wait_until(lambda: under(rec1.fills, "acct-big") > 0, 20)
+            cmd = ReplaceOrder(0, "big2", "big", "AAPL", Side.BUY, 400_000, None)
+            await first.replace(cmd, "acct-big", "acct-big2")
+            await wait_until(lambda: any(t.event == "replaced" for t in rec1.trades), 10)
+            await wait_until(lambda: under(rec1.fills, "acct-big2") > 0, 20)
+            live = await first.order("acct-big2")
+            assert live is not None and live.replaced_by is None
+            assert 0 < live.filled <= under(rec1.fills, "acct-big2")  # not the order's CumQty
+            old = await first.order("acct-big")
+            assert old is not None and old.replaced_by == "acct-big2"
+            assert old.filled == under(rec1.fills, "acct-big")
+            listed = {o.broker_client_id: o for o in await first.open_orders()}
+            assert listed["acct-big2"].filled <= under(rec1.fills, "acct-big2")
+            await first.abort()  # crash; the runtime's table names its own ids
+            rows = [
+                {
+                    "exec_id": f.exec_id,
+                    "client_order_id": f.client_order_id.removeprefix("acct-"),
+                    "symbol": f.symbol,
+                    "side": f.side.value,
+                    "quantity": f.quantity,
+                    "price": f.price,
+                }
+                for f in rec1.fills
+            ]
+            second = PrimeFixBroker.resuming(
+                settings(running.port, store), None, rows, id_prefix="acct-"
+            )
+            assert await second.connect()
+            view = await second.order("acct-big2")  # startup reconciliation
+            assert view is not None
+            assert view.filled == under(rec1.fills, "acct-big2")  # exactly what was booked
+            rec2 = Recorder()
+            await rec2.attach(second)
+            await wait_until(lambda: len(rec1.fills) + len(rec2.fills) == len(_execs(running)))
+            assert [f.exec_id for f in rec1.fills + rec2.fills] == _execs(running)
+            for event in rec2.trades:
+                if event.fill is not None:  # cum per ClOrdID, as the runtime compares it
+                    assert event.cum_filled <= under(rec1.fills + rec2.fills, "acct-big2")
+            await second.close()
+
+    run(scenario())
