@@ -653,6 +653,7 @@ class PrimeFixBroker:
         chain = {view.broker_client_id, current, *self._earlier_ids(current)}
         held_qty = held_notional = 0
         touched = False
+        booked = self.mapper.exec_ids  # a copy: take it once
         for msg in self._held:  # in arrival order: a replace adds its new ClOrdID first
             cl = (msg.get(11) or b"").decode("latin-1")
             orig = (msg.get(41) or b"").decode("latin-1")
@@ -660,7 +661,7 @@ class PrimeFixBroker:
                 continue
             chain.update(x for x in (cl, orig) if x)
             exec_id = (msg.get(17) or b"").decode("latin-1")
-            if msg.msg_type != b"8" or exec_id in self.mapper.exec_ids:
+            if msg.msg_type != b"8" or exec_id in booked:
                 continue  # a cancel reject, or an execution booked before the restart
             touched = True
             if msg.get(150) in TRADE_EXEC_TYPES:
@@ -675,7 +676,7 @@ class PrimeFixBroker:
         filled = max(0, view.filled - held_qty)
         status = (OrdStatus.PARTIALLY_FILLED if filled else OrdStatus.NEW).value
         log.info(
-            "order %s: %d of CumQty %d still in transit to the runtime (held reports)",
+            "order %s: %d of %d filled still in transit to the runtime (held reports)",
             view.broker_client_id,
             view.filled - filled,
             view.filled,
