@@ -293,6 +293,7 @@ class PrimeFixBroker:
         self._req_ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._held: list[FixMessage] = []
+        self._mark_frozen = False  # set when the runtime begins a graceful stop
         self._lock = asyncio.Lock()
         # Recent session events (bounded: a reconnect loop must not grow memory).
         self.events: deque[SessionEvent] = deque(maxlen=MAX_EVENTS)
@@ -386,7 +387,7 @@ class PrimeFixBroker:
                     self._held.append(msg)
                     continue
                 await self._handle_safely(msg)
-                if not self._held and msg.seq_num is not None:
+                if not self._held and not self._mark_frozen and msg.seq_num is not None:
                     self._mark.set(msg.seq_num, msg.get(43) == b"Y")
 
     async def _handle_safely(self, msg: FixMessage) -> None:
@@ -859,7 +860,17 @@ class PrimeFixBroker:
     async def restart_data_stream(self, reason: str) -> None:
         await self._data().restart_data_stream(reason)
 
+    def shutting_down(self) -> None:
+        """The runtime has begun a graceful stop: from here on it may drop the
+        trade events it is handed (it ignores them once it is stopping), so the
+        processed mark stops advancing. Reports from now on are read again
+        after the next start (PossDup resend); those it did book are dropped
+        by ExecID, those it dropped are booked then — none is lost."""
+        self._mark_frozen = True
+
     async def stop_market_data(self) -> None:
+        """The first thing the runtime's graceful stop does (see ``shutting_down``)."""
+        self.shutting_down()
         stop = getattr(self.data_broker, "stop_market_data", None)
         if stop is not None:
             await stop()

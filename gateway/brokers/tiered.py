@@ -433,6 +433,10 @@ class TieredBroker:
         stop = getattr(self.data, "stop_market_data", None)
         if stop is not None:
             await stop()
+        for broker in self.brokers:  # the graceful stop begins (prime_fix: keep reports)
+            shutting_down = getattr(broker, "shutting_down", None)
+            if shutting_down is not None:
+                shutting_down()
 
     async def close(self) -> None:
         failure: BaseException | None = None

@@ -319,3 +319,48 @@ def test_filled_is_counted_per_clordid_across_a_replace_and_a_restart(tmp_path):
             await second.close()
 
     run(scenario())
+
+
+def test_reports_the_stopping_runtime_ignored_are_read_again_after_restart(tmp_path):
+    """Regression: a graceful stop ignores trade events once it is stopping
+    (after ``stop_market_data``), yet the adapter marked them processed, so a
+    fill arriving during shutdown was never re-read: the next start could only
+    book it as a synthetic reconciliation lump. Now the mark freezes when the
+    stop begins; the fill comes back by resend and is booked with its ExecID."""
+
+    async def scenario() -> None:
+        async with prime_standin() as running:
+            store = tmp_path / "fix.db"
+            first = PrimeFixBroker(settings(running.port, store))
+            booked: list = []
+            ignored: list = []
+            stopping = False
+
+            async def on_trade(event) -> None:
+                if event.fill is not None:
+                    (ignored if stopping else booked).append(event.fill)
+
+            rec = Recorder()
+            await first.stream(rec.on_bar, on_trade, rec.on_bad, rec.on_connected)
+            assert await first.connect()
+            now = running.standin.market_now()
+            await first.submit(_dark(now, "big", 150_000), "acct-big")
+            await wait_until(lambda: booked, 20)
+            await first.stop_market_data()  # the runtime's stop begins
+            stopping = True
+            await wait_until(lambda: ignored, 20)  # a fill the stopping runtime dropped
+            await first.close()
+            second = PrimeFixBroker(
+                settings(running.port, store), known_exec_ids=[f.exec_id for f in booked]
+            )
+            rec2 = Recorder()
+            await rec2.attach(second)
+            assert await second.connect()
+            await wait_until(lambda: len(booked) + len(rec2.fills) == len(_execs(running)), 20)
+            assert [f.exec_id for f in booked + rec2.fills] == _execs(running)[
+                : len(booked) + len(rec2.fills)
+            ]
+            assert ignored[0].exec_id in {f.exec_id for f in rec2.fills}
+            await second.close()
+
+    run(scenario())
