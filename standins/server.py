@@ -601,7 +601,11 @@ class StandIn:
         except (json.JSONDecodeError, UnicodeDecodeError):
             body = None
         if isinstance(body, dict) and body.get("fault") == "drop_fix" and self.fix is not None:
-            return web.json_response({"ok": True, "dropped": self.fix.drop()})
+            try:
+                return web.json_response(self.fix.control(body))
+            except BadInput as exc:
+                self.faults.count("bad_control")
+                return web.json_response({"ok": False, "error": str(exc)}, status=400)
         if isinstance(body, dict) and body.get("fault") == "drop_tws" and self.tws is not None:
             return web.json_response({"ok": True, "dropped": self.tws.drop()})
         if isinstance(body, dict) and "cash_flow" in body:

@@ -45,6 +45,7 @@ import itertools
 import logging
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -75,12 +76,13 @@ from gateway.brokers.base import (
     TradeEvent,
 )
 from gateway.fix.framing import FixMessage, parse
-from gateway.fix.orders import ORD_STATUS, OrderMapper
+from gateway.fix.orders import ORD_STATUS, TRADE_EXEC_TYPES, OrderMapper
 from gateway.fix.session import Session, SessionConfig, SessionEvent
 from gateway.fix.store import SqliteStore
 from gateway.fix.transport import FixInitiator
 
 log = logging.getLogger("gateway.prime_fix")
+MAX_EVENTS = 1000
 
 FIX_VERSIONS = ("FIX.4.4",)
 OPEN = frozenset(
@@ -240,7 +242,10 @@ class PrimeFixBroker:
         *,
         known_exec_ids: Iterable[str] = (),
         booked_fills: Iterable[Fill] = (),
+        id_prefix: str = "",
     ) -> None:
+        """``id_prefix``: what the runtime puts before its own order ids to make
+        ClOrdIDs (``booked_fills`` name the runtime's ids; the session, ours)."""
         self.settings = settings
         self.data_broker = data_broker
         config = SessionConfig(
@@ -270,8 +275,13 @@ class PrimeFixBroker:
         for symbol, qty in settings.opening_positions:
             self._positions[symbol] = self._positions.get(symbol, 0) + qty
         self._last_price: dict[str, int] = {}
+        # Quantity and notional filled under each ClOrdID (a replace starts a
+        # new one): the runtime counts fills per ClOrdID, FIX's CumQty per order.
+        self._filled_by_id: dict[str, tuple[int, int]] = {}
+        self._replaced_from: dict[str, str] | None = None  # new ClOrdID → OrigClOrdID
         for fill in booked_fills:
             self._book(fill)
+            self._note_fill(id_prefix + fill.client_order_id, fill.quantity, fill.price)
         self._initiator: FixInitiator | None = None
         self._inbox: asyncio.Queue[FixMessage] | None = None
         self._consumer: asyncio.Task[None] | None = None
@@ -283,8 +293,10 @@ class PrimeFixBroker:
         self._req_ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._held: list[FixMessage] = []
+        self._mark_frozen = False  # set when the runtime begins a graceful stop
         self._lock = asyncio.Lock()
-        self.events: list[SessionEvent] = []
+        # Recent session events (bounded: a reconnect loop must not grow memory).
+        self.events: deque[SessionEvent] = deque(maxlen=MAX_EVENTS)
         self.counters: dict[str, int] = {"duplicates": 0, "bad_reports": 0, "logons": 0}
 
     @classmethod
@@ -293,6 +305,7 @@ class PrimeFixBroker:
         settings: PrimeFixSettings,
         data_broker: Broker | None,
         executions: Iterable[Mapping[str, object]],
+        id_prefix: str = "",
     ) -> PrimeFixBroker:
         """Built from the runtime's executions table (``Storage.executions()`` rows:
         exec_id, client_order_id, symbol, side, quantity, price, fee, time_ns):
@@ -304,6 +317,7 @@ class PrimeFixBroker:
             data_broker,
             known_exec_ids=[f.exec_id for f in fills],
             booked_fills=fills,
+            id_prefix=id_prefix,
         )
 
     # ------------------------------------------------------------ session
@@ -348,8 +362,7 @@ class PrimeFixBroker:
 
     def _on_event(self, event: SessionEvent) -> None:
         self.events.append(event)
-        level = logging.INFO if event.kind in ("logon", "gap", "resend_complete") else logging.DEBUG
-        log.log(level, "FIX %s: %s", event.kind, event.text)
+        log.log(_event_level(event), "FIX %s: %s", event.kind, event.text)
         if event.kind == "logon":
             self.counters["logons"] += 1
             self._spawn(self._on_connected())
@@ -374,7 +387,7 @@ class PrimeFixBroker:
                     self._held.append(msg)
                     continue
                 await self._handle_safely(msg)
-                if not self._held and msg.seq_num is not None:
+                if not self._held and not self._mark_frozen and msg.seq_num is not None:
                     self._mark.set(msg.seq_num, msg.get(43) == b"Y")
 
     async def _handle_safely(self, msg: FixMessage) -> None:
@@ -426,8 +439,10 @@ class PrimeFixBroker:
                 order.quantity = _int(msg, 38, "OrderQty")
             order.acked.set()
         fill = next((e for e in events if isinstance(e, Fill)), None)
+        cum = self._own_cum(cl_ord_id, cum, 0)[0]
         if fill is not None:
             self._book(fill)
+            self._note_fill(cl_ord_id, fill.quantity, fill.price)
             event = "fill" if status is OrdStatus.FILLED else "partial_fill"
             return TradeEvent(cl_ord_id, event, fill, None, cum)
         update = next((e for e in events if isinstance(e, OrderUpdate)), None)
@@ -529,6 +544,7 @@ class PrimeFixBroker:
                 raise RejectedRequest(None, f"terms of {order.current} are unknown") from None
             msg_type, body = self.mapper.replace_request(cmd)
         self._orders[new_broker_client_id] = order
+        self._replace_links()[new_broker_client_id] = order.current
         self._send(msg_type, body)
         return BrokerOrder(
             new_broker_client_id,
@@ -579,7 +595,7 @@ class PrimeFixBroker:
         known = self._orders.get(broker_client_id)
         if not await self.connect():
             if known is not None:
-                return known.view(broker_client_id)
+                return self._local_view(known, broker_client_id)
             raise RejectedRequest(None, "prime broker session is not logged on")
         req = f"S{next(self._req_ids)}-{time.time_ns()}"
         future: asyncio.Future[FixMessage] = asyncio.get_running_loop().create_future()
@@ -600,11 +616,11 @@ class PrimeFixBroker:
         except TimeoutError:
             self._pending_status.pop(req, None)
             if known is not None:
-                return known.view(broker_client_id)
+                return self._local_view(known, broker_client_id)
             raise RejectedRequest(None, "no answer to OrderStatusRequest") from None
         if msg.get(37) in (None, b"NONE"):
             return None
-        view = self._status_view(msg, broker_client_id)
+        view = self._as_delivered(self._status_view(msg, broker_client_id), msg)
         if known is None:  # learnt after a restart: keep it for cancels and fills
             ids = [broker_client_id]
             if view.replaced_by:
@@ -616,15 +632,134 @@ class PrimeFixBroker:
                 self._orders[cl] = order
         return view
 
+    def _as_delivered(self, view: BrokerOrder, reply: FixMessage) -> BrokerOrder:
+        """The prime broker's answer minus the reports still held for the runtime.
+
+        Before ``stream`` the runtime reconciles: it asks for each open order
+        and books whatever the broker filled beyond its own record as one
+        synthetic ``recon:`` fill. Over FIX nothing was missed — the resend
+        already brought every ExecutionReport of the outage, with its ExecID,
+        venue and price, and they wait in ``_held`` for ``stream``. Answering
+        with the broker's full CumQty would book those fills twice over
+        (once as a lump now, the real ones then dropped as "already
+        reconciled"), so the executions table would no longer match the
+        broker's. So the answer is the order as of the last report the runtime
+        will have seen once the held ones are delivered: CumQty less their
+        quantity, and still open if any report of the order is in transit (the
+        held reports carry it to its real state, in order).
+        """
+        if self._on_trade is not None or not self._held or view.replaced_by is not None:
+            return view  # (an earlier ClOrdID's fills come from our own record)
+        current = (reply.get(11) or b"").decode("latin-1") or view.broker_client_id
+        chain = {view.broker_client_id, current, *self._earlier_ids(current)}
+        held_qty = held_notional = 0
+        touched = False
+        booked = self.mapper.exec_ids  # a copy: take it once
+        for msg in self._held:  # in arrival order: a replace adds its new ClOrdID first
+            cl = (msg.get(11) or b"").decode("latin-1")
+            orig = (msg.get(41) or b"").decode("latin-1")
+            if cl not in chain and orig not in chain:
+                continue
+            chain.update(x for x in (cl, orig) if x)
+            exec_id = (msg.get(17) or b"").decode("latin-1")
+            if msg.msg_type != b"8" or exec_id in booked:
+                continue  # a cancel reject, or an execution booked before the restart
+            touched = True
+            if msg.get(150) in TRADE_EXEC_TYPES:
+                try:
+                    qty = _int(msg, 32, "LastQty")
+                    held_qty += qty
+                    held_notional += qty * _price(msg, 31, "LastPx")
+                except BadInput:
+                    continue  # rejected again, and counted, when it is delivered
+        if not touched:
+            return view
+        filled = max(0, view.filled - held_qty)
+        status = (OrdStatus.PARTIALLY_FILLED if filled else OrdStatus.NEW).value
+        log.info(
+            "order %s: %d of %d filled still in transit to the runtime (held reports)",
+            view.broker_client_id,
+            view.filled - filled,
+            view.filled,
+        )
+        return dataclasses.replace(
+            view,
+            filled=filled,
+            filled_notional=max(0, view.filled_notional - held_notional) if filled else 0,
+            status=status,
+            open=status in {s.value for s in OPEN},
+        )
+
+    # ------------------------------------------------- fills per ClOrdID
+    def _local_view(self, order: _Order, broker_client_id: str) -> BrokerOrder:
+        """What we know of the order without asking, filled counted per ClOrdID."""
+        view = order.view(broker_client_id)
+        if view.replaced_by is not None:
+            filled, notional = self._filled_by_id.get(broker_client_id, (0, 0))
+        else:
+            filled, notional = self._own_cum(broker_client_id, view.filled, view.filled_notional)
+        return dataclasses.replace(view, filled=filled, filled_notional=notional)
+
+    def _note_fill(self, cl_ord_id: str, quantity: int, price: int) -> None:
+        qty, notional = self._filled_by_id.get(cl_ord_id, (0, 0))
+        self._filled_by_id[cl_ord_id] = (qty + quantity, notional + quantity * price)
+
+    def _replace_links(self) -> dict[str, str]:
+        """New ClOrdID → the one it replaced, from every G we ever sent (the
+        session store keeps them across restarts; read once, then kept up)."""
+        if self._replaced_from is None:
+            links: dict[str, str] = {}
+            for _, raw in self.store.sent_range(1, self.store.next_sender_seq - 1):
+                if b"\x0135=G\x01" not in raw:
+                    continue
+                msg = FixMessage(parse(raw))
+                new, orig = msg.get(11), msg.get(41)
+                if new and orig:
+                    links[new.decode("latin-1")] = orig.decode("latin-1")
+            self._replaced_from = links
+        return self._replaced_from
+
+    def _earlier_ids(self, cl_ord_id: str) -> list[str]:
+        """The ClOrdIDs the order had before ``cl_ord_id``, newest first."""
+        links = self._replace_links()
+        out: list[str] = []
+        current = cl_ord_id
+        while current in links and links[current] not in out and links[current] != cl_ord_id:
+            current = links[current]
+            out.append(current)
+        return out
+
+    def _own_cum(self, cl_ord_id: str, cum: int, notional: int) -> tuple[int, int]:
+        """CumQty (and notional) of the order → what was filled under ``cl_ord_id``.
+
+        FIX counts CumQty over the whole order, across replaces; the runtime,
+        like Alpaca (where a replace makes a new order), counts per client
+        order id and books any excess as a missed fill. So the fills known
+        under the order's earlier ClOrdIDs are taken off. Without that a
+        replaced order that had fills was booked twice by the next
+        reconciliation (a ``recon:`` fill for the earlier ids' quantity)."""
+        earlier_qty = earlier_notional = 0
+        for earlier in self._earlier_ids(cl_ord_id):
+            qty, value = self._filled_by_id.get(earlier, (0, 0))
+            earlier_qty += qty
+            earlier_notional += value
+        if not earlier_qty:
+            return cum, notional
+        return max(0, cum - earlier_qty), max(0, notional - earlier_notional)
+
     def _status_view(self, msg: FixMessage, asked: str) -> BrokerOrder:
         current = (msg.get(11) or asked.encode()).decode("latin-1")
         status = ORD_STATUS.get(msg.get(39) or b"")
         if status is None:
             raise BadInput("OrdStatus(39)", msg.get(39), "unknown order status")
         cum = _int(msg, 14, "CumQty")
+        notional = cum * _price(msg, 6, "AvgPx")
         replaced_by = None
         if current != asked:
             replaced_by, status = current, OrdStatus.REPLACED
+            filled, notional = self._filled_by_id.get(asked, (0, 0))
+        else:
+            filled, notional = self._own_cum(asked, cum, notional)
         side = Side.BUY if msg.get(54) == b"1" else Side.SELL
         return BrokerOrder(
             broker_client_id=asked,
@@ -632,8 +767,8 @@ class PrimeFixBroker:
             symbol=(msg.get(55) or b"").decode("latin-1"),
             side=side.value,
             quantity=_int(msg, 38, "OrderQty") if msg.get(38) else cum,
-            filled=cum,
-            filled_notional=cum * _price(msg, 6, "AvgPx"),
+            filled=filled,
+            filled_notional=notional,
             status=status.value,
             open=status in OPEN,
             replaced_by=replaced_by,
@@ -725,7 +860,17 @@ class PrimeFixBroker:
     async def restart_data_stream(self, reason: str) -> None:
         await self._data().restart_data_stream(reason)
 
+    def shutting_down(self) -> None:
+        """The runtime has begun a graceful stop: from here on it may drop the
+        trade events it is handed (it ignores them once it is stopping), so the
+        processed mark stops advancing. Reports from now on are read again
+        after the next start (PossDup resend); those it did book are dropped
+        by ExecID, those it dropped are booked then — none is lost."""
+        self._mark_frozen = True
+
     async def stop_market_data(self) -> None:
+        """The first thing the runtime's graceful stop does (see ``shutting_down``)."""
+        self.shutting_down()
         stop = getattr(self.data_broker, "stop_market_data", None)
         if stop is not None:
             await stop()
@@ -765,6 +910,18 @@ class PrimeFixBroker:
             await self.data_broker.close()
         self.store.close()
         self._mark.close()
+
+
+def _event_level(event: SessionEvent) -> int:
+    """Recovery milestones at INFO; a disconnect the session chose (a sequence
+    number too low, a refused Logon, a timeout) at WARNING — those need an
+    operator, the line will not come back by reconnecting alone; the rest
+    (heartbeat-level chatter, PossDup duplicates) at DEBUG."""
+    if event.kind in ("logon", "gap", "resend_complete", "resend_retry"):
+        return logging.INFO
+    if event.kind == "disconnect" and event.text != "logout complete":
+        return logging.WARNING
+    return logging.DEBUG
 
 
 def _int(msg: FixMessage, tag: int, name: str) -> int:

@@ -433,6 +433,10 @@ class TieredBroker:
         stop = getattr(self.data, "stop_market_data", None)
         if stop is not None:
             await stop()
+        for broker in self.brokers:  # the graceful stop begins (prime_fix: keep reports)
+            shutting_down = getattr(broker, "shutting_down", None)
+            if shutting_down is not None:
+                shutting_down()
 
     async def close(self) -> None:
         failure: BaseException | None = None
@@ -495,6 +499,7 @@ def build_tiered(config: Any, storage: Any = None) -> TieredBroker:
 
         settings = PrimeFixSettings.from_config(config.fix, fix_store_path(database))
         mine: list[Mapping[str, object]] = []
+        prefix = ""
         if storage is not None and routes is not None:
             prefix = storage.meta("id_prefix") or ""
             held = routes.load()
@@ -503,7 +508,7 @@ def build_tiered(config: Any, storage: Any = None) -> TieredBroker:
                 for row in storage.executions()
                 if held.get(prefix + str(row["client_order_id"])) == PrimeFixBroker.name
             ]
-        institutional = PrimeFixBroker.resuming(settings, None, mine)
+        institutional = PrimeFixBroker.resuming(settings, None, mine, id_prefix=prefix)
     source = AccountTier.SEMI_INSTITUTIONAL if bars == "ibkr" else AccountTier.RETAIL
     return TieredBroker(retail, semi, institutional, data_source=source, routes=routes)
 

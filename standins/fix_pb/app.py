@@ -55,6 +55,9 @@ class PrimeBrokerApplication:
         self.push: Push = lambda _key, _actions: None
         self.counters: dict[str, int] = {}
         self.seen_requests: set[tuple[str, str]] = set()  # (session, ClOrdID) of F/G
+        # ExecIDs of fills that could only be stored (the client was away): each
+        # must reach the client later by resend — crash tests check exactly these.
+        self.fills_while_disconnected: list[str] = []
 
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + n
@@ -102,6 +105,10 @@ class PrimeBrokerApplication:
                 self.count("reports_without_session")
                 continue
             msg_type, body = self.encode(outcome)
+            if not session.logged_on:
+                self.count("reports_while_disconnected")
+                if isinstance(outcome, Report) and outcome.exec_type == b"F":
+                    self.fills_while_disconnected.append(outcome.exec_id)
             # Sent while the client is away, the report is stored with its
             # sequence number and resent (PossDup=Y) on the next ResendRequest.
             self.push(key, session.send(msg_type, body, time.time_ns()))

@@ -15,12 +15,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.errors import BadInput
 from gateway.fix.router import AcceptorRouter
-from gateway.fix.session import Actions, Session, SessionConfig, SessionEvent
+from gateway.fix.session import Actions, Session, SessionConfig, SessionEvent, State
 from gateway.fix.store import MemoryStore, MessageStore, SqliteStore
 from gateway.fix.transport import FixAcceptor, _Connection
 from standins.fix_pb.app import PrimeBrokerApplication
 from standins.fix_pb.book import PrimeBook
+from standins.fix_pb.tap import TappedRouter, WireTap
 
 if TYPE_CHECKING:
     from standins.server import StandIn
@@ -28,24 +30,36 @@ if TYPE_CHECKING:
 SENDER = "PRIMEBROKER"
 TARGET = "SOVEREIGN"
 SEED_OFFSET = 104_729  # the prime broker's venues draw from their own seeded streams
+MAX_OUTAGE_S = 300.0
 
 
 class _Acceptor(FixAcceptor):
-    """``FixAcceptor`` that can also push to a session and cut its connections."""
+    """``FixAcceptor`` that can also push to a session, cut its connections and
+    refuse new ones for a while (a network outage, not just a reset line)."""
 
-    def __init__(self, router: AcceptorRouter, host: str, port: int, on_event: Any) -> None:
+    def __init__(
+        self, router: AcceptorRouter, host: str, port: int, on_event: Any, tap: WireTap
+    ) -> None:
         super().__init__(router, host, port, on_event=on_event)
         self.connections: dict[int, _Connection] = {}
+        self.tap = tap
+        self.down_until = 0.0  # time.monotonic() before which connections are cut at once
+        self.refused_during_outage = 0
 
     def made(self, conn: _Connection) -> None:
+        if time.monotonic() < self.down_until and conn.transport is not None:
+            self.refused_during_outage += 1
+            conn.transport.abort()
+            return
         self.connections[conn.conn_id] = conn
         super().made(conn)
 
     def lost(self, conn: _Connection) -> None:
-        self.connections.pop(conn.conn_id, None)
-        super().lost(conn)
+        if self.connections.pop(conn.conn_id, None) is not None:
+            super().lost(conn)
 
     def push(self, key: str, actions: Actions) -> None:
+        self.tap.outbound(actions, time.time_ns())
         self.deliver(actions)
         for conn_id, conn in list(self.connections.items()):
             session = self.router.session_for(conn_id)
@@ -88,8 +102,9 @@ class FixPrimeBroker:
         )
         self.session = Session(config, store, self.app)
         self.events: list[SessionEvent] = []
+        self.tap = WireTap()
         self.acceptor = _Acceptor(
-            AcceptorRouter([self.session]), "127.0.0.1", 0, self.events.append
+            TappedRouter([self.session], self.tap), "127.0.0.1", 0, self.events.append, self.tap
         )
         self.app.push = self.acceptor.push
         self.dropped = 0
@@ -103,11 +118,25 @@ class FixPrimeBroker:
     async def stop(self) -> None:
         await self.acceptor.stop()
 
-    def drop(self) -> int:
-        """Cut every connection without a Logout, as a network failure does."""
+    def drop(self, down_s: float = 0.0) -> int:
+        """Cut every connection without a Logout, as a network failure does, and
+        cut new ones for ``down_s`` real seconds (the outage lasts that long)."""
+        self.acceptor.down_until = time.monotonic() + down_s
         n = self.acceptor.abort_all()
         self.dropped += n
         return n
+
+    def control(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /_control {"fault": "drop_fix", "down_s": 2.5}``; ``down_s`` optional.
+
+        Raises ``BadInput`` naming ``down_s`` when it is not a number in
+        0..300 seconds (nothing is dropped then)."""
+        down = body.get("down_s", 0)
+        if isinstance(down, bool) or not isinstance(down, int | float):
+            raise BadInput("down_s", down, "must be a number of seconds")
+        if not 0 <= down <= MAX_OUTAGE_S:
+            raise BadInput("down_s", down, f"must be in 0..{MAX_OUTAGE_S:g} seconds")
+        return {"ok": True, "dropped": self.drop(float(down)), "down_s": float(down)}
 
     def state_json(self) -> dict[str, Any]:
         state = self.book.state_json()
@@ -120,6 +149,10 @@ class FixPrimeBroker:
             },
             counters=dict(self.app.counters),
             dropped_connections=self.dropped,
+            refused_during_outage=self.acceptor.refused_during_outage,
+            fills_while_disconnected=list(self.app.fills_while_disconnected),
+            logged_on=self.session.state is State.ACTIVE,
+            wire=self.tap.state_json(),
             wall_ns=time.time_ns(),
         )
         return state

@@ -198,3 +198,169 @@ def test_crash_before_booking_rereads_the_report_from_the_peer(tmp_path):
             await second.close()
 
     run(scenario())
+
+
+def test_status_asked_before_stream_leaves_the_resent_fills_to_the_stream(tmp_path):
+    """Regression: after a restart the runtime reconciles (``order``) *before*
+    ``stream``. The resend has already brought the outage's fills, held for the
+    stream; answering with the broker's full CumQty made the runtime book them
+    as one synthetic ``recon:`` fill and drop the real executions as "already
+    reconciled" — the executions table no longer matched the broker's."""
+
+    async def scenario() -> None:
+        async with prime_standin() as running:
+            store = tmp_path / "fix.db"
+            first = PrimeFixBroker(settings(running.port, store))
+            rec1 = Recorder()
+            await rec1.attach(first)
+            assert await first.connect()
+            now = running.standin.market_now()
+            await first.submit(_dark(now, "big", 150_000), "acct-big")
+            await wait_until(lambda: len(rec1.fills) >= 1, 20)
+            await first.abort()  # crash
+            booked_qty = sum(f.quantity for f in rec1.fills)
+            pb_order = running.pb.book.orders["acct-big"]
+            await wait_until(lambda: pb_order.cum > booked_qty, 20)  # fills while we are down
+            second = PrimeFixBroker.resuming(
+                settings(running.port, store),
+                None,
+                [
+                    {
+                        "exec_id": f.exec_id,
+                        "client_order_id": f.client_order_id,
+                        "symbol": f.symbol,
+                        "side": f.side.value,
+                        "quantity": f.quantity,
+                        "price": f.price,
+                    }
+                    for f in rec1.fills
+                ],
+            )
+            assert await second.connect()
+            cum_at_ask = pb_order.cum
+            view = await second.order("acct-big")  # the runtime's startup reconciliation
+            assert view is not None
+            in_transit = view.filled - booked_qty
+            assert in_transit == 0, "reconciliation would book the resent fills a second time"
+            assert view.open and view.status in ("new", "partially_filled")
+            assert cum_at_ask > booked_qty
+            rec2 = Recorder()
+            await rec2.attach(second)  # now the held reports reach the runtime, in order
+            await wait_until(lambda: len(rec1.fills) + len(rec2.fills) == len(_execs(running)))
+            ids = [f.exec_id for f in rec1.fills + rec2.fills]
+            assert ids == _execs(running)  # each real execution once, none synthetic
+            assert rec2.fills[0].exec_id not in {f.exec_id for f in rec1.fills}
+            later = await second.order("acct-big")  # after stream: the broker's whole truth
+            assert later is not None and later.filled >= cum_at_ask
+            assert await second.positions() == running.pb.book.positions
+            await second.close()
+
+    run(scenario())
+
+
+def test_filled_is_counted_per_clordid_across_a_replace_and_a_restart(tmp_path):
+    """Regression: FIX CumQty spans the whole order, the runtime counts fills per
+    client order id (as Alpaca, where a replace makes a new order) and books any
+    excess as a missed fill. A replaced order with fills under its first
+    ClOrdID was booked twice by the next reconciliation (a ``recon:`` fill for
+    the first id's quantity, then a position mismatch)."""
+
+    def under(fills, cl: str) -> int:
+        return sum(f.quantity for f in fills if f.client_order_id == cl)
+
+    async def scenario() -> None:
+        async with prime_standin() as running:
+            store = tmp_path / "fix.db"
+            first = PrimeFixBroker(settings(running.port, store))
+            rec1 = Recorder()
+            await rec1.attach(first)
+            assert await first.connect()
+            now = running.standin.market_now()
+            await first.submit(_dark(now, "big", 150_000), "acct-big")
+            await wait_until(lambda: under(rec1.fills, "acct-big") > 0, 20)
+            cmd = ReplaceOrder(0, "big2", "big", "AAPL", Side.BUY, 400_000, None)
+            await first.replace(cmd, "acct-big", "acct-big2")
+            await wait_until(lambda: any(t.event == "replaced" for t in rec1.trades), 10)
+            await wait_until(lambda: under(rec1.fills, "acct-big2") > 0, 20)
+            live = await first.order("acct-big2")
+            assert live is not None and live.replaced_by is None
+            assert 0 < live.filled <= under(rec1.fills, "acct-big2")  # not the order's CumQty
+            old = await first.order("acct-big")
+            assert old is not None and old.replaced_by == "acct-big2"
+            assert old.filled == under(rec1.fills, "acct-big")
+            listed = {o.broker_client_id: o for o in await first.open_orders()}
+            assert listed["acct-big2"].filled <= under(rec1.fills, "acct-big2")
+            await first.abort()  # crash; the runtime's table names its own ids
+            rows = [
+                {
+                    "exec_id": f.exec_id,
+                    "client_order_id": f.client_order_id.removeprefix("acct-"),
+                    "symbol": f.symbol,
+                    "side": f.side.value,
+                    "quantity": f.quantity,
+                    "price": f.price,
+                }
+                for f in rec1.fills
+            ]
+            second = PrimeFixBroker.resuming(
+                settings(running.port, store), None, rows, id_prefix="acct-"
+            )
+            assert await second.connect()
+            view = await second.order("acct-big2")  # startup reconciliation
+            assert view is not None
+            assert view.filled == under(rec1.fills, "acct-big2")  # exactly what was booked
+            rec2 = Recorder()
+            await rec2.attach(second)
+            await wait_until(lambda: len(rec1.fills) + len(rec2.fills) == len(_execs(running)))
+            assert [f.exec_id for f in rec1.fills + rec2.fills] == _execs(running)
+            for event in rec2.trades:
+                if event.fill is not None:  # cum per ClOrdID, as the runtime compares it
+                    assert event.cum_filled <= under(rec1.fills + rec2.fills, "acct-big2")
+            await second.close()
+
+    run(scenario())
+
+
+def test_reports_the_stopping_runtime_ignored_are_read_again_after_restart(tmp_path):
+    """Regression: a graceful stop ignores trade events once it is stopping
+    (after ``stop_market_data``), yet the adapter marked them processed, so a
+    fill arriving during shutdown was never re-read: the next start could only
+    book it as a synthetic reconciliation lump. Now the mark freezes when the
+    stop begins; the fill comes back by resend and is booked with its ExecID."""
+
+    async def scenario() -> None:
+        async with prime_standin() as running:
+            store = tmp_path / "fix.db"
+            first = PrimeFixBroker(settings(running.port, store))
+            booked: list = []
+            ignored: list = []
+            stopping = False
+
+            async def on_trade(event) -> None:
+                if event.fill is not None:
+                    (ignored if stopping else booked).append(event.fill)
+
+            rec = Recorder()
+            await first.stream(rec.on_bar, on_trade, rec.on_bad, rec.on_connected)
+            assert await first.connect()
+            now = running.standin.market_now()
+            await first.submit(_dark(now, "big", 150_000), "acct-big")
+            await wait_until(lambda: booked, 20)
+            await first.stop_market_data()  # the runtime's stop begins
+            stopping = True
+            await wait_until(lambda: ignored, 20)  # a fill the stopping runtime dropped
+            await first.close()
+            second = PrimeFixBroker(
+                settings(running.port, store), known_exec_ids=[f.exec_id for f in booked]
+            )
+            rec2 = Recorder()
+            await rec2.attach(second)
+            assert await second.connect()
+            await wait_until(lambda: len(booked) + len(rec2.fills) == len(_execs(running)), 20)
+            assert [f.exec_id for f in booked + rec2.fills] == _execs(running)[
+                : len(booked) + len(rec2.fills)
+            ]
+            assert ignored[0].exec_id in {f.exec_id for f in rec2.fills}
+            await second.close()
+
+    run(scenario())

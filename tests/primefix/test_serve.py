@@ -48,7 +48,14 @@ def test_sim_serve_prints_the_fix_endpoint_and_trades_over_it(tmp_path):
             answer = await asyncio.to_thread(
                 requests.post, endpoints["control"], json={"fault": "drop_fix"}, timeout=5
             )
-            assert answer.json() == {"ok": True, "dropped": 1}
+            assert answer.json() == {"ok": True, "dropped": 1, "down_s": 0.0}
+            bad = await asyncio.to_thread(
+                requests.post,
+                endpoints["control"],
+                json={"fault": "drop_fix", "down_s": "long"},
+                timeout=5,
+            )
+            assert bad.status_code == 400 and "down_s" in bad.json()["error"]
             await wait_until(lambda: broker.counters["logons"] == 2, 10)
             await broker.submit(SubmitOrder(now, "c", None, "MSFT", Side.SELL, 100), "g-c")
             await wait_until(lambda: any(f.client_order_id == "g-c" for f in rec.fills), 10)
