@@ -46,11 +46,17 @@ def _make_broker(config: Config, storage: object = None):  # type: ignore[no-unt
         from gateway.brokers.tiered import build_tiered
 
         return build_tiered(config, storage)
-    if config.broker.type != "alpaca":
+    if config.broker.type == "ibkr":  # semi-institutional alone: orders and bars
+        from gateway.brokers.ibkr import IbkrBroker
+
+        assert config.ibkr is not None
+        return IbkrBroker(config.ibkr, config.symbols)
+    if config.broker.type == "fix":
         raise BadInput(
             "broker.type",
             config.broker.type,
-            "is not available in this build (only alpaca is wired)",
+            'the prime broker sends no market data: use type = "tiered" with [fix] for'
+            " the orders and [alpaca] (or [ibkr] with bars = \"ibkr\") for the bars",
         )
     from gateway.brokers.alpaca import AlpacaBroker
 

@@ -66,12 +66,28 @@ def test_check_fails_clearly_on_bad_credentials(standin) -> None:  # type: ignor
     assert "WRONGTOKEN" not in result.stderr + result.stdout
 
 
-def test_unwired_broker_type_exits_2(standin) -> None:  # type: ignore[no-untyped-def]
+def test_fix_alone_exits_2_because_it_has_no_bars(standin) -> None:  # type: ignore[no-untyped-def]
     workdir, s = standin
     config = write_config(workdir, s)
-    text = config.read_text().replace('type = "alpaca"', 'type = "ibkr"') + (
-        '\n[ibkr]\naccount_id = "DU1"\n'
+    host, port = s.endpoints["fix"].split(":")
+    text = config.read_text().replace('type = "alpaca"', 'type = "fix"') + (
+        f'\n[fix]\nhost = "{host}"\nport = {port}\nsender_comp_id = "SOVEREIGN"\n'
+        'target_comp_id = "PRIMEBROKER"\n'
     )
     config.write_text(text)
     result = run("--config", str(config), "--check")
     assert result.returncode == 2 and "broker.type" in result.stderr
+    assert "no market data" in result.stderr and 'type = "tiered"' in result.stderr
+
+
+def test_ibkr_alone_checks_against_the_tws_standin(standin) -> None:  # type: ignore[no-untyped-def]
+    workdir, s = standin
+    config = write_config(workdir, s)
+    host, port = s.endpoints["tws"].split(":")
+    text = config.read_text().replace('type = "alpaca"', 'type = "ibkr"') + (
+        f'\n[ibkr]\nhost = "{host}"\nport = {port}\nclient_id = 9\naccount_id = "DU0000001"\n'
+    )
+    config.write_text(text)
+    result = run("--config", str(config), "--check")
+    assert result.returncode == 0, result.stderr
+    assert "broker ibkr: ok" in result.stdout
