@@ -56,7 +56,7 @@ def _make_broker(config: Config, storage: object = None):  # type: ignore[no-unt
             "broker.type",
             config.broker.type,
             'the prime broker sends no market data: use type = "tiered" with [fix] for'
-            " the orders and [alpaca] (or [ibkr] with bars = \"ibkr\") for the bars",
+            ' the orders and [alpaca] (or [ibkr] with bars = "ibkr") for the bars',
         )
     from gateway.brokers.alpaca import AlpacaBroker
 
