@@ -204,6 +204,7 @@ class Gateway:
         self._replay()
         await self._read_clock()
         self._reapply_unapplied()
+        await self._replay_broker_executions()
         await self.reconcile(startup=True)
         await self._check_positions("startup")
         await self._catch_up()
@@ -227,6 +228,18 @@ class Gateway:
             f" ({self.broker.name}, {len(self.engine.positions())} positions)",
         )
         log.info("gateway ready", extra={"sv_event": "ready"})
+
+    async def _replay_broker_executions(self) -> None:
+        """A broker that can replay the executions made while we were down (IBKR's
+        ``reqExecutions``) books them now, with their own ids and fees, before the
+        reconciliation below would book only the missing quantity (``recon:``)."""
+        replay = getattr(self.broker, "replay_executions", None)
+        if replay is None:
+            return
+        try:
+            await replay(self._on_trade)
+        except (RejectedRequest, BadInput) as exc:
+            log.warning("cannot replay the broker's executions: %s", exc)
 
     async def stop(self) -> None:
         """Graceful stop: no new inputs, finish the one in hand, flush alerts."""

@@ -1093,28 +1093,75 @@ class IbkrBroker:
 
     async def _reconcile_executions(self) -> None:
         """Book today's executions this process has not delivered (missed while away)."""
+        missed = await self._missed_executions()
+        for trade, fill in missed:
+            self._emit_fill(trade, fill, commission_fee)
+        self.reconciled_fills += len(missed)
+        if missed:
+            log.info("reconciled %d executions from reqExecutions", len(missed))
+
+    async def replay_executions(self, on_trade: Callable[[TradeEvent], Awaitable[None]]) -> int:
+        """Deliver, before the stream starts, every execution TWS reports that this
+        process has not delivered yet: their real exec ids and commissions.
+
+        Why: after a restart the runtime reconciles its open orders before it
+        starts the stream. An order that filled while the gateway was down is a
+        completed order at TWS; without this the runtime could only book the
+        missing *quantity* (a synthetic ``recon:`` fill at the average price and
+        no fee), and TWS's own executions, replayed a moment later, would be
+        dropped as already booked. Returns how many were delivered.
+
+        TWS not reachable within ``connect_timeout``: nothing is replayed here
+        (the stream's own replay after the connect books them, later)."""
+        if not self._connected.is_set():
+            if self._connector is None or self._connector.done():
+                self._connector = asyncio.get_running_loop().create_task(self.connect())
+            try:
+                await asyncio.wait_for(self._connected.wait(), self._connect_timeout)
+            except TimeoutError:
+                log.warning("TWS not connected at start: executions replayed after connect")
+                return 0
+        missed = await self._missed_executions()
+        delivered = 0
+        for trade, fill in missed:
+            exec_id = fill.execution.execId
+            if exec_id in self._seen:
+                continue  # delivered by the live stream meanwhile
+            self._seen.add(exec_id)
+            try:
+                event = fill_event(trade, fill, commission_fee(fill))
+            except BadInput as exc:
+                self._enqueue("bad", ("execution", exc))  # told once the stream starts
+                continue
+            delivered += 1
+            await on_trade(event)
+        self.reconciled_fills += delivered
+        if delivered:
+            log.info("replayed %d executions from reqExecutions before reconciling", delivered)
+        return delivered
+
+    async def _missed_executions(self) -> list[tuple[Trade | None, IbFill]]:
+        """Today's executions (``reqExecutions``) not delivered yet, oldest first,
+        each with its order (by permId) and the commission ib_async stored for it."""
         try:
             fills = await asyncio.wait_for(self.ib.reqExecutionsAsync(), self._request_timeout)
         except (TimeoutError, ConnectionError) as exc:
             log.warning("reqExecutions failed: %s", exc)
-            return
+            return []
         by_perm = {t.order.permId: t for t in self.ib.trades() if t.order.permId}
         # ib_async attaches commission reports to the Fill it stored first (at
         # connect), not to the copies a later reqExecutions returns.
         stored = {f.execution.execId: f for f in self.ib.fills()}
         fills = [stored.get(f.execution.execId, f) for f in fills]
-        missed = 0
+        missed: list[tuple[Trade | None, IbFill]] = []
         for fill in sorted(fills, key=lambda f: (f.execution.time, f.execution.execId)):
             if fill.execution.execId in self._seen:
                 continue
             pending = self._pending.pop(fill.execution.execId, None)
             if pending is not None:
                 pending[2].cancel()
-            missed += 1
-            self._emit_fill(by_perm.get(fill.execution.permId), fill, commission_fee)
-        self.reconciled_fills += missed
-        if missed:
-            log.info("reconciled %d executions from reqExecutions", missed)
+            missed.append((by_perm.get(fill.execution.permId), fill))
+        return missed
 
     def _on_status(self, trade: Trade) -> None:
         status = trade.orderStatus.status
