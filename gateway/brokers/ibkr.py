@@ -563,7 +563,11 @@ class IbkrBroker:
                 )
                 self._hook_decoder()
                 await self._after_connect()
-                return
+                if self.ib.isConnected():
+                    return
+                # Dropped while resynchronising: _on_disconnected saw this task
+                # still running and left the reconnecting to this loop.
+                raise ConnectionError("connection lost while resynchronising")
             except (OSError, ConnectionError, TimeoutError) as exc:
                 if self.ib.isConnected():  # connected, but resynchronising failed
                     self.ib.disconnect()
@@ -608,7 +612,7 @@ class IbkrBroker:
 
     async def _after_connect(self) -> None:
         await self._qualify(self._symbols)
-        self._connected.set()
+        generation = self._generation
         log.info(
             "connected to TWS %s:%s as client %d (server version %d)",
             self._config.host,
@@ -616,10 +620,17 @@ class IbkrBroker:
             self._config.client_id,
             self.ib.client.serverVersion(),
         )
-        if self._sinks is not None:
-            self._subscribe_bars()
-            await self._reconcile_executions()
-            self._enqueue("connected", None)
+        if self._sinks is None:
+            self._connected.set()
+            return
+        self._subscribe_bars()
+        await self._reconcile_executions()
+        # Requests (``_ready``) wait until the executions missed while away have
+        # been delivered: a reconciliation that read a completed order first
+        # would book its quantity as a synthetic fill, and TWS's real
+        # executions (ids, commissions) would then be dropped as already booked.
+        self._enqueue("synced", generation)
+        self._enqueue("connected", None)
 
     async def _qualify(self, symbols: Sequence[str]) -> None:
         wanted = [s for s in symbols if s not in self._contracts]
@@ -646,11 +657,18 @@ class IbkrBroker:
         if self._connector is None or self._connector.done():
             self._connector = asyncio.get_event_loop().create_task(self.connect())
 
-    async def _ready(self) -> None:
-        if self._connected.is_set():
+    def _ensure_connecting(self) -> None:
+        """Start the reconnect loop unless it runs or the socket is up (and only
+        the delivery of the replayed executions is awaited)."""
+        if self.ib.isConnected() or self._closing:
             return
         if self._connector is None or self._connector.done():
             self._connector = asyncio.get_running_loop().create_task(self.connect())
+
+    async def _ready(self) -> None:
+        if self._connected.is_set():
+            return
+        self._ensure_connecting()
         try:
             await asyncio.wait_for(self._connected.wait(), self._request_timeout)
         except TimeoutError:
@@ -1006,6 +1024,9 @@ class IbkrBroker:
                     await on_trade(item)
                 elif kind == "bad":
                     await on_bad(*item)
+                elif kind == "synced":
+                    if item == self._generation and self.ib.isConnected():
+                        self._connected.set()  # the missed executions are delivered
                 elif kind == "connected":
                     await on_connected()
             except asyncio.CancelledError:
@@ -1114,8 +1135,7 @@ class IbkrBroker:
         TWS not reachable within ``connect_timeout``: nothing is replayed here
         (the stream's own replay after the connect books them, later)."""
         if not self._connected.is_set():
-            if self._connector is None or self._connector.done():
-                self._connector = asyncio.get_running_loop().create_task(self.connect())
+            self._ensure_connecting()
             try:
                 await asyncio.wait_for(self._connected.wait(), self._connect_timeout)
             except TimeoutError:
