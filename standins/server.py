@@ -595,7 +595,12 @@ class StandIn:
         if isinstance(body, dict) and body.get("fault") == "drop_fix" and self.fix is not None:
             return web.json_response({"ok": True, "dropped": self.fix.drop()})
         if isinstance(body, dict) and body.get("fault") == "drop_tws" and self.tws is not None:
-            return web.json_response({"ok": True, "dropped": self.tws.drop()})
+            away = body.get("away_s", 0)
+            if isinstance(away, bool) or not isinstance(away, int | float) or not 0 <= away <= 60:
+                self.faults.count("bad_control")
+                error = f"away_s={away!r} must be a number of seconds in [0, 60]"
+                return web.json_response({"ok": False, "error": error}, status=400)
+            return web.json_response({"ok": True, "dropped": self.tws.drop(away_s=float(away))})
         try:
             action = self.faults.control(body, time.monotonic())
         except BadControl as exc:

@@ -150,6 +150,7 @@ class TwsServer:
         self._hist_times: deque[float] = deque()
         self._hist_last: dict[tuple[object, ...], float] = {}
         self._server: asyncio.Server | None = None
+        self._away_until = 0.0  # time.monotonic() until which connections are refused
         standin.minute_listeners.append(self.on_minute)
 
     # ------------------------------------------------------------ lifecycle
@@ -168,8 +169,15 @@ class TwsServer:
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + n
 
-    def drop(self, client_id: int | None = None) -> int:
-        """Cut connections (all, or one client's) without a goodbye, as a network failure."""
+    def drop(self, client_id: int | None = None, away_s: float = 0.0) -> int:
+        """Cut connections (all, or one client's) without a goodbye, as a network failure.
+
+        ``away_s`` > 0 also turns new connections away for that many real seconds
+        (TWS restarting, the network still down): orders keep trading meanwhile,
+        so a client learns of those fills only from ``reqExecutions`` when back."""
+        if away_s > 0:
+            self._away_until = max(self._away_until, time.monotonic() + away_s)
+            self.count("away_periods")
         dropped = 0
         for session in list(self.sessions):
             if client_id is None or session.client_id == client_id:
@@ -230,6 +238,10 @@ class TwsServer:
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
         session = Session(writer)
         frames = p.FrameReader()
+        if time.monotonic() < self._away_until:
+            self.count("refused_connections")
+            writer.transport.abort()  # as if nothing listened: the client retries
+            return
         try:
             while True:
                 data = await reader.read(65536)
