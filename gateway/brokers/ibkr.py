@@ -1157,7 +1157,11 @@ class IbkrBroker:
             await on_trade(event)
         self.reconciled_fills += delivered
         if delivered:
-            log.info("replayed %d executions from reqExecutions before reconciling", delivered)
+            log.info(
+                "replayed %d executions from reqExecutions before reconciling"
+                " (those already in the database are skipped there)",
+                delivered,
+            )
         return delivered
 
     async def _missed_executions(self) -> list[tuple[Trade | None, IbFill]]:
