@@ -520,6 +520,7 @@ class IbkrBroker:
         self._contracts: dict[str, Contract] = {}
         self._connected = asyncio.Event()
         self._generation = 0  # +1 per lost connection: answers on an old one never come
+        self._syncing: int | None = None  # generation whose replayed executions are queued
         self._closing = False
         self._connector: asyncio.Task[None] | None = None
         self._seen: set[str] = set()
@@ -629,6 +630,7 @@ class IbkrBroker:
         # been delivered: a reconciliation that read a completed order first
         # would book its quantity as a synthetic fill, and TWS's real
         # executions (ids, commissions) would then be dropped as already booked.
+        self._syncing = generation
         self._enqueue("synced", generation)
         self._enqueue("connected", None)
 
@@ -658,12 +660,17 @@ class IbkrBroker:
             self._connector = asyncio.get_event_loop().create_task(self.connect())
 
     def _ensure_connecting(self) -> None:
-        """Start the reconnect loop unless it runs or the socket is up (and only
-        the delivery of the replayed executions is awaited)."""
-        if self.ib.isConnected() or self._closing:
+        """Start the reconnect loop unless it runs, or the socket is up and only the
+        delivery of the replayed executions is awaited. A socket left up by a
+        resynchronisation that failed half-way is closed: the disconnect handler
+        then starts over."""
+        if self._closing or (self._connector is not None and not self._connector.done()):
             return
-        if self._connector is None or self._connector.done():
-            self._connector = asyncio.get_running_loop().create_task(self.connect())
+        if self.ib.isConnected():
+            if self._syncing != self._generation:
+                self.ib.disconnect()
+            return
+        self._connector = asyncio.get_running_loop().create_task(self.connect())
 
     async def _ready(self) -> None:
         if self._connected.is_set():
@@ -1025,6 +1032,8 @@ class IbkrBroker:
                 elif kind == "bad":
                     await on_bad(*item)
                 elif kind == "synced":
+                    if self._syncing == item:
+                        self._syncing = None
                     if item == self._generation and self.ib.isConnected():
                         self._connected.set()  # the missed executions are delivered
                 elif kind == "connected":
