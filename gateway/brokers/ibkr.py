@@ -521,6 +521,8 @@ class IbkrBroker:
         self._connected = asyncio.Event()
         self._generation = 0  # +1 per lost connection: answers on an old one never come
         self._syncing: int | None = None  # generation whose replayed executions are queued
+        self._callbacks: set[asyncio.Task[None]] = set()  # on_trading_connected runs
+        self._callback_lock = asyncio.Lock()
         self._closing = False
         self._connector: asyncio.Task[None] | None = None
         self._seen: set[str] = set()
@@ -1037,11 +1039,26 @@ class IbkrBroker:
                     if item == self._generation and self.ib.isConnected():
                         self._connected.set()  # the missed executions are delivered
                 elif kind == "connected":
-                    await on_connected()
+                    # Not awaited here: the runtime's reconciliation asks the broker
+                    # (``_ready``), which may wait for a newer connection's
+                    # "synced" queued behind this item: awaiting would deadlock.
+                    task = asyncio.get_running_loop().create_task(self._reconciled(on_connected))
+                    self._callbacks.add(task)
+                    task.add_done_callback(self._callbacks.discard)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("delivering %s failed", kind)
+
+    async def _reconciled(self, on_connected: Callable[[], Awaitable[None]]) -> None:
+        """One ``on_trading_connected`` at a time, after the events queued before it."""
+        async with self._callback_lock:
+            try:
+                await on_connected()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("on_trading_connected failed")
 
     def _subscribe_bars(self) -> None:
         for symbol, contract in self._contracts.items():
@@ -1242,7 +1259,7 @@ class IbkrBroker:
         self._closing = True
         for _, _, timer in self._pending.values():
             timer.cancel()
-        for task in (self._connector, self._worker):
+        for task in (self._connector, self._worker, *self._callbacks):
             if task is not None and not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):

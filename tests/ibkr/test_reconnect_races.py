@@ -84,3 +84,43 @@ def test_a_drop_during_resynchronisation_reconnects_by_itself(
             await broker.close()
 
     run(body(), timeout=60)
+
+
+def test_a_reconciliation_that_meets_another_drop_does_not_deadlock_the_stream() -> None:
+    """The runtime's reconnect reconciliation asks the broker; when the connection
+    drops again right then, it must wait for the *next* connection, whose replay
+    is queued behind it, not hold the event stream until its request times out."""
+
+    async def body() -> None:
+        async with tws_standin(speed=60.0) as r:
+            broker, sink = await started(r, request_timeout=8.0, max_backoff=0.3)
+            answers: list[object] = []
+
+            async def on_connected() -> None:
+                sink.connected += 1
+                if sink.connected != 2:  # 1: the start; 2: the first reconnect
+                    return
+                lost = broker.reconnects
+                r.tws.drop()  # gone again before the reconciliation asks
+                await wait_until(lambda: broker.reconnects > lost, timeout=5)
+                loop = asyncio.get_running_loop()
+                asked = loop.time()
+                try:
+                    answers.append(await broker.positions())
+                except Exception as exc:  # the test reports it
+                    answers.append(exc)
+                answers.append(loop.time() - asked)
+
+            assert broker._sinks is not None
+            broker._sinks = (*broker._sinks[:3], on_connected)
+            await broker.submit(order("dl-1", qty=4), "dl-1")
+            r.tws.drop()
+            await wait_until(lambda: len(answers) == 2, timeout=20)
+            positions, waited = answers
+            assert isinstance(positions, dict), positions  # answered, not timed out
+            assert isinstance(waited, float) and waited < 5.0
+            await wait_until(lambda: len(sink.fills("dl-1")) == 1, timeout=10)
+            assert await broker.positions() == {"AAPL": 4}
+            await broker.close()
+
+    run(body(), timeout=60)
