@@ -225,6 +225,7 @@ class Gateway:
         # then is the configured initial balance, not a deposit.
         self.storage.meta_default("cash_flows_after", lambda: str(self.market.now_ns()))
         self._reapply_unapplied()
+        await self._replay_broker_executions()
         await self.reconcile(startup=True)
         await self._check_positions("startup")
         await self.poll_cash_flows()  # transfers made while we were away count first
@@ -250,6 +251,18 @@ class Gateway:
             f" ({self.broker.name}, {len(self.engine.positions())} positions)",
         )
         log.info("gateway ready", extra={"sv_event": "ready"})
+
+    async def _replay_broker_executions(self) -> None:
+        """A broker that can replay the executions made while we were down (IBKR's
+        ``reqExecutions``) books them now, with their own ids and fees, before the
+        reconciliation below would book only the missing quantity (``recon:``)."""
+        replay = getattr(self.broker, "replay_executions", None)
+        if replay is None:
+            return
+        try:
+            await replay(self._on_trade)
+        except (RejectedRequest, BadInput) as exc:
+            log.warning("cannot replay the broker's executions: %s", exc)
 
     async def stop(self) -> None:
         """Graceful stop: no new inputs, finish the one in hand, flush alerts."""

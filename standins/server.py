@@ -607,7 +607,12 @@ class StandIn:
                 self.faults.count("bad_control")
                 return web.json_response({"ok": False, "error": str(exc)}, status=400)
         if isinstance(body, dict) and body.get("fault") == "drop_tws" and self.tws is not None:
-            return web.json_response({"ok": True, "dropped": self.tws.drop()})
+            away = body.get("away_s", 0)
+            if isinstance(away, bool) or not isinstance(away, int | float) or not 0 <= away <= 60:
+                self.faults.count("bad_control")
+                error = f"away_s={away!r} must be a number of seconds in [0, 60]"
+                return web.json_response({"ok": False, "error": error}, status=400)
+            return web.json_response({"ok": True, "dropped": self.tws.drop(away_s=float(away))})
         if isinstance(body, dict) and "cash_flow" in body:
             # A deposit ("150000.00") or withdrawal ("-5000") at the Alpaca account.
             try:

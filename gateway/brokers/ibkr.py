@@ -520,6 +520,9 @@ class IbkrBroker:
         self._contracts: dict[str, Contract] = {}
         self._connected = asyncio.Event()
         self._generation = 0  # +1 per lost connection: answers on an old one never come
+        self._syncing: int | None = None  # generation whose replayed executions are queued
+        self._callbacks: set[asyncio.Task[None]] = set()  # on_trading_connected runs
+        self._callback_lock = asyncio.Lock()
         self._closing = False
         self._connector: asyncio.Task[None] | None = None
         self._seen: set[str] = set()
@@ -563,7 +566,11 @@ class IbkrBroker:
                 )
                 self._hook_decoder()
                 await self._after_connect()
-                return
+                if self.ib.isConnected():
+                    return
+                # Dropped while resynchronising: _on_disconnected saw this task
+                # still running and left the reconnecting to this loop.
+                raise ConnectionError("connection lost while resynchronising")
             except (OSError, ConnectionError, TimeoutError) as exc:
                 if self.ib.isConnected():  # connected, but resynchronising failed
                     self.ib.disconnect()
@@ -608,7 +615,7 @@ class IbkrBroker:
 
     async def _after_connect(self) -> None:
         await self._qualify(self._symbols)
-        self._connected.set()
+        generation = self._generation
         log.info(
             "connected to TWS %s:%s as client %d (server version %d)",
             self._config.host,
@@ -616,10 +623,18 @@ class IbkrBroker:
             self._config.client_id,
             self.ib.client.serverVersion(),
         )
-        if self._sinks is not None:
-            self._subscribe_bars()
-            await self._reconcile_executions()
-            self._enqueue("connected", None)
+        if self._sinks is None:
+            self._connected.set()
+            return
+        self._subscribe_bars()
+        await self._reconcile_executions()
+        # Requests (``_ready``) wait until the executions missed while away have
+        # been delivered: a reconciliation that read a completed order first
+        # would book its quantity as a synthetic fill, and TWS's real
+        # executions (ids, commissions) would then be dropped as already booked.
+        self._syncing = generation
+        self._enqueue("synced", generation)
+        self._enqueue("connected", None)
 
     async def _qualify(self, symbols: Sequence[str]) -> None:
         wanted = [s for s in symbols if s not in self._contracts]
@@ -646,11 +661,23 @@ class IbkrBroker:
         if self._connector is None or self._connector.done():
             self._connector = asyncio.get_event_loop().create_task(self.connect())
 
+    def _ensure_connecting(self) -> None:
+        """Start the reconnect loop unless it runs, or the socket is up and only the
+        delivery of the replayed executions is awaited. A socket left up by a
+        resynchronisation that failed half-way is closed: the disconnect handler
+        then starts over."""
+        if self._closing or (self._connector is not None and not self._connector.done()):
+            return
+        if self.ib.isConnected():
+            if self._syncing != self._generation:
+                self.ib.disconnect()
+            return
+        self._connector = asyncio.get_running_loop().create_task(self.connect())
+
     async def _ready(self) -> None:
         if self._connected.is_set():
             return
-        if self._connector is None or self._connector.done():
-            self._connector = asyncio.get_running_loop().create_task(self.connect())
+        self._ensure_connecting()
         try:
             await asyncio.wait_for(self._connected.wait(), self._request_timeout)
         except TimeoutError:
@@ -1006,12 +1033,32 @@ class IbkrBroker:
                     await on_trade(item)
                 elif kind == "bad":
                     await on_bad(*item)
+                elif kind == "synced":
+                    if self._syncing == item:
+                        self._syncing = None
+                    if item == self._generation and self.ib.isConnected():
+                        self._connected.set()  # the missed executions are delivered
                 elif kind == "connected":
-                    await on_connected()
+                    # Not awaited here: the runtime's reconciliation asks the broker
+                    # (``_ready``), which may wait for a newer connection's
+                    # "synced" queued behind this item: awaiting would deadlock.
+                    task = asyncio.get_running_loop().create_task(self._reconciled(on_connected))
+                    self._callbacks.add(task)
+                    task.add_done_callback(self._callbacks.discard)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("delivering %s failed", kind)
+
+    async def _reconciled(self, on_connected: Callable[[], Awaitable[None]]) -> None:
+        """One ``on_trading_connected`` at a time, after the events queued before it."""
+        async with self._callback_lock:
+            try:
+                await on_connected()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("on_trading_connected failed")
 
     def _subscribe_bars(self) -> None:
         for symbol, contract in self._contracts.items():
@@ -1093,28 +1140,78 @@ class IbkrBroker:
 
     async def _reconcile_executions(self) -> None:
         """Book today's executions this process has not delivered (missed while away)."""
+        missed = await self._missed_executions()
+        for trade, fill in missed:
+            self._emit_fill(trade, fill, commission_fee)
+        self.reconciled_fills += len(missed)
+        if missed:
+            log.info("reconciled %d executions from reqExecutions", len(missed))
+
+    async def replay_executions(self, on_trade: Callable[[TradeEvent], Awaitable[None]]) -> int:
+        """Deliver, before the stream starts, every execution TWS reports that this
+        process has not delivered yet: their real exec ids and commissions.
+
+        Why: after a restart the runtime reconciles its open orders before it
+        starts the stream. An order that filled while the gateway was down is a
+        completed order at TWS; without this the runtime could only book the
+        missing *quantity* (a synthetic ``recon:`` fill at the average price and
+        no fee), and TWS's own executions, replayed a moment later, would be
+        dropped as already booked. Returns how many were delivered.
+
+        TWS not reachable within ``connect_timeout``: nothing is replayed here
+        (the stream's own replay after the connect books them, later)."""
+        if not self._connected.is_set():
+            self._ensure_connecting()
+            try:
+                await asyncio.wait_for(self._connected.wait(), self._connect_timeout)
+            except TimeoutError:
+                log.warning("TWS not connected at start: executions replayed after connect")
+                return 0
+        missed = await self._missed_executions()
+        delivered = 0
+        for trade, fill in missed:
+            exec_id = fill.execution.execId
+            if exec_id in self._seen:
+                continue  # delivered by the live stream meanwhile
+            self._seen.add(exec_id)
+            try:
+                event = fill_event(trade, fill, commission_fee(fill))
+            except BadInput as exc:
+                self._enqueue("bad", ("execution", exc))  # told once the stream starts
+                continue
+            delivered += 1
+            await on_trade(event)
+        self.reconciled_fills += delivered
+        if delivered:
+            log.info(
+                "replayed %d executions from reqExecutions before reconciling"
+                " (those already in the database are skipped there)",
+                delivered,
+            )
+        return delivered
+
+    async def _missed_executions(self) -> list[tuple[Trade | None, IbFill]]:
+        """Today's executions (``reqExecutions``) not delivered yet, oldest first,
+        each with its order (by permId) and the commission ib_async stored for it."""
         try:
             fills = await asyncio.wait_for(self.ib.reqExecutionsAsync(), self._request_timeout)
         except (TimeoutError, ConnectionError) as exc:
             log.warning("reqExecutions failed: %s", exc)
-            return
+            return []
         by_perm = {t.order.permId: t for t in self.ib.trades() if t.order.permId}
         # ib_async attaches commission reports to the Fill it stored first (at
         # connect), not to the copies a later reqExecutions returns.
         stored = {f.execution.execId: f for f in self.ib.fills()}
         fills = [stored.get(f.execution.execId, f) for f in fills]
-        missed = 0
+        missed: list[tuple[Trade | None, IbFill]] = []
         for fill in sorted(fills, key=lambda f: (f.execution.time, f.execution.execId)):
             if fill.execution.execId in self._seen:
                 continue
             pending = self._pending.pop(fill.execution.execId, None)
             if pending is not None:
                 pending[2].cancel()
-            missed += 1
-            self._emit_fill(by_perm.get(fill.execution.permId), fill, commission_fee)
-        self.reconciled_fills += missed
-        if missed:
-            log.info("reconciled %d executions from reqExecutions", missed)
+            missed.append((by_perm.get(fill.execution.permId), fill))
+        return missed
 
     def _on_status(self, trade: Trade) -> None:
         status = trade.orderStatus.status
@@ -1162,7 +1259,7 @@ class IbkrBroker:
         self._closing = True
         for _, _, timer in self._pending.values():
             timer.cancel()
-        for task in (self._connector, self._worker):
+        for task in (self._connector, self._worker, *self._callbacks):
             if task is not None and not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):

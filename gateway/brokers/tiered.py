@@ -401,6 +401,21 @@ class TieredBroker:
                     extra={"sv_event": "tier_broker_down", "sv_kind": broker.name},
                 )
 
+    async def replay_executions(self, on_trade: Callable[[TradeEvent], Awaitable[None]]) -> int:
+        """Each broker that can replay its missed executions (IBKR) does, through the
+        same owner and position learning as the stream; one that cannot answer
+        is left to the stream's own replay after its reconnect."""
+        total = 0
+        for i, broker in enumerate(self.brokers):
+            replay = getattr(broker, "replay_executions", None)
+            if replay is None:
+                continue
+            try:
+                total += int(await replay(self._learning(i, on_trade)))
+            except (RejectedRequest, BadInput, OSError, TimeoutError) as exc:
+                log.warning("%s: executions not replayed at start: %s", broker.name, exc)
+        return total
+
     def _learning(
         self, index: int, on_trade: Callable[[TradeEvent], Awaitable[None]]
     ) -> Callable[[TradeEvent], Awaitable[None]]:

@@ -150,14 +150,33 @@ class TwsServer:
         self._hist_times: deque[float] = deque()
         self._hist_last: dict[tuple[object, ...], float] = {}
         self._server: asyncio.Server | None = None
+        self._address: tuple[str, int] | None = None
+        self._reopen: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         standin.minute_listeners.append(self.on_minute)
 
     # ------------------------------------------------------------ lifecycle
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         self._server = await asyncio.start_server(self._connection, host, port)
-        return int(self._server.sockets[0].getsockname()[1])
+        self._address = (host, int(self._server.sockets[0].getsockname()[1]))
+        return self._address[1]
+
+    async def _listen_again(self) -> None:
+        """The end of an away period: the same port, listening again."""
+        if self._address is None or self._server is not None:
+            return
+        for _attempt in range(50):
+            try:
+                await self.start(*self._address)
+                return
+            except OSError:  # the port not released yet
+                await asyncio.sleep(0.1)
+        self.count("reopen_failures")
+        log.error("TWS stand-in: port %s could not be opened again", self._address[1])
 
     async def stop(self) -> None:
+        if self._reopen is not None:
+            self._reopen.cancel()
         for session in list(self.sessions):
             session.writer.close()
         if self._server is not None:
@@ -168,8 +187,21 @@ class TwsServer:
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + n
 
-    def drop(self, client_id: int | None = None) -> int:
-        """Cut connections (all, or one client's) without a goodbye, as a network failure."""
+    def drop(self, client_id: int | None = None, away_s: float = 0.0) -> int:
+        """Cut connections (all, or one client's) without a goodbye, as a network failure.
+
+        ``away_s`` > 0 also closes the port for that many real seconds (TWS
+        restarting: connects are refused) and listens again after: orders keep
+        trading meanwhile, so a client learns of those fills only from
+        ``reqExecutions`` when it is back."""
+        if away_s > 0 and self._server is not None and self._address is not None:
+            self._server.close()
+            self._server = None
+            self.count("away_periods")
+            loop = asyncio.get_running_loop()
+            self._reopen = loop.call_later(
+                away_s, lambda: self._tasks.add(loop.create_task(self._listen_again()))
+            )
         dropped = 0
         for session in list(self.sessions):
             if client_id is None or session.client_id == client_id:
