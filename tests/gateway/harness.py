@@ -125,10 +125,70 @@ initial_balance = {balance}
 [universe]
 symbols = {json.dumps(list(symbols))}
 """
+    return _write(workdir, text)
+
+
+def _write(workdir: Path, text: str) -> Path:
     path = workdir / "config.toml"
     path.write_text(text)
-    path.chmod(0o600)
+    path.chmod(0o600)  # owner-only: the gateway warns about readable credentials
     return path
+
+
+def write_tiered_config(
+    workdir: Path,
+    standin: StandIn,
+    *,
+    name: str,
+    balance: int,
+    ibkr: bool = False,
+    fix: bool = False,
+    client_id: int = 5,
+    symbols: tuple[str, ...] = ("AAPL", "MSFT", "GOOGL", "AMZN", "NVDA"),
+) -> Path:
+    """``[broker] type = "tiered"``: Alpaca (retail, bars) plus the stand-in's TWS
+    and/or FIX prime broker; logs in ``logs/<name>.jsonl``."""
+    rest = standin.rest
+    sections = ""
+    if ibkr:
+        host, port = standin.endpoints["tws"].split(":")
+        sections += (
+            f'[ibkr]\nhost = "{host}"\nport = {port}\nclient_id = {client_id}\n'
+            'account_id = "DU0000001"\n\n'
+        )
+    if fix:
+        host, port = standin.endpoints["fix"].split(":")
+        sections += (
+            f'[fix]\nhost = "{host}"\nport = {port}\nsender_comp_id = "SOVEREIGN"\n'
+            'target_comp_id = "PRIMEBROKER"\n\n'
+        )
+    text = f"""
+[system]
+name = "{name}"
+log_dir = "logs"
+
+[broker]
+type = "tiered"
+paper = true
+
+[alpaca]
+api_key = "test"
+secret_key = "test"
+rest_url = "{rest}"
+data_url = "{rest}"
+data_ws_url = "{standin.endpoints["alpaca_data_ws"]}"
+trading_ws_url = "{standin.endpoints["alpaca_trading_ws"]}"
+
+{sections}[database]
+path = "gateway.db"
+
+[portfolio]
+initial_balance = {balance}
+
+[universe]
+symbols = {json.dumps(list(symbols))}
+"""
+    return _write(workdir, text)
 
 
 class GatewayProc:

@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tests.gateway.harness import StandIn, db_rows, wait_for
+from tests.gateway.harness import StandIn, db_rows, wait_for, write_tiered_config
 
 SEMI_BALANCE = 500_000  # between $100K and $1M: the semi-institutional tier, orders → IBKR
 WORKING = ("PreSubmitted", "Submitted")
@@ -33,44 +33,7 @@ def standin(workdir: Path, speed: int, days: int) -> StandIn:
 
 
 def write_config(workdir: Path, server: StandIn) -> Path:
-    rest = server.rest
-    tws_host, tws_port = server.endpoints["tws"].split(":")
-    text = f"""
-[system]
-name = "ibkr"
-log_dir = "logs"
-
-[broker]
-type = "tiered"
-paper = true
-
-[alpaca]
-api_key = "test"
-secret_key = "test"
-rest_url = "{rest}"
-data_url = "{rest}"
-data_ws_url = "{server.endpoints["alpaca_data_ws"]}"
-trading_ws_url = "{server.endpoints["alpaca_trading_ws"]}"
-
-[ibkr]
-host = "{tws_host}"
-port = {tws_port}
-client_id = 5
-account_id = "DU0000001"
-
-[database]
-path = "gateway.db"
-
-[portfolio]
-initial_balance = {SEMI_BALANCE}
-
-[universe]
-symbols = ["AAPL", "MSFT", "GOOGL", "AMZN", "NVDA"]
-"""
-    path = workdir / "config.toml"
-    path.write_text(text)
-    path.chmod(0o600)
-    return path
+    return write_tiered_config(workdir, server, name="ibkr", balance=SEMI_BALANCE, ibkr=True)
 
 
 def log_events(log: Path) -> list[dict[str, Any]]:

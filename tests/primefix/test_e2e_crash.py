@@ -32,7 +32,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tests.gateway.harness import GatewayProc, StandIn, db_rows, wait_for
+from tests.gateway.harness import GatewayProc, StandIn, db_rows, wait_for, write_tiered_config
 
 NANO = 10**9
 WORKING = ("new", "partially_filled")
@@ -49,44 +49,7 @@ def _standin(workdir: Path) -> StandIn:
 
 
 def _config(workdir: Path, standin: StandIn) -> Path:
-    rest = standin.rest
-    host, port = standin.endpoints["fix"].split(":")
-    text = f"""
-[system]
-name = "fixcrash"
-log_dir = "logs"
-
-[broker]
-type = "tiered"
-paper = true
-
-[alpaca]
-api_key = "test"
-secret_key = "test"
-rest_url = "{rest}"
-data_url = "{rest}"
-data_ws_url = "{standin.endpoints["alpaca_data_ws"]}"
-trading_ws_url = "{standin.endpoints["alpaca_trading_ws"]}"
-
-[fix]
-host = "{host}"
-port = {port}
-sender_comp_id = "SOVEREIGN"
-target_comp_id = "PRIMEBROKER"
-
-[database]
-path = "gateway.db"
-
-[portfolio]
-initial_balance = 20000000
-
-[universe]
-symbols = ["AAPL", "MSFT", "GOOGL", "AMZN", "NVDA"]
-"""
-    path = workdir / "config.toml"
-    path.write_text(text)
-    path.chmod(0o600)
-    return path
+    return write_tiered_config(workdir, standin, name="fixcrash", balance=20_000_000, fix=True)
 
 
 def _fix(standin: StandIn) -> dict[str, Any]:

@@ -16,50 +16,15 @@ from decimal import Decimal
 from pathlib import Path
 
 from core.execution.venues import default_venues
-from tests.gateway.harness import ROOT, GatewayProc, StandIn, _env, db_rows, wait_for
-
-
-def _config(workdir: Path, standin: StandIn, balance: int, semi: bool = False) -> Path:
-    rest = standin.rest
-    host, port = standin.endpoints["fix"].split(":")
-    tws_host, tws_port = standin.endpoints["tws"].split(":")
-    second = (
-        f'[ibkr]\nhost = "{tws_host}"\nport = {tws_port}\nclient_id = 5\naccount_id = "DU0000001"\n'
-        if semi
-        else f'[fix]\nhost = "{host}"\nport = {port}\nsender_comp_id = "SOVEREIGN"\n'
-        'target_comp_id = "PRIMEBROKER"\n'
-    )
-    text = f"""
-[system]
-name = "tiers"
-log_dir = "logs"
-
-[broker]
-type = "tiered"
-paper = true
-
-[alpaca]
-api_key = "test"
-secret_key = "test"
-rest_url = "{rest}"
-data_url = "{rest}"
-data_ws_url = "{standin.endpoints["alpaca_data_ws"]}"
-trading_ws_url = "{standin.endpoints["alpaca_trading_ws"]}"
-
-{second}
-[database]
-path = "gateway.db"
-
-[portfolio]
-initial_balance = {balance}
-
-[universe]
-symbols = ["AAPL", "MSFT", "GOOGL", "AMZN", "NVDA"]
-"""
-    path = workdir / "config.toml"
-    path.write_text(text)
-    path.chmod(0o600)
-    return path
+from tests.gateway.harness import (
+    ROOT,
+    GatewayProc,
+    StandIn,
+    _env,
+    db_rows,
+    wait_for,
+    write_tiered_config,
+)
 
 
 def test_institutional_account_through_python_m_gateway_over_fix(tmp_path: Path) -> None:
@@ -75,7 +40,7 @@ def test_institutional_account_through_python_m_gateway_over_fix(tmp_path: Path)
     )  # fmt: skip
     gateway = None
     try:
-        config = _config(tmp_path, standin, 2_000_000)
+        config = write_tiered_config(tmp_path, standin, name="tiers", balance=2_000_000, fix=True)
         db = tmp_path / "gateway.db"
         check = subprocess.run(
             [sys.executable, "-m", "gateway", "--config", str(config), "--check"],
@@ -176,7 +141,7 @@ def test_semi_institutional_account_through_python_m_gateway_and_ib_async(
     )  # fmt: skip
     gateway = None
     try:
-        config = _config(tmp_path, standin, 500_000, semi=True)
+        config = write_tiered_config(tmp_path, standin, name="tiers", balance=500_000, ibkr=True)
         db = tmp_path / "gateway.db"
         gateway = GatewayProc(config)
         log = tmp_path / "logs" / "tiers.jsonl"

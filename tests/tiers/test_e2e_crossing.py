@@ -30,58 +30,10 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from tests.gateway.harness import GatewayProc, StandIn, db_rows, wait_for
+from tests.gateway.harness import GatewayProc, StandIn, db_rows, wait_for, write_tiered_config
 
 START_BALANCE = 95_000
 SYMBOLS = ["AAPL", "MSFT", "GOOGL", "AMZN", "NVDA"]
-
-
-def _config(workdir: Path, standin: StandIn) -> Path:
-    rest = standin.rest
-    fix_host, fix_port = standin.endpoints["fix"].split(":")
-    tws_host, tws_port = standin.endpoints["tws"].split(":")
-    text = f"""
-[system]
-name = "crossing"
-log_dir = "logs"
-
-[broker]
-type = "tiered"
-paper = true
-
-[alpaca]
-api_key = "test"
-secret_key = "test"
-rest_url = "{rest}"
-data_url = "{rest}"
-data_ws_url = "{standin.endpoints["alpaca_data_ws"]}"
-trading_ws_url = "{standin.endpoints["alpaca_trading_ws"]}"
-
-[ibkr]
-host = "{tws_host}"
-port = {tws_port}
-client_id = 7
-account_id = "DU0000001"
-
-[fix]
-host = "{fix_host}"
-port = {fix_port}
-sender_comp_id = "SOVEREIGN"
-target_comp_id = "PRIMEBROKER"
-
-[database]
-path = "gateway.db"
-
-[portfolio]
-initial_balance = {START_BALANCE}
-
-[universe]
-symbols = {json.dumps(SYMBOLS)}
-"""
-    path = workdir / "config.toml"
-    path.write_text(text)
-    path.chmod(0o600)
-    return path
 
 
 class Session:
@@ -156,7 +108,17 @@ def test_deposits_cross_100k_and_1m_and_change_routing_at_the_next_order(
     gateway = None
     started = time.monotonic()
     try:
-        gateway = GatewayProc(_config(tmp_path, standin))
+        config = write_tiered_config(
+            tmp_path,
+            standin,
+            name="crossing",
+            balance=START_BALANCE,
+            ibkr=True,
+            fix=True,
+            client_id=7,
+            symbols=tuple(SYMBOLS),
+        )
+        gateway = GatewayProc(config)
         s = Session(tmp_path, standin, gateway)
         assert wait_for(lambda: s.log.exists() and '"event": "ready"' in s.log.read_text(), 60), (
             s.why()
