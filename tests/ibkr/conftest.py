@@ -8,20 +8,18 @@ runs its coroutine with ``run`` under a hard timeout.
 
 from __future__ import annotations
 
-import asyncio
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
 
 from standins.faults import Faults
 from standins.market import SessionMarket, load_market
 from standins.server import Options, StandIn
 from standins.tws.server import TwsServer
+from tests.aio import run, wait_until  # noqa: F401  (re-exported to the tests)
 
 SEED = 3
-_T = TypeVar("_T")
 
 
 @functools.cache
@@ -48,20 +46,3 @@ async def tws_standin(speed: float = 600.0, pacing: bool = True) -> AsyncIterato
         await tws.stop()
         if standin._publisher is not None:
             standin._publisher.cancel()
-
-
-def run(coro: Awaitable[_T], timeout: float = 60.0) -> _T:
-    return asyncio.run(asyncio.wait_for(coro, timeout))  # type: ignore[arg-type]
-
-
-async def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, step: float = 0.02):
-    """The predicate's first truthy value, or AssertionError after ``timeout`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(step)

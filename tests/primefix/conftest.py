@@ -8,13 +8,12 @@ test runs its coroutine with ``run`` under a hard timeout.
 
 from __future__ import annotations
 
-import asyncio
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from gateway.brokers.base import TradeEvent
 from gateway.brokers.prime_fix import PrimeFixBroker, PrimeFixSettings
@@ -22,9 +21,9 @@ from standins.faults import Faults
 from standins.fix_pb.server import FixPrimeBroker
 from standins.market import SessionMarket, load_market
 from standins.server import Options, StandIn
+from tests.aio import run, wait_until  # noqa: F401  (re-exported to the tests)
 
 SEED = 3
-_T = TypeVar("_T")
 
 
 @functools.cache
@@ -93,20 +92,3 @@ class Recorder:
     @property
     def fills(self) -> list[Any]:
         return [t.fill for t in self.trades if t.fill is not None]
-
-
-def run(coro: Awaitable[_T], timeout: float = 60.0) -> _T:
-    return asyncio.run(asyncio.wait_for(coro, timeout))  # type: ignore[arg-type]
-
-
-async def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, step: float = 0.02):
-    """The predicate's first truthy value, or AssertionError after ``timeout`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(step)

@@ -10,7 +10,6 @@ websockets (aiohttp), the TWS API (ib_async), FIX (the gateway's initiator).
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -253,15 +252,3 @@ def _tca(storage: Storage) -> list[tuple[str, dict[str, Any]]]:
         (str(parent), json.loads(payload))
         for parent, payload in storage.db.execute("SELECT parent_id, payload FROM tca")
     ]
-
-
-async def wait_until(predicate: Any, timeout: float, step: float = 0.05) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(step)

@@ -24,6 +24,7 @@ from gateway.config import parse_config
 from gateway.runtime import Gateway, RuntimeOptions
 from gateway.storage import Storage
 from standins.market import load_market
+from tests.aio import wait_until
 from tests.tiers.session import (
     DARK_POOLS,
     Market,
@@ -31,7 +32,6 @@ from tests.tiers.session import (
     bind_tiers,
     market_standins,
     record_routes,
-    wait_until,
 )
 
 SYMBOLS = ["AAPL", "MSFT", "GOOGL", "AMZN", "NVDA"]
