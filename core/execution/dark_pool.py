@@ -6,13 +6,19 @@ venues the score, in bps of the child's notional, is
 
     score = f · PI − (1 − f) · miss − miss · √(delay / bar)  [+ block fit]
 
-with ``f`` the learned fill rate, ``PI`` learned midpoint price improvement,
-``delay`` the learned mean time to first fill (match speed). Block
+with ``f`` the learned fill rate (per child order, shrunk toward a prior of
+½, fading with age: ``core.execution.venues.VenueStats``), ``PI`` learned
+midpoint price improvement, ``delay`` the learned mean time to first fill
+(match speed) shrunk toward the speed pooled over all dark pools — so an
+untried pool pays the same match-speed penalty the pools we know pay. Block
 capability: a block venue is only eligible for block-sized children, and for
 those its learned largest fill relative to the child adds ``f·PI`` weight via
 ``block_fit`` ∈ [0, 1]. Dark is used when the best dark score beats the best
-lit score; otherwise the child goes lit. Which children may compete at all
-(never a stop; a one-bar parent once) is the execution engine's rule, see
+lit score. Otherwise, if an eligible pool was never tried or its evidence has
+faded (``VenueBook.needs_probe``), this child probes it — the exploration rule
+that lets a pool that recovered be found again; else the child goes lit.
+Which children may compete at all (never a stop; a one-bar parent once) is
+the execution engine's rule, see
 ``ExecutionEngine._dark_excluded`` and docs/cost-model.md §5.
 """
 
@@ -51,7 +57,8 @@ def dark_score(
     stats = book.stats[venue.name]
     f = stats.fill_rate
     pi = stats.improvement_bps
-    delay_bars = stats.mean_delay_ns() / bar_period_ns if bar_period_ns else 0.0
+    delay_ns = stats.mean_delay_ns(book.pooled_delay_ns("dark"))
+    delay_bars = delay_ns / bar_period_ns if bar_period_ns else 0.0
     miss = miss_cost_bps(sigma)
     block_fit = min(1.0, stats.largest_fill / quantity) if venue.block and quantity else 0.0
     score = f * pi * (1.0 + block_fit) - (1.0 - f) * miss - miss * math.sqrt(delay_bars)
@@ -97,14 +104,18 @@ class DarkPoolRouter:
         best = scored[0]
         lit = self.lit.choose(caps, price, sigma)
         lit_score = lit.score_bps if lit is not None else float("-inf")
+        reason = "dark scores higher"
         if best.score_bps < lit_score:
-            return DarkDecision(
-                False, None, None, f"lit {lit.venue if lit else '-'} scores higher", tuple(scored)
-            )
+            probe = next((v for v in venues if self.book.needs_probe(v.name)), None)
+            if probe is None:
+                why = f"lit {lit.venue if lit else '-'} scores higher"
+                return DarkDecision(False, None, None, why, tuple(scored))
+            best = next(s for s in scored if s.venue == probe.name)
+            reason = "probe: untried or faded evidence"
         venue = self.book.get(best.venue)
         assert venue is not None
         # MinQty: the smallest whole-lot quantity that meets the venue minimum.
         per_lot = max(1, price * lot // 10**decimals)  # notional of one lot, nano-units
         min_lots = -(-venue.min_notional // per_lot)
         min_qty = min(quantity, max(lot, min_lots * lot))
-        return DarkDecision(True, best.venue, min_qty, "dark scores higher", tuple(scored))
+        return DarkDecision(True, best.venue, min_qty, reason, tuple(scored))

@@ -511,8 +511,7 @@ class ExecutionEngine:
                 return True  # wait for the pending request before changing it again
             request = self.book.request_replace(now_ns, child, child.quantity + extra, limit)
             if request is not None:
-                outcome.commands.append(request)
-                self.venues.record_sent(child.venue, extra)
+                outcome.commands.append(request)  # the same order: no new venue evidence
                 return True
         return False
 
@@ -599,7 +598,13 @@ class ExecutionEngine:
         reference = self.market(order.symbol).last_close or fill.price
         delay = fill.time_ns - order.created_ns if len(order.fills) == 1 else None
         self.venues.record_fill(
-            order.venue or fill.venue, fill.quantity, fill.price, reference, fill.side.sign, delay
+            order.venue or fill.venue,
+            fill.quantity,
+            fill.price,
+            reference,
+            fill.side.sign,
+            delay,
+            order.quantity,
         )
         parent = self.parents.get(order.parent_id or "")
         if parent is None:

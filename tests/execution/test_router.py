@@ -85,15 +85,20 @@ def test_dark_decision_prefers_learned_fills_and_sets_min_quantity():
     decision = dark.decide(INST, 200, 100 * D, 20_000 * D, 0.001, MIN, 1, urgent=False)
     assert decision.use_dark and decision.min_quantity == 100  # $10K at $100
     assert dark.decide(INST, 200, 100 * D, 20_000 * D, 0.001, MIN, 1, urgent=True).use_dark is False
-    # MS-POOL fills well and improves price by 5 bps: it wins
-    book.record_sent("MS-POOL", 1_000)
-    book.record_fill("MS-POOL", 1_000, 100 * D - 5 * D // 100 // 100 * 100, 100 * D, 1, MIN // 2)
+    # MS-POOL fills each of ten orders and improves price by 5 bps: it wins
+    # (evidence is per order, so one order alone would not outweigh the prior)
+    for _ in range(10):
+        book.record_sent("MS-POOL", 1_000)
+        book.record_fill(
+            "MS-POOL", 1_000, 100 * D - 5 * D // 100 // 100 * 100, 100 * D, 1, MIN // 2, 1_000
+        )
     assert (
         dark.decide(INST, 200, 100 * D, 20_000 * D, 0.001, MIN, 1, urgent=False).venue == "MS-POOL"
     )
     # all dark venues miss a lot: lit wins
-    for name in ("SIGMA-X", "CROSSFINDER", "MS-POOL", "LEVEL-ATS"):
-        book.record_sent(name, 1_000_000)
+    for _ in range(5):
+        for name in ("SIGMA-X", "CROSSFINDER", "MS-POOL", "LEVEL-ATS"):
+            book.record_sent(name, 1_000_000)
     assert not dark.decide(INST, 200, 100 * D, 20_000 * D, 0.01, MIN, 1, urgent=False).use_dark
 
 
