@@ -32,7 +32,12 @@ def say(text: str, *, error: bool = False) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m gateway",
-        description="Sovereign production gateway (Alpaca, SQLite, Telegram).",
+        description=(
+            "Sovereign production gateway: runs the trading engine live against the"
+            " broker(s) in the config (Alpaca, Interactive Brokers through TWS / IB"
+            " Gateway, a FIX 4.2/4.4 prime broker, or tiered by account size), keeps"
+            " orders and executions in SQLite and alerts over Telegram."
+        ),
     )
     parser.add_argument("--config", required=True, type=Path, help="path to config.toml")
     parser.add_argument(
@@ -103,15 +108,28 @@ async def _check(config: Config) -> int:
     return 0 if ok else 1
 
 
+def _open_storage(path: Path):  # type: ignore[no-untyped-def]
+    """The database, or ``BadInput`` naming ``database.path`` (a folder that cannot
+    be created, a file this user may not write, something that is not SQLite)."""
+    import sqlite3
+
+    from gateway.storage import Storage
+
+    try:
+        return Storage(path)
+    except (OSError, sqlite3.Error) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise BadInput("database.path", str(path), f"cannot be opened: {reason}") from None
+
+
 async def _run(config: Config) -> int:
     from gateway.runtime import Gateway
-    from gateway.storage import Storage
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    storage = Storage(config.database.path)
+    storage = _open_storage(config.database.path)
     broker = _make_broker(config, storage)
     notifier = _make_notifier(config)
     if notifier is not None:
@@ -146,7 +164,13 @@ def main(argv: list[str] | None = None) -> int:
     from gateway.logs import setup_logging
 
     log_file = config.system.log_dir / f"{config.system.name}.jsonl"
-    setup_logging(config.system.log_level, None if args.check else log_file, config.secrets())
+    try:
+        setup_logging(config.system.log_level, None if args.check else log_file, config.secrets())
+    except OSError as exc:
+        where = f"system.log_dir={str(config.system.log_dir)!r}"
+        reason = f"cannot be created or written: {exc.strerror}"
+        print(f"config error: {where}: {reason}", file=sys.stderr)
+        return 2
     for secret in config.secrets():
         _MASK.add(secret)
     for warning in config.warnings:

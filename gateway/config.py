@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from core.errors import BadInput
 from core.money import price_from_decimal
@@ -49,6 +50,11 @@ BROKERS = ("alpaca", "ibkr", "fix", "tiered")
 BAR_SOURCES = ("alpaca", "ibkr")  # [broker] bars, for type "tiered" (docs/tiers.md)
 FIX_VERSIONS = ("FIX.4.2", "FIX.4.4")
 _SYMBOL = re.compile(r"^[A-Z][A-Z0-9.]{0,9}(/[A-Z]{2,5})?$")  # AAPL, BRK.B, BTC/USD
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_HOST = re.compile(r"[A-Za-z0-9._:-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]", re.ASCII)
+_COMP_ID = re.compile(r"[\x21-\x7e]{1,64}", re.ASCII)
+# Telegram: "<bot id>:<secret>", e.g. 123456789:AAE... (digits, a colon, URL-safe text)
+_BOT_TOKEN = re.compile(r"\d{1,20}:[A-Za-z0-9_-]{1,128}", re.ASCII)
 _PLACEHOLDERS = ("your-api-key", "your-secret-key", "your-bot-token", "your-chat-id")
 
 
@@ -191,7 +197,29 @@ class _Section:
         value = self.string(key)
         if not value.startswith(tuple(f"{s}://" for s in schemes)):
             raise BadInput(self.field(key), value, f"must be a {'/'.join(schemes)} URL")
+        try:
+            parts = urlsplit(value)
+            port = parts.port  # raises ValueError for "abc" or 99999
+        except ValueError as exc:
+            raise BadInput(self.field(key), value, f"is not a valid URL: {exc}") from None
+        if not parts.hostname:
+            raise BadInput(self.field(key), value, "has no host")
+        if port == 0 or _CONTROL.search(value) or " " in value:
+            raise BadInput(self.field(key), value, "has port 0, a space or a control character")
         return value.rstrip("/")
+
+    def host(self, key: str, default: str) -> str:
+        value = self.string(key, default)
+        if not _HOST.fullmatch(value):
+            raise BadInput(self.field(key), value, "is not a host name or IP address")
+        return value
+
+    def comp_id(self, key: str) -> str:
+        """A FIX CompID: printable ASCII, no spaces (SOH would split the field)."""
+        value = self.string(key)
+        if not _COMP_ID.fullmatch(value):
+            raise BadInput(self.field(key), value, "must be 1-64 printable ASCII characters")
+        return value
 
     def finish(self) -> None:
         unknown = sorted(set(self.table) - self.used)
@@ -227,6 +255,13 @@ def _decimal(section: _Section, key: str) -> Decimal:
     return number
 
 
+def _path_text(section: _Section, key: str, default: str) -> str:
+    text = section.string(key, default)
+    if _CONTROL.search(text):
+        raise BadInput(section.field(key), text, "contains a control character (NUL, newline)")
+    return text
+
+
 def _to_bps(section: _Section, key: str, multiplier: int) -> int:
     number = _decimal(section, key)
     bps = number * multiplier
@@ -246,7 +281,7 @@ def _system(raw: dict[str, Any], base: Path) -> SystemConfig:
     level = s.string("log_level", "info").lower()
     if level not in LOG_LEVELS:
         raise BadInput("system.log_level", level, f"must be one of {', '.join(LOG_LEVELS)}")
-    log_dir = Path(s.string("log_dir", "logs"))
+    log_dir = Path(_path_text(s, "log_dir", "logs"))
     if not log_dir.is_absolute():
         log_dir = base / log_dir
     s.finish()
@@ -286,7 +321,7 @@ def _alpaca(raw: dict[str, Any], env: Mapping[str, str]) -> AlpacaConfig:
 def _ibkr(raw: dict[str, Any]) -> IbkrConfig:
     s = _Section("ibkr", raw.get("ibkr", {}))
     result = IbkrConfig(
-        s.string("host", "127.0.0.1"),
+        s.host("host", "127.0.0.1"),
         s.integer("port", 7497, 1, 65535),
         s.integer("client_id", 1, 0, 2**31 - 1),
         s.string("account_id"),
@@ -301,10 +336,10 @@ def _fix(raw: dict[str, Any]) -> FixConfig:
     if begin not in FIX_VERSIONS:
         raise BadInput("fix.begin_string", begin, f"must be one of {', '.join(FIX_VERSIONS)}")
     result = FixConfig(
-        s.string("host", "127.0.0.1"),
+        s.host("host", "127.0.0.1"),
         s.integer("port", 9878, 1, 65535),
-        s.string("sender_comp_id"),
-        s.string("target_comp_id"),
+        s.comp_id("sender_comp_id"),
+        s.comp_id("target_comp_id"),
         begin,
         s.integer("heartbeat_interval", 30, 1, 3600),
     )
@@ -322,8 +357,9 @@ def _telegram(raw: dict[str, Any], env: Mapping[str, str]) -> TelegramConfig:
         s.finish()
         return TelegramConfig(False, Secret(""), "", api_url, per_minute)
     token = _credential(s, "bot_token", ENV_TELEGRAM_TOKEN, env)
-    if not re.fullmatch(r"[A-Za-z0-9:_-]{4,200}", token.reveal()):
-        raise BadInput("telegram.bot_token", MASK, "is not a bot token (digits:letters)")
+    if not _BOT_TOKEN.fullmatch(token.reveal()):
+        shape = "(<bot id digits>:<letters, digits, _ ->)"
+        raise BadInput("telegram.bot_token", MASK, f"is not a bot token {shape}")
     s.used.add("chat_id")
     chat = env.get(ENV_TELEGRAM_CHAT) or s.string("chat_id")
     if not re.fullmatch(r"-?\d{1,20}|@[A-Za-z0-9_]{4,64}", chat):
@@ -336,9 +372,11 @@ def _telegram(raw: dict[str, Any], env: Mapping[str, str]) -> TelegramConfig:
 
 def _database(raw: dict[str, Any], base: Path) -> DatabaseConfig:
     s = _Section("database", raw.get("database", {}))
-    path = Path(s.string("path", "sovereign.db"))
+    path = Path(_path_text(s, "path", "sovereign.db"))
     if not path.is_absolute():
         path = base / path
+    if path.is_dir():
+        raise BadInput("database.path", str(path), "is a folder, not a database file")
     s.finish()
     return DatabaseConfig(path)
 
@@ -435,10 +473,19 @@ def parse_config(
 ) -> Config:
     """Validate TOML text; raises ``BadInput`` naming ``section.key`` and the value."""
     env = os.environ if env is None else env
+    where = str(source or "<text>")
     try:
         raw = tomllib.loads(text, parse_float=Decimal)
     except tomllib.TOMLDecodeError as exc:
-        raise BadInput("config", str(source or "<text>"), f"is not valid TOML: {exc}") from None
+        raise BadInput("config", where, f"is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise BadInput("config", where, "nests arrays or tables too deeply") from None
+    except (ValueError, ArithmeticError) as exc:
+        # an integer over Python's 4,300-digit limit, a float Decimal cannot hold
+        reason = str(exc).split(";")[0]
+        if isinstance(exc, InvalidOperation) or not reason:
+            reason = "a decimal this large or this precise cannot be represented"
+        raise BadInput("config", where, f"holds a number out of range: {reason}") from None
     for name in raw:
         if name not in KNOWN_SECTIONS:
             raise BadInput(

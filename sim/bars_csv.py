@@ -2,15 +2,22 @@
 
 Reading is strict: a bad row is an error naming its line, field and value;
 with ``skip_bad`` it is counted and skipped instead, and nothing accepted
-before it is lost.
+before it is lost. What cannot be split into rows at all (broken quoting, a
+cell over the csv module's 131,072-character limit, bytes that are not UTF-8,
+a NUL) ends the read with an error naming the line, ``skip_bad`` or not.
+Numbers are plain ASCII decimals: ``Decimal`` alone would also take ``1_0``
+and digits of other scripts.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
+import io
+import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TextIO
+from pathlib import Path
+from typing import TextIO, TypeVar
 
 from core.errors import BadInput
 from core.events import Bar
@@ -37,6 +44,12 @@ SIGNAL_COLUMNS = (
 )
 
 
+_T = TypeVar("_T")
+_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)
+# Tickers as exchanges and vendors write them: BRK.B, BTC/USD, ^GSPC, ES=F.
+_SYMBOL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/^=:-]{0,31}|\^[A-Za-z0-9._=-]{1,31}", re.ASCII)
+
+
 class BadRow(BadInput):
     """A CSV row that was rejected; carries its 1-based line number."""
 
@@ -53,8 +66,17 @@ class BarsFile:
     rejected: list[BadRow] = field(default_factory=list)
 
 
+def _decimal_text(text: str, column: str) -> str:
+    cell = text.strip()
+    if not cell:
+        raise BadInput(column, text, "is empty")
+    if not _DECIMAL.fullmatch(cell):
+        raise BadInput(column, text, "is not a plain decimal number (digits 0-9, one '.')")
+    return cell
+
+
 def parse_volume(text: str) -> int:
-    dec = to_decimal_input(text, "volume")
+    dec = to_decimal_input(_decimal_text(text, "volume"), "volume")
     if dec != dec.to_integral_value() or dec < 0:
         raise BadInput("volume", text, "must be a whole number >= 0")
     return int(dec)
@@ -64,14 +86,22 @@ def parse_bar_row(row: dict[str, str]) -> Bar:
     symbol = (row.get("symbol") or "").strip()
     if not symbol:
         raise BadInput("symbol", row.get("symbol"), "is empty")
+    if not _SYMBOL.fullmatch(symbol):
+        raise BadInput(
+            "symbol", symbol, "is not a ticker (1-32 of A-Z a-z 0-9 . / ^ = : - _, no spaces)"
+        )
+
+    def price(column: str) -> int:
+        return price_from_decimal(_decimal_text(row.get(column) or "", column), column)
+
     try:
         return Bar(
             symbol=symbol,
             time_ns=parse_time(row.get("time") or "", "time"),
-            open=price_from_decimal((row.get("open") or "").strip(), "open"),
-            high=price_from_decimal((row.get("high") or "").strip(), "high"),
-            low=price_from_decimal((row.get("low") or "").strip(), "low"),
-            close=price_from_decimal((row.get("close") or "").strip(), "close"),
+            open=price("open"),
+            high=price("high"),
+            low=price("low"),
+            close=price("close"),
             volume=parse_volume(row.get("volume") or ""),
         )
     except BadInput as exc:
@@ -84,14 +114,24 @@ def parse_bar_row(row: dict[str, str]) -> Bar:
 
 def read_bars(stream: TextIO, skip_bad: bool = False) -> BarsFile:
     """Parse and validate a bars CSV, including per-symbol time order."""
-    reader = csv.DictReader(stream)
-    header = reader.fieldnames or []
+    reader = csv.DictReader(stream, strict=True)
+    header = list(_unreadable_as_bad_row(lambda: reader.fieldnames, 1) or [])
     missing = [column for column in BAR_COLUMNS if column not in header]
     if missing:
         raise BadRow(1, BadInput("header", ",".join(header), f"lacks column(s) {missing}"))
+    extra = [column for column in header if column not in BAR_COLUMNS]
+    if extra:
+        raise BadRow(1, BadInput("header", ",".join(header), f"has unknown column(s) {extra}"))
+    repeated = sorted({column for column in header if header.count(column) > 1})
+    if repeated:
+        raise BadRow(1, BadInput("header", ",".join(header), f"repeats column(s) {repeated}"))
     result = BarsFile()
     last_time: dict[str, int] = {}
-    for row in reader:
+    rows = iter(reader)
+    while True:
+        row = _unreadable_as_bad_row(lambda: next(rows, None), reader.line_num + 1)
+        if row is None:
+            break
         line = reader.line_num
         try:
             if None in row:
@@ -111,6 +151,35 @@ def read_bars(stream: TextIO, skip_bad: bool = False) -> BarsFile:
         last_time[bar.symbol] = bar.time_ns
         result.bars.append(bar)
     return result
+
+
+def _unreadable_as_bad_row(read: Callable[[], _T], line: int) -> _T:
+    """Call ``read``; text that cannot be decoded or split into rows is a ``BadRow``."""
+    try:
+        return read()
+    except UnicodeDecodeError as exc:
+        raw = exc.object[exc.start : exc.end]
+        shown = raw.hex(" ") if isinstance(raw, bytes) else repr(raw)
+        raise BadRow(line, BadInput("encoding", shown, "is not UTF-8 text")) from None
+    except csv.Error as exc:
+        reason = "cannot be split into CSV rows"
+        if "unexpected end of data" in str(exc):
+            reason += " (a quote that is never closed?)"
+        raise BadRow(line, BadInput("csv", str(exc), reason)) from None
+
+
+def read_bars_file(path: Path, skip_bad: bool = False) -> BarsFile:
+    """``read_bars`` over a file: UTF-8 (a byte-order mark is fine), and bytes
+    that are not UTF-8 are reported with the line they are on. ``OSError``
+    (missing, unreadable) is left to the caller, which names its option."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        shown = data[exc.start : exc.end].hex(" ")
+        raise BadRow(line, BadInput("encoding", shown, "is not UTF-8 text")) from None
+    return read_bars(io.StringIO(text, newline=""), skip_bad=skip_bad)
 
 
 def write_bars(stream: TextIO, bars: Iterable[Bar]) -> None:

@@ -9,7 +9,7 @@ from core.errors import BadInput
 from core.health import SessionSchedule
 from core.instruments import Instrument, us_equity_tick
 from core.money import price_from_decimal
-from sim.bars_csv import BadRow, read_bars
+from sim.bars_csv import BadRow, read_bars_file
 from sim.calendar import exchange_sessions
 from sim.faults import FaultRates
 from sim.runner import MarketFeed, RunSpec, feed_from_bars
@@ -65,8 +65,7 @@ def scenario_spec(
 
 def replay_spec(path: Path, balance: str = "1000000", seed: int = 1) -> RunSpec:
     try:
-        with path.open(newline="", encoding="utf-8-sig") as stream:
-            loaded = read_bars(stream)
+        loaded = read_bars_file(path)
     except OSError as exc:
         raise BadInput("FILE", str(path), f"cannot be read: {exc.strerror}") from None
     except BadRow as exc:

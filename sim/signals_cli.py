@@ -6,6 +6,7 @@ is the place to see exactly what the signal core decides, bar by bar.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ from core.events import Bar
 from core.instruments import Instrument, us_equity_tick
 from core.money import price_from_decimal
 from core.signals import AgentSignal, Signal
-from sim.bars_csv import BadRow, read_bars, write_signals
+from sim.bars_csv import BadRow, read_bars_file, write_signals
 from sim.calendar import schedule_for
 
 EXIT_BAD_INPUT = 2
@@ -61,8 +62,7 @@ def main(csv_path: str, out: str | None, tick_text: str | None, skip_bad: bool) 
         return EXIT_BAD_INPUT
     path = Path(csv_path)
     try:
-        with path.open(newline="", encoding="utf-8-sig") as stream:  # tolerate a BOM
-            loaded = read_bars(stream, skip_bad=skip_bad)
+        loaded = read_bars_file(path, skip_bad=skip_bad)
     except BadRow as exc:
         print(f"error: {path}: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -82,6 +82,14 @@ def main(csv_path: str, out: str | None, tick_text: str | None, skip_bad: bool) 
     try:
         for signal in write_signals(target, run_agents(bars, tick, "XNYS", span)):
             counts[signal.signal] += 1
+        target.flush()
+    except BrokenPipeError:
+        # The reader left (``| head``): stop quietly, as Unix tools do. Point
+        # stdout at /dev/null so the interpreter's own final flush cannot fail.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 0
     finally:
         if out:
             target.close()

@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 from core.errors import BadInput
 
 _NS = 10**9
+_EPOCH = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)
 _FRACTION = re.compile(r"(?<=\d{2}:\d{2}:\d{2})[.,](\d+)")
 
 
@@ -17,7 +18,9 @@ def parse_time(text: str, field: str = "time") -> int:
     raw = text.strip()
     if not raw:
         raise BadInput(field, text, "is empty")
-    if raw.lstrip("-").replace(".", "", 1).isdigit():
+    if not raw.isascii():  # str.isdigit() and Decimal() also take "١٢" and other scripts
+        raise BadInput(field, text, "must be ASCII (ISO-8601 or epoch seconds)")
+    if _EPOCH.fullmatch(raw):
         try:
             seconds = Decimal(raw)
         except InvalidOperation:

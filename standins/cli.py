@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key", default="test", help="the only API key accepted (default test)")
     parser.add_argument("--secret", default="test", help="its secret (default test)")
     parser.add_argument(
-        "--telegram-token", default="test-token", help="the only bot token accepted"
+        "--telegram-token", default="123456:test-token", help="the only bot token accepted"
     )
     parser.add_argument("--port", type=int, default=0, help="port for everything (default: free)")
     parser.add_argument(

@@ -61,7 +61,7 @@ _DATA_CHANNELS = (
 class Options:
     key: str = "test"
     secret: str = "test"
-    telegram_token: str = "test-token"
+    telegram_token: str = "123456:test-token"
     speed: float = 60.0
     overnight_s: float = 2.0
     bars_page_max: int = MAX_BARS_PAGE

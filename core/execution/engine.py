@@ -638,6 +638,10 @@ class ExecutionEngine:
         order = result.order
         if result.outcome != "applied" or order is None:
             return outcome
+        if result.after is OrdStatus.REJECTED and not order.fills:
+            # Refused before any venue could trade it (stale at start-up, a broker
+            # or venue reject): no evidence about the venue's fill rate.
+            self.venues.record_rejected(order.venue)
         parent = self.parents.get(order.parent_id or "")
         if parent is None:
             return outcome

@@ -127,6 +127,15 @@ class VenueBook:
         stats.orders += 1.0
         stats.sent_orders += 1
 
+    def record_rejected(self, name: str | None) -> None:
+        """Take back a child that was refused before it could trade: no venue
+        saw it, so it says nothing about the venue's fill rate."""
+        stats = self.stats.get(name or "")
+        if stats is None or stats.sent_orders <= 0:
+            return
+        stats.sent_orders -= 1
+        stats.orders = max(stats.filled, stats.orders - 1.0, 0.0)
+
     def record_fill(
         self,
         name: str | None,

@@ -420,6 +420,7 @@ class AlpacaBroker:
         else exponential with jitter, reset by the next success), so a storm is
         met with silence rather than with each task hammering on its own."""
         loop = asyncio.get_running_loop()
+        last = "no attempt made"
         for attempt in range(self._max_retries + 1):
             pause = self._not_before - time.monotonic()
             if pause > 0:
@@ -431,6 +432,7 @@ class AlpacaBroker:
                 if status == 429 or (status is not None and status >= 500):
                     if status == 429:
                         self.rate_limited += 1
+                    last = f"HTTP {status}: {_api_message(exc)}"
                     wait = self._back_off(_retry_after(exc))
                     log.warning(
                         "alpaca %s: HTTP %s, backing off %.2fs (attempt %d)",
@@ -451,13 +453,18 @@ class AlpacaBroker:
                 if isinstance(exc, OSError | ConnectionError) or type(exc).__module__.startswith(
                     ("requests", "urllib3")
                 ):
+                    last, retryable = transport_failure(exc)
+                    if not retryable:  # a DNS or TLS failure does not mend by waiting
+                        raise TransportFailure(f"{what}: {last}") from None
                     wait = self._back_off(None)
-                    log.warning("alpaca %s: %s, retrying in %.2fs", what, exc, wait)
+                    log.warning("alpaca %s: %s, retrying in %.2fs", what, last, wait)
                     continue
                 raise
             self._delay = _FIRST_DELAY
             return result
-        raise RejectedRequest(429, f"{what}: still failing after {self._max_retries} retries")
+        raise TransportFailure(
+            f"{what}: {last} (still failing after {self._max_retries} retries)"
+        )
 
     def _back_off(self, retry_after: float | None) -> float:
         wait = retry_after if retry_after is not None else self._delay * (1 + random.random())
@@ -711,6 +718,63 @@ def _retry_after(exc: APIError) -> float | None:
         return float(value) if value is not None else None
     except ValueError:
         return None
+
+
+class TransportFailure(RejectedRequest):
+    """A request that never got a usable answer: says what failed (DNS, refused,
+    TLS, timeout, or the last HTTP status and the body's message)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(None, reason)
+        self.args = (reason,)
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception, its causes/contexts and urllib3's ``reason``, outermost first."""
+    seen: list[BaseException] = []
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        item = todo.pop(0)
+        if item is None or any(item is s for s in seen) or len(seen) > 20:
+            continue
+        seen.append(item)
+        reason = getattr(item, "reason", None)
+        todo += [reason if isinstance(reason, BaseException) else None]
+        todo += [item.__cause__, item.__context__]
+        todo += [a for a in getattr(item, "args", ()) if isinstance(a, BaseException)]
+    return seen
+
+
+def transport_failure(exc: BaseException) -> tuple[str, bool]:
+    """(what failed, whether a retry can fix it) for a transport exception.
+
+    DNS and TLS failures are configuration problems (a wrong host, a bad
+    certificate): retrying only delays the answer. A refused connection, a
+    reset or a timeout can be a server restarting or a network blip: retry."""
+    import socket
+    import ssl
+
+    chain = _chain(exc)
+    names = " ".join(type(e).__name__ for e in chain)
+    pools = [getattr(e, "pool", None) for e in chain]
+    pairs = zip(chain, pools, strict=True)
+    hosts = [getattr(e, "host", None) or getattr(p, "host", None) for e, p in pairs]
+    host = next((h for h in hosts if isinstance(h, str) and h), None)
+    where = f" ({host})" if host else ""
+    if any(isinstance(e, socket.gaierror) for e in chain) or "NameResolutionError" in names:
+        return f"DNS lookup failed{where}: the host name does not resolve", False
+    if any(isinstance(e, ssl.SSLError) for e in chain) or "SSLError" in names:
+        return f"TLS failed{where}: {chain[-1]}", False
+    if any(isinstance(e, ConnectionRefusedError) for e in chain):
+        return f"connection refused{where}: nothing is listening there", True
+    if any(isinstance(e, TimeoutError) for e in chain) or "Timeout" in names:
+        return f"timed out{where} waiting for the server", True
+    if any(isinstance(e, ConnectionResetError) for e in chain):
+        return f"connection reset{where}", True
+    return f"{type(exc).__name__}: {exc}", True
 
 
 def _api_message(exc: APIError) -> str:

@@ -512,7 +512,11 @@ def build_tiered(config: Any, storage: Any = None) -> TieredBroker:
     if config.fix is not None:
         from gateway.brokers.prime_fix import PrimeFixBroker, PrimeFixSettings
 
-        settings = PrimeFixSettings.from_config(config.fix, fix_store_path(database))
+        store = fix_store_path(database)
+        if storage is None and not store.parent.is_dir():
+            # --check before the first run: no session saved yet, and a check writes nothing.
+            store = Path(":memory:")
+        settings = PrimeFixSettings.from_config(config.fix, store)
         mine: list[Mapping[str, object]] = []
         prefix = ""
         if storage is not None and routes is not None:

@@ -528,3 +528,19 @@ def test_a_stop_never_waits_on_a_dark_pool():
     _, commands = h.bar(volume=5_000_000)
     (stop,) = submits(commands)
     assert stop.venue not in DARK and stop.order_type is OrderType.MARKET
+
+
+def test_a_dark_child_refused_before_any_venue_saw_it_teaches_nothing_about_the_pool():
+    """The root of the flaky institutional e2e test: at start-up the gateway
+    refuses entries decided on old (catch-up) bars, "stale: ... not sent". Those
+    dark IOCs were counted as sent-and-missed, 28,622 shares at a time, so three
+    pools fell to a fill rate of ~3e-5 before a single order reached them."""
+    h = Harness(cash=5_000_000 * D, script=signal_at({20: LONG}))
+    h.bars(20, volume=5_000_000)
+    _, commands = h.bar(volume=5_000_000)
+    (dark,) = submits(commands)
+    assert dark.venue in DARK
+    stats = h.engine.execution.venues.stats[dark.venue]
+    assert stats.orders == 1.0  # counted when routed...
+    h.update(dark.client_order_id, OrdStatus.REJECTED, "stale: entry decided on an old bar")
+    assert stats.orders == 0.0 and stats.fill_rate == 0.5  # ...and taken back: the prior again

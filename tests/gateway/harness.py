@@ -84,7 +84,7 @@ def write_config(
     *,
     key: str | None = "test",
     secret: str | None = "test",
-    token: str | None = "test-token",
+    token: str | None = "123456:test-token",
     balance: int = 50_000,
     symbols: tuple[str, ...] = ("AAPL", "MSFT", "GOOGL", "AMZN", "NVDA"),
 ) -> Path:

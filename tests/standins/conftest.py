@@ -22,7 +22,7 @@ import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
-KEY, SECRET, TOKEN = "test", "test", "test-token"
+KEY, SECRET, TOKEN = "test", "test", "123456:test-token"
 BASE_ARGS = ("--scenario", "default", "--seed", "3", "--days", "4", "--history-days", "2")
 
 
