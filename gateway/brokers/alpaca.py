@@ -462,9 +462,7 @@ class AlpacaBroker:
                 raise
             self._delay = _FIRST_DELAY
             return result
-        raise TransportFailure(
-            f"{what}: {last} (still failing after {self._max_retries} retries)"
-        )
+        raise TransportFailure(f"{what}: {last} (still failing after {self._max_retries} retries)")
 
     def _back_off(self, retry_after: float | None) -> float:
         wait = retry_after if retry_after is not None else self._delay * (1 + random.random())

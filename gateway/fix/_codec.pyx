@@ -9,6 +9,9 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes
 from libc.string cimport memcmp, memcpy
 
 from core.errors import BadInput
+from gateway.fix.codec import _check_scan_args
+
+MAX_TAG = 2**63 - 1  # as codec.MAX_TAG: |tag| fits a long long and its negation
 
 NEED_MORE = 0
 FRAME = 1
@@ -46,8 +49,14 @@ cdef inline unsigned int _sum(const unsigned char* p, Py_ssize_t a, Py_ssize_t b
     return s
 
 
-def checksum(bytes data):
+cdef inline _need_bytes(str name, object value):
+    if not isinstance(value, bytes):
+        raise BadInput(name, value, "must be bytes")
+
+
+def checksum(object data):
     """FIX CheckSum: byte sum modulo 256."""
+    _need_bytes("data", data)
     return _sum(<const unsigned char*>PyBytes_AS_STRING(data), 0, PyBytes_GET_SIZE(data)) & 0xFF
 
 
@@ -55,7 +64,10 @@ cdef bytes _value_bytes(object value):
     if isinstance(value, bytes):
         return <bytes>value
     if isinstance(value, str):
-        return (<str>value).encode("latin-1")
+        try:
+            return (<str>value).encode("latin-1")
+        except UnicodeEncodeError:
+            raise BadInput("value", value, "is not latin-1 text") from None
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value).encode()
     raise BadInput("value", value, "FIX field values are bytes, str or int")
@@ -85,7 +97,19 @@ cdef Py_ssize_t _write_int(char* out, long long v) noexcept:
     return j
 
 
-def encode(bytes begin_string, fields):
+cdef object _tag_of(object item):
+    """codec._pair's checks, same order and messages: returns the tag."""
+    if not isinstance(item, (tuple, list)) or len(item) != 2:
+        raise BadInput("field", item, "must be a (tag, value) pair")
+    t = item[0]
+    if not isinstance(t, int) or isinstance(t, bool):
+        raise BadInput("tag", t, "must be an integer")
+    if not -MAX_TAG <= t <= MAX_TAG:
+        raise BadInput("tag", t, "is outside ±(2**63 - 1)")
+    return t
+
+
+def encode(object begin_string, fields):
     """A complete message ``8=..|9=..|<fields>|10=..|`` (see codec.encode)."""
     cdef list values = []
     cdef list tags = []
@@ -94,8 +118,9 @@ def encode(bytes begin_string, fields):
     cdef long long tag
     cdef char numbuf[24]
     cdef const char* vp
+    _need_bytes("begin_string", begin_string)
     for item in fields:
-        tag = item[0]
+        tag = _tag_of(item)
         raw = _value_bytes(item[1])
         vp = PyBytes_AS_STRING(raw)
         vlen = PyBytes_GET_SIZE(raw)
@@ -141,8 +166,9 @@ def encode(bytes begin_string, fields):
     return result
 
 
-def parse(bytes frame):
+def parse(object frame):
     """(tag, value) pairs in wire order (see codec.parse)."""
+    _need_bytes("frame", frame)
     cdef const unsigned char* p = <const unsigned char*>PyBytes_AS_STRING(frame)
     cdef Py_ssize_t n = PyBytes_GET_SIZE(frame)
     cdef Py_ssize_t i = 0, field_start, eq, digits
@@ -180,8 +206,12 @@ def parse(bytes frame):
     return out
 
 
-def scan(bytes buf, Py_ssize_t pos, Py_ssize_t max_size):
+def scan(object buf, object pos_in, object max_in):
     """Next message in ``buf[pos:]`` as (kind, start, end, reason); see codec.scan."""
+    _need_bytes("buf", buf)
+    _check_scan_args(buf, pos_in, max_in)
+    cdef Py_ssize_t pos = pos_in
+    cdef Py_ssize_t max_size = max_in
     cdef const unsigned char* p = <const unsigned char*>PyBytes_AS_STRING(buf)
     cdef Py_ssize_t n = PyBytes_GET_SIZE(buf)
     cdef Py_ssize_t start, soh, len_end, keep, body_start, declared_end, tag, end, k

@@ -26,8 +26,17 @@ _START = b"8=FIX"
 _CHECKSUM = b"\x0110="
 
 
+MAX_TAG = 2**63 - 1  # tags are 64-bit signed in the compiled twin; both refuse beyond
+
+
+def _need_bytes(name: str, value: object) -> None:
+    if not isinstance(value, bytes):
+        raise BadInput(name, value, "must be bytes")
+
+
 def checksum(data: bytes) -> int:
     """FIX CheckSum: byte sum modulo 256."""
+    _need_bytes("data", data)
     return sum(data) & 0xFF
 
 
@@ -35,10 +44,25 @@ def _value_bytes(value: object) -> bytes:
     if isinstance(value, bytes):
         return value
     if isinstance(value, str):
-        return value.encode("latin-1")
+        try:
+            return value.encode("latin-1")
+        except UnicodeEncodeError:
+            raise BadInput("value", value, "is not latin-1 text") from None
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value).encode()
     raise BadInput("value", value, "FIX field values are bytes, str or int")
+
+
+def _pair(item: object) -> tuple[int, object]:
+    """A (tag, value) pair with an integer tag within ±MAX_TAG, or BadInput."""
+    if not isinstance(item, tuple | list) or len(item) != 2:
+        raise BadInput("field", item, "must be a (tag, value) pair")
+    tag = item[0]
+    if not isinstance(tag, int) or isinstance(tag, bool):
+        raise BadInput("tag", tag, "must be an integer")
+    if not -MAX_TAG <= tag <= MAX_TAG:
+        raise BadInput("tag", tag, "is outside ±(2**63 - 1)")
+    return tag, item[1]
 
 
 def encode(begin_string: bytes, fields: Sequence[tuple[int, object]]) -> bytes:
@@ -47,8 +71,10 @@ def encode(begin_string: bytes, fields: Sequence[tuple[int, object]]) -> bytes:
     ``fields`` starts with MsgType(35); BodyLength and CheckSum are computed.
     Values containing SOH are refused (they would corrupt framing).
     """
+    _need_bytes("begin_string", begin_string)
     parts = []
-    for tag, value in fields:
+    for item in fields:
+        tag, value = _pair(item)
         raw = _value_bytes(value)
         if b"\x01" in raw:
             raise BadInput(f"tag {tag}", raw, "value contains the SOH delimiter")
@@ -66,6 +92,7 @@ def parse(frame: bytes) -> list[tuple[int, bytes]]:
     rejects them with "Invalid tag number" as QuickFIX does. A field without
     ``=``, a non-integer tag or a missing final SOH is malformed (BadInput).
     """
+    _need_bytes("frame", frame)
     if not frame.endswith(b"\x01"):
         raise BadInput("frame", frame[-20:], "does not end with SOH")
     out: list[tuple[int, bytes]] = []
@@ -81,6 +108,15 @@ def parse(frame: bytes) -> list[tuple[int, bytes]]:
     return out
 
 
+def _check_scan_args(buf: bytes, pos: object, max_size: object) -> None:
+    """Same checks for both twins (the compiled one calls this)."""
+    for name, value in (("pos", pos), ("max_size", max_size)):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise BadInput(name, value, "must be an integer")
+        if not 0 <= value <= 2**62:  # negative pos would count from the end in one twin
+            raise BadInput(name, value, "must be in 0..2**62")
+
+
 def scan(buf: bytes, pos: int, max_size: int) -> tuple[int, int, int, str]:
     """Find the next message in ``buf[pos:]``.
 
@@ -89,6 +125,8 @@ def scan(buf: bytes, pos: int, max_size: int) -> tuple[int, int, int, str]:
     why; ``JUNK`` — no message start before ``end``, drop ``buf[pos:end]``;
     ``NEED_MORE`` — wait for more bytes (``start`` is where a message begins).
     """
+    _need_bytes("buf", buf)
+    _check_scan_args(buf, pos, max_size)
     n = len(buf)
     start = buf.find(_START, pos)
     if start < 0:

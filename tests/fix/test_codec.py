@@ -223,3 +223,85 @@ def test_simplefix_agrees_with_our_encode_and_parse(body, msg_type) -> None:
     parsed = parser.get_message()
     theirs = [(int(tag), value) for tag, value in parsed.pairs]
     assert theirs == [(int(t), v) for t, v in codec.parse(raw)]
+
+
+def _answer(fn, *args):  # type: ignore[no-untyped-def]
+    """What a call returns, or the error it raises as (type, message)."""
+    try:
+        return ("ok", fn(*args))
+    except Exception as exc:  # the point is to compare any error
+        return ("error", type(exc).__name__, str(exc))
+
+
+odd_tags = st.one_of(
+    st.integers(min_value=-(2**64), max_value=2**64),
+    st.sampled_from([-(2**63), 2**63 - 1, 2**63, -(2**63) + 1, 0, -1]),
+    st.booleans(),
+    st.floats(allow_nan=False, max_value=1e6, min_value=-1e6),
+    st.text(max_size=3),
+    st.none(),
+)
+odd_values = st.one_of(
+    st.binary(max_size=8),
+    st.text(max_size=4),
+    st.integers(-(2**70), 2**70),
+    st.booleans(),
+    st.none(),
+    st.floats(allow_nan=False),
+    st.builds(bytearray, st.binary(max_size=4)),
+)
+odd_items = st.one_of(
+    st.tuples(odd_tags, odd_values),
+    st.lists(odd_tags, max_size=3).map(tuple),
+    st.integers(),
+    st.none(),
+)
+odd_begin = st.one_of(st.just(b"FIX.4.4"), st.text(max_size=4), st.none(), st.binary(max_size=6))
+
+
+@settings(max_examples=400, deadline=None)
+@given(begin=odd_begin, items=st.lists(odd_items, max_size=4))
+def test_both_twins_give_the_same_answer_or_the_same_error_for_any_encode_input(
+    begin, items
+) -> None:
+    """Issue 11: a tag of -2**63 was encoded corrupt (signed overflow) by the
+    compiled twin only, tags >= 2**63 raised OverflowError there only, and
+    wrong types raised BadInput in one twin, TypeError in the other."""
+    if _codec is None:
+        pytest.skip("compiled codec not built")
+    pure = _answer(codec.encode, begin, items)
+    assert _answer(_codec.encode, begin, items) == pure
+    if pure[0] == "error":
+        assert pure[1] == "BadInput", pure  # bad input is named, never a TypeError
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (b"FIX.4.4", [(-(2**63), b"x")]),
+        (b"FIX.4.4", [(2**63, b"x")]),
+        (b"FIX.4.4", [(35, None)]),
+        (b"FIX.4.4", [(35,)]),
+        (b"FIX.4.4", [(35.0, b"D")]),
+        (None, [(35, b"D")]),
+        ("FIX.4.4", [(35, b"D")]),
+    ],
+)
+def test_out_of_range_tags_and_wrong_types_are_bad_input_in_both_twins(args) -> None:
+    for impl in IMPLS:
+        with pytest.raises(BadInput):
+            impl.encode(*args)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    buf=st.one_of(st.binary(max_size=40), st.text(max_size=5), st.none()),
+    pos=st.one_of(st.integers(-(2**64), 2**64), st.floats(allow_nan=False), st.booleans()),
+    max_size=st.one_of(st.integers(-10, 2**64), st.none()),
+)
+def test_scan_parse_and_checksum_agree_on_any_argument(buf, pos, max_size) -> None:
+    if _codec is None:
+        pytest.skip("compiled codec not built")
+    assert _answer(_codec.scan, buf, pos, max_size) == _answer(codec.scan, buf, pos, max_size)
+    assert _answer(_codec.parse, buf) == _answer(codec.parse, buf)
+    assert _answer(_codec.checksum, buf) == _answer(codec.checksum, buf)
