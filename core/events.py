@@ -45,7 +45,7 @@ class Bar:
             raise BadInput("symbol", self.symbol, "must not be empty")
         if not -INT64_MAX <= self.time_ns <= INT64_MAX:
             raise BadInput("time_ns", self.time_ns, "is outside the int64 nanosecond range")
-        for name in ("open", "high", "low", "close"):  # name the price that is wrong
+        for name in ("low", "open", "close", "high"):  # name the price that is wrong
             if getattr(self, name) <= 0:
                 raise BadInput(name, getattr(self, name), "must be positive")
         if self.high >= MAX_PRICE:

@@ -50,7 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from standins.cli import add_arguments as add_serve_arguments
 
-    serve = commands.add_parser("serve", help="local Alpaca/Telegram stand-ins on the sim market")
+    what = (
+        "local stand-ins on the simulated market: Alpaca (REST, market-data and"
+        " trade-update websockets), Telegram, TWS / IB Gateway and a FIX prime broker"
+    )
+    serve = commands.add_parser("serve", help=what, description=what + " (docs/serve.md).")
     add_serve_arguments(serve)
     return parser
 

@@ -185,9 +185,11 @@ async def _serve(args: argparse.Namespace, market: object, sock: socket.socket) 
         pre_open_minutes=args.pre_open,
     )
     standin = StandIn(market, options, faults)  # type: ignore[arg-type]
-    runner = web.AppRunner(standin.app(), handle_signals=False, access_log=None)
+    runner = web.AppRunner(
+        standin.app(), handle_signals=False, access_log=None, shutdown_timeout=1.0
+    )
     await runner.setup()
-    site = web.SockSite(runner, sock, shutdown_timeout=1.0)
+    site = web.SockSite(runner, sock)
     await site.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -77,11 +77,13 @@ symbols = {symbols!r}
 async def market_standins(market: SessionMarket, speed: float) -> AsyncIterator[Market]:
     """Alpaca (HTTP + websockets), TWS and the FIX prime broker on one market."""
     standin = StandIn(market, Options(speed=speed, seed=1), Faults(seed=1))
-    runner = web.AppRunner(standin.app(), handle_signals=False, access_log=None)
+    runner = web.AppRunner(
+        standin.app(), handle_signals=False, access_log=None, shutdown_timeout=0.5
+    )
     await runner.setup()
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    site = web.SockSite(runner, sock, shutdown_timeout=0.5)
+    site = web.SockSite(runner, sock)
     await site.start()
     tws = TwsServer(standin)
     tws_port = await tws.start()
