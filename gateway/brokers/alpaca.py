@@ -757,7 +757,9 @@ def transport_failure(exc: BaseException) -> tuple[str, bool]:
 
     chain = _chain(exc)
     names = " ".join(type(e).__name__ for e in chain)
-    pools = [getattr(e, "pool", None) for e in chain]
+    # urllib3 keeps the pool (MaxRetryError) or connection (NewConnectionError) in
+    # the instance dict; read it there, not through the deprecated properties.
+    pools = [vars(e).get("pool") or vars(e).get("conn") for e in chain]
     pairs = zip(chain, pools, strict=True)
     hosts = [getattr(e, "host", None) or getattr(p, "host", None) for e, p in pairs]
     host = next((h for h in hosts if isinstance(h, str) and h), None)
