@@ -86,8 +86,12 @@ def test_market_orders_fill_with_the_stand_ins_exec_ids_and_positions_agree() ->
             assert done is not None and done.status == "filled" and not done.open
             [aapl_fill] = sink.fills("ns-a1")
             assert (done.filled, done.filled_notional) == (30, 30 * aapl_fill.price)
-            await asyncio.sleep(0.15)  # the next minute's account push
+            # the next minute's account push carries the fill: wait for it, not 0.15 s
+            deadline = asyncio.get_running_loop().time() + 60
             account = await broker.account()
+            while account.cash != book.cash and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.02)
+                account = await broker.account()
             assert account.cash == book.cash and account.equity == book.equity()
             assert account.buying_power == book.buying_power()
             assert len({f.exec_id for f in sink.fills()}) == 2 and not sink.bad

@@ -43,9 +43,9 @@ def _finish(server: StandIn, gateway: GatewayProc, db: Path, err: Path) -> dict:
     """Let the live market run out (no bar, no fill after it), wait until SQLite
     holds as many executions as TWS made, stop the gateway cleanly, return TWS's book."""
     assert wait_for(lambda: market_over(server), 120, 0.25), "the market did not finish"
-    time.sleep(0.5)  # the last minute's fills reach the gateway
-    made = len(tws(server)["executions"])
-    if not wait_for(lambda: len(db_exec_ids(db)) >= made, 60, 0.1):
+    # The last minute's fills reach the gateway: wait until SQLite holds every
+    # execution TWS made, re-reading TWS each time (no fixed sleep).
+    if not wait_for(lambda: len(db_exec_ids(db)) >= len(tws(server)["executions"]), 120, 0.1):
         gateway.proc.send_signal(signal.SIGUSR1)  # faulthandler: stacks into the log
         time.sleep(1)
         gateway.terminate()

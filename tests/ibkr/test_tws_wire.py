@@ -174,9 +174,16 @@ def test_account_values_and_summary_match_the_book() -> None:
             [contract] = await ib.qualifyContractsAsync(AAPL)
             trade = ib.placeOrder(contract, MarketOrder("BUY", 100))
             await wait_until(lambda: trade.orderStatus.status == "Filled")
-            await asyncio.sleep(0.15)  # the next minute's account push
-            values = {(v.tag, v.currency): v.value for v in ib.accountValues() if not v.modelCode}
             book = r.tws.book
+
+            def pushed() -> dict:  # type: ignore[type-arg]
+                return {(v.tag, v.currency): v.value for v in ib.accountValues() if not v.modelCode}
+
+            # the next minute's account push carries the fill: wait for it, not 0.15 s
+            await wait_until(
+                lambda: pushed().get(("TotalCashValue", "USD")) == format_price(book.cash), 60
+            )
+            values = pushed()
             assert values[("TotalCashValue", "USD")] == format_price(book.cash)
             assert values[("NetLiquidation", "USD")] == format_price(book.equity())
             assert values[("BuyingPower", "USD")] == format_price(book.buying_power())

@@ -20,6 +20,7 @@ from alpaca.trading.stream import TradingStream
 
 from core.money import price_to_decimal
 from standins.market import load_market
+from tests.aio import wait_until
 from tests.standins.conftest import KEY, SECRET
 
 
@@ -73,7 +74,9 @@ def test_trading_stream_reports_new_then_fill_with_execution_ids(server: dict[st
 
     async def scenario() -> None:
         task = asyncio.create_task(stream._run_forever())
-        await asyncio.sleep(0.5)  # connected, authorised and listening
+        # connected, authorised and listening (alpaca-py sets _running after the
+        # subscription is acknowledged): a condition, not a guess at the time it takes
+        await wait_until(lambda: stream._running, 60)
         order = await asyncio.to_thread(
             client.submit_order,
             MarketOrderRequest(
@@ -81,10 +84,10 @@ def test_trading_stream_reports_new_then_fill_with_execution_ids(server: dict[st
             ),
         )
         submitted["id"] = str(order.id)
-        for _ in range(500):
-            if any(u.event == "fill" and str(u.order.id) == submitted["id"] for u in updates):
-                break
-            await asyncio.sleep(0.02)
+        await wait_until(
+            lambda: any(u.event == "fill" and str(u.order.id) == submitted["id"] for u in updates),
+            60,
+        )
         await stream.stop_ws()
         await asyncio.wait_for(task, 10)
 
