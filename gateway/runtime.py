@@ -941,14 +941,20 @@ class Gateway:
                     self._enqueue(self._submit_for(order))
                 return
             if (stored is not None and stored.sent) or order.status is not OrdStatus.PENDING_NEW:
+                # Never acknowledged: rejected. Acknowledged once (NEW, partly filled):
+                # REJECTED is no legal transition from there, and a refused update would
+                # leave the order live here forever, asked about again every cycle.
+                ended = (
+                    OrdStatus.REJECTED
+                    if order.status is OrdStatus.PENDING_NEW
+                    else OrdStatus.CANCELED
+                )
                 self._discrepancy(
                     f"order {bcid} is live here ({order.status.value}) "
-                    "but unknown to the broker: treated as rejected"
+                    f"but unknown to the broker: treated as {ended.value}"
                 )
                 await self.feed(
-                    OrderUpdate(
-                        self.market.now_ns(), engine_id, OrdStatus.REJECTED, "unknown to the broker"
-                    )
+                    OrderUpdate(self.market.now_ns(), engine_id, ended, "unknown to the broker")
                 )
             return
         if stored is not None and not stored.sent:

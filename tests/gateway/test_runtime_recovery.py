@@ -322,3 +322,47 @@ def test_stream_fill_racing_reconciliation_is_booked_once(tmp_path: Path, market
     g, engine_id, booked, filled = asyncio.run(scenario())
     assert booked == filled
     assert g.engine.order(engine_id).filled == filled  # type: ignore[union-attr]
+
+
+class _ForgetfulBroker(InProcessBroker):
+    """The broker's book loses track of the orders in ``forgotten``."""
+
+    forgotten: set[str]
+
+    async def order(self, broker_client_id: str):  # type: ignore[no-untyped-def]
+        if broker_client_id in self.forgotten:
+            return None
+        return await super().order(broker_client_id)
+
+    async def open_orders(self):  # type: ignore[no-untyped-def]
+        return [o for o in await super().open_orders() if o.broker_client_id not in self.forgotten]
+
+
+def test_an_acknowledged_order_the_broker_no_longer_knows_is_ended_once(tmp_path, market) -> None:  # type: ignore[no-untyped-def]
+    """It was fed as NEW -> REJECTED, an illegal transition the engine refuses, so
+    the order stayed live here and was re-reported every reconcile cycle (seen
+    in the institutional e2e run: "live here (new) but unknown to the broker")."""
+
+    async def scenario() -> tuple[Gateway, str]:
+        broker = _ForgetfulBroker(market)
+        broker.forgotten = set()
+        g = gateway(tmp_path / "g.db", broker)
+        await g.start(loops=False)
+        live = []
+        for bar in market.live:
+            await _publish(broker, g, [bar])
+            live = [o for o in g.engine.open_orders() if o.status is OrdStatus.NEW]
+            if live:
+                break
+        assert live, "no working order in the session"
+        cid = live[0].client_order_id
+        broker.forgotten.add(g.ids.broker(cid))
+        for _ in range(3):
+            await g.reconcile(startup=False, grace=0.0)
+            await g.settle()
+        return g, cid
+
+    g, cid = asyncio.run(scenario())
+    order = g.engine.order(cid)
+    assert order is not None and order.status is OrdStatus.CANCELED
+    assert cid not in [o.client_order_id for o in g.engine.open_orders()]
