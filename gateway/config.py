@@ -489,7 +489,7 @@ def parse_config(
     for name in raw:
         if name not in KNOWN_SECTIONS:
             raise BadInput(
-                name,
+                name if name.strip() else repr(name),  # "" = 1 is a legal TOML key
                 raw[name] if not isinstance(raw[name], dict) else "[table]",
                 "is not a known section",
             )

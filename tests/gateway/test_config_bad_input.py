@@ -123,6 +123,12 @@ def test_a_database_path_that_is_a_folder_is_refused(tmp_path: Path) -> None:
     assert info.value.field == "database.path" and "folder" in info.value.reason
 
 
+def test_an_empty_top_level_key_is_named_not_blank() -> None:
+    """Found by fuzz/fuzz_config.py: ``"" = [...]`` gave a message with no field."""
+    exc = error('"" = ["AAPL"]\n' + BASE)
+    assert exc.field == "''" and "not a known section" in exc.reason
+
+
 # ------------------------------------------------------------ the CLI
 
 
