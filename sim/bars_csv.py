@@ -115,7 +115,8 @@ def parse_bar_row(row: dict[str, str]) -> Bar:
 def read_bars(stream: TextIO, skip_bad: bool = False) -> BarsFile:
     """Parse and validate a bars CSV, including per-symbol time order."""
     reader = csv.DictReader(stream, strict=True)
-    header = list(_unreadable_as_bad_row(lambda: reader.fieldnames, 1) or [])
+    fieldnames = _unreadable_as_bad_row(lambda: reader.fieldnames, 1)
+    header = list(fieldnames or [])
     missing = [column for column in BAR_COLUMNS if column not in header]
     if missing:
         raise BadRow(1, BadInput("header", ",".join(header), f"lacks column(s) {missing}"))

@@ -41,6 +41,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="start the clock this many market minutes before the first live open (default 0)",
     )
     parser.add_argument(
+        "--hold",
+        action="store_true",
+        help='keep market time at its start until POST /_control {"action": "release"}'
+        " (a test starts the live market once its client is ready)",
+    )
+    parser.add_argument(
         "--overnight",
         type=float,
         default=2.0,
@@ -183,6 +189,7 @@ async def _serve(args: argparse.Namespace, market: object, sock: socket.socket) 
         bars_page_max=args.bars_page_max,
         seed=args.seed,
         pre_open_minutes=args.pre_open,
+        hold=args.hold,
     )
     standin = StandIn(market, options, faults)  # type: ignore[arg-type]
     runner = web.AppRunner(

@@ -67,6 +67,7 @@ class Options:
     bars_page_max: int = MAX_BARS_PAGE
     seed: int = 1
     pre_open_minutes: int = 0
+    hold: bool = False  # market time stays at its start until /_control {"action": "release"}
 
 
 @dataclass(eq=False)
@@ -140,6 +141,8 @@ class StandIn:
             time.monotonic(),
             self.options.overnight_s,
         )
+        if self.options.hold:
+            self.clock.hold(time.monotonic())
         self._publisher = asyncio.get_running_loop().create_task(self._publish_forever())
 
     async def _shutdown(self, _app: web.Application) -> None:
@@ -613,6 +616,11 @@ class StandIn:
                 error = f"away_s={away!r} must be a number of seconds in [0, 60]"
                 return web.json_response({"ok": False, "error": error}, status=400)
             return web.json_response({"ok": True, "dropped": self.tws.drop(away_s=float(away))})
+        if isinstance(body, dict) and body.get("action") == "release" and self.clock is not None:
+            # ``--hold``: the test (or person) says when the live market starts, so
+            # however long the client took to start, it sees every live minute.
+            self.clock.release(time.monotonic())
+            return web.json_response({"ok": True, "market_time_ns": self.market_now()})
         if isinstance(body, dict) and "cash_flow" in body:
             # A deposit ("150000.00") or withdrawal ("-5000") at the Alpaca account.
             try:
@@ -642,6 +650,7 @@ class StandIn:
             telegram=self.telegram.messages,
             faults=self.faults.state(time.monotonic()),
             streams={"data": len(self.data_clients), "trading": len(self.trading_clients)},
+            held=self.clock is not None and self.clock.held,
             rejected_requests=self.broker.rejected_requests,
         )
         if self.fix is not None:

@@ -45,6 +45,22 @@ class SimClock:
         self._anchor_market = start_ns
         self._start = start_ns  # closed time before the start is not "waited" (pre-open lead)
         self._last = start_ns
+        self._held: int | None = None  # market time frozen here until release()
+
+    def hold(self, monotonic: float) -> None:
+        """Stop market time where it is (``sim serve --hold``)."""
+        if self._held is None:
+            self._held = self.now(monotonic)
+
+    def release(self, monotonic: float) -> None:
+        """Let market time run again from where it was held."""
+        if self._held is not None:
+            self._anchor_wall, self._anchor_market = monotonic, self._held
+            self._held = None
+
+    @property
+    def held(self) -> bool:
+        return self._held is not None
 
     def now(self, monotonic: float) -> int:
         """Market time at this monotonic reading; never goes backwards."""
@@ -67,6 +83,8 @@ class SimClock:
         return self._last
 
     def _at(self, monotonic: float) -> int:
+        if self._held is not None:
+            return self._held
         return self._anchor_market + int((monotonic - self._anchor_wall) * self._speed_ns)
 
     def reading(self, monotonic: float) -> ClockReading:

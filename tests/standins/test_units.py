@@ -31,6 +31,17 @@ def test_clock_runs_speed_times_faster_than_the_wall() -> None:
     assert reading.next_close_ns == CLOSE1 and reading.next_open_ns == OPEN2
 
 
+def test_a_held_clock_stands_still_until_released_then_runs_from_there() -> None:
+    """``sim serve --hold``: however long the client takes to start, no live
+    minute passes before the test releases the market."""
+    clock = SimClock(OPEN1, 60.0, CALENDAR, start_monotonic=0.0)
+    clock.hold(0.0)
+    assert clock.held and clock.now(0.0) == clock.now(500.0) == OPEN1
+    clock.release(500.0)
+    assert not clock.held
+    assert clock.now(501.0) == OPEN1 + 60 * 10**9  # one real second = one market minute
+
+
 def test_clock_stays_closed_for_overnight_seconds_then_jumps_to_the_next_open() -> None:
     clock = SimClock(OPEN1, 60.0, CALENDAR, start_monotonic=0.0, overnight_s=2.0)
     at_close = 390.0  # real seconds to play the session

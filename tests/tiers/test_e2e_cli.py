@@ -49,10 +49,13 @@ def test_institutional_account_through_python_m_gateway_over_fix(tmp_path: Path)
     gateway refuses as stale while it catches up at start-up are no evidence
     about a pool (they once shut three pools out before any order reached
     them: the flake of issue 11). How often the router goes dark after the
-    probes is the cost model's call."""
+    probes is the cost model's call. The stand-in holds market time
+    (``--hold``) until the gateway is ready, so a slow start (``--check``, the
+    history backfill) does not eat the two live days that last 16 s at 3000x."""
     standin = StandIn(
         tmp_path,
         "--scenario", "range", "--speed", "3000", "--history-days", "1",
+        "--hold", "--pre-open", "5",
         "--days", "2", "--balance", "10000000", "--dark-fill-rate", "1",
     )  # fmt: skip
     gateway = None
@@ -75,6 +78,8 @@ def test_institutional_account_through_python_m_gateway_over_fix(tmp_path: Path)
         assert wait_for(lambda: log.exists() and '"event": "ready"' in log.read_text(), 120), (
             tmp_path / "gateway.err"
         ).read_text()
+        # --hold: the live market starts now, however long --check and the start took
+        assert standin.control({"action": "release"})["ok"]
         assert wait_for(lambda: len(standin.state()["fix"]["executions"]) >= 3, 240), (
             tmp_path / "gateway.err"
         ).read_text()[-3000:]
@@ -156,6 +161,7 @@ def test_semi_institutional_account_through_python_m_gateway_and_ib_async(
     standin = StandIn(
         tmp_path,
         "--scenario", "range", "--speed", "3000", "--history-days", "1",
+        "--hold", "--pre-open", "5",
         "--days", "2", "--balance", "10000000",
     )  # fmt: skip
     gateway = None
@@ -167,6 +173,8 @@ def test_semi_institutional_account_through_python_m_gateway_and_ib_async(
         assert wait_for(lambda: log.exists() and '"event": "ready"' in log.read_text(), 120), (
             tmp_path / "gateway.err"
         ).read_text()
+        # --hold: the live market starts now, however long --check and the start took
+        assert standin.control({"action": "release"})["ok"]
         assert wait_for(
             lambda: (db_rows(db, "SELECT COUNT(*) FROM executions") or [(0,)])[0][0] >= 3, 240
         ), (tmp_path / "gateway.err").read_text()[-3000:]
