@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import shlex
-from pathlib import Path
 
 from core.errors import BadInput
 from core.health import SessionSchedule
 from core.instruments import Instrument, us_equity_tick
 from core.money import price_from_decimal
-from sim.bars_csv import BadRow, read_bars
 from sim.calendar import exchange_sessions
+from sim.data.source import LoadedBars
 from sim.faults import FaultRates
 from sim.runner import MarketFeed, RunSpec, feed_from_bars
 from sim.scenarios import Scenario, pick_symbols, scenario
+
+SYNTHETIC_NOTE = (
+    "SYNTHETIC MARKET: seeded bars built with the very patterns this strategy trades "
+    "(ranges, capitulations, trends); the return tests the machinery, it is not evidence of an edge"
+)
 
 
 def parse_balance(text: str, field: str = "--balance") -> int:
@@ -60,19 +64,16 @@ def scenario_spec(
         initial_cash=parse_balance(balance or base.balance),
         faults=faults if faults is not None else base.faults,
         reproduce=shlex.join(command),
+        provenance=f"{SYNTHETIC_NOTE} (scenario {name}, seed {seed})",
     )
 
 
-def replay_spec(path: Path, balance: str = "1000000", seed: int = 1) -> RunSpec:
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as stream:
-            loaded = read_bars(stream)
-    except OSError as exc:
-        raise BadInput("FILE", str(path), f"cannot be read: {exc.strerror}") from None
-    except BadRow as exc:
-        raise BadInput(f"{path}: line {exc.line}: {exc.field}", exc.value, exc.reason) from None
+def replay_spec(
+    loaded: LoadedBars, command: list[str], balance: str = "1000000", seed: int = 1
+) -> RunSpec:
+    """A run over real bars (files or the catalog) on the XNYS calendar."""
     if not loaded.bars:
-        raise BadInput("FILE", str(path), "holds no bars")
+        raise BadInput("FILE", loaded.label or "input", "holds no bars")
     first_close: dict[str, int] = {}
     for bar in loaded.bars:
         first_close.setdefault(bar.symbol, bar.close)
@@ -81,10 +82,11 @@ def replay_spec(path: Path, balance: str = "1000000", seed: int = 1) -> RunSpec:
     sessions = exchange_sessions("XNYS", min(times), max(times))
     feed = feed_from_bars(loaded.bars, instruments, sessions)
     return RunSpec(
-        scenario=f"replay:{path.name}",
+        scenario=f"replay:{loaded.label}",
         seed=seed,
         feed=feed,
         initial_cash=parse_balance(balance),
         faults=FaultRates(),
-        reproduce=shlex.join(["python", "-m", "sim", "replay", str(path), "--balance", balance]),
+        reproduce=shlex.join(["python", "-m", "sim", "replay", *command, "--balance", balance]),
+        provenance=loaded.description,
     )

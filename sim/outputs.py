@@ -150,6 +150,7 @@ def summary(result: RunResult) -> dict[str, object]:
         "run_hash": result.run_hash,
         "seed": result.spec.seed,
         "scenario": result.spec.scenario,
+        "data": result.spec.provenance,
         "bars": len(result.bars_seen),
         "orders": len(engine.orders()),
         "parents": len(engine.parents()),

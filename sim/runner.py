@@ -61,6 +61,7 @@ class RunSpec:
     initial_cash: int  # nano-units
     faults: FaultRates
     reproduce: str
+    provenance: str = ""  # what the market is: synthetic, or which real data (shown to users)
 
 
 @dataclass
