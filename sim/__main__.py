@@ -68,6 +68,9 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument("--balance", help="initial balance in dollars")
     parser.add_argument("--out", help="output directory (default: out/NAME-seedN)")
+    parser.add_argument(
+        "--risk-free", help="annual risk-free rate for Sharpe/Sortino/alpha, e.g. 0.04 (default 0)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -96,10 +99,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "swarm":
         return cli.swarm(args.seeds, args.first, args.workers, args.jsonl)
     if command == "replay":
-        return cli.replay(args, args.seed, args.balance, args.out)
+        return cli.replay(args, args.seed, args.balance, args.out, args.risk_free)
     if args.command is None:
         return cli.run("default", 1, None, None, None, None)
-    return cli.run(args.name, args.seed, args.days, args.symbols, args.balance, args.out)
+    return cli.run(
+        args.name, args.seed, args.days, args.symbols, args.balance, args.out, args.risk_free
+    )
 
 
 if __name__ == "__main__":
