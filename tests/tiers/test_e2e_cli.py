@@ -51,10 +51,14 @@ def test_institutional_account_through_python_m_gateway_over_fix(tmp_path: Path)
     them: the flake of issue 11). How often the router goes dark after the
     probes is the cost model's call. The stand-in holds market time
     (``--hold``) until the gateway is ready, so a slow start (``--check``, the
-    history backfill) does not eat the two live days that last 16 s at 3000x."""
+    history backfill) does not eat the two live days (47 s at 1000x). The
+    speed is 1000x, not faster: the gateway refuses an entry decided more than
+    two bars before it is sent (``STALE_ENTRY_PERIODS``), which at 3000x is
+    40 ms of real time, so a loaded machine's lag once refused every child of
+    the one sliced parent (1 run in 50); at 1000x that takes a 120 ms stall."""
     standin = StandIn(
         tmp_path,
-        "--scenario", "range", "--speed", "3000", "--history-days", "1",
+        "--scenario", "range", "--speed", "1000", "--history-days", "1",
         "--hold", "--pre-open", "5",
         "--days", "2", "--balance", "10000000", "--dark-fill-rate", "1",
     )  # fmt: skip
