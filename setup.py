@@ -1,6 +1,6 @@
 """Build the Cython hot paths.
 
-Every ``_*.pyx`` under ``core/``, ``gateway/`` and ``sim/`` is compiled; the
+Every ``_*.pyx`` under ``core/``, ``fix/``, ``gateway/`` and ``sim/`` is compiled; the
 list is discovered (sorted, so the build is reproducible) rather than kept by
 hand so that adding a compiled twin never needs an edit here. ``-ffast-math``
 is deliberately absent: floats must match the pure-Python twins bit for bit.
@@ -17,7 +17,9 @@ ROOT = Path(__file__).parent
 
 
 def _extensions() -> list[Extension]:
-    sources = sorted(p for pkg in ("core", "gateway", "sim") for p in (ROOT / pkg).rglob("_*.pyx"))
+    sources = sorted(
+        p for pkg in ("core", "fix", "gateway", "sim") for p in (ROOT / pkg).rglob("_*.pyx")
+    )
     extensions = []
     for source in sources:
         relative = source.relative_to(ROOT)

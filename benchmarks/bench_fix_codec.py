@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 import simplefix
 
-from gateway.fix import codec as pycodec
-from gateway.fix.framing import impl
+from fix import codec as pycodec
+from fix.framing import impl
 
 BEGIN = b"FIX.4.4"
 NOS = [

@@ -1,7 +1,7 @@
 """Round trip NewOrderSingle -> ExecutionReport over loopback TCP.
 
 Our initiator (this process) against our acceptor (a subprocess running
-``python -m gateway.fix.acceptor --app fill``, so each side has its own
+``python -m fix.acceptor --app fill``, so each side has its own
 core). One order in flight at a time; the latency of each is recorded in an
 HdrHistogram and p50 / p99 / p99.9 are reported. Target (issue 5): p99 <=
 200 us. Both sides validate every message against the FIX 4.4 dictionary.
@@ -25,11 +25,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from gateway.fix.framing import FixMessage  # noqa: E402
-from gateway.fix.session import Session, SessionConfig  # noqa: E402
-from gateway.fix.store import MemoryStore  # noqa: E402
-from gateway.fix.timefmt import format_ns  # noqa: E402
-from gateway.fix.transport import FixInitiator  # noqa: E402
+from fix.framing import FixMessage  # noqa: E402
+from fix.session import Session, SessionConfig  # noqa: E402
+from fix.store import MemoryStore  # noqa: E402
+from fix.timefmt import format_ns  # noqa: E402
+from fix.transport import FixInitiator  # noqa: E402
 
 WARMUP = 500
 
@@ -42,7 +42,7 @@ def _free_port() -> int:
 
 def start_acceptor(port: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.fix.acceptor", "--port", str(port), "--app", "fill"],
+        [sys.executable, "-m", "fix.acceptor", "--port", str(port), "--app", "fill"],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

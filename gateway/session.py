@@ -6,7 +6,7 @@ demand, so its answers never depend on *when* the gateway was started: a
 replay after a crash sees exactly the sessions the original run saw.
 
 ``MarketTime`` is the gateway's live clock. The engine must follow the
-*market's* time, which for a simulated session (``sim serve --speed``) runs
+*market's* time, which for a simulated session (``python -m standins --speed``) runs
 faster than the wall clock: it is anchored at each reading of the broker's
 ``/v2/clock`` and at each bar, and extrapolated in between at the rate the
 readings show. It never moves backwards.

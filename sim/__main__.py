@@ -47,15 +47,6 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="the signal-only demo on a toy market")
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--sessions", type=int, default=5)
-
-    from standins.cli import add_arguments as add_serve_arguments
-
-    what = (
-        "local stand-ins on the simulated market: Alpaca (REST, market-data and"
-        " trade-update websockets), Telegram, TWS / IB Gateway and a FIX prime broker"
-    )
-    serve = commands.add_parser("serve", help=what, description=what + " (docs/serve.md).")
-    add_serve_arguments(serve)
     return parser
 
 
@@ -76,10 +67,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         from sim.demo_cli import run_demo
 
         return run_demo(args.seed, args.sessions)
-    if command == "serve":
-        from standins.cli import serve
-
-        return serve(args)
     from sim import cli
 
     if command == "list":

@@ -1,6 +1,6 @@
 """Local, protocol-faithful stand-ins for the outside services Sovereign talks to.
 
-``python -m sim serve`` runs them: Alpaca's trading REST API, its market-data
+``python -m standins`` runs them: Alpaca's trading REST API, its market-data
 and trade-updates websockets, and the Telegram Bot API, all backed by one
 simulated market that plays in (accelerated) real time. They exist so the
 gateway can be tested end to end, and tried without an account, with the

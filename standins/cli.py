@@ -1,7 +1,7 @@
-"""``python -m sim serve``: arguments, start-up, the endpoints line, graceful stop.
+"""``python -m standins``: arguments, start-up, the endpoints line, graceful stop.
 
-Kept free of heavy imports at module level: ``sim/__main__`` builds its parser
-from ``add_arguments`` on every invocation.
+Run by ``standins/__main__.py``. Heavy imports (aiohttp, the servers) stay
+inside the functions so ``--help`` and bad input answer at once.
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ def _check(args: argparse.Namespace) -> str | None:
 def serve(args: argparse.Namespace) -> int:
     problem = _check(args)
     if problem is not None:
-        print(f"python -m sim serve: error: {problem}", file=sys.stderr)
+        print(f"python -m standins: error: {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
     from core.errors import BadInput
     from standins.market import load_market
@@ -143,14 +143,14 @@ def serve(args: argparse.Namespace) -> int:
     try:
         market = load_market(args.scenario, args.seed, args.history_days, args.days, args.balance)
     except BadInput as exc:
-        print(f"python -m sim serve: error: {exc}", file=sys.stderr)
+        print(f"python -m standins: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", args.port))
     except OSError as exc:
-        print(f"python -m sim serve: error: --port {args.port}: {exc.strerror}", file=sys.stderr)
+        print(f"python -m standins: error: --port {args.port}: {exc.strerror}", file=sys.stderr)
         return EXIT_BAD_INPUT
     asyncio.run(_serve(args, market, sock))
     return EXIT_OK

@@ -48,7 +48,7 @@ class SimClock:
         self._held: int | None = None  # market time frozen here until release()
 
     def hold(self, monotonic: float) -> None:
-        """Stop market time where it is (``sim serve --hold``)."""
+        """Stop market time where it is (``python -m standins --hold``)."""
         if self._held is None:
             self._held = self.now(monotonic)
 

@@ -2,7 +2,7 @@
 
 A prime broker gives order entry over FIX; market data comes from elsewhere.
 So ``PrimeFixBroker`` sends the execution engine's child orders through the
-gateway's FIX initiator (``gateway.fix``) and takes bars, the market clock and
+gateway's FIX initiator (``fix``) and takes bars, the market clock and
 history from a second broker it is composed with (``data_broker``, normally
 an ``AlpacaBroker`` used for data only)::
 
@@ -75,11 +75,11 @@ from gateway.brokers.base import (
     RejectedRequest,
     TradeEvent,
 )
-from gateway.fix.framing import FixMessage, parse
-from gateway.fix.orders import ORD_STATUS, TRADE_EXEC_TYPES, OrderMapper
-from gateway.fix.session import Session, SessionConfig, SessionEvent
-from gateway.fix.store import SqliteStore
-from gateway.fix.transport import FixInitiator
+from fix.framing import FixMessage, parse
+from fix.orders import ORD_STATUS, TRADE_EXEC_TYPES, OrderMapper
+from fix.session import Session, SessionConfig, SessionEvent
+from fix.store import SqliteStore
+from fix.transport import FixInitiator
 
 log = logging.getLogger("gateway.prime_fix")
 MAX_EVENTS = 1000

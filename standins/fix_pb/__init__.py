@@ -2,5 +2,5 @@
 
 ``book`` (orders, positions, cash over ``sim.venues.VenueSimulator``), ``app``
 (FIX 4.4 messages ↔ the book) and ``server`` (the acceptor on the stand-in's
-simulated market and clock, started by ``python -m sim serve``).
+simulated market and clock, started by ``python -m standins``).
 """

@@ -1,6 +1,6 @@
 """The prime broker's FIX application: orders in, ExecutionReports out.
 
-Sits on the acceptor side of ``gateway.fix`` sessions (like ``echo.py``'s
+Sits on the acceptor side of ``fix`` sessions (like ``echo.py``'s
 applications) and maps FIX 4.4 to the ``PrimeBook``: NewOrderSingle (D),
 OrderCancelRequest (F), OrderCancelReplaceRequest (G), OrderStatusRequest (H)
 and OrderMassStatusRequest (AF). Fills happen later, when the market publishes
@@ -27,10 +27,10 @@ from core.commands import (
 )
 from core.errors import BadInput
 from core.money import format_price, price_from_decimal
-from gateway.fix.framing import FixMessage
-from gateway.fix.orders import ORD_STATUS
-from gateway.fix.session import Actions, Session, UnsupportedMessageType
-from gateway.fix.timefmt import format_ns
+from fix.framing import FixMessage
+from fix.orders import ORD_STATUS
+from fix.session import Actions, Session, UnsupportedMessageType
+from fix.timefmt import format_ns
 from standins.fix_pb.book import CancelReject, Outcome, PbOrder, PrimeBook, Report
 
 FixFields = list[tuple[int, object]]
@@ -46,7 +46,7 @@ Push = Callable[[str, Actions], None]
 
 
 class PrimeBrokerApplication:
-    """``gateway.fix.session.Application`` for the prime-broker stand-in."""
+    """``fix.session.Application`` for the prime-broker stand-in."""
 
     def __init__(self, book: PrimeBook, market_now: Callable[[], int]) -> None:
         self.book = book

@@ -1,12 +1,12 @@
 """The FIX prime-broker acceptor beside the other stand-ins, on the same market.
 
-One ``gateway.fix`` acceptor (FIX 4.4, ``PRIMEBROKER`` ← ``SOVEREIGN`` by
+One ``fix`` acceptor (FIX 4.4, ``PRIMEBROKER`` ← ``SOVEREIGN`` by
 default) whose application is ``PrimeBrokerApplication`` over a ``PrimeBook``.
 It shares the stand-in's simulated clock (order arrival times) and hears every
 ended minute from the publisher (``StandIn.minute_listeners``), so the prime
 broker's dark pools and lit venues trade on exactly the bars the Alpaca and
 TWS stand-ins publish. The session store is in memory by default (it lives as
-long as ``python -m sim serve``); give ``store_path`` to survive a restart.
+long as ``python -m standins``); give ``store_path`` to survive a restart.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import BadInput
-from gateway.fix.router import AcceptorRouter
-from gateway.fix.session import Actions, Session, SessionConfig, SessionEvent, State
-from gateway.fix.store import MemoryStore, MessageStore, SqliteStore
-from gateway.fix.transport import FixAcceptor, _Connection
+from fix.router import AcceptorRouter
+from fix.session import Actions, Session, SessionConfig, SessionEvent, State
+from fix.store import MemoryStore, MessageStore, SqliteStore
+from fix.transport import FixAcceptor, Connection
 from standins.fix_pb.app import PrimeBrokerApplication
 from standins.fix_pb.book import PrimeBook
 from standins.fix_pb.tap import TappedRouter, WireTap
@@ -41,12 +41,12 @@ class _Acceptor(FixAcceptor):
         self, router: AcceptorRouter, host: str, port: int, on_event: Any, tap: WireTap
     ) -> None:
         super().__init__(router, host, port, on_event=on_event)
-        self.connections: dict[int, _Connection] = {}
+        self.connections: dict[int, Connection] = {}
         self.tap = tap
         self.down_until = 0.0  # time.monotonic() before which connections are cut at once
         self.refused_during_outage = 0
 
-    def made(self, conn: _Connection) -> None:
+    def made(self, conn: Connection) -> None:
         if time.monotonic() < self.down_until and conn.transport is not None:
             self.refused_during_outage += 1
             conn.transport.abort()
@@ -54,7 +54,7 @@ class _Acceptor(FixAcceptor):
         self.connections[conn.conn_id] = conn
         super().made(conn)
 
-    def lost(self, conn: _Connection) -> None:
+    def lost(self, conn: Connection) -> None:
         if self.connections.pop(conn.conn_id, None) is not None:
             super().lost(conn)
 

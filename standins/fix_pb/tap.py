@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.fix.framing import FixMessage, Framer, Garbled, parse
-from gateway.fix.router import AcceptorRouter
-from gateway.fix.session import Actions
+from fix.framing import FixMessage, Framer, Garbled, parse
+from fix.router import AcceptorRouter
+from fix.session import Actions
 
 Y = b"Y"
 MAX_LOGONS = 1000  # bounded history: a reconnect loop must not grow memory forever

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from gateway.fix import codec
-from gateway.fix.framing import FixMessage, Framer
-from gateway.fix.session import Actions, Session, SessionConfig
-from gateway.fix.store import MemoryStore, MessageStore
-from gateway.fix.timefmt import format_ns
+from fix import codec
+from fix.framing import FixMessage, Framer
+from fix.session import Actions, Session, SessionConfig
+from fix.store import MemoryStore, MessageStore
+from fix.timefmt import format_ns
 
 T0 = 1_700_000_000 * 1_000_000_000
 S = 1_000_000_000

@@ -1,4 +1,4 @@
-"""QuickFIX FIX 4.4 server acceptance suite against ``python -m gateway.fix.acceptor``."""
+"""QuickFIX FIX 4.4 server acceptance suite against ``python -m fix.acceptor``."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from gateway.fix.deftest import Runner, collect
-from gateway.fix.paths import REPO_ROOT, acceptance_dir
+from fix.acceptance.deftest import Runner, collect
+from fix.paths import REPO_ROOT, acceptance_dir
 
 EXACT_PASS_FLOOR = 59  # what this engine achieves; never lower it silently
 
@@ -25,7 +25,7 @@ def _free_port() -> int:
 def acceptor_port():
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.fix.acceptor", "--port", str(port)],
+        [sys.executable, "-m", "fix.acceptor", "--port", str(port)],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

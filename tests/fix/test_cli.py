@@ -7,17 +7,17 @@ import sys
 
 import pytest
 
-from gateway.fix.deftest import collect, compare, complete, load_patterns
-from gateway.fix.paths import REPO_ROOT
+from fix.acceptance.deftest import collect, compare, complete, load_patterns
+from fix.paths import REPO_ROOT
 
 
 @pytest.mark.parametrize(
     ("module", "args", "needle"),
     [
-        ("gateway.fix.acceptor", ["--port", "70000"], "--port=70000"),
-        ("gateway.fix.acceptor", ["--port", "x"], "--port"),
-        ("gateway.fix.deftest", ["--port", "0"], "--port=0"),
-        ("gateway.fix.deftest", ["--port", "5001", "--timeout", "-1"], "--timeout=-1"),
+        ("fix.acceptor", ["--port", "70000"], "--port=70000"),
+        ("fix.acceptor", ["--port", "x"], "--port"),
+        ("fix.deftest", ["--port", "0"], "--port=0"),
+        ("fix.deftest", ["--port", "5001", "--timeout", "-1"], "--timeout=-1"),
     ],
 )
 def test_bad_arguments_exit_with_usage_error(module, args, needle) -> None:

@@ -10,11 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.errors import BadInput
-from gateway.fix import codec
-from gateway.fix.framing import COMPILED, FixMessage, Framer, Garbled
+from fix import codec
+from fix.framing import COMPILED, FixMessage, Framer, Garbled
 
 try:
-    from gateway.fix import _codec
+    from fix import _codec
 except ImportError:  # pragma: no cover
     _codec = None
 
@@ -49,7 +49,7 @@ def message(body: list[tuple[int, bytes]], msg_type: bytes = b"D") -> bytes:
 
 
 def test_compiled_codec_is_built_and_used_unless_pure_is_requested() -> None:
-    assert _codec is not None, "run `python setup.py build_ext --inplace` (gateway/fix/_codec)"
+    assert _codec is not None, "run `python setup.py build_ext --inplace` (fix/_codec)"
     assert COMPILED is (os.environ.get("SOVEREIGN_PURE_PYTHON") != "1")
 
 

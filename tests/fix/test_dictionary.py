@@ -6,8 +6,8 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from gateway.fix import codec, dictionary
-from gateway.fix.dictionary import (
+from fix import codec, dictionary
+from fix.dictionary import (
     GROUP_COUNT_MISMATCH,
     INVALID_MSGTYPE,
     REQUIRED_TAG_MISSING,
@@ -177,7 +177,7 @@ format_values = st.one_of(
 )
 def test_compiled_quick_valid_matches_python(base, mutations, check_values) -> None:
     try:
-        from gateway.fix._validate import quick_valid
+        from fix._validate import quick_valid
     except ImportError:
         pytest.skip("compiled validator not built")
     dd = dictionary.load("FIX.4.4")

@@ -17,9 +17,9 @@ from core.commands import (
 )
 from core.errors import BadInput
 from core.money import price_from_decimal
-from gateway.fix import codec, dictionary
-from gateway.fix.framing import FixMessage
-from gateway.fix.orders import OrderMapper
+from fix import codec, dictionary
+from fix.framing import FixMessage
+from fix.orders import OrderMapper
 from tests.fix.helpers import T0, logged_on_acceptor, msg
 
 DARK = SubmitOrder(

@@ -1,7 +1,7 @@
 """Interop with a real FIX engine: the ``quickfix`` package (QuickFIX C++ via SWIG).
 
 Both directions: our asyncio initiator against a QuickFIX acceptor, and a
-QuickFIX initiator against our acceptor (``python -m gateway.fix.acceptor
+QuickFIX initiator against our acceptor (``python -m fix.acceptor
 --app fill`` in a subprocess). Each side logs on, a NewOrderSingle goes one
 way and an ExecutionReport comes back. Skipped when ``quickfix`` is not
 installed (``pip install '.[quickfix]'``; it compiles for several minutes).
@@ -24,11 +24,11 @@ import pytest
 if __name__ == "__main__":  # run as a script by _run_isolated below
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from gateway.fix.framing import FixMessage
-from gateway.fix.paths import REPO_ROOT, spec_path
-from gateway.fix.session import Session, SessionConfig
-from gateway.fix.store import MemoryStore
-from gateway.fix.transport import FixInitiator
+from fix.framing import FixMessage
+from fix.paths import REPO_ROOT, spec_path
+from fix.session import Session, SessionConfig
+from fix.store import MemoryStore
+from fix.transport import FixInitiator
 from tests.fix.helpers import order
 
 fix = pytest.importorskip("quickfix")
@@ -183,7 +183,7 @@ def scenario_ours_against_quickfix_acceptor(tmp_path) -> dict[str, object]:
 def scenario_quickfix_initiator_against_ours(tmp_path) -> dict[str, object]:
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.fix.acceptor", "--port", str(port), "--app", "fill"],
+        [sys.executable, "-m", "fix.acceptor", "--port", str(port), "--app", "fill"],
         cwd=REPO_ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -7,9 +7,9 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.fix.session import Session, SessionConfig, State
-from gateway.fix.store import MemoryStore, SqliteStore
-from gateway.fix.timefmt import format_ns
+from fix.session import Session, SessionConfig, State
+from fix.store import MemoryStore, SqliteStore
+from fix.timefmt import format_ns
 from tests.fix.helpers import (
     T0,
     S,
@@ -137,7 +137,7 @@ def test_business_reject_for_unsupported_application_message() -> None:
             return None
 
         def on_message(self, message, session: Session, now_ns: int) -> None:
-            from gateway.fix.session import UnsupportedMessageType
+            from fix.session import UnsupportedMessageType
 
             raise UnsupportedMessageType(message.msg_type)
 
@@ -231,7 +231,7 @@ def test_line_noise_never_loses_the_message_behind_it(noise) -> None:
 
 
 def test_router_refuses_garbage_and_unknown_sessions() -> None:
-    from gateway.fix.router import AcceptorRouter
+    from fix.router import AcceptorRouter
 
     router = AcceptorRouter([acceptor()])
     router.connected(1)
@@ -362,7 +362,7 @@ def test_lossy_duplicating_reordering_channel_delivers_exactly_once_in_order(
 
 
 def test_acceptance_router_serves_fix42_and_fix44_sessions_side_by_side() -> None:
-    from gateway.fix.acceptor import build_router
+    from fix.acceptance.acceptor import build_router
 
     router = build_router()
     for conn, (begin, comp) in enumerate(((b"FIX.4.2", b"TW42"), (b"FIX.4.4", b"TW44")), 1):

@@ -10,12 +10,12 @@ import subprocess
 
 import pytest
 
-from gateway.fix.echo import FillApplication
-from gateway.fix.framing import FixMessage
-from gateway.fix.router import AcceptorRouter
-from gateway.fix.session import Session, SessionConfig
-from gateway.fix.store import MemoryStore
-from gateway.fix.transport import FixAcceptor, FixInitiator
+from fix.acceptance.echo import FillApplication
+from fix.framing import FixMessage
+from fix.router import AcceptorRouter
+from fix.session import Session, SessionConfig
+from fix.store import MemoryStore
+from fix.transport import FixAcceptor, FixInitiator
 from tests.fix.helpers import order
 
 

@@ -1,4 +1,4 @@
-"""Subprocess harness for end-to-end tests: the real ``python -m sim serve`` and
+"""Subprocess harness for end-to-end tests: the real ``python -m standins`` and
 the real ``python -m gateway`` talking to each other over local sockets."""
 
 from __future__ import annotations
@@ -33,12 +33,12 @@ def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 class StandIn:
-    """``python -m sim serve`` as a subprocess; its endpoints from its first line."""
+    """``python -m standins`` as a subprocess; its endpoints from its first line."""
 
     def __init__(self, workdir: Path, *args: str) -> None:
         self.log = open(workdir / "standin.err", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sim", "serve", *args],
+            [sys.executable, "-m", "standins", *args],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=self.log,
@@ -48,7 +48,7 @@ class StandIn:
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line:
-            raise RuntimeError(f"sim serve did not start: {(workdir / 'standin.err').read_text()}")
+            raise RuntimeError(f"python -m standins did not start: {(workdir / 'standin.err').read_text()}")
         self.endpoints: dict[str, Any] = json.loads(line)
         self.rest = self.endpoints["alpaca_rest"]
 

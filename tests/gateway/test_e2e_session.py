@@ -1,5 +1,5 @@
 """End to end: the real ``python -m gateway`` trades through alpaca-py against the
-real ``python -m sim serve``; faults are injected mid-session; afterwards the
+real ``python -m standins``; faults are injected mid-session; afterwards the
 SQLite database, the stand-in's own book and the Telegram messages agree, and
 the known credential strings appear nowhere the gateway wrote."""
 

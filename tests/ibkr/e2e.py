@@ -1,6 +1,6 @@
 """Shared pieces of the IBKR end-to-end tests: the real ``python -m gateway``
 (``[broker] type = "tiered"``, Alpaca + IBKR, a $500K semi-institutional account,
-so every order goes to TWS) against the real ``python -m sim serve``.
+so every order goes to TWS) against the real ``python -m standins``.
 
 The checks compare the gateway's SQLite with the TWS stand-in's own book
 (``/_control/state`` → ``tws``): execution by execution (exec id, order,

@@ -1,4 +1,4 @@
-"""``python -m sim serve`` starts the TWS stand-in beside the others and names it."""
+"""``python -m standins`` starts the TWS stand-in beside the others and names it."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Crash and reconnect tests for the IBKR link with the real processes: the real
 ``python -m gateway`` (tiered, Alpaca + IBKR, a $500K semi-institutional
 account: every order goes through ib_async to TWS) against the real
-``python -m sim serve`` and its TWS stand-in.
+``python -m standins`` and its TWS stand-in.
 
 * ``kill -9`` the gateway while an order is at TWS, restart it with the same
   config and database, several times: every execution TWS made appears in

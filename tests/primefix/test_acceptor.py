@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 
 from core.commands import CancelOrder, OrderType, OrdStatus, ReplaceOrder, Side, SubmitOrder
-from gateway.fix.framing import FixMessage
-from gateway.fix.orders import OrderMapper
-from gateway.fix.session import Session, SessionConfig
-from gateway.fix.store import MemoryStore
-from gateway.fix.transport import FixInitiator
+from fix.framing import FixMessage
+from fix.orders import OrderMapper
+from fix.session import Session, SessionConfig
+from fix.store import MemoryStore
+from fix.transport import FixInitiator
 from tests.primefix.conftest import prime_standin, run, wait_until
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.fix.framing import FixMessage
+from fix.framing import FixMessage
 from standins.fix_pb.app import PrimeBrokerApplication
 from standins.fix_pb.book import PrimeBook
 from tests.primefix.conftest import market

@@ -2,7 +2,7 @@
 
 The real ``python -m gateway`` (``[broker] type = "tiered"``, Alpaca for data
 and the FIX prime broker for a $20M institutional account) against the real
-``python -m sim serve`` and its prime-broker acceptor:
+``python -m standins`` and its prime-broker acceptor:
 
 a) the FIX connection is cut while a child order is working at the prime
    broker, and stays down (the acceptor refuses connections) until the broker

@@ -1,6 +1,6 @@
 """kill -9 the adapter's process mid-order; restart it on the same store.
 
-Against the real ``python -m sim serve``: the second process logs on without a
+Against the real ``python -m standins``: the second process logs on without a
 reset (its sequence numbers continue from the store), the fills made while
 no process was there arrive by resend, and the two processes' booked fills
 are exactly the prime broker's executions — none lost, none twice.

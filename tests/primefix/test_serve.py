@@ -1,4 +1,4 @@
-"""``python -m sim serve`` runs the FIX prime broker beside the other stand-ins."""
+"""``python -m standins`` runs the FIX prime broker beside the other stand-ins."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ import pytest
 
 from core.commands import Side, SubmitOrder
 from gateway.brokers.prime_fix import MAX_EVENTS, PrimeFixBroker, _event_level
-from gateway.fix.session import SessionEvent
+from fix.session import SessionEvent
 from tests.primefix.conftest import Recorder, prime_standin, run, settings, wait_until
 
 

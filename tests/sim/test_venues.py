@@ -225,7 +225,7 @@ def test_dark_pool_does_eventually_cross() -> None:
 
 @pytest.mark.parametrize(("rate", "crosses"), [(1.0, 20), (0.0, 0)])
 def test_a_pinned_dark_fill_rate_decides_every_bar(rate: float, crosses: int) -> None:
-    """``sim serve --dark-fill-rate``: 1 → a contra in every bar, 0 → never."""
+    """``python -m standins --dark-fill-rate``: 1 → a contra in every bar, 0 → never."""
     instruments = {SYMBOL: Instrument(SYMBOL)}
     venues = VenueSimulator(3, instruments, FaultRates(), set(), dark_fill_rate=rate)
     submit(venues, "D-1", Side.BUY, 10_000_000, "SIGMA-X")

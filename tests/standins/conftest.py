@@ -1,4 +1,4 @@
-"""Start ``python -m sim serve`` as a subprocess on a free port; stop it after.
+"""Start ``python -m standins`` as a subprocess on a free port; stop it after.
 
 Each test module shares one server (start-up generates the market, ~1 s);
 fault tests run against their own so a switched fault cannot leak.
@@ -35,7 +35,7 @@ def running_server(*args: str, timeout: float = 60.0) -> Iterator[dict[str, str]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with tempfile.TemporaryFile(mode="w+") as errors:
         process = subprocess.Popen(
-            [sys.executable, "-m", "sim", "serve", *args],
+            [sys.executable, "-m", "standins", *args],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,

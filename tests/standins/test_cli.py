@@ -1,4 +1,4 @@
-"""``python -m sim serve`` arguments, the endpoints line, and a graceful stop."""
+"""``python -m standins`` arguments, the endpoints line, and a graceful stop."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tests.standins.conftest import ROOT
 
 def _serve(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "sim", "serve", *args],
+        [sys.executable, "-m", "standins", *args],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,
@@ -62,7 +62,7 @@ def test_a_taken_port_is_refused_with_exit_2() -> None:
 
 def test_endpoints_line_then_graceful_stop_on_sigterm() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "sim", "serve", "--days", "3", "--history-days", "1"],
+        [sys.executable, "-m", "standins", "--days", "3", "--history-days", "1"],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE,

@@ -32,7 +32,7 @@ def test_clock_runs_speed_times_faster_than_the_wall() -> None:
 
 
 def test_a_held_clock_stands_still_until_released_then_runs_from_there() -> None:
-    """``sim serve --hold``: however long the client takes to start, no live
+    """``python -m standins --hold``: however long the client takes to start, no live
     minute passes before the test releases the market."""
     clock = SimClock(OPEN1, 60.0, CALENDAR, start_monotonic=0.0)
     clock.hold(0.0)

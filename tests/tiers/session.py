@@ -1,7 +1,7 @@
 """The shared simulated market with all three brokers' stand-ins, in process, and
 the real ``Gateway`` trading through a ``TieredBroker`` over real sockets.
 
-In process rather than ``python -m sim serve`` in a subprocess: the agreement
+In process rather than ``python -m standins`` in a subprocess: the agreement
 checks read the stand-ins' own books (the TWS book is not in
 ``/_control/state``), and the runtime's objects are inspected directly. The
 sockets, protocols and adapters are the production ones: Alpaca REST and

@@ -1,5 +1,5 @@
 """End to end with the real ``python -m gateway --config`` process and the real
-``python -m sim serve``: ``[broker] type = "tiered"`` with Alpaca and the FIX
+``python -m standins``: ``[broker] type = "tiered"`` with Alpaca and the FIX
 prime broker; a $2M (institutional) account's child orders go over FIX, the
 SQLite executions equal the prime broker's book (``/_control/state``'s
 ``fix``), positions agree, and the routes file names the prime broker for them.

@@ -4,7 +4,7 @@ to the other broker each time, no restart.
 
 The real ``python -m gateway --config`` process (``[broker] type = "tiered"``
 with ``[alpaca]``, ``[ibkr]`` and ``[fix]``) trades against the real
-``python -m sim serve``. The account starts at $95,000 (retail: Alpaca). Money
+``python -m standins``. The account starts at $95,000 (retail: Alpaca). Money
 is deposited at the Alpaca stand-in (``POST /_control {"cash_flow": ...}``),
 which records a CSD activity; the gateway polls ``/v2/account/activities``,
 journals the transfer and hands it to the engine as a ``CashFlow``. The test

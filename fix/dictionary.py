@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 
 from core.errors import BadInput
-from gateway.fix.paths import spec_path
+from fix.paths import spec_path
 
 Field = tuple[int, bytes]
 
@@ -508,7 +508,7 @@ if os.environ.get("SOVEREIGN_PURE_PYTHON") == "1":
     _quick = None
 else:
     try:
-        from gateway.fix._validate import quick_valid as _quick
+        from fix._validate import quick_valid as _quick
     except ImportError:  # pragma: no cover - extension not built
         _quick = None
 

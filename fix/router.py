@@ -9,9 +9,9 @@ the acceptance suite expects (1b, 1c, 1d, 1e).
 
 from __future__ import annotations
 
-from gateway.fix import framing
-from gateway.fix.framing import FixMessage
-from gateway.fix.session import Actions, Session, SessionEvent, State
+from fix import framing
+from fix.framing import FixMessage
+from fix.session import Actions, Session, SessionEvent, State
 
 SessionKey = tuple[bytes, bytes, bytes]  # (BeginString, our CompID, their CompID)
 

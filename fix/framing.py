@@ -10,13 +10,13 @@ import os
 from dataclasses import dataclass
 
 from core.errors import BadInput
-from gateway.fix import codec as _py
+from fix import codec as _py
 
 if os.environ.get("SOVEREIGN_PURE_PYTHON") == "1":
     impl = _py
 else:
     try:  # the compiled twin; the pure-Python one is the reference
-        from gateway.fix import _codec as impl
+        from fix import _codec as impl
     except ImportError:  # pragma: no cover - exercised when the extension is not built
         impl = _py
 

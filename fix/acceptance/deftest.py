@@ -1,6 +1,6 @@
 """Runner for QuickFIX acceptance definitions (``.def``) against a live acceptor.
 
-``python -m gateway.fix.deftest --port PORT FOLDER_OR_FILES...`` plays each
+``python -m fix.deftest --port PORT FOLDER_OR_FILES...`` plays each
 file as the initiator (see ``shared/fix/README.md`` for the format) and
 reports per file PASS / FAIL with the first difference. Each file is judged
 twice from one run: *exact* (every field compared, ``fields.fmt`` patterns for
@@ -18,8 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gateway.fix import codec
-from gateway.fix.paths import acceptance_dir
+from fix import codec
+from fix.paths import acceptance_dir
 
 SOH = b"\x01"
 _LINE = re.compile(rb"^([iIeE])(?:(\d+),)?(.*)$", re.DOTALL)
@@ -256,7 +256,7 @@ def collect(paths: list[str]) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gateway.fix.deftest", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m fix.deftest", description=__doc__)
     parser.add_argument("paths", nargs="*", help="folders or .def files (default: FIX 4.4 suite)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)

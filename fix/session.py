@@ -18,10 +18,10 @@ from enum import StrEnum
 from typing import Protocol
 
 from core.errors import BadInput
-from gateway.fix import dictionary as dd
-from gateway.fix.framing import FixMessage, Framer, Garbled, encode, parse
-from gateway.fix.store import MemoryStore, MessageStore
-from gateway.fix.timefmt import format_ns, parse_ns
+from fix import dictionary as dd
+from fix.framing import FixMessage, Framer, Garbled, encode, parse
+from fix.store import MemoryStore, MessageStore
+from fix.timefmt import format_ns, parse_ns
 
 NS = 1_000_000_000
 Y = b"Y"

@@ -15,9 +15,9 @@ import ssl
 import time
 from collections.abc import Callable
 
-from gateway.fix.framing import FixMessage
-from gateway.fix.router import AcceptorRouter
-from gateway.fix.session import Actions, Session, SessionEvent
+from fix.framing import FixMessage
+from fix.router import AcceptorRouter
+from fix.session import Actions, Session, SessionEvent
 
 TIMER_INTERVAL_S = 0.05
 
@@ -33,7 +33,7 @@ def _noop_event(_: SessionEvent) -> None:
     return None
 
 
-class _Connection(asyncio.Protocol):
+class Connection(asyncio.Protocol):
     """One TCP connection; forwards bytes to ``on_data`` and applies the result."""
 
     def __init__(self, owner: _Shell, conn_id: int) -> None:
@@ -75,13 +75,13 @@ class _Shell:
         for message in actions.app:
             self.on_app(message)
 
-    def made(self, conn: _Connection) -> None:
+    def made(self, conn: Connection) -> None:
         raise NotImplementedError
 
-    def data(self, conn: _Connection, data: bytes) -> None:
+    def data(self, conn: Connection, data: bytes) -> None:
         raise NotImplementedError
 
-    def lost(self, conn: _Connection) -> None:
+    def lost(self, conn: Connection) -> None:
         raise NotImplementedError
 
 
@@ -103,14 +103,14 @@ class FixAcceptor(_Shell):
         self.port = port
         self.ssl_context = ssl_context
         self._ids = itertools.count(1)
-        self._conns: dict[int, _Connection] = {}
+        self._conns: dict[int, Connection] = {}
         self._server: asyncio.Server | None = None
         self._timer: asyncio.Task[None] | None = None
 
     async def start(self) -> int:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            lambda: _Connection(self, next(self._ids)), self.host, self.port, ssl=self.ssl_context
+            lambda: Connection(self, next(self._ids)), self.host, self.port, ssl=self.ssl_context
         )
         self.port = self._server.sockets[0].getsockname()[1]
         self._timer = asyncio.create_task(self._tick())
@@ -135,16 +135,16 @@ class FixAcceptor(_Shell):
                 if conn is not None:
                     conn.apply(actions)
 
-    def made(self, conn: _Connection) -> None:
+    def made(self, conn: Connection) -> None:
         self._conns[conn.conn_id] = conn
         self.router.connected(conn.conn_id, time.time_ns())
 
-    def data(self, conn: _Connection, data: bytes) -> None:
+    def data(self, conn: Connection, data: bytes) -> None:
         actions = self.router.on_bytes(conn.conn_id, data, time.time_ns())
         self.deliver(actions)
         conn.apply(actions)
 
-    def lost(self, conn: _Connection) -> None:
+    def lost(self, conn: Connection) -> None:
         self._conns.pop(conn.conn_id, None)
         self.deliver(self.router.disconnected(conn.conn_id, time.time_ns()))
 
@@ -171,7 +171,7 @@ class FixInitiator(_Shell):
         self.min_backoff_s = min_backoff_s
         self.max_backoff_s = max_backoff_s
         self.connects = 0
-        self._conn: _Connection | None = None
+        self._conn: Connection | None = None
         self._task: asyncio.Task[None] | None = None
         self._timer: asyncio.Task[None] | None = None
         self.logged_on = asyncio.Event()
@@ -216,7 +216,7 @@ class FixInitiator(_Shell):
         while True:
             try:
                 _, conn = await loop.create_connection(
-                    lambda: _Connection(self, 0),
+                    lambda: Connection(self, 0),
                     self.host,
                     self.port,
                     ssl=self.ssl_context,
@@ -242,14 +242,14 @@ class FixInitiator(_Shell):
             if self._conn is not None:
                 self._conn.apply(actions)
 
-    def made(self, conn: _Connection) -> None:
+    def made(self, conn: Connection) -> None:
         self._conn = conn
         self.connects += 1
         actions = self.session.connect(time.time_ns())
         self.deliver(actions)
         conn.apply(actions)
 
-    def data(self, conn: _Connection, data: bytes) -> None:
+    def data(self, conn: Connection, data: bytes) -> None:
         actions = self.session.on_bytes(data, time.time_ns())
         if self.session.logged_on:
             self._had_logon = True
@@ -257,7 +257,7 @@ class FixInitiator(_Shell):
         self.deliver(actions)
         conn.apply(actions)
 
-    def lost(self, conn: _Connection) -> None:
+    def lost(self, conn: Connection) -> None:
         self._conn = None
         self.logged_on.clear()
         self.deliver(self.session.disconnected(time.time_ns()))

@@ -29,8 +29,8 @@ from core.commands import (
 )
 from core.errors import BadInput
 from core.money import format_price, price_from_decimal
-from gateway.fix.framing import FixMessage
-from gateway.fix.timefmt import format_ns, parse_ns
+from fix.framing import FixMessage
+from fix.timefmt import format_ns, parse_ns
 
 FixFields = list[tuple[int, object]]
 

@@ -9,9 +9,9 @@ BusinessMessageReject "Unsupported Message Type".
 
 from __future__ import annotations
 
-from gateway.fix.dictionary import Item
-from gateway.fix.framing import FixMessage
-from gateway.fix.session import Session, UnsupportedMessageType
+from fix.dictionary import Item
+from fix.framing import FixMessage
+from fix.session import Session, UnsupportedMessageType
 
 _NOT_COPIED = frozenset((8, 9, 10, 34, 35, 43, 49, 52, 56, 122))
 

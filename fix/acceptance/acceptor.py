@@ -1,4 +1,4 @@
-"""``python -m gateway.fix.acceptor --port PORT``: the acceptance-suite acceptor.
+"""``python -m fix.acceptor --port PORT``: the acceptance-suite acceptor.
 
 Configured as the QuickFIX server suite expects: SenderCompID ISLD; sessions
 TW42 (FIX.4.2), TW44, TW and NO_CHECK_FIELDS_HAVE_VALUES (FIX.4.4, the last
@@ -16,11 +16,11 @@ import signal
 import ssl
 import sys
 
-from gateway.fix.echo import EchoApplication, FillApplication
-from gateway.fix.router import AcceptorRouter
-from gateway.fix.session import Session, SessionConfig, SessionEvent
-from gateway.fix.store import MemoryStore, MessageStore, SqliteStore
-from gateway.fix.transport import FixAcceptor
+from fix.acceptance.echo import EchoApplication, FillApplication
+from fix.router import AcceptorRouter
+from fix.session import Session, SessionConfig, SessionEvent
+from fix.store import MemoryStore, MessageStore, SqliteStore
+from fix.transport import FixAcceptor
 
 SENDER = "ISLD"
 SESSIONS = (
@@ -57,7 +57,7 @@ def build_router(
 
 
 def _parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m gateway.fix.acceptor", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m fix.acceptor", description=__doc__)
     parser.add_argument("--port", type=int, required=True, help="TCP port (0 = any free port)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--store", default=None, help="SQLite file for sequence numbers")
