@@ -66,6 +66,11 @@ from core.commands import (
 from core.errors import BadInput
 from core.events import Bar
 from core.money import price_from_decimal
+from fix.framing import FixMessage, parse
+from fix.orders import ORD_STATUS, TRADE_EXEC_TYPES, OrderMapper
+from fix.session import Session, SessionConfig, SessionEvent
+from fix.store import SqliteStore
+from fix.transport import FixInitiator
 from gateway.brokers.base import (
     Account,
     Broker,
@@ -75,11 +80,6 @@ from gateway.brokers.base import (
     RejectedRequest,
     TradeEvent,
 )
-from fix.framing import FixMessage, parse
-from fix.orders import ORD_STATUS, TRADE_EXEC_TYPES, OrderMapper
-from fix.session import Session, SessionConfig, SessionEvent
-from fix.store import SqliteStore
-from fix.transport import FixInitiator
 
 log = logging.getLogger("gateway.prime_fix")
 MAX_EVENTS = 1000

@@ -19,7 +19,7 @@ from core.errors import BadInput
 from fix.router import AcceptorRouter
 from fix.session import Actions, Session, SessionConfig, SessionEvent, State
 from fix.store import MemoryStore, MessageStore, SqliteStore
-from fix.transport import FixAcceptor, Connection
+from fix.transport import Connection, FixAcceptor
 from standins.fix_pb.app import PrimeBrokerApplication
 from standins.fix_pb.book import PrimeBook
 from standins.fix_pb.tap import TappedRouter, WireTap

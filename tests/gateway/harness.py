@@ -48,7 +48,7 @@ class StandIn:
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line:
-            raise RuntimeError(f"python -m standins did not start: {(workdir / 'standin.err').read_text()}")
+            raise RuntimeError(f"standins did not start: {(workdir / 'standin.err').read_text()}")
         self.endpoints: dict[str, Any] = json.loads(line)
         self.rest = self.endpoints["alpaca_rest"]
 

@@ -8,8 +8,8 @@ import logging
 import pytest
 
 from core.commands import Side, SubmitOrder
-from gateway.brokers.prime_fix import MAX_EVENTS, PrimeFixBroker, _event_level
 from fix.session import SessionEvent
+from gateway.brokers.prime_fix import MAX_EVENTS, PrimeFixBroker, _event_level
 from tests.primefix.conftest import Recorder, prime_standin, run, settings, wait_until
 
 

@@ -13,9 +13,9 @@ import pytest
 
 from core.commands import Side, SubmitOrder
 from core.errors import BadInput
-from gateway.brokers.prime_fix import PrimeFixBroker
 from fix.framing import encode
 from fix.session import Actions
+from gateway.brokers.prime_fix import PrimeFixBroker
 from standins.fix_pb.tap import WireTap
 from tests.primefix.conftest import Recorder, prime_standin, run, settings, wait_until
 
