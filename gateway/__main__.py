@@ -134,11 +134,7 @@ async def _run(config: Config) -> int:
     notifier = _make_notifier(config)
     if notifier is not None:
         await notifier.start()
-    gateway = Gateway(config, broker, storage, notifier)
-    if config.broker.type == "tiered":  # the engine's equity picks the tier
-        from gateway.brokers.tiered import bind_gateway
-
-        bind_gateway(broker, gateway)
+    gateway = Gateway(config, broker, storage, notifier)  # binds a tiered broker's tier
     try:
         await gateway.start()
         await stop.wait()

@@ -364,6 +364,10 @@ class Storage:
         for seq, at_ns, kind, payload in rows.fetchall():
             yield int(seq), int(at_ns), journal.decode(kind, payload)
 
+    def last_input_seq(self) -> int:
+        """The sequence number of the last journaled input (0: none yet)."""
+        return int(self.db.execute("SELECT MAX(seq) FROM inputs").fetchone()[0] or 0)
+
     def last_bar_times(self) -> dict[str, int]:
         result: dict[str, int] = {}
         for (payload,) in self.db.execute(

@@ -384,6 +384,8 @@ class AlpacaBroker:
         self._max_retries = max_retries
         self._max_backoff = max_backoff
         self.rate_limited = 0
+        self.bad_bars: list[BadInput] = []  # unreadable bars of the last ``bars`` call
+        self.bad_activities: list[BadInput] = []  # ... of the last ``cash_flows`` call
         self._delay = _FIRST_DELAY
         self._not_before = 0.0
         self._trading = TradingClient(key, secret, paper=paper, url_override=config.rest_url)
@@ -564,7 +566,7 @@ class AlpacaBroker:
         )
         raw = await self._call("bars", self._data_rest.get_stock_bars, request)
         bars: list[Bar] = []
-        self.bad_bars: list[BadInput] = []
+        self.bad_bars = []
         for symbol, rows in (raw or {}).items():
             for row in rows or []:
                 try:
@@ -601,7 +603,7 @@ class AlpacaBroker:
             "after": after.replace("+00:00", "Z"),
         }
         flows: list[CashFlow] = []
-        self.bad_activities: list[BadInput] = []
+        self.bad_activities = []
         seen: set[str] = set()
         while True:
             page = await self._call(

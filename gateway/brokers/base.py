@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from core.commands import Fill, OrderUpdate, ReplaceOrder, SubmitOrder
+from core.commands import CashFlow, Fill, OrderUpdate, ReplaceOrder, SubmitOrder
 from core.events import Bar
+from core.tiers import AccountTier
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,3 +114,87 @@ class Broker(Protocol):
     async def restart_data_stream(self, reason: str) -> None: ...
 
     async def close(self) -> None: ...
+
+
+# ------------------------------------------------------------------ abilities
+# What some brokers can do beyond ``Broker``. The runtime checks each once, at
+# wiring (``isinstance`` against these runtime-checkable protocols), and holds
+# the broker under the narrower type from then on: no probing at call sites.
+
+
+@runtime_checkable
+class ReplaysExecutions(Protocol):
+    """Replays the executions made while we were down (IBKR's ``reqExecutions``)."""
+
+    async def replay_executions(self, on_trade: Callable[[TradeEvent], Awaitable[None]]) -> int: ...
+
+
+@runtime_checkable
+class StopsMarketData(Protocol):
+    """Can stop its bars alone, leaving the trade-updates stream up (graceful stop)."""
+
+    async def stop_market_data(self) -> None: ...
+
+
+@runtime_checkable
+class KeepsReportsWhileStopping(Protocol):
+    """Told when the graceful stop begins (the prime broker then stops advancing
+    its processed mark, so reports handed over late are read again next start)."""
+
+    def shutting_down(self) -> None: ...
+
+
+@runtime_checkable
+class ReportsCashFlows(Protocol):
+    """Reports deposits and withdrawals (Alpaca's CSD/CSW account activities)."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def cash_flows(self, after_ns: int) -> list[CashFlow]: ...
+
+
+@runtime_checkable
+class ReportsBadActivities(Protocol):
+    """Keeps the account activities it could not read, for the runtime to report."""
+
+    @property
+    def bad_activities(self) -> Sequence[Exception]: ...
+
+
+@runtime_checkable
+class ReportsBadBars(Protocol):
+    """Keeps the REST bars it could not read during the last ``bars`` call."""
+
+    @property
+    def bad_bars(self) -> Sequence[Exception]: ...
+
+
+@runtime_checkable
+class CountsRateLimits(Protocol):
+    """Counts the 429 replies it has waited out (shown in the status line)."""
+
+    @property
+    def rate_limited(self) -> int: ...
+
+
+@runtime_checkable
+class Composite(Protocol):
+    """A broker made of brokers (the tiered broker): each is asked for its abilities."""
+
+    @property
+    def brokers(self) -> Sequence[Broker]: ...
+
+
+TierOf = Callable[[], AccountTier]
+TierChange = Callable[[AccountTier, AccountTier], None]
+
+
+@runtime_checkable
+class RoutesByTier(Protocol):
+    """Routes each new order by the account's tier, which the runtime's engine decides;
+    reports a change through the callback it is given."""
+
+    def bind(self, tier_of: TierOf, on_tier_change: TierChange | None = None) -> None: ...
+
+    def broker_for(self, tier: AccountTier) -> Broker: ...

@@ -78,6 +78,7 @@ from gateway.brokers.base import (
     MarketClock,
     NotFound,
     RejectedRequest,
+    StopsMarketData,
     TradeEvent,
 )
 
@@ -871,9 +872,8 @@ class PrimeFixBroker:
     async def stop_market_data(self) -> None:
         """The first thing the runtime's graceful stop does (see ``shutting_down``)."""
         self.shutting_down()
-        stop = getattr(self.data_broker, "stop_market_data", None)
-        if stop is not None:
-            await stop()
+        if isinstance(self.data_broker, StopsMarketData):
+            await self.data_broker.stop_market_data()
 
     async def drain(self, timeout_s: float = 5.0) -> None:
         """Wait until every received report has been handed to the runtime."""

@@ -40,27 +40,32 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from core.commands import ReplaceOrder, Side, SubmitOrder
 from core.errors import BadInput
 from core.events import Bar
 from core.money import format_price
-from core.tiers import AccountTier
+from core.tiers import AccountTier, TierCapabilities
 from gateway.brokers.base import (
     Account,
     Broker,
     BrokerOrder,
+    CountsRateLimits,
+    KeepsReportsWhileStopping,
     MarketClock,
     NotFound,
     RejectedRequest,
+    ReplaysExecutions,
+    ReportsBadBars,
+    RoutesByTier,
+    StopsMarketData,
+    TierChange,
+    TierOf,
     TradeEvent,
 )
 
 log = logging.getLogger("gateway.tiers")
-
-TierOf = Callable[[], AccountTier]
-TierChange = Callable[[AccountTier, AccountTier], None]
 
 _ORDER = (AccountTier.RETAIL, AccountTier.SEMI_INSTITUTIONAL, AccountTier.INSTITUTIONAL)
 
@@ -362,11 +367,11 @@ class TieredBroker:
 
     @property
     def bad_bars(self) -> list[Exception]:
-        return getattr(self.data, "bad_bars", None) or []
+        return list(self.data.bad_bars) if isinstance(self.data, ReportsBadBars) else []
 
     @property
     def rate_limited(self) -> int:
-        return sum(int(getattr(b, "rate_limited", 0) or 0) for b in self.brokers)
+        return sum(b.rate_limited for b in self.brokers if isinstance(b, CountsRateLimits))
 
     async def stream(
         self,
@@ -407,11 +412,10 @@ class TieredBroker:
         is left to the stream's own replay after its reconnect."""
         total = 0
         for i, broker in enumerate(self.brokers):
-            replay = getattr(broker, "replay_executions", None)
-            if replay is None:
+            if not isinstance(broker, ReplaysExecutions):
                 continue
             try:
-                total += int(await replay(self._learning(i, on_trade)))
+                total += int(await broker.replay_executions(self._learning(i, on_trade)))
             except (RejectedRequest, BadInput, OSError, TimeoutError) as exc:
                 log.warning("%s: executions not replayed at start: %s", broker.name, exc)
         return total
@@ -445,13 +449,11 @@ class TieredBroker:
         await self.data.restart_data_stream(reason)
 
     async def stop_market_data(self) -> None:
-        stop = getattr(self.data, "stop_market_data", None)
-        if stop is not None:
-            await stop()
+        if isinstance(self.data, StopsMarketData):
+            await self.data.stop_market_data()
         for broker in self.brokers:  # the graceful stop begins (prime_fix: keep reports)
-            shutting_down = getattr(broker, "shutting_down", None)
-            if shutting_down is not None:
-                shutting_down()
+            if isinstance(broker, KeepsReportsWhileStopping):
+                broker.shutting_down()
 
     async def close(self) -> None:
         failure: BaseException | None = None
@@ -532,17 +534,27 @@ def build_tiered(config: Any, storage: Any = None) -> TieredBroker:
     return TieredBroker(retail, semi, institutional, data_source=source, routes=routes)
 
 
-def bind_gateway(tiered: TieredBroker, gateway: Any) -> None:
+class _Equity(Protocol):
+    def equity(self) -> int: ...
+
+    def tier(self) -> TierCapabilities: ...
+
+
+def bind_gateway(
+    tiered: RoutesByTier, engine: _Equity, alert: Callable[[str, str, str], None]
+) -> None:
     """The engine's equity picks the tier (``engine.tier()``, as for order types and
-    algorithms); a change is a gateway alert: database, log and Telegram."""
+    algorithms); a change is reported through ``alert(level, kind, text)`` (the
+    gateway's alerts: database, log and Telegram). The runtime calls this once at
+    wiring for any broker that routes by tier."""
 
     def changed(old: AccountTier, new: AccountTier) -> None:
-        gateway._emit_alert(
+        alert(
             "warning",
             "tier_change",
             f"account tier {old.value} -> {new.value} (equity"
-            f" {format_price(gateway.engine.equity())}): new orders go to"
+            f" {format_price(engine.equity())}): new orders go to"
             f" {tiered.broker_for(new).name}, orders already placed stay where they are",
         )
 
-    tiered.bind(lambda: gateway.engine.tier().tier, changed)
+    tiered.bind(lambda: engine.tier().tier, changed)

@@ -84,13 +84,13 @@ def test_crash_with_missed_fills_recovers_exactly(tmp_path: Path, market) -> Non
         # Restart on the same database.
         second = gateway(db, broker)
         replayed = Gateway(parse_config(CONFIG, env={}, base=tmp_path), broker, Storage(db), None)
-        replayed._replay()
+        replayed.inputs.replay()
         assert snapshot(replayed) == before  # the journal rebuilds the engine exactly
         await second.start(loops=False)
         await _publish(broker, second, bars[cut + 1 + 600 :])
         await second.reconcile(startup=False, grace=0.0)
         await second.settle()
-        same = await second._check_positions("end")
+        same = await second.reconciler.check_positions("end")
         return {"second": second, "broker": broker, "same": same}
 
     result = asyncio.run(scenario())
@@ -145,7 +145,7 @@ def test_duplicate_and_already_reconciled_executions_are_dropped(tmp_path: Path,
                 },
             }
         )
-        await g._on_trade(event)
+        await g.streams.on_trade(event)
         return g, fills_before, g.engine.counters()["fills"]
 
     g, before, after = asyncio.run(scenario())
@@ -162,8 +162,8 @@ def test_malformed_input_is_counted_and_changes_nothing(tmp_path: Path, market) 
         await _publish(broker, g, market.live[:50])
         before = snapshot(g)
         inputs = g.storage.count("inputs")
-        await g._on_bad("bar", BadInput("bar.t", "garbage", "is not an ISO-8601 time"))
-        await g._on_bar(market.live[10])  # an old bar again: ignored
+        await g.streams.on_bad("bar", BadInput("bar.t", "garbage", "is not an ISO-8601 time"))
+        await g.streams.on_bar(market.live[10])  # an old bar again: ignored
         await g.settle()
         assert g.storage.count("inputs") == inputs
         return g, before, snapshot(g)
@@ -182,7 +182,7 @@ def test_order_decided_but_never_sent_is_sent_once_on_restart(tmp_path: Path, ma
         order_id = ""
         for bar in market.live:
             await broker.publish(bar)
-            while not first._bars.empty() or first._pumping:
+            while not first.streams.bars.empty() or first.streams.pumping:
                 await asyncio.sleep(0.001)
             pending = [
                 o
@@ -220,7 +220,7 @@ def test_records_lost_in_a_crash_window_are_rewritten_and_the_order_sent(
         db = tmp_path / "w.db"
         first = gateway(db, broker)
         await first.start(loops=False)
-        real = first._apply_records
+        real = first.inputs.apply_records
         hit: list[str] = []
 
         def dying(seq, at_ns, event, commands, engine):  # type: ignore[no-untyped-def]
@@ -230,10 +230,10 @@ def test_records_lost_in_a_crash_window_are_rewritten_and_the_order_sent(
                 raise _Interrupted
             real(seq, at_ns, event, commands, engine)
 
-        first._apply_records = dying  # type: ignore[method-assign]
+        first.inputs.apply_records = dying  # type: ignore[method-assign]
         for bar in market.live:
             await broker.publish(bar)
-            while (not first._bars.empty() or first._pumping) and not hit:
+            while (not first.streams.bars.empty() or first.streams.pumping) and not hit:
                 await asyncio.sleep(0.001)
             if hit:
                 break
@@ -305,10 +305,10 @@ def test_stream_fill_racing_reconciliation_is_booked_once(tmp_path: Path, market
         )
         # ...then arrives late, at the same moment reconciliation books it: both
         # have looked at the book before either gets the input lock.
-        async with g._lock:
+        async with g.inputs.lock:
             racing = [
-                asyncio.create_task(g._book_missed_fills(engine_id, broker_order)),
-                asyncio.create_task(g._on_trade(late)),
+                asyncio.create_task(g.reconciler.book_missed_fills(engine_id, broker_order)),
+                asyncio.create_task(g.streams.on_trade(late)),
             ]
             await asyncio.sleep(0.01)
         await asyncio.gather(*racing)

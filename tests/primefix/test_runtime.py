@@ -167,7 +167,7 @@ def test_institutional_account_trades_over_fix_and_survives_a_crash(tmp_path: Pa
             await quiesce(second, broker2, pb)
         await second.reconcile(startup=False, grace=0.0)
         await quiesce(second, broker2, pb)
-        same = await second._check_positions("end")
+        same = await second.reconciler.check_positions("end")
         await second.stop()
         await pb.stop()
         problems, streamed, recon = _agreement(db, pb)

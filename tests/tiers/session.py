@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from core.tiers import AccountTier
-from gateway.brokers.tiered import TieredBroker, bind_gateway
+from gateway.brokers.tiered import TieredBroker
 from gateway.runtime import Gateway
 from gateway.storage import Storage
 from standins.faults import Faults
@@ -101,9 +101,9 @@ async def market_standins(market: SessionMarket, speed: float) -> AsyncIterator[
 
 
 def bind_tiers(gateway: Gateway, tiered: TieredBroker) -> list[tuple[AccountTier, AccountTier]]:
-    """What ``python -m gateway`` does (``bind_gateway``: the engine's equity picks
-    the tier, a change is a gateway alert), plus a list of the changes seen."""
-    bind_gateway(tiered, gateway)
+    """What ``python -m gateway`` does (the ``Gateway`` binds the tiered broker at
+    wiring: the engine's equity picks the tier, a change is a gateway alert), plus a
+    list of the changes seen."""
     alert = tiered.on_tier_change
     changes: list[tuple[AccountTier, AccountTier]] = []
 

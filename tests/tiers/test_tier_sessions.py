@@ -47,7 +47,7 @@ async def withdraw_below(gateway: Gateway, m: Market, boundary_usd: int, margin_
     read by the gateway's poll of ``/v2/account/activities`` and handed to the
     engine as a ``CashFlow``; the engine's own tier (order types, algos) and the
     route both follow from it, as they would from a real loss."""
-    async with gateway._lock:
+    async with gateway.inputs.lock:
         amount = gateway.engine.equity() - (boundary_usd - margin_usd) * 10**9
     booked = gateway.engine.counters()["cash_flows"]
     m.standin.broker.cash_flow(m.standin.market_now(), f"-{format_price(amount)}")
@@ -80,7 +80,7 @@ def test_semi_institutional_account_falling_below_100k_moves_to_alpaca(tmp_path:
                 await asyncio.sleep(0.5)
                 await gateway.reconcile(startup=False, grace=0.0)
                 await gateway.settle()
-                same = await gateway._check_positions("end")
+                same = await gateway.reconciler.check_positions("end")
             finally:
                 await gateway.stop()
             problems, per_broker = agreement(storage, m)
@@ -150,7 +150,7 @@ def test_institutional_account_over_fix_falls_below_1m_to_ibkr(
                 await asyncio.sleep(0.5)
                 await gateway.reconcile(startup=False, grace=0.0)
                 await gateway.settle()
-                same = await gateway._check_positions("end")
+                same = await gateway.reconciler.check_positions("end")
             finally:
                 await gateway.stop()
             problems, per_broker = agreement(storage, m)
@@ -240,7 +240,7 @@ def test_a_crash_and_restart_keep_every_order_with_its_broker(tmp_path: Path) ->
                 await asyncio.sleep(0.5)
                 await gateway.reconcile(startup=False, grace=0.0)
                 await gateway.settle()
-                same = await gateway._check_positions("end")
+                same = await gateway.reconciler.check_positions("end")
             finally:
                 await gateway.stop()
             problems, per_broker = agreement(storage, m)

@@ -156,12 +156,9 @@ def test_bind_gateway_uses_the_engine_tier_and_alerts_through_the_gateway() -> N
 
             return capabilities_for_equity(equity[0])
 
-    gateway = SimpleNamespace(
-        engine=Engine(), _emit_alert=lambda level, kind, text: alerts.append((level, kind, text))
-    )
     alpaca, ibkr = FakeBroker("alpaca"), FakeBroker("ibkr")
     tiered = TieredBroker(alpaca, ibkr)
-    bind_gateway(tiered, gateway)
+    bind_gateway(tiered, Engine(), lambda level, kind, text: alerts.append((level, kind, text)))
     asyncio.run(tiered.submit(order(1), "c1"))
     equity[0] = 100_000 * PRICE_SCALE
     asyncio.run(tiered.submit(order(2), "c2"))
