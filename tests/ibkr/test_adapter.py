@@ -311,7 +311,7 @@ def test_a_pacing_violation_tws_reports_anyway_is_retried_not_lost(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import standins.tws.server as tws_server
-    from gateway.brokers.ibkr import HistoricalPacer
+    from gateway.brokers.ibkr.pacing import HistoricalPacer
 
     monkeypatch.setattr(tws_server, "HIST_IDENTICAL_S", 0.5)
 

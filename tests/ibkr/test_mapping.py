@@ -17,9 +17,7 @@ from ib_async.order import OrderStatus
 from core.commands import OrderType, Side, SubmitOrder, TimeInForce
 from core.errors import BadInput
 from core.events import Bar
-from gateway.brokers.ibkr import (
-    HistoricalPacer,
-    MinuteAggregator,
+from gateway.brokers.ibkr.mapping import (
     algo_params,
     broker_order,
     fill_event,
@@ -28,6 +26,7 @@ from gateway.brokers.ibkr import (
     parse_liquid_hours,
     to_price,
 )
+from gateway.brokers.ibkr.pacing import HistoricalPacer, MinuteAggregator
 from standins.tws import protocol as p
 from standins.tws.book import commission
 from standins.tws.server import five_second_bars

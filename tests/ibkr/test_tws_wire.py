@@ -9,7 +9,7 @@ import pytest
 from ib_async import IB, ExecutionFilter, LimitOrder, MarketOrder, Stock, TagValue
 
 from core.money import format_price
-from gateway.brokers.ibkr import to_price
+from gateway.brokers.ibkr.mapping import to_price
 from standins.tws import protocol as p
 from standins.tws.book import commission
 from standins.tws.server import ACCOUNT

@@ -44,21 +44,18 @@ import contextlib
 import logging
 import random
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from ib_async import IB, Contract, LimitOrder, MarketOrder, Order, Stock, TagValue, Trade
+from ib_async import IB, Contract, Stock, Trade
 from ib_async import Fill as IbFill
 
-from core.commands import Fill, OrderType, OrderUpdate, OrdStatus, ReplaceOrder, Side, SubmitOrder
+from core.commands import OrderUpdate, OrdStatus, ReplaceOrder, SubmitOrder
 from core.errors import BadInput
 from core.events import Bar
-from core.money import price_from_decimal
 from gateway.brokers.base import (
     Account,
     BrokerOrder,
@@ -67,408 +64,29 @@ from gateway.brokers.base import (
     RejectedRequest,
     TradeEvent,
 )
+from gateway.brokers.ibkr.mapping import (
+    DIRECT_ROUTES,
+    NANO,
+    NS,
+    broker_order,
+    commission_fee,
+    error_code,
+    error_text,
+    fill_event,
+    ib_order,
+    market_clock,
+    order_ref,
+    parse_liquid_hours,
+    to_money,
+    to_ns,
+    to_price,
+    to_whole,
+    was_rejected,
+)
+from gateway.brokers.ibkr.pacing import HistoricalPacer, MinuteAggregator
 from gateway.config import IbkrConfig
 
 log = logging.getLogger("gateway.ibkr")
-
-_NS = 10**9
-_NANO = Decimal("1e-9")
-MINUTE_NS = 60 * _NS
-DIRECT_ROUTES = frozenset({"IEX", "ARCA", "NYSE", "ISLAND", "BATS", "EDGX", "IBKRATS"})
-"""Venue names (SubmitOrder.venue) that are IB exchange codes: sent as directed orders."""
-
-_OPEN_WORDS = {
-    "PendingSubmit": "accepted",
-    "ApiPending": "accepted",
-    "PreSubmitted": "new",
-    "Submitted": "new",
-    "PendingCancel": "pending_cancel",
-    "ValidationError": "new",
-}
-OPEN_STATUSES = frozenset({"accepted", "new", "partially_filled", "pending_cancel"})
-_TIF = {"day": "DAY", "ioc": "IOC", "gtc": "GTC"}
-_PRIORITIES = {"urgent": "Urgent", "normal": "Normal", "patient": "Patient"}
-
-
-# ------------------------------------------------------------- conversions
-
-
-def to_price(value: object, field_name: str) -> int:
-    """An IB float (or decimal text) price → positive nano-units; ``BadInput`` otherwise."""
-    if value is None or isinstance(value, bool):
-        raise BadInput(field_name, value, "is missing")
-    try:
-        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
-    except InvalidOperation:
-        raise BadInput(field_name, value, "is not a number") from None
-    if not number.is_finite():
-        raise BadInput(field_name, value, "is not finite")
-    if number >= Decimal("1e300"):
-        raise BadInput(field_name, value, "is IB's 'unset' value")
-    price = price_from_decimal(number.quantize(_NANO, rounding=ROUND_HALF_EVEN), field_name)
-    if price <= 0:
-        raise BadInput(field_name, value, "must be positive")
-    return price
-
-
-def to_money(value: object, field_name: str) -> int:
-    """An account value (text, may be zero or negative) → nano-units."""
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise BadInput(field_name, value, "is not a number") from None
-    if not number.is_finite():
-        raise BadInput(field_name, value, "is not finite")
-    return price_from_decimal(number.quantize(_NANO, rounding=ROUND_HALF_EVEN), field_name)
-
-
-def to_whole(value: object, field_name: str, *, positive: bool = False) -> int:
-    """A share count IB sends as a float/Decimal → int; fractions are refused."""
-    try:
-        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
-    except InvalidOperation:
-        raise BadInput(field_name, value, "is not a number") from None
-    if not number.is_finite() or number != number.to_integral_value():
-        raise BadInput(field_name, value, "is not a whole number of shares")
-    whole = int(number)
-    if positive and whole <= 0:
-        raise BadInput(field_name, value, "must be positive")
-    return whole
-
-
-def to_ns(moment: object, field_name: str) -> int:
-    if not isinstance(moment, datetime):
-        raise BadInput(field_name, moment, "is not a time")
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1) * 1000
-
-
-def order_ref(trade: Trade) -> str:
-    """The broker client id of an IB order: its ``orderRef``, or ``ib:<permId>`` for
-    orders someone else placed without one (the runtime reports those as foreign)."""
-    ref = trade.order.orderRef
-    return ref if ref else f"ib:{trade.order.permId or trade.order.orderId}"
-
-
-def ib_order(
-    command: SubmitOrder,
-    broker_client_id: str,
-    account: str,
-    *,
-    use_algos: bool = True,
-    algo_end: str = "",
-) -> Order:
-    """A core child order → an IB ``Order`` (not yet placed)."""
-    action = "BUY" if command.side is Side.BUY else "SELL"
-    if command.quantity <= 0:
-        raise RejectedRequest(None, f"quantity {command.quantity} must be positive")
-    if command.order_type is OrderType.MARKET:
-        order: Order = MarketOrder(action, command.quantity)
-    elif command.order_type is OrderType.LIMIT and command.limit_price is not None:
-        limit = Decimal(command.limit_price) * _NANO
-        order = LimitOrder(action, command.quantity, float(limit.normalize()))
-    else:
-        raise RejectedRequest(None, f"order type {command.order_type.value} is not sent to IBKR")
-    order.tif = _TIF[command.time_in_force.value]
-    order.orderRef = broker_client_id
-    order.account = account
-    order.transmit = True
-    if command.min_quantity:
-        order.minQty = command.min_quantity
-    if use_algos and command.algo:
-        strategy, params = algo_params(command.algo, command.order_type, algo_end)
-        if strategy:
-            order.algoStrategy = strategy
-            order.algoParams = [TagValue(tag, value) for tag, value in params]
-    return order
-
-
-def algo_params(
-    algo: str, order_type: OrderType, end_time: str = ""
-) -> tuple[str, list[tuple[str, str]]]:
-    """The engine's algorithm name → IB ``algoStrategy`` and its parameters ("" = none).
-
-    ``adaptive[:urgent|normal|patient]`` → Adaptive; ``vwap`` / ``twap`` → IB's own
-    with the child bounded to ``end_time`` (the engine already slices the parent,
-    so IB must not stretch a child over the rest of the day).
-    """
-    name, _, option = algo.lower().partition(":")
-    if name == "adaptive":
-        default = "Urgent" if order_type is OrderType.MARKET else "Normal"
-        priority = _PRIORITIES.get(option, default) if option else default
-        if option and option not in _PRIORITIES:
-            raise BadInput("algo", algo, "adaptive priority must be urgent, normal or patient")
-        return "Adaptive", [("adaptivePriority", priority)]
-    if name == "vwap":
-        return "Vwap", [
-            ("maxPctVol", "0.1"),
-            ("startTime", ""),
-            ("endTime", end_time),
-            ("allowPastEndTime", "1"),
-            ("noTakeLiq", "0"),
-        ]
-    if name == "twap":
-        return "Twap", [
-            ("strategyType", "Marketable"),
-            ("startTime", ""),
-            ("endTime", end_time),
-            ("allowPastEndTime", "1"),
-        ]
-    return "", []
-
-
-def ib_status_word(trade: Trade) -> str:
-    """IB's order status → the status words the runtime reconciles with."""
-    status = trade.orderStatus.status
-    filled = trade.orderStatus.filled
-    if status == "Filled":
-        return "filled"
-    if status in ("Cancelled", "ApiCancelled"):
-        return "rejected" if was_rejected(trade) else "canceled"
-    if status == "Inactive":
-        return "rejected"
-    word = _OPEN_WORDS.get(status, "new")
-    if word == "new" and filled > 0:
-        return "partially_filled"
-    return word
-
-
-def was_rejected(trade: Trade) -> bool:
-    """Cancelled before IB ever acknowledged it, or by an order-rejection error (201)."""
-    if any(entry.errorCode == 201 for entry in trade.log):
-        return True
-    return not trade.order.permId and not trade.fills
-
-
-def broker_order(trade: Trade) -> BrokerOrder:
-    """``ib_async`` ``Trade`` → ``BrokerOrder``; filled quantity and notional from its
-    executions when they account for it, else from IB's average price."""
-    executed = 0
-    notional = 0
-    for fill in trade.fills:
-        shares = to_whole(fill.execution.shares, "execution.shares", positive=True)
-        executed += shares
-        notional += shares * to_price(fill.execution.price, "execution.price")
-    stated = to_whole(trade.orderStatus.filled, "orderStatus.filled")
-    completed = trade.order.filledQuantity
-    if isinstance(completed, float | int | Decimal) and 0 < completed < 1e300:
-        stated = max(stated, to_whole(completed, "completedOrder.filledQuantity"))
-    filled = max(executed, stated)
-    if filled > executed and trade.orderStatus.avgFillPrice > 0:
-        notional = filled * to_price(trade.orderStatus.avgFillPrice, "orderStatus.avgFillPrice")
-    status = ib_status_word(trade)
-    if status == "new" and filled > 0:
-        status = "partially_filled"
-    action = trade.order.action
-    return BrokerOrder(
-        broker_client_id=order_ref(trade),
-        broker_order_id=str(trade.order.permId or trade.orderStatus.permId or ""),
-        symbol=trade.contract.symbol,
-        side="buy" if action == "BUY" else "sell" if action == "SELL" else action.lower(),
-        quantity=to_whole(trade.order.totalQuantity, "order.totalQuantity"),
-        filled=filled,
-        filled_notional=notional,
-        status=status,
-        open=status in OPEN_STATUSES,
-    )
-
-
-def fill_event(trade: Trade | None, fill: IbFill, fee: int) -> TradeEvent:
-    """One ``execDetails`` (+ its commission) → a ``Fill`` keyed by the broker client id."""
-    ex = fill.execution
-    if not ex.execId:
-        raise BadInput("execution.execId", ex.execId, "is missing")
-    ref = ex.orderRef or (order_ref(trade) if trade is not None else "")
-    if not ref:
-        ref = f"ib:{ex.permId or ex.orderId}"
-    side = {"BOT": Side.BUY, "SLD": Side.SELL}.get(ex.side)
-    if side is None:
-        raise BadInput("execution.side", ex.side, "is not BOT or SLD")
-    quantity = to_whole(ex.shares, "execution.shares", positive=True)
-    price = to_price(ex.price, "execution.price")
-    cum = to_whole(ex.cumQty, "execution.cumQty", positive=True)
-    if cum < quantity:
-        raise BadInput("execution.cumQty", ex.cumQty, f"is below this execution's {quantity}")
-    symbol = fill.contract.symbol if fill.contract is not None else ""
-    if not symbol:
-        raise BadInput("execution.contract.symbol", symbol, "is missing")
-    total = trade.order.totalQuantity if trade is not None else None
-    event = "fill" if total is not None and cum >= total else "partial_fill"
-    core_fill = Fill(
-        time_ns=to_ns(ex.time, "execution.time"),
-        client_order_id=ref,
-        exec_id=ex.execId,
-        symbol=symbol,
-        side=side,
-        quantity=quantity,
-        price=price,
-        venue="ibkr",
-        fee=fee,
-    )
-    return TradeEvent(ref, event, core_fill, None, cum)
-
-
-def commission_fee(fill: IbFill) -> int:
-    report = fill.commissionReport
-    if report is None or not report.execId:
-        return 0
-    value = report.commission
-    if value is None or value >= 1e300:
-        return 0
-    return to_money(repr(float(value)), "commissionReport.commission")
-
-
-# -------------------------------------------------------------------- clock
-
-
-def parse_liquid_hours(text: str, zone: str) -> list[tuple[int, int]]:
-    """IB ``liquidHours`` (``20240104:0930-20240104:1600;20240105:CLOSED``) → sessions (ns)."""
-    try:
-        tz = ZoneInfo(zone or "US/Eastern")
-    except (ZoneInfoNotFoundError, ValueError):
-        raise BadInput("contractDetails.timeZoneId", zone, "is not a known time zone") from None
-    sessions = []
-    for part in text.split(";"):
-        part = part.strip()
-        if not part or part.endswith(":CLOSED"):
-            continue
-        try:
-            first, second = part.split("-")
-            opened = datetime.strptime(first, "%Y%m%d:%H%M").replace(tzinfo=tz)
-            closed = datetime.strptime(second, "%Y%m%d:%H%M").replace(tzinfo=tz)
-        except ValueError:
-            raise BadInput("contractDetails.liquidHours", part, "is not D:HHMM-D:HHMM") from None
-        if closed <= opened:
-            raise BadInput("contractDetails.liquidHours", part, "closes before it opens")
-        sessions.append((to_ns(opened, "liquidHours"), to_ns(closed, "liquidHours")))
-    return sorted(sessions)
-
-
-def market_clock(now_ns: int, sessions: Sequence[tuple[int, int]]) -> MarketClock:
-    if not sessions:
-        raise BadInput("contractDetails.liquidHours", "", "names no session")
-    is_open = any(o <= now_ns < c for o, c in sessions)
-    later = [s for s in sessions if s[0] > now_ns]
-    current = [s for s in sessions if s[0] <= now_ns < s[1]]
-    if not later:
-        raise BadInput("contractDetails.liquidHours", now_ns, "names no future session")
-    next_close = current[0][1] if current else later[0][1]
-    return MarketClock(now_ns, is_open, later[0][0], next_close)
-
-
-# ------------------------------------------------------------------- pacing
-
-
-@dataclass
-class HistoricalPacer:
-    """IB's historical-data pacing rules, kept on our side so TWS never has to refuse.
-
-    No more than ``max_requests`` in any ``window_s`` (60 per 10 minutes); an
-    identical request (same contract, end, duration, bar size) at least
-    ``identical_gap_s`` (15 s) after the last; no more than ``burst`` requests
-    for one contract within ``burst_window_s`` (6 per 2 s). ``clock`` is
-    injected so tests can drive it without sleeping.
-    """
-
-    max_requests: int = 60
-    window_s: float = 600.0
-    identical_gap_s: float = 15.0
-    burst: int = 6
-    burst_window_s: float = 2.0
-    clock: Callable[[], float] = time.monotonic
-    waited_s: float = 0.0
-    _sent: deque[float] = field(default_factory=deque)
-    _identical: dict[tuple[object, ...], float] = field(default_factory=dict)
-    _per_contract: dict[str, deque[float]] = field(default_factory=dict)
-
-    def wait_for(self, key: tuple[object, ...], contract: str) -> float:
-        """Seconds until a request ``key`` for ``contract`` may be sent (0 = now)."""
-        now = self.clock()
-        wait = 0.0
-        if len(self._sent) >= self.max_requests:
-            wait = max(wait, self._sent[-self.max_requests] + self.window_s - now)
-        last = self._identical.get(key)
-        if last is not None:
-            wait = max(wait, last + self.identical_gap_s - now)
-        recent = self._per_contract.get(contract)
-        if recent is not None and len(recent) >= self.burst:
-            wait = max(wait, recent[-self.burst] + self.burst_window_s - now)
-        return max(0.0, wait)
-
-    def record(self, key: tuple[object, ...], contract: str) -> None:
-        now = self.clock()
-        self._sent.append(now)
-        while self._sent and self._sent[0] <= now - self.window_s:
-            self._sent.popleft()
-        self._identical[key] = now
-        recent = self._per_contract.setdefault(contract, deque())
-        recent.append(now)
-        while recent and recent[0] <= now - self.burst_window_s:
-            recent.popleft()
-        for stale in [k for k, t in self._identical.items() if t <= now - self.identical_gap_s]:
-            del self._identical[stale]
-
-    async def acquire(
-        self,
-        key: tuple[object, ...],
-        contract: str,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        while True:
-            wait = self.wait_for(key, contract)
-            if wait <= 0:
-                self.record(key, contract)
-                return
-            self.waited_s += wait
-            await sleep(wait)
-
-
-# ------------------------------------------------------- real-time → minute
-
-
-@dataclass
-class MinuteAggregator:
-    """Twelve 5-second real-time bars → one minute bar (start time, exact sums)."""
-
-    symbol: str
-    volume_multiplier: int = 1
-    minute: int | None = None
-    parts: dict[int, tuple[int, int, int, int, int, int]] = field(default_factory=dict)
-    incomplete: int = 0
-
-    def add(self, time_s: int, o: int, h: int, low: int, c: int, v: int, n: int) -> Bar | None:
-        minute = time_s - time_s % 60
-        if self.minute is not None and minute != self.minute:
-            if self.parts:
-                self.incomplete += 1  # a minute we joined late or lost bars of
-            self.parts = {}
-        self.minute = minute
-        self.parts[time_s % 60] = (o, h, low, c, v, n)
-        if time_s % 60 != 55:
-            return None
-        if len(self.parts) != 12:
-            self.incomplete += 1
-            self.parts = {}
-            return None
-        seconds = sorted(self.parts)
-        bars = [self.parts[s] for s in seconds]
-        self.parts = {}
-        return Bar(
-            symbol=self.symbol,
-            time_ns=minute * _NS,
-            open=bars[0][0],
-            high=max(b[1] for b in bars),
-            low=min(b[2] for b in bars),
-            close=bars[-1][3],
-            volume=sum(b[4] for b in bars) * self.volume_multiplier,
-            vwap=None,
-            trades=sum(b[5] for b in bars),
-        )
-
-
-# ------------------------------------------------------------------ broker
-
 
 _decoding: list[IbkrBroker] = []
 
@@ -511,7 +129,7 @@ class IbkrBroker:
         self._max_backoff = max_backoff
         self._commission_wait = commission_wait
         self._use_algos = use_ib_algos
-        self._algo_horizon_ns = algo_horizon_s * _NS
+        self._algo_horizon_ns = algo_horizon_s * NS
         self._volume_multiplier = volume_multiplier
         self.pacer = pacer or HistoricalPacer()
         self.pacing_retry_s = pacing_retry_s
@@ -737,7 +355,7 @@ class IbkrBroker:
             await self._ready()
             existing = self._trade(broker_client_id)
             if existing is not None and broker_client_id in self._refused:
-                raise RejectedRequest(_error_code(existing), _error_text(existing))
+                raise RejectedRequest(error_code(existing), error_text(existing))
             if existing is not None and existing is not trade:  # TWS already has it
                 return broker_order(existing)
             contract = await self._contract(command.symbol, command.venue)
@@ -772,7 +390,7 @@ class IbkrBroker:
                 # The runtime books the refusal from this exception; the same news from
                 # the status stream would be a second, conflicting answer.
                 self._refused.add(broker_client_id)
-                raise RejectedRequest(_error_code(trade), _error_text(trade))
+                raise RejectedRequest(error_code(trade), error_text(trade))
             return broker_order(trade)
         raise RejectedRequest(None, f"order {broker_client_id}: TWS kept dropping the connection")
 
@@ -781,7 +399,7 @@ class IbkrBroker:
         if not self._market_now_ns:
             return ""
         moment = datetime.fromtimestamp(
-            (self._market_now_ns + self._algo_horizon_ns) // _NS, tz=ZoneInfo("US/Eastern")
+            (self._market_now_ns + self._algo_horizon_ns) // NS, tz=ZoneInfo("US/Eastern")
         )
         return moment.strftime("%H:%M:%S US/Eastern")
 
@@ -865,7 +483,7 @@ class IbkrBroker:
         if command.limit_price is not None:
             if trade.order.orderType != "LMT":
                 raise RejectedRequest(None, "only limit orders take a new limit price")
-            trade.order.lmtPrice = float((Decimal(command.limit_price) * _NANO).normalize())
+            trade.order.lmtPrice = float((Decimal(command.limit_price) * NANO).normalize())
         trade.order.orderRef = new_broker_client_id
         before = len(trade.log)
         generation = self._generation
@@ -923,8 +541,8 @@ class IbkrBroker:
             contract = await self._contract(symbol, None)
             chunk_end = end_ns
             while chunk_end > start_ns:
-                seconds = min(86_400, -(-(chunk_end - start_ns) // _NS))
-                end_text = datetime.fromtimestamp(chunk_end // _NS, tz=UTC).strftime(
+                seconds = min(86_400, -(-(chunk_end - start_ns) // NS))
+                end_text = datetime.fromtimestamp(chunk_end // NS, tz=UTC).strftime(
                     "%Y%m%d-%H:%M:%S"
                 )
                 duration = f"{seconds} S"
@@ -937,7 +555,7 @@ class IbkrBroker:
                         continue
                     if start_ns <= bar.time_ns < end_ns:
                         out.append(bar)
-                chunk_end -= seconds * _NS
+                chunk_end -= seconds * NS
         order = {s: i for i, s in enumerate(self._symbols)}
         unique = {(b.symbol, b.time_ns): b for b in out}
         return sorted(unique.values(), key=lambda b: (b.time_ns, order.get(b.symbol, 0)))
@@ -1079,7 +697,7 @@ class IbkrBroker:
             row = bars[-1]
             aggregator = self._aggregators[symbol]
             try:
-                time_s = to_ns(row.time, "realtimeBar.time") // _NS
+                time_s = to_ns(row.time, "realtimeBar.time") // NS
                 bar = aggregator.add(
                     time_s,
                     to_price(row.open_, "realtimeBar.open"),
@@ -1089,7 +707,7 @@ class IbkrBroker:
                     to_whole(row.volume, "realtimeBar.volume"),
                     max(0, int(row.count)),
                 )
-                self._market_now_ns = max(self._market_now_ns, (time_s + 5) * _NS)
+                self._market_now_ns = max(self._market_now_ns, (time_s + 5) * NS)
             except (BadInput, ValueError) as exc:
                 aggregator.parts = {}
                 error = exc if isinstance(exc, BadInput) else BadInput("bar", symbol, str(exc))
@@ -1230,7 +848,7 @@ class IbkrBroker:
             if (was_rejected(trade) or status == "Inactive") and ref in self._submitting:
                 self._refused.add(ref)  # submit() raises RejectedRequest with the reason
             elif was_rejected(trade) or status == "Inactive":
-                update = OrderUpdate(now, ref, OrdStatus.REJECTED, _error_text(trade)[:200])
+                update = OrderUpdate(now, ref, OrdStatus.REJECTED, error_text(trade)[:200])
             else:
                 update = OrderUpdate(now, ref, OrdStatus.CANCELED, status)
         if status not in ("PendingCancel", "ValidationError", "PendingSubmit"):
@@ -1265,13 +883,3 @@ class IbkrBroker:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         self.ib.disconnect()
-
-
-def _error_code(trade: Trade) -> int | None:
-    codes = [e.errorCode for e in trade.log if e.errorCode]
-    return codes[-1] if codes else None
-
-
-def _error_text(trade: Trade) -> str:
-    texts = [e.message for e in trade.log if e.errorCode]
-    return texts[-1] if texts else trade.orderStatus.status
