@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from functools import partial
 
 from core.commands import (
     CancelOrder,
@@ -26,7 +26,8 @@ from core.commands import (
     TimeInForce,
 )
 from core.errors import BadInput
-from core.money import format_price, price_from_decimal
+from core.money import format_price
+from fix import fields
 from fix.framing import FixMessage
 from fix.orders import ORD_STATUS
 from fix.session import Actions, Session, UnsupportedMessageType
@@ -315,24 +316,7 @@ def _submit(msg: FixMessage, market: int) -> SubmitOrder:
     )
 
 
-def _text(msg: FixMessage, tag: int) -> str:
-    return (msg.get(tag) or b"").decode("latin-1")
-
-
-def _int(msg: FixMessage, tag: int, name: str) -> int:
-    raw = msg.get(tag) or b""
-    try:
-        value = Decimal(raw.decode("latin-1"))
-    except InvalidOperation:
-        raise BadInput(f"{name}({tag})", raw, "not a number") from None
-    if value != value.to_integral_value() or value <= 0:
-        raise BadInput(f"{name}({tag})", raw, "must be a positive whole number")
-    return int(value)
-
-
-def _price(msg: FixMessage, tag: int, name: str) -> int:
-    raw = msg.get(tag) or b""
-    price = price_from_decimal(raw.decode("latin-1"), f"{name}({tag})")
-    if price <= 0:
-        raise BadInput(f"{name}({tag})", raw, "must be positive")
-    return price
+# Orders must carry positive quantities and prices (fix.fields reads them).
+_text = fields.text
+_int = partial(fields.whole, positive=True)
+_price = partial(fields.price, positive=True)

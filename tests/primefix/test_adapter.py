@@ -246,7 +246,7 @@ def test_resuming_from_the_executions_table_knows_ids_positions_and_cash(tmp_pat
 
 
 def test_processed_mark_follows_a_counterparty_reset_but_not_a_resend(tmp_path):
-    from gateway.brokers.prime_fix import _ProcessedMark
+    from gateway.brokers.prime_fix.ledger import ProcessedMark as _ProcessedMark
 
     mark = _ProcessedMark(tmp_path / "m.db", "k")
     assert mark.seq is None

@@ -9,7 +9,8 @@ import pytest
 
 from core.commands import Side, SubmitOrder
 from fix.session import SessionEvent
-from gateway.brokers.prime_fix import MAX_EVENTS, PrimeFixBroker, _event_level
+from gateway.brokers.prime_fix.broker import MAX_EVENTS, PrimeFixBroker
+from gateway.brokers.prime_fix.mapping import event_level as _event_level
 from tests.primefix.conftest import Recorder, prime_standin, run, settings, wait_until
 
 

@@ -19,12 +19,7 @@ from ib_async import LimitOrder, MarketOrder, Order, TagValue, Trade
 from core.commands import Fill, OrderType, Side, SubmitOrder
 from core.errors import BadInput
 from core.money import price_from_decimal
-from gateway.brokers.base import (
-    BrokerOrder,
-    MarketClock,
-    RejectedRequest,
-    TradeEvent,
-)
+from gateway.brokers.base import BrokerOrder, MarketClock, RejectedRequest, TradeEvent
 
 log = logging.getLogger("gateway.ibkr")
 

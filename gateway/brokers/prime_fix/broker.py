@@ -43,13 +43,9 @@ import contextlib
 import dataclasses
 import itertools
 import logging
-import sqlite3
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any
 
 from core.commands import (
@@ -65,7 +61,6 @@ from core.commands import (
 )
 from core.errors import BadInput
 from core.events import Bar
-from core.money import price_from_decimal
 from fix.framing import FixMessage, parse
 from fix.orders import ORD_STATUS, TRADE_EXEC_TYPES, OrderMapper
 from fix.session import Session, SessionConfig, SessionEvent
@@ -81,146 +76,21 @@ from gateway.brokers.base import (
     StopsMarketData,
     TradeEvent,
 )
+from gateway.brokers.prime_fix.ledger import OPEN, KnownOrder, ProcessedMark
+from gateway.brokers.prime_fix.mapping import (
+    event_level,
+    fill_from_record,
+    is_trade_report,
+    read_price,
+    read_whole,
+)
+from gateway.brokers.prime_fix.settings import PrimeFixSettings
 
 log = logging.getLogger("gateway.prime_fix")
-MAX_EVENTS = 1000
-
-FIX_VERSIONS = ("FIX.4.4",)
-OPEN = frozenset(
-    {
-        OrdStatus.PENDING_NEW,
-        OrdStatus.NEW,
-        OrdStatus.PARTIALLY_FILLED,
-        OrdStatus.PENDING_CANCEL,
-        OrdStatus.PENDING_REPLACE,
-    }
-)
 TradeHandler = Callable[[TradeEvent], Awaitable[None]]
 _FIX_ORD_TYPES = {b"1": OrderType.MARKET, b"2": OrderType.LIMIT, b"P": OrderType.PEGGED_MIDPOINT}
 _FIX_TIFS = {b"0": TimeInForce.DAY, b"1": TimeInForce.GTC, b"3": TimeInForce.IOC}
-
-
-@dataclass(frozen=True)
-class PrimeFixSettings:
-    """Where the prime broker's FIX session is and how to keep it.
-
-    ``store_path`` must survive restarts (the session resumes from it);
-    ``opening_positions``/``opening_cash`` are the start-of-day statement.
-    """
-
-    host: str
-    port: int
-    sender_comp_id: str
-    target_comp_id: str
-    store_path: Path
-    begin_string: str = "FIX.4.4"
-    heartbeat_s: int = 30
-    account: str | None = None
-    opening_cash: int = 0
-    opening_positions: tuple[tuple[str, int], ...] = ()
-    ack_timeout_s: float = 2.0
-    request_timeout_s: float = 5.0
-    min_backoff_s: float = 0.25
-    max_backoff_s: float = 30.0
-
-    def __post_init__(self) -> None:
-        if not self.host:
-            raise BadInput("fix.host", self.host, "must not be empty")
-        if not 1 <= self.port <= 65535:
-            raise BadInput("fix.port", self.port, "must be in 1..65535")
-        for name in ("sender_comp_id", "target_comp_id"):
-            if not getattr(self, name):
-                raise BadInput(f"fix.{name}", getattr(self, name), "must not be empty")
-        if self.begin_string not in FIX_VERSIONS:
-            raise BadInput(
-                "fix.begin_string", self.begin_string, f"must be one of {', '.join(FIX_VERSIONS)}"
-            )
-        if not 1 <= self.heartbeat_s <= 3600:
-            raise BadInput("fix.heartbeat_interval", self.heartbeat_s, "must be in 1..3600")
-
-    @classmethod
-    def from_config(cls, fix: Any, store_path: Path, **overrides: Any) -> PrimeFixSettings:
-        """From ``gateway.config.FixConfig`` (host, port, CompIDs, version, heartbeat)."""
-        return cls(
-            host=fix.host,
-            port=fix.port,
-            sender_comp_id=fix.sender_comp_id,
-            target_comp_id=fix.target_comp_id,
-            store_path=Path(store_path),
-            begin_string=fix.begin_string,
-            heartbeat_s=fix.heartbeat_interval,
-            **overrides,
-        )
-
-
-@dataclass(eq=False)
-class _Order:
-    """What the adapter knows of one order (ClOrdID chain, fills so far)."""
-
-    ids: list[str]
-    symbol: str
-    side: Side
-    quantity: int
-    order_id: str = ""
-    status: OrdStatus = OrdStatus.PENDING_NEW
-    cum: int = 0
-    avg_px: int = 0
-    acked: asyncio.Event = field(default_factory=asyncio.Event)
-
-    @property
-    def current(self) -> str:
-        return self.ids[-1]
-
-    def view(self, broker_client_id: str) -> BrokerOrder:
-        replaced_by = None
-        status = self.status
-        if broker_client_id != self.current:
-            at = self.ids.index(broker_client_id)
-            replaced_by, status = self.ids[at + 1], OrdStatus.REPLACED
-        return BrokerOrder(
-            broker_client_id=broker_client_id,
-            broker_order_id=self.order_id,
-            symbol=self.symbol,
-            side=self.side.value,
-            quantity=self.quantity,
-            filled=self.cum,
-            filled_notional=self.cum * self.avg_px,
-            status=status.value,
-            open=status in OPEN,
-            replaced_by=replaced_by,
-        )
-
-
-class _ProcessedMark:
-    """The last inbound MsgSeqNum fully handled, beside the session store."""
-
-    def __init__(self, path: Path, key: str) -> None:
-        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # as the session store: crash-safe
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS prime_fix_processed (key TEXT PRIMARY KEY, seq INTEGER)"
-        )
-        self._key = key
-        row = self._db.execute(
-            "SELECT seq FROM prime_fix_processed WHERE key = ?", (key,)
-        ).fetchone()
-        self.seq: int | None = None if row is None else int(row[0])
-
-    def set(self, seq: int, poss_dup: bool = False) -> None:
-        """Advance the mark; a fresh (not PossDup) number below it means the
-        counterparty reset the sequence (a new trading day): follow it down."""
-        if self.seq is not None and (seq == self.seq or (seq < self.seq and poss_dup)):
-            return
-        self.seq = seq
-        self._db.execute(
-            "INSERT INTO prime_fix_processed VALUES (?, ?)"
-            " ON CONFLICT(key) DO UPDATE SET seq = excluded.seq",
-            (self._key, seq),
-        )
-
-    def close(self) -> None:
-        self._db.close()
+MAX_EVENTS = 1000
 
 
 async def _ignore_trade(_event: TradeEvent) -> None:
@@ -257,7 +127,7 @@ class PrimeFixBroker:
             heartbeat_s=settings.heartbeat_s,
         )
         self.store = SqliteStore(settings.store_path, config.key)
-        self._mark = _ProcessedMark(settings.store_path, config.key)
+        self._mark = ProcessedMark(settings.store_path, config.key)
         if self._mark.seq is None:
             self._mark.set(self.store.next_target_seq - 1)
         if self._mark.seq is not None and self._mark.seq + 1 < self.store.next_target_seq:
@@ -270,7 +140,7 @@ class PrimeFixBroker:
             self.store.set_next_target_seq(self._mark.seq + 1)
         self.session = Session(config, self.store)
         self.mapper = OrderMapper(settings.account, known_exec_ids)
-        self._orders: dict[str, _Order] = {}  # every ClOrdID of a chain → the order
+        self._orders: dict[str, KnownOrder] = {}  # every ClOrdID of a chain → the order
         self._positions: dict[str, int] = {}
         self._cash = settings.opening_cash
         for symbol, qty in settings.opening_positions:
@@ -363,7 +233,7 @@ class PrimeFixBroker:
 
     def _on_event(self, event: SessionEvent) -> None:
         self.events.append(event)
-        log.log(_event_level(event), "FIX %s: %s", event.kind, event.text)
+        log.log(event_level(event), "FIX %s: %s", event.kind, event.text)
         if event.kind == "logon":
             self.counters["logons"] += 1
             self._spawn(self._on_connected())
@@ -384,7 +254,7 @@ class PrimeFixBroker:
         while True:
             msg = await self._inbox.get()
             async with self._lock:
-                if self._on_trade is None and _is_trade_report(msg):
+                if self._on_trade is None and is_trade_report(msg):
                     self._held.append(msg)
                     continue
                 await self._handle_safely(msg)
@@ -403,7 +273,7 @@ class PrimeFixBroker:
             log.exception("FIX report handling failed")
 
     async def _handle(self, msg: FixMessage) -> None:
-        if not _is_trade_report(msg):
+        if not is_trade_report(msg):
             if msg.msg_type == b"8":
                 self._status_reply(msg)
             return
@@ -425,7 +295,7 @@ class PrimeFixBroker:
         exec_type = msg.get(150)
         order = self._orders.get(cl_ord_id) or (self._orders.get(orig) if orig else None)
         status = ORD_STATUS.get(msg.get(39) or b"")
-        cum = _int(msg, 14, "CumQty")
+        cum = read_whole(msg, 14, "CumQty")
         if order is not None:
             if msg.get(37) and msg.get(37) != b"NONE":
                 order.order_id = msg[37].decode("latin-1")
@@ -433,11 +303,11 @@ class PrimeFixBroker:
                 order.status = status
             order.cum = max(order.cum, cum)
             if msg.get(6):
-                order.avg_px = _price(msg, 6, "AvgPx")
+                order.avg_px = read_price(msg, 6, "AvgPx")
             if exec_type == b"5" and cl_ord_id not in order.ids:
                 order.ids.append(cl_ord_id)
             if msg.get(38):
-                order.quantity = _int(msg, 38, "OrderQty")
+                order.quantity = read_whole(msg, 38, "OrderQty")
             order.acked.set()
         fill = next((e for e in events if isinstance(e, Fill)), None)
         cum = self._own_cum(cl_ord_id, cum, 0)[0]
@@ -505,7 +375,7 @@ class PrimeFixBroker:
             raise RejectedRequest(None, str(exc)) from None
         if broker_client_id in self._orders:
             raise RejectedRequest(None, f"ClOrdID {broker_client_id} already used")
-        order = _Order([broker_client_id], cmd.symbol, cmd.side, cmd.quantity)
+        order = KnownOrder([broker_client_id], cmd.symbol, cmd.side, cmd.quantity)
         self._orders[broker_client_id] = order
         self._send(msg_type, body)  # stored: a send while offline goes out on resend
         if await self.connect(self.settings.ack_timeout_s):
@@ -513,7 +383,7 @@ class PrimeFixBroker:
                 await asyncio.wait_for(order.acked.wait(), self.settings.ack_timeout_s)
         return order.view(broker_client_id)
 
-    def _open_order(self, broker_client_id: str) -> _Order:
+    def _open_order(self, broker_client_id: str) -> KnownOrder:
         order = self._orders.get(broker_client_id)
         if order is None:
             raise NotFound(None, f"order {broker_client_id} is not known to this session")
@@ -577,12 +447,12 @@ class PrimeFixBroker:
                     None,
                     (msg.get(55) or b"").decode("latin-1"),
                     Side.BUY if msg.get(54) == b"1" else Side.SELL,
-                    _int(msg, 38, "OrderQty"),
+                    read_whole(msg, 38, "OrderQty"),
                     _FIX_ORD_TYPES[msg.get(40) or b"1"],
-                    _price(msg, 44, "Price") if msg.get(44) else None,
+                    read_price(msg, 44, "Price") if msg.get(44) else None,
                     _FIX_TIFS.get(msg.get(59) or b"0", TimeInForce.DAY),
                     (msg.get(100) or b"").decode("latin-1") or None,
-                    _int(msg, 110, "MinQty") if msg.get(110) else None,
+                    read_whole(msg, 110, "MinQty") if msg.get(110) else None,
                 )
                 self.mapper.new_order_single(command)
             except (BadInput, KeyError) as exc:
@@ -626,9 +496,11 @@ class PrimeFixBroker:
             ids = [broker_client_id]
             if view.replaced_by:
                 ids.append(view.replaced_by)
-            order = _Order(ids, view.symbol, Side(view.side), view.quantity, view.broker_order_id)
+            order = KnownOrder(
+                ids, view.symbol, Side(view.side), view.quantity, view.broker_order_id
+            )
             order.status = ORD_STATUS.get(msg.get(39) or b"", OrdStatus.NEW)
-            order.cum, order.avg_px = view.filled, _price(msg, 6, "AvgPx")
+            order.cum, order.avg_px = view.filled, read_price(msg, 6, "AvgPx")
             for cl in ids:
                 self._orders[cl] = order
         return view
@@ -668,9 +540,9 @@ class PrimeFixBroker:
             touched = True
             if msg.get(150) in TRADE_EXEC_TYPES:
                 try:
-                    qty = _int(msg, 32, "LastQty")
+                    qty = read_whole(msg, 32, "LastQty")
                     held_qty += qty
-                    held_notional += qty * _price(msg, 31, "LastPx")
+                    held_notional += qty * read_price(msg, 31, "LastPx")
                 except BadInput:
                     continue  # rejected again, and counted, when it is delivered
         if not touched:
@@ -692,7 +564,7 @@ class PrimeFixBroker:
         )
 
     # ------------------------------------------------- fills per ClOrdID
-    def _local_view(self, order: _Order, broker_client_id: str) -> BrokerOrder:
+    def _local_view(self, order: KnownOrder, broker_client_id: str) -> BrokerOrder:
         """What we know of the order without asking, filled counted per ClOrdID."""
         view = order.view(broker_client_id)
         if view.replaced_by is not None:
@@ -753,8 +625,8 @@ class PrimeFixBroker:
         status = ORD_STATUS.get(msg.get(39) or b"")
         if status is None:
             raise BadInput("OrdStatus(39)", msg.get(39), "unknown order status")
-        cum = _int(msg, 14, "CumQty")
-        notional = cum * _price(msg, 6, "AvgPx")
+        cum = read_whole(msg, 14, "CumQty")
+        notional = cum * read_price(msg, 6, "AvgPx")
         replaced_by = None
         if current != asked:
             replaced_by, status = current, OrdStatus.REPLACED
@@ -767,7 +639,7 @@ class PrimeFixBroker:
             broker_order_id=(msg.get(37) or b"").decode("latin-1"),
             symbol=(msg.get(55) or b"").decode("latin-1"),
             side=side.value,
-            quantity=_int(msg, 38, "OrderQty") if msg.get(38) else cum,
+            quantity=read_whole(msg, 38, "OrderQty") if msg.get(38) else cum,
             filled=filled,
             filled_notional=notional,
             status=status.value,
@@ -910,57 +782,3 @@ class PrimeFixBroker:
             await self.data_broker.close()
         self.store.close()
         self._mark.close()
-
-
-def _event_level(event: SessionEvent) -> int:
-    """Recovery milestones at INFO; a disconnect the session chose (a sequence
-    number too low, a refused Logon, a timeout) at WARNING — those need an
-    operator, the line will not come back by reconnecting alone; the rest
-    (heartbeat-level chatter, PossDup duplicates) at DEBUG."""
-    if event.kind in ("logon", "gap", "resend_complete", "resend_retry"):
-        return logging.INFO
-    if event.kind == "disconnect" and event.text != "logout complete":
-        return logging.WARNING
-    return logging.DEBUG
-
-
-def _int(msg: FixMessage, tag: int, name: str) -> int:
-    raw = msg.get(tag) or b"0"
-    try:
-        value = Decimal(raw.decode("latin-1"))
-    except InvalidOperation:
-        raise BadInput(f"{name}({tag})", raw, "not a number") from None
-    if value != value.to_integral_value() or value < 0:
-        raise BadInput(f"{name}({tag})", raw, "must be a whole number >= 0")
-    return int(value)
-
-
-def _price(msg: FixMessage, tag: int, name: str) -> int:
-    raw = msg.get(tag) or b"0"
-    return price_from_decimal(raw.decode("latin-1"), f"{name}({tag})")
-
-
-def fill_from_record(row: Mapping[str, object]) -> Fill:
-    """One executions-table row → ``Fill``; ``BadInput`` naming the column if unusable."""
-    try:
-        side = Side(str(row["side"]))
-        return Fill(
-            int(row.get("time_ns") or 0),  # type: ignore[call-overload]
-            str(row["client_order_id"]),
-            str(row["exec_id"]),
-            str(row["symbol"]),
-            side,
-            int(row["quantity"]),  # type: ignore[call-overload]
-            int(row["price"]),  # type: ignore[call-overload]
-            str(row.get("venue") or ""),
-            int(row.get("fee") or 0),  # type: ignore[call-overload]
-        )
-    except KeyError as exc:
-        raise BadInput(f"executions.{exc.args[0]}", None, "missing") from None
-    except (TypeError, ValueError) as exc:
-        raise BadInput("executions", dict(row), f"not an execution: {exc}") from None
-
-
-def _is_trade_report(msg: FixMessage) -> bool:
-    """ExecutionReports and cancel rejects for the runtime; not status replies (ExecType I)."""
-    return msg.msg_type == b"9" or (msg.msg_type == b"8" and msg.get(150) != b"I")

@@ -1,0 +1,92 @@
+"""What the adapter keeps of its own: each order's ClOrdID chain and fills, and the
+processed mark (the last inbound MsgSeqNum the runtime finished handling)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.commands import OrdStatus, Side
+from gateway.brokers.base import BrokerOrder
+
+OPEN = frozenset(
+    {
+        OrdStatus.PENDING_NEW,
+        OrdStatus.NEW,
+        OrdStatus.PARTIALLY_FILLED,
+        OrdStatus.PENDING_CANCEL,
+        OrdStatus.PENDING_REPLACE,
+    }
+)
+
+
+@dataclass(eq=False)
+class KnownOrder:
+    """What the adapter knows of one order (ClOrdID chain, fills so far)."""
+
+    ids: list[str]
+    symbol: str
+    side: Side
+    quantity: int
+    order_id: str = ""
+    status: OrdStatus = OrdStatus.PENDING_NEW
+    cum: int = 0
+    avg_px: int = 0
+    acked: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def current(self) -> str:
+        return self.ids[-1]
+
+    def view(self, broker_client_id: str) -> BrokerOrder:
+        replaced_by = None
+        status = self.status
+        if broker_client_id != self.current:
+            at = self.ids.index(broker_client_id)
+            replaced_by, status = self.ids[at + 1], OrdStatus.REPLACED
+        return BrokerOrder(
+            broker_client_id=broker_client_id,
+            broker_order_id=self.order_id,
+            symbol=self.symbol,
+            side=self.side.value,
+            quantity=self.quantity,
+            filled=self.cum,
+            filled_notional=self.cum * self.avg_px,
+            status=status.value,
+            open=status in OPEN,
+            replaced_by=replaced_by,
+        )
+
+
+class ProcessedMark:
+    """The last inbound MsgSeqNum fully handled, beside the session store."""
+
+    def __init__(self, path: Path, key: str) -> None:
+        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # as the session store: crash-safe
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS prime_fix_processed (key TEXT PRIMARY KEY, seq INTEGER)"
+        )
+        self._key = key
+        row = self._db.execute(
+            "SELECT seq FROM prime_fix_processed WHERE key = ?", (key,)
+        ).fetchone()
+        self.seq: int | None = None if row is None else int(row[0])
+
+    def set(self, seq: int, poss_dup: bool = False) -> None:
+        """Advance the mark; a fresh (not PossDup) number below it means the
+        counterparty reset the sequence (a new trading day): follow it down."""
+        if self.seq is not None and (seq == self.seq or (seq < self.seq and poss_dup)):
+            return
+        self.seq = seq
+        self._db.execute(
+            "INSERT INTO prime_fix_processed VALUES (?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET seq = excluded.seq",
+            (self._key, seq),
+        )
+
+    def close(self) -> None:
+        self._db.close()
