@@ -12,6 +12,8 @@ or unfilled entry never leaves the agent believing it is long.
 
 from __future__ import annotations
 
+import importlib
+
 from core.atr import WilderATR, granularity_ticks
 from core.errors import BadInput
 from core.events import Bar
@@ -19,6 +21,8 @@ from core.health import Health, HealthMonitor, Schedule
 from core.hotpath import COMPILED, TravelProfile, VolumeTracker
 from core.instruments import Instrument
 from core.signals import AgentSignal, Reason, Signal, Zone
+from core.sr import PyTravelProfile
+from core.volume import PyVolumeTracker
 
 _HOLD = Signal.HOLD
 _ENTER_LONG = Signal.ENTER_LONG
@@ -90,11 +94,11 @@ class PySymbolAgent:
         return self._health
 
     @property
-    def profile(self) -> TravelProfile:
+    def profile(self) -> PyTravelProfile:  # or its compiled twin: the same interface
         return self._profile
 
     @property
-    def volumes(self) -> VolumeTracker:
+    def volumes(self) -> PyVolumeTracker:  # or its compiled twin
         return self._volume
 
     def is_stale(self, now_ns: int) -> bool:
@@ -201,6 +205,6 @@ class PySymbolAgent:
             self.set_position(0, None)
 
 
-SymbolAgent: type = PySymbolAgent
-if COMPILED:
-    from core._agent import SymbolAgent  # noqa: F401  (the compiled twin)
+SymbolAgent: type[PySymbolAgent] = PySymbolAgent
+if COMPILED:  # the compiled twin (same interface, differential tests)
+    SymbolAgent = importlib.import_module("core._agent").SymbolAgent

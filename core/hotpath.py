@@ -7,6 +7,7 @@ rather than refusing to run: slower, never different.
 
 from __future__ import annotations
 
+import importlib
 import os
 import warnings
 
@@ -16,14 +17,15 @@ from core.volume import PyVolumeTracker
 PURE_PYTHON = os.environ.get("SOVEREIGN_PURE_PYTHON", "") == "1"
 COMPILED = False
 
-TravelProfile: type = PyTravelProfile
-VolumeTracker: type = PyVolumeTracker
+# The compiled twins have the pure twins' interface (differential tests), so
+# callers are typed against the pure classes.
+TravelProfile: type[PyTravelProfile] = PyTravelProfile
+VolumeTracker: type[PyVolumeTracker] = PyVolumeTracker
 
 if not PURE_PYTHON:
     try:
-        from core._sr import TravelProfile  # noqa: F401  (re-exported)
-        from core._volume import VolumeTracker  # noqa: F401  (re-exported)
-
+        TravelProfile = importlib.import_module("core._sr").TravelProfile
+        VolumeTracker = importlib.import_module("core._volume").VolumeTracker
         COMPILED = True
     except ImportError as exc:  # pragma: no cover - depends on the build
         warnings.warn(

@@ -40,8 +40,8 @@ class PyVolumeTracker:
         n = len(self._volumes)
         if n == 0:
             return None
-        less = self._volumes.bisect_left(volume)
-        equal = self._volumes.bisect_right(volume) - less
+        less: int = self._volumes.bisect_left(volume)
+        equal: int = self._volumes.bisect_right(volume) - less
         return (2 * less + equal) / (2 * n)
 
     def spike(self, volume: int) -> bool:

@@ -9,13 +9,16 @@ validation order and the SessionRejectReason(373) codes follow QuickFIX's
 
 from __future__ import annotations
 
+import importlib
 import operator
 import os
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from core.errors import BadInput
 from fix.paths import spec_path
@@ -132,7 +135,7 @@ class Rejection:
         return REJECT_TEXT.get(self.reason, "Other")
 
 
-class Entries(list):  # type: ignore[type-arg]
+class Entries(list[Any]):
     """A repeating group's instances (each a list of items); ``mismatch`` is set
     when their number differs from the NumInGroup value."""
 
@@ -504,11 +507,10 @@ class DataDictionary:
 ADMIN_TYPES = frozenset((b"0", b"1", b"2", b"3", b"4", b"5", b"A"))
 
 
-if os.environ.get("SOVEREIGN_PURE_PYTHON") == "1":
-    _quick = None
-else:
+_quick: Callable[..., bool] | None = None
+if os.environ.get("SOVEREIGN_PURE_PYTHON") != "1":
     try:
-        from fix._validate import quick_valid as _quick
+        _quick = importlib.import_module("fix._validate").quick_valid
     except ImportError:  # pragma: no cover - extension not built
         _quick = None
 

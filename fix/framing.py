@@ -6,17 +6,18 @@ messages or garbled-frame reports; nothing it is fed can make it raise.
 
 from __future__ import annotations
 
+import importlib
 import os
 from dataclasses import dataclass
+from types import ModuleType
 
 from core.errors import BadInput
 from fix import codec as _py
 
-if os.environ.get("SOVEREIGN_PURE_PYTHON") == "1":
-    impl = _py
-else:
+impl: ModuleType = _py
+if os.environ.get("SOVEREIGN_PURE_PYTHON") != "1":
     try:  # the compiled twin; the pure-Python one is the reference
-        from fix import _codec as impl
+        impl = importlib.import_module("fix._codec")
     except ImportError:  # pragma: no cover - exercised when the extension is not built
         impl = _py
 

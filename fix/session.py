@@ -450,7 +450,7 @@ class Session:
         gap_fill = msg.get(123) == Y
         if not self._verify(msg, now, too_high=gap_fill, too_low=gap_fill):
             return
-        new_seq = msg.get(36, b"")
+        new_seq = msg.get(36) or b""
         if not new_seq.isdigit():
             self._reject(msg, now, dd.INCORRECT_DATA_FORMAT, 36)
             return
@@ -521,7 +521,7 @@ class Session:
             self._gap_fill(gap_start, end + 1, now)
 
     def _gap_fill(self, seq: int, new_seq: int, now: int) -> None:
-        header = [(43, Y), (122, format_ns(now))]
+        header: list[tuple[int, object]] = [(43, Y), (122, format_ns(now))]
         self._send(b"4", [(36, new_seq), (123, Y)], now, header, seq=seq)
 
     def _send(

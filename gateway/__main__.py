@@ -14,10 +14,15 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.errors import BadInput
 from gateway.config import Config, load_config
 from gateway.secrets import SecretMaskingFilter
+
+if TYPE_CHECKING:  # imported lazily at run time: --help and --check stay fast
+    from gateway.brokers.base import Broker
+    from gateway.notify import Notifier
 
 log = logging.getLogger("gateway")
 _MASK = SecretMaskingFilter()
@@ -46,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _make_broker(config: Config, storage: object = None):  # type: ignore[no-untyped-def]
+def _make_broker(config: Config, storage: object = None) -> Broker:
     if config.broker.type == "tiered":  # one broker per tier, docs/tiers.md
         from gateway.brokers.tiered import build_tiered
 
@@ -69,7 +74,7 @@ def _make_broker(config: Config, storage: object = None):  # type: ignore[no-unt
     return AlpacaBroker(config.alpaca, config.broker.paper, config.symbols)
 
 
-def _make_notifier(config: Config):  # type: ignore[no-untyped-def]
+def _make_notifier(config: Config) -> Notifier | None:
     if not config.telegram.enabled:
         return None
     from gateway.notify import Notifier

@@ -90,10 +90,10 @@ class CashFlows:
                 log.warning("cannot read cash flows from %s: %s", source.name, exc)
                 continue
             if isinstance(source, ReportsBadActivities):
-                for exc in list(source.bad_activities):
-                    if str(exc) not in self._bad_flows:
-                        self._bad_flows.add(str(exc))
-                        report_bad(self.state, self.broker.name, "cash activity", exc)
+                for problem in list(source.bad_activities):
+                    if str(problem) not in self._bad_flows:
+                        self._bad_flows.add(str(problem))
+                        report_bad(self.state, self.broker.name, "cash activity", problem)
             for flow in flows:
                 if self.storage.has_cash_flow(flow.flow_id):
                     continue

@@ -23,7 +23,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from core.commands import (
     Alert,
@@ -141,7 +141,7 @@ class InputPipeline:
                     self.alerts.fill(command.payload)
 
     def apply_records(
-        self, seq: int, at_ns: int, event: Event, commands: list[object], engine: Engine
+        self, seq: int, at_ns: int, event: Event, commands: Sequence[object], engine: Engine
     ) -> None:
         """All database effects of one input; the caller holds one transaction."""
         st = self.storage
@@ -241,7 +241,7 @@ class InputPipeline:
             else:
                 state.timers.pop(key, None)
 
-    def _note_decisions(self, event: Event, commands: list[object]) -> None:
+    def _note_decisions(self, event: Event, commands: Sequence[object]) -> None:
         """Orders created while handling a bar were decided on that bar's data."""
         if isinstance(event, Bar):
             for command in commands:

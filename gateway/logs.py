@@ -42,8 +42,8 @@ def setup_logging(
 ) -> SecretMaskingFilter:
     mask = SecretMaskingFilter(secrets)
     root = logging.getLogger()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
+    for old in list(root.handlers):
+        root.removeHandler(old)
     root.setLevel(logging.DEBUG)
     numeric = getattr(logging, level.upper(), logging.INFO)
     if log_file is not None:

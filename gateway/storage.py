@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from core.commands import CashFlow, Fill
 from core.money import format_price
@@ -474,7 +475,7 @@ class Storage:
             " sent, created_ns FROM orders WHERE client_order_id=?",
             (client_order_id,),
         ).fetchone()
-        return None if row is None else StoredOrder(*row[:7], bool(row[7]), row[8])
+        return None if row is None else _stored(row)
 
     def open_orders(self) -> list[StoredOrder]:
         rows = self.db.execute(
@@ -482,7 +483,7 @@ class Storage:
             " sent, created_ns FROM orders WHERE status NOT IN"
             " ('filled','canceled','rejected','expired','replaced') ORDER BY created_ns"
         ).fetchall()
-        return [StoredOrder(*r[:7], bool(r[7]), r[8]) for r in rows]
+        return [_stored(r) for r in rows]
 
     def record_request(
         self,
@@ -635,6 +636,14 @@ class Storage:
         ):
             raise ValueError(f"unknown table {table}")
         return int(self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+
+def _stored(row: tuple[Any, ...]) -> StoredOrder:
+    """One ``orders`` row (the columns ``order`` and ``open_orders`` select)."""
+    client_id, broker_id, symbol, side, quantity, status, filled, sent, created = row
+    return StoredOrder(
+        client_id, broker_id, symbol, side, quantity, status, filled, bool(sent), created
+    )
 
 
 def _signed_text(amount: int) -> str:

@@ -83,8 +83,8 @@ class Backfill:
             log.warning("backfill (%s) failed: %s", why, exc)
             return
         if self._bad_bars is not None:
-            for exc in list(self._bad_bars.bad_bars):
-                report_bad(self.state, self.broker.name, "bar (REST)", exc)
+            for problem in list(self._bad_bars.bad_bars):
+                report_bad(self.state, self.broker.name, "bar (REST)", problem)
         last_bar = self.state.last_bar
         fresh = [b for b in bars if b.time_ns > last_bar.get(b.symbol, -1)]
         if not fresh:

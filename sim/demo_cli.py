@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from core.money import format_price
-from core.signals import AgentSignal, Signal
+from core.signals import AgentSignal, Signal, Zone
 from sim.demo import demo_bars
 from sim.signals_cli import run_agents
 
@@ -45,8 +45,8 @@ def run_demo(seed: int, sessions: int) -> int:
     return 0
 
 
-def _zone(zone: object) -> str:
+def _zone(zone: Zone | None) -> str:
     if zone is None:
         return "—"
-    low, high = zone  # type: ignore[misc]
+    low, high = zone
     return f"[{format_price(low)}, {format_price(high)})"

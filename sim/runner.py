@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.agent import SymbolAgent
+from core.agent import PySymbolAgent, SymbolAgent
 from core.clock import ManualClock
 from core.commands import (
     Alert,
@@ -87,7 +87,7 @@ class _SignalTap:
 
     __slots__ = ("_agent", "_sink", "enabled")
 
-    def __init__(self, agent: SymbolAgent, sink: Callable[[AgentSignal], None]) -> None:
+    def __init__(self, agent: PySymbolAgent, sink: Callable[[AgentSignal], None]) -> None:
         self._agent = agent
         self._sink = sink
         self.enabled = True

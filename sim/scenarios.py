@@ -8,6 +8,7 @@ scenario's defaults without changing what the scenario means.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 from core.errors import BadInput
 from sim.faults import NO_FAULTS, FaultRates
@@ -159,5 +160,6 @@ def pick_symbols(base: Scenario, spec: str | None) -> tuple[str, ...]:
     return symbols
 
 
-def with_overrides(base: Scenario, **changes: object) -> Scenario:
+def with_overrides(base: Scenario, **changes: Any) -> Scenario:
+    """``base`` with every change that is given (None: keep the scenario's)."""
     return replace(base, **{k: v for k, v in changes.items() if v is not None})

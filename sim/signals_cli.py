@@ -11,11 +11,11 @@ import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from core.agent import SymbolAgent
+from core.agent import PySymbolAgent, SymbolAgent
 from core.errors import BadInput
 from core.events import Bar
 from core.instruments import Instrument, us_equity_tick
-from core.money import price_from_decimal
+from core.money import Price, price_from_decimal
 from core.signals import AgentSignal, Signal
 from sim.bars_csv import BadRow, read_bars_file, write_signals
 from sim.calendar import schedule_for
@@ -34,12 +34,12 @@ def run_agents(
     The tick is ``tick`` when given, else the US equity rule applied to the
     symbol's first close. ``span`` bounds the calendar needed for gap checks.
     """
-    agents: dict[str, SymbolAgent] = {}
+    agents: dict[str, PySymbolAgent] = {}  # or the compiled twin
     schedule = schedule_for(exchange, *span) if span is not None else None
     for bar in bars:
         agent = agents.get(bar.symbol)
         if agent is None:
-            chosen = tick if tick is not None else us_equity_tick(bar.close)
+            chosen = Price(tick) if tick is not None else us_equity_tick(bar.close)
             agent = SymbolAgent(Instrument(bar.symbol, tick=chosen), schedule=schedule)
             agents[bar.symbol] = agent
         yield agent.on_bar(bar)

@@ -25,10 +25,10 @@ def parse_time(text: str, field: str = "time") -> int:
             seconds = Decimal(raw)
         except InvalidOperation:
             raise BadInput(field, text, "is not epoch seconds") from None
-        nanos = seconds.scaleb(9)
-        if nanos != nanos.to_integral_value():
+        scaled = seconds.scaleb(9)
+        if scaled != scaled.to_integral_value():
             raise BadInput(field, text, "has more than 9 decimal places")
-        return int(nanos)
+        return int(scaled)
     # datetime keeps microseconds only: take the fraction off and add it back exactly.
     fraction = _FRACTION.search(raw)
     nanos = 0

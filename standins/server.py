@@ -562,7 +562,7 @@ class StandIn:
             return
         action = body.get("action")
         if action in ("authenticate", "auth"):
-            data_part = body.get("data") if isinstance(body.get("data"), dict) else {}
+            data_part = _data_part(body)
             key = data_part.get("key_id", body.get("key"))
             secret = data_part.get("secret_key", body.get("secret"))
             ok = key == self.options.key and secret == self.options.secret
@@ -586,7 +586,7 @@ class StandIn:
                     },
                 )
                 return
-            data_part = body.get("data") if isinstance(body.get("data"), dict) else {}
+            data_part = _data_part(body)
             streams = data_part.get("streams") or []
             client.listening = "trade_updates" in streams
             chosen = ["trade_updates"] if client.listening else []
@@ -658,3 +658,9 @@ class StandIn:
         if self.tws is not None:
             state["tws"] = self.tws.state_json()
         return web.json_response(state)
+
+
+def _data_part(body: dict[str, Any]) -> dict[str, Any]:
+    """A trading-stream message's ``data`` object ({} when absent or not an object)."""
+    data = body.get("data")
+    return data if isinstance(data, dict) else {}

@@ -74,7 +74,7 @@ def temporary_impact(participation: float, sigma: float) -> float:
     """Per-share temporary impact as a fraction of price: η·σ·ρ^β."""
     if participation <= 0.0:
         return 0.0
-    return ETA * sigma * participation**BETA
+    return ETA * sigma * float(participation**BETA)
 
 
 def uniform_cost(inputs: CostInputs, bars: int) -> ScheduleCost:

@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import msgpack
 from alpaca.common.exceptions import APIError
@@ -43,7 +43,7 @@ from alpaca.data.timeframe import TimeFrame
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, QueryOrderStatus
 from alpaca.trading.enums import TimeInForce as AlpacaTif
-from alpaca.trading.models import Order, Position, TradeUpdate
+from alpaca.trading.models import Clock, Order, Position, TradeAccount, TradeUpdate
 from alpaca.trading.requests import (
     GetOrdersRequest,
     LimitOrderRequest,
@@ -359,7 +359,7 @@ class _TradingStream(TradingStream):
 
     async def _start_ws(self) -> None:
         await super()._start_ws()
-        asyncio.get_running_loop().create_task(self._on_connected())
+        self._notifying = asyncio.ensure_future(self._on_connected())  # held: not GC-ed
 
 
 # ------------------------------------------------------------------ broker
@@ -474,7 +474,8 @@ class AlpacaBroker:
         return wait
 
     async def account(self) -> Account:
-        acct = await self._call("account", self._trading.get_account)
+        # alpaca-py types its replies Model | RawData; without raw_data they are models.
+        acct = cast(TradeAccount, await self._call("account", self._trading.get_account))
         return Account(
             equity=price_from_decimal(to_decimal(acct.equity, "account.equity"), "account.equity"),
             cash=price_from_decimal(to_decimal(acct.cash, "account.cash"), "account.cash"),
@@ -485,7 +486,7 @@ class AlpacaBroker:
         )
 
     async def clock(self) -> MarketClock:
-        clock = await self._call("clock", self._trading.get_clock)
+        clock = cast(Clock, await self._call("clock", self._trading.get_clock))
         return MarketClock(
             time_ns=to_ns(clock.timestamp, "clock.timestamp"),
             is_open=bool(clock.is_open),
@@ -510,10 +511,11 @@ class AlpacaBroker:
         else:
             raise RejectedRequest(None, f"order type {command.order_type.value} is not on Alpaca")
         order = await self._call("submit", self._trading.submit_order, request)
-        return order_from_model(order)
+        return order_from_model(cast(Order, order))
 
     async def _by_client_id(self, broker_client_id: str) -> Order:
-        return await self._call("order", self._trading.get_order_by_client_id, broker_client_id)
+        found = await self._call("order", self._trading.get_order_by_client_id, broker_client_id)
+        return cast(Order, found)
 
     async def order(self, broker_client_id: str) -> BrokerOrder | None:
         try:
@@ -537,7 +539,7 @@ class AlpacaBroker:
             client_order_id=new_broker_client_id,
         )
         new = await self._call("replace", self._trading.replace_order_by_id, str(order.id), request)
-        return order_from_model(new)
+        return order_from_model(cast(Order, new))
 
     async def open_orders(self) -> list[BrokerOrder]:
         orders = await self._call(
@@ -545,10 +547,12 @@ class AlpacaBroker:
             self._trading.get_orders,
             GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500),
         )
-        return [order_from_model(o) for o in orders]
+        return [order_from_model(o) for o in cast(list[Order], orders)]
 
     async def positions(self) -> dict[str, int]:
-        positions = await self._call("positions", self._trading.get_all_positions)
+        positions = cast(
+            list[Position], await self._call("positions", self._trading.get_all_positions)
+        )
         return {p.symbol: position_quantity(p) for p in positions if position_quantity(p)}
 
     async def bars(self, symbols: Sequence[str], start_ns: int, end_ns: int) -> list[Bar]:
@@ -567,7 +571,7 @@ class AlpacaBroker:
         raw = await self._call("bars", self._data_rest.get_stock_bars, request)
         bars: list[Bar] = []
         self.bad_bars = []
-        for symbol, rows in (raw or {}).items():
+        for symbol, rows in (cast(dict[str, Any], raw) or {}).items():  # raw_data=True
             for row in rows or []:
                 try:
                     bar = bar_from_raw(symbol, row)

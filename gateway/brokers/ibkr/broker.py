@@ -225,8 +225,8 @@ class IbkrBroker:
                     ("tws message", BadInput("tws.message", shown, "cannot be decoded")),
                 )
 
-        decoder.interpret = interpret  # type: ignore[method-assign]
-        decoder._sovereign_hooked = True  # type: ignore[attr-defined]
+        decoder.interpret = interpret
+        decoder._sovereign_hooked = True
 
     def _decode_failed(self, message: str) -> None:
         self._decode_error = message

@@ -162,7 +162,7 @@ class PrimeFixBroker:
         self._pending_status: dict[str, asyncio.Future[FixMessage]] = {}
         self._pending_mass: dict[str, tuple[list[FixMessage], asyncio.Future[None]]] = {}
         self._req_ids = itertools.count(1)
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: set[asyncio.Future[Any]] = set()
         self._held: list[FixMessage] = []
         self._mark_frozen = False  # set when the runtime begins a graceful stop
         self._lock = asyncio.Lock()
@@ -238,8 +238,8 @@ class PrimeFixBroker:
             self.counters["logons"] += 1
             self._spawn(self._on_connected())
 
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task: asyncio.Future[None] = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
