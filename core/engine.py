@@ -47,6 +47,7 @@ from core.execution.orders import ChildOrder
 from core.execution.venues import Venue
 from core.instruments import Instrument
 from core.money import format_price
+from core.operator import OPERATOR_ACTIONS, OperatorCommand
 from core.portfolio import BPS, Portfolio, RiskLimits, SizingDecision
 from core.signals import AgentSignal, Reason, Signal
 from core.tiers import TierCapabilities, capabilities_for_equity
@@ -112,6 +113,8 @@ class Engine:
         self._stops: dict[str, int | None] = {}
         self._directions: dict[str, int] = {s: 0 for s in symbols}
         self._decisions: list[SizingDecision] = []
+        self._paused = False  # operator: no new entries (``OperatorCommand``)
+        self._last_signals: dict[str, AgentSignal] = {}  # the agent's verdict on its last bar
         # Every cash-flow id decided (applied or refused): membership tests only,
         # never iterated, so its hash order cannot reach any output.
         self._flows: set[str] = set()
@@ -127,6 +130,8 @@ class Engine:
             "refused_updates": 0,
             "rejected_inputs": 0,
             "risk_breaches": 0,
+            "operator_commands": 0,
+            "entries_paused": 0,
         }
         for instrument in instruments:
             self._execution.market(instrument.symbol)
@@ -151,10 +156,13 @@ class Engine:
             if type(event) is CashFlow:
                 _check_flow(event)
                 return self._on_cash_flow(event)
+            if type(event) is OperatorCommand:
+                _check_operator(event)
+                return self._on_operator(event)
             raise BadInput(
                 "event",
                 type(event).__name__,
-                "is not a Bar, Fill, OrderUpdate, Timer or CashFlow",
+                "is not a Bar, Fill, OrderUpdate, Timer, CashFlow or OperatorCommand",
             )
         except BadInput as exc:
             self._counters["rejected_inputs"] += 1
@@ -182,6 +190,7 @@ class Engine:
         # engine has changed yet. Its signal uses bars before this one only.
         signal = agent.on_bar(bar)
         self._guard.accept(bar)
+        self._last_signals[symbol] = signal
         self._counters["bars"] += 1
         execution = self._execution
         market = execution.markets[symbol]
@@ -210,6 +219,16 @@ class Engine:
         self, now: int, signal: AgentSignal, direction: int, commands: list[EngineCommand]
     ) -> None:
         symbol = signal.symbol
+        if self._paused:  # the signal is recorded above; it is not traded
+            self._counters["entries_paused"] += 1
+            commands.append(
+                Record(
+                    now,
+                    "risk",
+                    {"symbol": symbol, "quantity": 0, "reason": "refused: entries paused"},
+                )
+            )
+            return
         if self._portfolio.quantity(symbol) != 0 or self._execution.active_parents(symbol):
             commands.append(
                 Record(
@@ -490,6 +509,63 @@ class Engine:
             ),
         ]
 
+    # ------------------------------------------------------------ operator
+    def _on_operator(self, command: OperatorCommand) -> list[EngineCommand]:
+        """Pause, resume or flatten (``core.operator``): recorded and alerted.
+
+        Pausing cancels the entries still working, so no entry order goes out
+        while paused; flatten also pauses (a kill switch that re-entered on the
+        next signal would not be one) and starts an urgent exit for every
+        position that has no exit working yet, in universe order."""
+        now = self._advance(command.time_ns)
+        action = command.action
+        before = self._paused
+        commands: list[EngineCommand] = []
+        canceled: list[str] = []
+        exits: dict[str, int] = {}
+        self._paused = action != "resume"
+        if self._paused:
+            execution = self._execution
+            for symbol in self._instruments:
+                for parent in list(execution.active_parents(symbol)):
+                    if parent.intent.purpose == "entry" and parent.state == "working":
+                        canceled.append(parent.parent_id)
+                        reason = f"operator {action}"
+                        self._absorb(execution.cancel_parent(now, parent, reason), commands)
+                if action != "flatten":
+                    continue
+                quantity = self._portfolio.quantity(symbol)
+                if quantity == 0:
+                    continue
+                if any(p.intent.purpose == "exit" for p in execution.active_parents(symbol)):
+                    continue
+                exits[symbol] = quantity
+                self._start_exit(now, symbol, quantity, Urgency.HIGH, commands)
+        self._counters["operator_commands"] += 1
+        who = f" by {command.origin}" if command.origin else ""
+        text = f"{action}{who}: entries {'paused' if self._paused else 'allowed'}"
+        if canceled:
+            text += f"; cancelled {len(canceled)} working entries"
+        if action == "flatten":
+            text += f"; closing {len(exits)} positions" if exits else "; no position to close"
+        header: list[EngineCommand] = [
+            Record(
+                now,
+                "operator",
+                {
+                    "command_id": command.command_id,
+                    "action": action,
+                    "origin": command.origin,
+                    "paused_before": before,
+                    "paused": self._paused,
+                    "canceled_parents": canceled,
+                    "exits": exits,
+                },
+            ),
+            Alert(now, "warning", f"operator_{action}", text),
+        ]
+        return header + commands
+
     # ------------------------------------------------------------ outcomes
     def _absorb(self, outcome: Outcome, commands: list[EngineCommand]) -> None:
         commands.extend(outcome.commands)
@@ -535,6 +611,16 @@ class Engine:
     def net_cash_flows(self) -> int:
         """Σ deposits − withdrawals applied so far (nano-units)."""
         return self._portfolio.net_flows
+
+    @property
+    def paused(self) -> bool:
+        """Whether the operator has paused entries (``OperatorCommand``)."""
+        return self._paused
+
+    def last_signal(self, symbol: str) -> AgentSignal | None:
+        """The agent's verdict on the symbol's last bar (HOLD included): its
+        zones, volume percentile and health, for people watching."""
+        return self._last_signals.get(symbol)
 
     def has_cash_flow(self, flow_id: str) -> bool:
         """Whether this transfer id was already decided (applied or refused)."""
@@ -625,6 +711,15 @@ def _check_flow(flow: CashFlow) -> None:
         raise BadInput("amount", flow.amount, "must be a non-zero integer of nano-units")
     if type(flow.reason) is not str:
         raise BadInput("reason", flow.reason, "must be a string")
+
+
+def _check_operator(command: OperatorCommand) -> None:
+    _check_time(command.time_ns)
+    if command.action not in OPERATOR_ACTIONS:
+        raise BadInput("action", command.action, f"must be one of {', '.join(OPERATOR_ACTIONS)}")
+    for name in ("command_id", "origin"):
+        if type(getattr(command, name)) is not str:
+            raise BadInput(name, getattr(command, name), "must be a string")
 
 
 def _signal_payload(signal: AgentSignal) -> dict[str, object]:

@@ -1,7 +1,8 @@
 """Engine inputs as JSON text, and back: the gateway's recovery journal codec.
 
 The gateway keeps every event it hands to the engine (bars, fills, order
-updates, timers, cash flows) in SQLite, with the market time at which it was handled.
+updates, timers, cash flows, operator commands) in SQLite, with the market
+time at which it was handled.
 Replaying that sequence into a fresh engine with the same seed rebuilds the
 exact same state (order ids included), which is how the crash-only restart
 works. The encoding is explicit per type so a field rename is a loud error,
@@ -16,8 +17,9 @@ from typing import Any
 from core.commands import CashFlow, Fill, OrderUpdate, OrdStatus, Side, Timer
 from core.errors import BadInput
 from core.events import Bar
+from core.operator import OperatorCommand
 
-Event = Bar | Fill | OrderUpdate | Timer | CashFlow
+Event = Bar | Fill | OrderUpdate | Timer | CashFlow | OperatorCommand
 
 _KINDS: dict[type, str] = {
     Bar: "bar",
@@ -25,6 +27,7 @@ _KINDS: dict[type, str] = {
     OrderUpdate: "update",
     Timer: "timer",
     CashFlow: "cash_flow",
+    OperatorCommand: "operator",
 }
 
 
@@ -80,6 +83,13 @@ def encode(event: Event) -> str:
             "amount": event.amount,  # type: ignore[union-attr]
             "reason": event.reason,  # type: ignore[union-attr]
         }
+    elif kind is OperatorCommand:
+        data = {
+            "time_ns": event.time_ns,
+            "action": event.action,  # type: ignore[union-attr]
+            "command_id": event.command_id,  # type: ignore[union-attr]
+            "origin": event.origin,  # type: ignore[union-attr]
+        }
     else:
         raise BadInput("event", kind.__name__, "cannot be journaled")
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
@@ -99,4 +109,6 @@ def decode(kind: str, text: str) -> Event:
         return Timer(**data)
     if kind == "cash_flow":
         return CashFlow(**data)
-    raise BadInput("journal.kind", kind, "is not bar, fill, update, timer or cash_flow")
+    if kind == "operator":
+        return OperatorCommand(**data)
+    raise BadInput("journal.kind", kind, "is not bar, fill, update, timer, cash_flow or operator")

@@ -40,6 +40,7 @@ from typing import Any
 
 from core.commands import CashFlow, Fill
 from core.money import format_price
+from core.operator import OperatorCommand
 from gateway import journal
 from gateway.journal import Event
 
@@ -301,7 +302,9 @@ class Storage:
         kind = journal.kind_of(event)
         payload = journal.encode(event)
         flow = type(event) is CashFlow
-        durable = type(event) is Fill or flow
+        execution = type(event) is Fill
+        # Money moves and operator commands (a flatten must survive a power cut).
+        durable = execution or flow or type(event) is OperatorCommand
         with self._tx(durable=durable):
             if flow:
                 cash: CashFlow = event  # type: ignore[assignment]
@@ -326,7 +329,7 @@ class Storage:
                     ),
                 )
                 return seq
-            if durable:
+            if execution:
                 exists = self.db.execute(
                     "SELECT 1 FROM executions WHERE exec_id=?",
                     (event.exec_id,),  # type: ignore[union-attr]
@@ -337,7 +340,7 @@ class Storage:
                 "INSERT INTO inputs(at_ns, kind, payload) VALUES (?, ?, ?)", (at_ns, kind, payload)
             )
             seq = int(cur.lastrowid or 0)
-            if durable:
+            if execution:
                 fill: Fill = event  # type: ignore[assignment]
                 self.db.execute(
                     "INSERT INTO executions(exec_id, client_order_id, symbol, side, quantity,"

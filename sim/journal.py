@@ -23,6 +23,7 @@ from typing import IO
 
 from core.commands import CashFlow, Fill, OrderUpdate, OrdStatus, Side, Timer
 from core.events import Bar
+from core.operator import OperatorCommand
 
 
 def canonical(value: object) -> object:
@@ -136,4 +137,6 @@ def decode_event(data: dict[str, object]) -> object:
         return Timer(**fields)  # type: ignore[arg-type]
     if kind == "CashFlow":
         return CashFlow(**fields)  # type: ignore[arg-type]
+    if kind == "OperatorCommand":
+        return OperatorCommand(**fields)  # type: ignore[arg-type]
     raise ValueError(f"journal line holds a {kind}, not an engine event")
