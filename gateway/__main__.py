@@ -1,7 +1,13 @@
-"""``python -m gateway --config FILE [--check]``.
+"""``python -m gateway [pause|resume|flatten] --config FILE [--check]``.
 
-Exit codes: 0 ok; 1 a connectivity check or the run failed; 2 bad arguments or
-an invalid configuration (the message names ``section.key`` and the value).
+Without a command: run the gateway (``--check``: validate and test the
+connections, then exit). With one: send that operator command to the gateway
+already running with this config, through its dashboard API
+(``gateway.dashboard.client``), and print its answer.
+
+Exit codes: 0 ok; 1 a connectivity check, the run or the command failed; 2 bad
+arguments or an invalid configuration (the message names ``section.key`` and
+the value).
 """
 
 from __future__ import annotations
@@ -17,8 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.errors import BadInput
+from core.operator import OPERATOR_ACTIONS
 from gateway.config import Config, load_config
-from gateway.secrets import SecretMaskingFilter
+from gateway.secrets import Secret, SecretMaskingFilter
 
 if TYPE_CHECKING:  # imported lazily at run time: --help and --check stay fast
     from gateway.brokers.base import Broker
@@ -43,6 +50,13 @@ def _parser() -> argparse.ArgumentParser:
             " Gateway, a FIX 4.2/4.4 prime broker, or tiered by account size), keeps"
             " orders and executions in SQLite and alerts over Telegram."
         ),
+    )
+    parser.add_argument(
+        "command",
+        nargs="?",
+        choices=OPERATOR_ACTIONS,
+        help="send an operator command to the running gateway (pause: no new entries;"
+        " resume; flatten: close every position and pause)",
     )
     parser.add_argument("--config", required=True, type=Path, help="path to config.toml")
     parser.add_argument(
@@ -127,7 +141,24 @@ def _open_storage(path: Path):  # type: ignore[no-untyped-def]
         raise BadInput("database.path", str(path), f"cannot be opened: {reason}") from None
 
 
-async def _run(config: Config) -> int:
+def _command(config: Config, action: str) -> int:
+    from gateway.dashboard.client import Refused, Unreachable, send
+
+    try:
+        answer = send(config, action)
+    except (Unreachable, Refused) as exc:
+        say(f"{action}: {exc}", error=True)
+        return 1
+    positions = answer.get("positions") or {}
+    say(
+        f"{action}: done ({answer.get('command_id')}); entries"
+        f" {'paused' if answer.get('paused') else 'allowed'}; positions"
+        f" {positions or 'none'}; open orders {answer.get('open_orders')}"
+    )
+    return 0
+
+
+async def _run(config: Config, dashboard_token: Secret | None) -> int:
     from gateway.runtime import Gateway
 
     stop = asyncio.Event()
@@ -139,7 +170,8 @@ async def _run(config: Config) -> int:
     notifier = _make_notifier(config)
     if notifier is not None:
         await notifier.start()
-    gateway = Gateway(config, broker, storage, notifier)  # binds a tiered broker's tier
+    # binds a tiered broker's tier
+    gateway = Gateway(config, broker, storage, notifier, dashboard_token=dashboard_token)
     try:
         await gateway.start()
         await stop.wait()
@@ -162,11 +194,24 @@ def main(argv: list[str] | None = None) -> int:
     except BadInput as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
+    if args.command is not None:
+        if args.check:
+            print("--check cannot be combined with a command", file=sys.stderr)
+            return 2
+        for secret in config.secrets():
+            _MASK.add(secret)
+        try:
+            return _command(config, args.command)
+        except BadInput as exc:
+            say(f"error: {exc}", error=True)
+            return 2
     from gateway.logs import setup_logging
 
     log_file = config.system.log_dir / f"{config.system.name}.jsonl"
     try:
-        setup_logging(config.system.log_level, None if args.check else log_file, config.secrets())
+        mask = setup_logging(
+            config.system.log_level, None if args.check else log_file, config.secrets()
+        )
     except OSError as exc:
         where = f"system.log_dir={str(config.system.log_dir)!r}"
         reason = f"cannot be created or written: {exc.strerror}"
@@ -174,6 +219,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for secret in config.secrets():
         _MASK.add(secret)
+    dashboard_token = None
+    if config.dashboard.enabled and not args.check:
+        from gateway.dashboard.auth import resolve_token
+
+        try:
+            dashboard_token, _ = resolve_token(config.dashboard)
+        except BadInput as exc:
+            say(f"error: {exc}", error=True)
+            return 2
+        mask.add(dashboard_token)
+        _MASK.add(dashboard_token)
     for warning in config.warnings:
         log.warning("%s", warning)
     try:
@@ -183,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"broker {config.broker.type}{' paper' if config.broker.paper else ' LIVE'})"
             )
             return asyncio.run(_check(config))
-        return asyncio.run(_run(config))
+        return asyncio.run(_run(config, dashboard_token))
     except BadInput as exc:
         say(f"error: {exc}", error=True)
         return 2

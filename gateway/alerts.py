@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from core.commands import Alert
 from core.money import format_price
@@ -32,10 +33,20 @@ class Alerts:
         self.storage = storage
         self.notifier = notifier
         self._window: dict[str, tuple[float, int]] = {}  # kind → (last sent, held since)
+        # Told of every alert (time, level, kind, text): the dashboard's alerts log.
+        self.listeners: list[Callable[[int, str, str, str], None]] = []
+
+    def _tell(self, time_ns: int, level: str, kind: str, text: str) -> None:
+        for listener in self.listeners:
+            try:
+                listener(time_ns, level, kind, text)
+            except Exception:  # a display bug must never stop an alert
+                log.exception("alert listener %r failed", listener)
 
     def engine_alert(self, alert: Alert) -> None:
         """An ``Alert`` command of the engine (already in the database)."""
         self.state.counters.alerts += 1
+        self._tell(alert.time_ns, alert.level, alert.kind, alert.text)
         level = _LEVELS.get(alert.level, logging.INFO)
         log.log(
             level,
@@ -65,6 +76,7 @@ class Alerts:
         with self.storage.transaction():
             self.storage.record_alert(now, level, kind, text)
         self.state.counters.alerts += 1
+        self._tell(now, level, kind, text)
         lvl = _LEVELS.get(level, logging.INFO)
         log.log(lvl, "alert %s: %s", kind, text, extra={"sv_event": "alert", "sv_kind": kind})
         if self.notifier is not None:

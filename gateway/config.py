@@ -18,6 +18,7 @@ variable                           overrides
 ``SOVEREIGN_ALPACA_SECRET_KEY``    ``[alpaca] secret_key``
 ``SOVEREIGN_TELEGRAM_BOT_TOKEN``   ``[telegram] bot_token``
 ``SOVEREIGN_TELEGRAM_CHAT_ID``     ``[telegram] chat_id``
+``SOVEREIGN_DASHBOARD_TOKEN``      ``[dashboard] token``
 =================================  ======================
 """
 
@@ -44,6 +45,7 @@ ENV_ALPACA_KEY = "SOVEREIGN_ALPACA_API_KEY"
 ENV_ALPACA_SECRET = "SOVEREIGN_ALPACA_SECRET_KEY"
 ENV_TELEGRAM_TOKEN = "SOVEREIGN_TELEGRAM_BOT_TOKEN"
 ENV_TELEGRAM_CHAT = "SOVEREIGN_TELEGRAM_CHAT_ID"
+ENV_DASHBOARD_TOKEN = "SOVEREIGN_DASHBOARD_TOKEN"
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 BROKERS = ("alpaca", "ibkr", "fix", "tiered")
@@ -116,6 +118,18 @@ class DatabaseConfig:
 
 
 @dataclass(frozen=True)
+class DashboardConfig:
+    """The live web dashboard (docs/dashboard.md). ``token`` empty: the one in
+    ``token_file``, made at first start (owner-only) if there is none."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8765
+    token: Secret = field(default_factory=lambda: Secret(""))
+    token_file: Path = Path("sovereign.db.dashboard-token")
+
+
+@dataclass(frozen=True)
 class Config:
     system: SystemConfig
     broker: BrokerConfig
@@ -127,6 +141,7 @@ class Config:
     initial_balance: int  # nano-units
     symbols: tuple[str, ...]
     risk: RiskLimits
+    dashboard: DashboardConfig = field(default_factory=DashboardConfig)
     source: Path | None = None
     warnings: tuple[str, ...] = ()
 
@@ -137,6 +152,8 @@ class Config:
             found += [self.alpaca.api_key, self.alpaca.secret_key]
         if self.telegram.bot_token:
             found.append(self.telegram.bot_token)
+        if self.dashboard.token:
+            found.append(self.dashboard.token)
         return [s for s in found if s]
 
 
@@ -381,6 +398,33 @@ def _database(raw: dict[str, Any], base: Path) -> DatabaseConfig:
     return DatabaseConfig(path)
 
 
+_HOST = re.compile(r"^[A-Za-z0-9.:-]{1,253}$")
+
+
+def _dashboard(raw: dict[str, Any], env: Mapping[str, str], database: Path) -> DashboardConfig:
+    s = _Section("dashboard", raw.get("dashboard", {}))
+    enabled = s.boolean("enabled", False)
+    host = s.string("host", "127.0.0.1")
+    if not _HOST.fullmatch(host):
+        raise BadInput("dashboard.host", host, "is not a host name or IP address")
+    port = s.integer("port", 8765, 0, 65535)
+    token = ""
+    if s.has("token"):
+        token = s.string("token", secret=True)
+    else:
+        s.used.add("token")
+    token = env.get(ENV_DASHBOARD_TOKEN) or token
+    if token and not re.fullmatch(r"[A-Za-z0-9._~+/=-]{16,256}", token):
+        raise BadInput(
+            "dashboard.token", MASK, "must be 16-256 URL-safe characters (letters, digits, -._~+/=)"
+        )
+    token_file = Path(s.string("token_file", f"{database.name}.dashboard-token"))
+    if not token_file.is_absolute():
+        token_file = database.parent / token_file
+    s.finish()
+    return DashboardConfig(enabled, host, port, Secret(token), token_file)
+
+
 def _initial_balance(raw: dict[str, Any]) -> int:
     if "portfolio" not in raw:
         raise BadInput("portfolio", None, "section is required")
@@ -460,6 +504,7 @@ KNOWN_SECTIONS = (
     "portfolio",
     "universe",
     "risk",
+    "dashboard",
 )
 
 
@@ -502,6 +547,7 @@ def parse_config(
     fix = _fix(raw) if broker.type == "fix" or "fix" in raw else None
     if broker.type == "tiered" and broker.bars == "ibkr" and ibkr is None:
         raise BadInput("broker.bars", broker.bars, "needs an [ibkr] section")
+    database = _database(raw, base)
     return Config(
         system=_system(raw, base),
         broker=broker,
@@ -509,10 +555,11 @@ def parse_config(
         ibkr=ibkr,
         fix=fix,
         telegram=_telegram(raw, env),
-        database=_database(raw, base),
+        database=database,
         initial_balance=_initial_balance(raw),
         symbols=_symbols(raw),
         risk=_risk(raw),
+        dashboard=_dashboard(raw, env, database.path),
         source=source,
         warnings=warnings,
     )

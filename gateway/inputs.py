@@ -1,7 +1,7 @@
 """The input pipeline: every engine input goes through ``InputPipeline.feed``.
 
 This is the live twin of ``sim.runner``: every input (bar, fill, order update,
-timer, cash flow) goes through one place, ``process``, which
+timer, cash flow, operator command) goes through one place, ``process``, which
 
 1. commits it to the SQLite journal (an execution or a transfer with fsync; a
    repeated execution id or transfer id is dropped there, before the engine
@@ -44,6 +44,7 @@ from gateway.alerts import Alerts
 from gateway.config import Config
 from gateway.ids import build_engine
 from gateway.journal import Event
+from gateway.latency import LatencyRecorder
 from gateway.outbox import Outbox
 from gateway.session import EngineClock
 from gateway.state import MINUTE_NS, LiveState
@@ -54,6 +55,11 @@ log = logging.getLogger("gateway.runtime")
 Guard = Callable[[Event], Event | None]
 """Evaluated under the input lock just before journaling: drops (None) or
 reshapes an input against the state *then*."""
+
+Observer = Callable[[Event, list[object], bool], None]
+"""Told of every input the engine handled and its commands, live (True) or
+replayed at start (False): the dashboard's history. Must be quick and must
+not touch the engine; an observer that raises is logged and ignored."""
 
 
 class InputPipeline:
@@ -74,6 +80,8 @@ class InputPipeline:
         self.alerts = alerts
         self.lock = asyncio.Lock()
         self._pending: deque[tuple[Event, str, Guard | None]] = deque()
+        self.observers: list[Observer] = []
+        self.latency = LatencyRecorder()
 
     # ============================================================ inputs
     async def feed(self, event: Event, source: str = "stream", guard: Guard | None = None) -> None:
@@ -96,6 +104,7 @@ class InputPipeline:
 
     def process(self, event: Event, source: str) -> None:
         """Journal, handle, record, dispatch: one input, start to end."""
+        started = time.perf_counter_ns()
         state = self.state
         at_ns = max(state.market.now_ns(), event.time_ns)
         if isinstance(event, Bar):
@@ -139,6 +148,15 @@ class InputPipeline:
                     self.alerts.engine_alert(command)
                 case Record(kind="fill"):
                     self.alerts.fill(command.payload)
+        self._observe(event, commands, True)
+        self.latency.add(time.perf_counter_ns() - started)
+
+    def _observe(self, event: Event, commands: list[object], live: bool) -> None:
+        for observer in self.observers:
+            try:
+                observer(event, commands, live)
+            except Exception:  # a display bug must never stop trading
+                log.exception("input observer %r failed", observer)
 
     def apply_records(
         self, seq: int, at_ns: int, event: Event, commands: Sequence[object], engine: Engine
@@ -267,6 +285,7 @@ class InputPipeline:
                 if isinstance(command, ScheduleTimer):
                     key = (command.time_ns, command.key)
                     state.timers[key] = state.timers.get(key, 0) + 1
+            self._observe(event, list(commands), False)
             count += 1
         state.counters.replayed = count
         for row in self.storage.executions():

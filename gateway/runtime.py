@@ -14,6 +14,7 @@ start-up and shut-down sequences:
 | ``CashFlows`` | ``cash_flows.py`` | deposits and withdrawals, polled |
 | ``Loops`` | ``loops.py`` | clock, timers, reconciliation, watchdog, summary, status |
 | ``Alerts`` | ``alerts.py`` | log + database + Telegram |
+| ``Dashboard`` | ``dashboard/`` | the live web page and its JSON API (``[dashboard]``) |
 
 Crash-only: start-up is the same whether the last run crashed or stopped
 cleanly. A fresh engine (same seed) replays the journal, which rebuilds it
@@ -39,6 +40,7 @@ from typing import Any
 
 from core.errors import BadInput
 from core.execution.orders import TERMINAL
+from core.operator import OperatorCommand
 from gateway.alerts import Alerts
 from gateway.brokers.base import (
     Broker,
@@ -49,6 +51,8 @@ from gateway.brokers.base import (
 )
 from gateway.cash_flows import CashFlows
 from gateway.config import Config
+from gateway.dashboard import Dashboard
+from gateway.dashboard.auth import resolve_token
 from gateway.ids import Ids, build_engine, instruments_for
 from gateway.inputs import Guard, InputPipeline
 from gateway.journal import Event
@@ -56,6 +60,7 @@ from gateway.loops import Loops
 from gateway.notify import Notifier
 from gateway.outbox import Outbox
 from gateway.reconciler import RECONCILE_GRACE_S, Reconciler
+from gateway.secrets import Secret
 from gateway.sender import OrderSender
 from gateway.state import Counters, LiveState, RuntimeOptions
 from gateway.storage import Storage
@@ -72,6 +77,7 @@ class Gateway:
         storage: Storage,
         notifier: Notifier | None = None,
         options: RuntimeOptions | None = None,
+        dashboard_token: Secret | None = None,
     ) -> None:
         self.config = config
         self.broker = broker
@@ -106,6 +112,11 @@ class Gateway:
             lambda: self.reconciler.reconcile(startup=False),
         )
         self._tasks: list[asyncio.Task[None]] = []
+        self.dashboard: Dashboard | None = None
+        if config.dashboard.enabled:
+            if dashboard_token is None:
+                dashboard_token, _ = resolve_token(config.dashboard)
+            self.dashboard = Dashboard(self, dashboard_token, self.operator)
         # Optional abilities, checked once.
         self._replays = broker if isinstance(broker, ReplaysExecutions) else None
         self._stops_data = broker if isinstance(broker, StopsMarketData) else None
@@ -125,6 +136,8 @@ class Gateway:
         ``loops=False`` starts only the order sender (in-process tests drive
         time, bars and reconciliation themselves)."""
         self.inputs.replay()
+        if self.dashboard is not None:  # up before catch-up: the owner can pause it
+            await self.dashboard.start()
         await self.loops.read_clock()
         # Transfers count from the first start on: money already in the account
         # then is the configured initial balance, not a deposit.
@@ -172,6 +185,8 @@ class Gateway:
     async def stop(self) -> None:
         """Graceful stop: no new inputs, finish the one in hand, flush alerts."""
         self.state.stop_bars = True  # no new bars, hence no new decisions
+        if self.dashboard is not None:
+            await self.dashboard.stop()
         if self._stops_data is not None:
             await self._stops_data.stop_market_data()
         for task in self._tasks:
@@ -191,12 +206,20 @@ class Gateway:
             pass
         if self.notifier is not None:
             await self.notifier.drain(5.0)
+        latency = self.inputs.latency.summary()
+        log.info(
+            "engine input latency: %s",
+            ", ".join(f"{k} {v}" for k, v in latency.items()),
+            extra={"sv_event": "latency", **{f"sv_{k}": v for k, v in latency.items()}},
+        )
         log.info("gateway stopped cleanly", extra={"sv_event": "stopped"})
 
     async def crash(self) -> None:
         """Vanish without any shutdown work (in-process stand-in for ``kill -9``)."""
         self.state.stopping = True
         await self._cancel_tasks()
+        if self.dashboard is not None:  # the port must be free for the next start
+            await self.dashboard.stop()
 
     async def _cancel_tasks(self) -> None:
         for task in self._tasks:
@@ -209,6 +232,21 @@ class Gateway:
     async def feed(self, event: Event, source: str = "stream", guard: Guard | None = None) -> None:
         """One engine input (see ``InputPipeline.feed``)."""
         await self.inputs.feed(event, source, guard)
+
+    async def operator(self, action: str, origin: str) -> dict[str, Any]:
+        """An operator command (pause, resume, flatten) as an engine input:
+        journaled, handled, recorded, alerted like any other (``core.operator``)."""
+        command = OperatorCommand(
+            self.state.market.now_ns(), action, f"op-{secrets.token_hex(6)}", origin
+        )
+        await self.inputs.feed(command, "operator")
+        return {
+            "command_id": command.command_id,
+            "action": action,
+            "paused": self.engine.paused,
+            "positions": self.engine.positions(),
+            "open_orders": len(self.engine.open_orders()),
+        }
 
     async def reconcile(self, *, startup: bool, grace: float = RECONCILE_GRACE_S) -> None:
         """Make the engine's live orders agree with the broker's (``Reconciler``)."""

@@ -410,6 +410,32 @@ class Storage:
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
+    def executions_after(self, exec_id: str | None, limit: int) -> list[dict[str, object]] | None:
+        """Up to ``limit`` executions booked after ``exec_id`` (all from the first if
+        None), in booking order; None if ``exec_id`` is not a stored execution."""
+        after = 0
+        if exec_id is not None:
+            row = self.db.execute(
+                "SELECT input_seq FROM executions WHERE exec_id=?", (exec_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            after = int(row[0])
+        cur = self.db.execute(
+            "SELECT exec_id, client_order_id, symbol, side, quantity, price_text, fee, time_ns,"
+            " source FROM executions WHERE input_seq > ? ORDER BY input_seq LIMIT ?",
+            (after, limit),
+        )
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def recent_alerts(self, limit: int) -> list[tuple[int, str, str, str]]:
+        """The last ``limit`` alerts (time, level, kind, text), oldest first."""
+        rows = self.db.execute(
+            "SELECT time_ns, level, kind, text FROM alerts ORDER BY id DESC LIMIT ?", (limit,)
+        ).fetchall()
+        return [(int(t), str(lv), str(k), str(x)) for t, lv, k, x in reversed(rows)]
+
     def filled_by_order(self) -> dict[str, int]:
         return {
             str(cid): int(qty)
