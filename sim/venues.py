@@ -10,8 +10,13 @@ the order's minimum quantity. Fees and rebates come from the same venue table
 the engine routes with (``core/execution/venues.json``).
 
 Model constants (the simulated world's, not the strategy's):
-``PARTICIPATION_CAP`` — a child may take at most a quarter of a bar's
-volume, the usual upper end of participation desks allow; ``IMPACT_Y`` — the
+``PARTICIPATION_CAP`` — all of our lit executions in one bar and symbol
+together (whatever parent, child or lit venue they come from) take at most a
+quarter of the bar's volume, the usual upper end of participation desks
+allow; the quarter is a budget per (symbol, bar) that every lit fill draws
+down, so two children of different parents, or five children of one, cannot
+take more between them than one could. Dark pools fill by their own rule (a
+contra of a seeded size per order); ``IMPACT_Y`` — the
 square-root law's coefficient (Almgren et al. 2005 report ≈ 0.5–1 on daily
 σ; the bar's range stands in for σ here).
 """
@@ -111,6 +116,9 @@ class VenueSimulator:
         self._orders: dict[str, SimOrder] = {}
         self._by_symbol: dict[str, list[SimOrder]] = {}
         self._last_bar: dict[str, Bar] = {}
+        # Lit quantity still available to us in the symbol's current bar:
+        # symbol -> (bar start, shares left under the participation cap).
+        self._lit_budget: dict[str, tuple[int, int]] = {}
         self._outage_until: dict[str, int] = {}
         self._exec_seq = 0
         self.book: list[SimOrder] = []
@@ -292,7 +300,7 @@ class VenueSimulator:
         venue = self._venues.get(order.venue)
         if venue is not None and venue.kind == "dark":
             return self._match_dark(order, bar, now_ns, leaves)
-        quantity = min(leaves, self._lots(order, int(bar.volume * PARTICIPATION_CAP)))
+        quantity = min(leaves, self._lots(order, self._lit_room(bar)))
         if quantity <= 0:
             return []
         price = self._lit_price(order, bar, quantity)
@@ -309,7 +317,20 @@ class VenueSimulator:
             quantity = self._lots(order, max(1, int(quantity * self._fault_rng.uniform(0.1, 0.9))))
             if quantity <= 0:
                 return []
+        self._take_lit(bar, quantity)
         return self._fill(now_ns, order, quantity, price)
+
+    def _lit_room(self, bar: Bar) -> int:
+        """Shares our lit orders may still take from ``bar`` (the per-bar cap)."""
+        start, left = self._lit_budget.get(bar.symbol, (None, 0))
+        if start != bar.time_ns:
+            left = int(bar.volume * PARTICIPATION_CAP)
+            self._lit_budget[bar.symbol] = (bar.time_ns, left)
+        return left
+
+    def _take_lit(self, bar: Bar, quantity: int) -> None:
+        left = self._lit_room(bar)
+        self._lit_budget[bar.symbol] = (bar.time_ns, max(0, left - quantity))
 
     def _match_dark(
         self, order: SimOrder, bar: Bar, now_ns: int, leaves: int

@@ -145,6 +145,41 @@ def test_large_order_fills_across_bars_and_never_past_its_quantity() -> None:
     assert sum(f.quantity for f in venues.executed()["C-1"]) == 10_000
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    children=st.lists(
+        st.tuples(st.sampled_from(LIT), st.integers(1, 60_000), st.sampled_from(list(Side))),
+        min_size=2,
+        max_size=6,
+    ),
+    volume=st.integers(0, 100_000),
+)
+def test_cap_is_on_all_our_lit_executions_in_a_bar_not_per_child(
+    children: list[tuple[str, int, Side]], volume: int
+) -> None:
+    """Issue 12 #1: children of any parents on any lit venues share one quarter of the bar."""
+    venues = make_venues()
+    for i, (venue, quantity, side) in enumerate(children):
+        submit(venues, f"C-{i}", side, quantity, venue)
+    tape = bar(0, 100, 101, 99, 100, volume)
+    taken = sum(f.quantity for f in fills(venues.match(tape, MINUTE)))
+    assert taken <= int(volume * PARTICIPATION_CAP)
+    # the budget is per bar: the next bar has a fresh quarter
+    later = bar(1, 100, 101, 99, 100, volume)
+    assert sum(f.quantity for f in fills(venues.match(later, 2 * MINUTE))) <= int(
+        volume * PARTICIPATION_CAP
+    )
+
+
+def test_five_children_of_one_parent_take_a_quarter_of_the_bar_between_them() -> None:
+    """The WMT case of issue 12: five 7,887-share children on a 31,548-share bar."""
+    venues = make_venues()
+    for i in range(5):
+        submit(venues, f"C-{i}", Side.BUY, 7_887, LIT[i % len(LIT)])
+    out = fills(venues.match(bar(0, 100, 101, 99, 100, 31_548), MINUTE))
+    assert sum(f.quantity for f in out) == 7_887  # a quarter, not 125%
+
+
 def test_order_does_not_trade_on_a_bar_that_ended_before_it_arrived() -> None:
     venues = make_venues()
     submit(venues, "C-1", Side.BUY, 100, at=5 * MINUTE)
