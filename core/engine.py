@@ -45,10 +45,11 @@ from core.execution.cost_model import Urgency
 from core.execution.engine import ExecutionEngine, Intent, Outcome, ParentOrder
 from core.execution.orders import ChildOrder
 from core.execution.venues import Venue
+from core.health import SessionSchedule
 from core.instruments import Instrument
 from core.money import format_price
 from core.operator import OPERATOR_ACTIONS, OperatorCommand
-from core.portfolio import BPS, Portfolio, RiskLimits, SizingDecision
+from core.portfolio import BPS, Portfolio, RiskLimits, SizingDecision, notional
 from core.signals import AgentSignal, Reason, Signal
 from core.tiers import TierCapabilities, capabilities_for_equity
 from core.universe import Universe
@@ -93,10 +94,14 @@ class Engine:
         agent_factory: AgentFactory = default_agent_factory,
         venues: list[Venue] | None = None,
         urgency: Urgency = Urgency.NORMAL,
+        schedule: SessionSchedule | None = None,
     ) -> None:
         """``urgency`` is the execution urgency of entries and level exits (stop
         exits are always HIGH): NORMAL prices risk at 1 / the trade's risk
-        budget, LOW ignores risk and lets the cost model spread the order."""
+        budget, LOW ignores risk and lets the cost model spread the order.
+        ``schedule`` is the exchange calendar's sessions: the intraday volume
+        profile is keyed by minutes since the open and plans end at the close
+        (without one, the UTC day is the session)."""
         universe = Universe(instruments)  # SPEC §5: unique, at most 30
         instruments = list(universe)
         symbols = universe.symbols
@@ -108,7 +113,8 @@ class Engine:
         self._instruments = {i.symbol: i for i in instruments}
         self._agents = {i.symbol: agent_factory(i) for i in instruments}
         self._portfolio = Portfolio(initial_cash, limits or RiskLimits())
-        self._execution = ExecutionEngine(rng, venues)
+        self._execution = ExecutionEngine(rng, venues, schedule)
+        self._execution.exposure_room = self._exposure_room
         self._guard = BarSequenceGuard()
         self._stops: dict[str, int | None] = {}
         self._directions: dict[str, int] = {s: 0 for s in symbols}
@@ -241,7 +247,12 @@ class Engine:
         instrument = self._instruments[symbol]
         entry = self._portfolio.marks[symbol]
         decision = self._execution.calculate_position_size(
-            self._portfolio, instrument, direction, entry, signal.stop
+            self._portfolio,
+            instrument,
+            direction,
+            entry,
+            signal.stop,
+            self._execution.headroom_bps(symbol, entry),
         )
         self._decisions.append(decision)
         commands.append(Record(now, "risk", decision.as_payload()))
@@ -357,6 +368,8 @@ class Engine:
         )
         self._sync_agent(order.symbol, change.after)
         self._absorb(outcome, commands)
+        if abs(change.after) > abs(change.before):
+            self._check_fill_exposure(now, fill, commands)
         if result.outcome == "late":
             self._check_late_exposure(now, order, fill, commands)
         return commands
@@ -398,6 +411,60 @@ class Engine:
             return
         unwind = min(abs(position), fill.quantity) * (1 if position > 0 else -1)
         self._start_exit(now, symbol, unwind, Urgency.HIGH, commands)
+
+    def _exposure_room(self, parent: ParentOrder, price: int) -> int:
+        """Shares ``parent`` (an entry) may have working beyond its fills.
+
+        The side's limit less what the book holds now (positions at their
+        marks, other entries' unfilled reservations), at the reference price
+        plus the headroom for the adverse move before the fills.
+        """
+        portfolio = self._portfolio
+        symbol = parent.symbol
+        direction = parent.side.sign
+        mark = portfolio.marks.get(symbol, price)
+        exposure, equity = portfolio.exposure_at(direction, symbol, mark)
+        for other, reservation in portfolio.reservations.items():
+            if other != symbol and reservation.direction == direction:
+                exposure += notional(reservation.remaining, reservation.price, reservation.decimals)
+        limit = max(0, equity) * portfolio.limits.max_gross_per_side_bps // BPS
+        headroom = self._execution.headroom_bps(symbol, price)
+        priced = max(price, mark) * (BPS + headroom) // BPS
+        scale = 10**parent.instrument.qty_decimals
+        return max(0, limit - exposure) * scale // max(1, priced)
+
+    def _check_fill_exposure(self, now: int, fill: Fill, commands: list[EngineCommand]) -> None:
+        """A fill that adds to its side must leave the side within its gross cap.
+
+        Checked at the fill price. Sizing headroom and the release clip keep
+        fills inside; if one still lands outside (the book's marks moved while
+        the child was working), the engine says so loudly and stops every
+        working entry on that side rather than add to the breach.
+        """
+        portfolio = self._portfolio
+        direction = fill.side.sign
+        if portfolio.quantity(fill.symbol) * direction <= 0:
+            return
+        exposure, equity = portfolio.exposure_at(direction, fill.symbol, fill.price)
+        limit = max(0, equity) * portfolio.limits.max_gross_per_side_bps // BPS
+        if exposure <= limit:
+            return
+        self._counters["risk_breaches"] += 1
+        commands.append(
+            Alert(
+                now,
+                "error",
+                "risk_breach",
+                f"fill {fill.exec_id}: {'long' if direction > 0 else 'short'} exposure"
+                f" {format_price(exposure)} > limit {format_price(limit)} at the fill price;"
+                " working entries on that side stopped",
+            )
+        )
+        for parent in self._execution.parents_working():
+            if parent.intent.purpose == "entry" and parent.side.sign == direction:
+                self._absorb(
+                    self._execution.cancel_parent(now, parent, "gross exposure cap"), commands
+                )
 
     def _sync_agent(self, symbol: str, quantity: int) -> None:
         direction = (quantity > 0) - (quantity < 0)

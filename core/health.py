@@ -60,6 +60,13 @@ class SessionSchedule:
             return total
         return max(0, total - ((after_ns - open_ns) // period_ns + 1))
 
+    def session_at(self, time_ns: int) -> tuple[int, int] | None:
+        """The (open, close) of the session trading at ``time_ns``, else None."""
+        index = bisect_right(self._opens, time_ns) - 1
+        if index >= 0 and time_ns < self._closes[index]:
+            return self._opens[index], self._closes[index]
+        return None
+
     def missing_between(self, prev_ns: int, cur_ns: int, period_ns: int) -> int:
         if period_ns >= DAY_NS:
             first = bisect_right(self._days, prev_ns // DAY_NS)

@@ -190,6 +190,27 @@ class Portfolio:
                     )
         return total
 
+    def exposure_at(self, direction: int, symbol: str, price: int) -> tuple[int, int]:
+        """(gross exposure of one side, equity), both with ``symbol`` marked at ``price``.
+
+        Positions only (no reservations): what the book *is* right after a
+        fill at ``price``, the number the 200%-per-side cap is held to.
+        """
+        exposure = 0
+        equity = self.cash
+        for name, position in self.positions.items():
+            if position.quantity == 0:
+                continue
+            if name == symbol:
+                value = notional(position.quantity, price, position.decimals)
+                value = value if position.quantity > 0 else -value
+            else:
+                value = self.market_value(name)
+            equity += value
+            if position.direction == direction:
+                exposure += abs(value)
+        return exposure, equity
+
     def open_position_count(self, *, include_reservations: bool = True) -> int:
         symbols = {s for s, p in self.positions.items() if p.quantity != 0}
         if include_reservations:
@@ -272,12 +293,18 @@ class Portfolio:
         stop: int | None,
         lot: int,
         decimals: int = 0,
+        headroom_bps: int = 0,
     ) -> SizingDecision:
         """SPEC §6 sizing: 1% risk to the stop, whole lots, then the limits.
 
         ``qty = floor(risk · equity / |entry − stop|)`` in lots; reduced to fit
         the side's gross limit; refused at the position cap. Nothing is booked
         here: ``reserve`` commits an approved decision.
+
+        ``headroom_bps`` is the adverse move expected between the decision and
+        the fills (spread, impact, a bar or two of drift): the gross limit is
+        fitted at ``entry × (1 + headroom)`` so that the fills, not just the
+        decision close, stay inside 200% of equity.
         """
         equity = self.equity()
         limits = self.limits
@@ -311,7 +338,8 @@ class Portfolio:
         if self.open_position_count() >= limits.max_positions:
             return decide(risk_qty, 0, f"refused: {limits.max_positions} positions already open")
         room = side_limit - current
-        cap = max(0, room) * scale // entry // lot * lot
+        priced = entry + entry * max(0, headroom_bps) // BPS
+        cap = max(0, room) * scale // priced // lot * lot
         if cap <= 0:
             side = "long" if direction > 0 else "short"
             return decide(risk_qty, 0, f"refused: gross {side} exposure at its limit")

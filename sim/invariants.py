@@ -5,7 +5,10 @@ The checker keeps its own ledger of the executions the venues delivered
 not with itself: position = Σ fills, cash = initial − Σ signed notional −
 fees, no order filled past its quantity (engine and venue side), only legal
 order transitions, the position cap and every approved entry within its
-side limit, and each signal about the bar just delivered and nothing later.
+side limit, every fill that adds to its side leaving that side's gross
+exposure within its limit at the fill price (or the engine raising a
+``risk_breach`` for it), and each signal about the bar just delivered and
+nothing later.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass, field
 
 from core.commands import Fill
 from core.engine import Engine
+from core.portfolio import BPS, notional
 from core.execution.orders import is_legal
 from core.signals import AgentSignal
 
@@ -55,6 +59,37 @@ class InvariantChecker:
         signed = fill.quantity * fill.side.sign
         self._positions[fill.symbol] = self._positions.get(fill.symbol, 0) + signed
         self._cash -= signed * fill.price + fill.fee
+
+    def check_fill_exposure(self, engine: Engine, fill: Fill, breaches_before: int, at_ns: int) -> None:
+        """After a fill that adds to its side: that side within the cap at the fill price.
+
+        From the world's ledger (positions, cash) and the engine's marks (the
+        last close of every other symbol); a breach the engine itself raised
+        (``risk_breach``) is allowed, a silent one is not.
+        """
+        direction = fill.side.sign
+        held = self._positions.get(fill.symbol, 0)
+        if held * direction <= 0:
+            return
+        marks = engine.portfolio.marks
+        decimals = {s: p.decimals for s, p in engine.portfolio.positions.items()}
+        exposure = 0
+        equity = self._cash
+        for symbol, quantity in self._positions.items():
+            if quantity == 0:
+                continue
+            price = fill.price if symbol == fill.symbol else marks.get(symbol, fill.price)
+            value = notional(quantity, price, decimals.get(symbol, 0))
+            equity += value if quantity > 0 else -value
+            if (quantity > 0) == (direction > 0):
+                exposure += value
+        limit = max(0, equity) * engine.risk_limits.max_gross_per_side_bps // BPS
+        if exposure > limit and engine.counters()["risk_breaches"] == breaches_before:
+            self.fail(
+                f"fill {fill.exec_id} takes {fill.symbol}'s side to exposure {exposure}"
+                f" > limit {limit} at the fill price, and no risk_breach was raised",
+                at_ns,
+            )
 
     def check_signal(self, signal: AgentSignal, bar_time_ns: int, at_ns: int) -> None:
         if signal.time_ns != bar_time_ns:

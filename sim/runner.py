@@ -153,6 +153,7 @@ class Simulation:
             clock,
             stream(self.spec.seed, "engine"),
             agent_factory=agent_factory,
+            schedule=_sessions(self.spec.feed.schedule),
         )
         return clock, engine
 
@@ -269,7 +270,11 @@ class Simulation:
         self._clock.advance_to(max(self._clock.now_ns(), at_ns))
         self._journal.write("in", at_ns, event)
         touched: list[str] = []
+        first_delivery = False
+        breaches = 0
         if type(event) is Fill:
+            first_delivery = event.exec_id not in self._delivered
+            breaches = self.engine.counters()["risk_breaches"]
             self._checker.on_delivered_fill(event)
             self._delivered.setdefault(event.exec_id, event)
             touched.append(event.client_order_id)
@@ -287,6 +292,8 @@ class Simulation:
             self._journal.write("out", at_ns, command)
             self._dispatch(at_ns, command, touched)
         self._checker.check(self.engine, at_ns, touched)
+        if first_delivery:
+            self._checker.check_fill_exposure(self.engine, event, breaches, at_ns)  # type: ignore[arg-type]
 
     def _dispatch(self, at_ns: int, command: object, touched: list[str]) -> None:
         kind = type(command)
@@ -311,6 +318,10 @@ class Simulation:
                     self.booked.append((fill, None if parent is None else str(parent)))
             elif command.kind == "tca":  # type: ignore[union-attr]
                 self.tca.append(dict(payload))
+
+
+def _sessions(schedule: Schedule | None) -> SessionSchedule | None:
+    return schedule if isinstance(schedule, SessionSchedule) else None
 
 
 def feed_from_bars(

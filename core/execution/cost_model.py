@@ -3,9 +3,12 @@
 Expected shortfall of a schedule = spread + temporary impact + λ·variance,
 in the spirit of Almgren & Chriss (2000), with the temporary-impact *shape*
 from Almgren, Thum, Hauptmann & Li (2005): per-share impact
-``η·σ·(participation)^β``. Every other input is the symbol's own statistic
-(volatility = ATR/price per bar, bar volume, bars per day) or the trade's own
-risk budget (λ = 1 / the money the trade may lose, SPEC §6).
+``η·σ_day·(participation)^β``. The fit is in daily units (daily volatility,
+trading rate against daily volume), so the per-bar volatility is scaled to a
+day (``σ_bar·√bars_per_day``); the timing-risk term stays per bar. Every
+other input is the symbol's own statistic (volatility = ATR/price per bar,
+bar volume, bars per day) or the trade's own risk budget (λ = 1 / the money
+the trade may lose, SPEC §6).
 """
 
 from __future__ import annotations
@@ -56,6 +59,17 @@ class CostInputs:
     half_spread: float  # fraction of price paid to cross (tick/2 / price when unknown)
     risk_aversion: float  # λ per currency unit of variance; 0 = impact only
     max_bars: int  # longest horizon: the most bars the symbol has traded in a day
+    day_bars: int = 1  # bars in a trading day (1 for daily bars): the model's time unit
+
+    @property
+    def daily_sigma(self) -> float:
+        """Daily volatility, the σ the Almgren et al. (2005) fit is stated in.
+
+        Per-bar volatility scales with √time, so a day of ``day_bars`` bars has
+        σ·√day_bars. Participation needs no rescaling: a slice over a typical
+        bar's volume is the same rate as the day's trading over ADV.
+        """
+        return self.sigma * math.sqrt(max(1, self.day_bars))
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +100,7 @@ def uniform_cost(inputs: CostInputs, bars: int) -> ScheduleCost:
     x, p = inputs.quantity, inputs.price
     volume = max(inputs.bar_volume, 1.0)
     participation = x / bars / volume
-    per_share = inputs.half_spread + temporary_impact(participation, inputs.sigma)
+    per_share = inputs.half_spread + temporary_impact(participation, inputs.daily_sigma)
     expected = x * p * per_share
     sigma_price = inputs.sigma * p
     variance = sigma_price**2 * x * x * (bars - 1) * (2 * bars - 1) / (6 * bars)
@@ -100,7 +114,7 @@ def optimal_horizon(inputs: CostInputs) -> ScheduleCost:
     # per new parent over up to a day of bars.
     x, p = inputs.quantity, inputs.price
     per_bar = x / max(inputs.bar_volume, 1.0)
-    impact_scale = ETA * inputs.sigma
+    impact_scale = ETA * inputs.daily_sigma
     spread = inputs.half_spread
     risk = inputs.risk_aversion * (inputs.sigma * p) ** 2 * x * x / 6.0
     notional = x * p
@@ -125,7 +139,7 @@ def linear_eta(inputs: CostInputs, bars: int) -> float:
     if slice_qty <= 0:
         return 0.0
     participation = slice_qty / max(inputs.bar_volume, 1.0)
-    return temporary_impact(participation, inputs.sigma) * inputs.price / slice_qty
+    return temporary_impact(participation, inputs.daily_sigma) * inputs.price / slice_qty
 
 
 def ac_kappa(risk_aversion: float, sigma_price: float, eta_lin: float, tau: float = 1.0) -> float:
@@ -173,7 +187,7 @@ def choose_algorithm(
 ) -> AlgoChoice:
     """Pick the algorithm from the model (the rule is docs/cost-model.md §3)."""
     choice = _choose(inputs, urgency, algos_allowed, has_profile, volume_cv, atr_zscore)
-    impact = temporary_impact(choice_participation(inputs, choice.bars), inputs.sigma) * 1e4
+    impact = temporary_impact(choice_participation(inputs, choice.bars), inputs.daily_sigma) * 1e4
     return AlgoChoice(
         choice.algo,
         choice.bars,

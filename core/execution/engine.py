@@ -10,6 +10,7 @@ jitter), so the same inputs give the same child orders and ids.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,6 +57,7 @@ from core.execution.orders import ChildOrder, FillResult, OrderBook, UpdateResul
 from core.execution.router import SmartRouter
 from core.execution.tca import Execution, TcaReport, analyse
 from core.execution.venues import Venue, VenueBook, default_venues
+from core.health import SessionSchedule
 from core.instruments import Instrument
 from core.portfolio import Portfolio, SizingDecision, notional
 from core.tiers import TierCapabilities
@@ -64,6 +66,9 @@ MAX_CONSECUTIVE_REJECTS = 3
 """A parent halts after three rejects in a row: one is a venue hiccup, two a
 retry that also failed, three means the order itself is unacceptable — keep
 sending and we are hammering a venue. Any fill resets the count."""
+
+GROSS_HEADROOM_BARS = 2
+"""Bars of volatility of headroom under the gross cap (``headroom_bps``)."""
 
 GRACE_BARS = MAX_CONSECUTIVE_REJECTS
 """A parent lives this many bars past its planned horizon: a rejected or
@@ -152,11 +157,19 @@ class Outcome:
     update: UpdateResult | None = None
 
 
+ExposureRoom = Callable[["ParentOrder", int], int]
+"""(entry parent, reference price) → shares it may have working beyond its fills
+without taking its side's gross exposure past the limit (the owner's portfolio
+answers; the execution engine only obeys)."""
+
+
 class ExecutionEngine:
     __slots__ = (
         "_active",
         "book",
         "dark_router",
+        "exposure_room",
+        "schedule",
         "markets",
         "parents",
         "rng",
@@ -164,8 +177,14 @@ class ExecutionEngine:
         "venues",
     )
 
-    def __init__(self, rng: np.random.Generator, venues: list[Venue] | None = None) -> None:
+    def __init__(
+        self,
+        rng: np.random.Generator,
+        venues: list[Venue] | None = None,
+        schedule: SessionSchedule | None = None,
+    ) -> None:
         self.rng = rng
+        self.schedule = schedule
         self.book = OrderBook()
         self.venues = VenueBook(venues if venues is not None else default_venues())
         self.router = SmartRouter(self.venues)
@@ -173,16 +192,21 @@ class ExecutionEngine:
         self.markets: dict[str, SymbolMarket] = {}
         self.parents: dict[str, ParentOrder] = {}
         self._active: dict[str, list[ParentOrder]] = {}
+        self.exposure_room: ExposureRoom | None = None
 
     # ------------------------------------------------------------ accessors
     def market(self, symbol: str) -> SymbolMarket:
         market = self.markets.get(symbol)
         if market is None:
-            market = self.markets[symbol] = SymbolMarket(symbol)
+            market = self.markets[symbol] = SymbolMarket(symbol, schedule=self.schedule)
         return market
 
     def active_parents(self, symbol: str) -> list[ParentOrder]:
         return self._active.get(symbol, [])
+
+    def parents_working(self) -> list[ParentOrder]:
+        """Every parent still releasing, in symbol-then-creation order."""
+        return [p for ps in self._active.values() for p in ps if p.state == "working"]
 
     def sigma(self, symbol: str, price: int) -> float:
         """Per-bar volatility as a fraction of price: ATR / price (0 when unknown)."""
@@ -197,11 +221,27 @@ class ExecutionEngine:
         direction: int,
         entry: int,
         stop: int | None,
+        headroom_bps: int = 0,
     ) -> SizingDecision:
         """SPEC §6 sizing and limits (delegated to the portfolio that owns them)."""
         return portfolio.size_entry(
-            instrument.symbol, direction, entry, stop, instrument.lot, instrument.qty_decimals
+            instrument.symbol,
+            direction,
+            entry,
+            stop,
+            instrument.lot,
+            instrument.qty_decimals,
+            headroom_bps,
         )
+
+    def headroom_bps(self, symbol: str, price: int) -> int:
+        """Adverse move to allow for between a decision and its fills, in bps.
+
+        Two bars of volatility (the bar the child waits for and the one it
+        trades in) plus a basis point of spread: the gross cap is sized and
+        enforced at ``price × (1 + headroom)``, not at the decision close.
+        """
+        return int(GROSS_HEADROOM_BARS * self.sigma(symbol, price) * 1e4) + 1
 
     def cost_inputs(
         self, instrument: Instrument, quantity: int, price: int, risk_budget: int
@@ -218,6 +258,7 @@ class ExecutionEngine:
             half_spread=instrument.tick / 2 / price if price > 0 else 0.0,
             risk_aversion=1.0 / (risk_budget / 1e9) if risk_budget > 0 else 0.0,
             max_bars=self._max_bars(market),
+            day_bars=market.bars_per_day,
         )
 
     @staticmethod
@@ -250,6 +291,7 @@ class ExecutionEngine:
                 inputs.half_spread,
                 0.0,
                 inputs.max_bars,
+                inputs.day_bars,
             )
         market = self.market(instrument.symbol)
         return choose_algorithm(
@@ -439,6 +481,12 @@ class ExecutionEngine:
         quantity = min(allowed - progress.released, progress.unreleased)
         if quantity < progress.unreleased:  # only the final release may be an odd lot
             quantity = quantity // lot * lot
+        room = self._room(parent)
+        if room is not None and quantity > 0 and progress.working + quantity > room:
+            quantity = max(0, room - progress.working) // lot * lot
+            if quantity <= 0 and progress.working == 0:
+                self._close(now_ns, parent, "canceled", outcome, "gross exposure cap")
+                return
         if quantity > 0:
             price = self._reference_price(parent)
             passive = algorithm.passive
@@ -474,6 +522,12 @@ class ExecutionEngine:
         if wake is not None and wake != parent.timer_ns:
             parent.timer_ns = wake
             outcome.commands.append(ScheduleTimer(wake, f"wake:{parent.parent_id}"))
+
+    def _room(self, parent: ParentOrder) -> int | None:
+        """Shares an entry may have working without breaching the gross cap."""
+        if self.exposure_room is None or parent.intent.purpose != "entry":
+            return None
+        return self.exposure_room(parent, self._reference_price(parent))
 
     def _dark_excluded(self, parent: ParentOrder) -> bool:
         """Whether this parent's next child must skip the dark pools.
@@ -611,6 +665,15 @@ class ExecutionEngine:
             return outcome
         parent.consecutive_rejects = 0
         parent.refresh()
+        room = self._room(parent)
+        if room is not None and parent.progress.working > room:
+            # The cap has come closer than the working children allow (fills
+            # above the reference, marks moving): pull them back; the next
+            # release sends only what fits.
+            for child in parent.children:
+                request = self.book.request_cancel(now_ns, child)
+                if request is not None:
+                    outcome.commands.append(request)
         if parent.progress.released > parent.quantity:
             # A fill that lost a race with a cancel arrived after the quantity
             # was re-released: stop everything still working on this parent.

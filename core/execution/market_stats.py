@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field
 
 from core.events import Bar
+from core.health import SessionSchedule
 
 NS_PER_MINUTE = 60 * 10**9
 NS_PER_DAY = 86_400 * 10**9
@@ -41,6 +42,18 @@ class SymbolMarket:
     atr_mean: float = 0.0
     atr_m2: float = 0.0
     atr_now: int | None = None
+    schedule: SessionSchedule | None = None
+    _session: tuple[int, int] = (0, 0)  # the session of the last bar (open, close)
+
+    def session(self, time_ns: int) -> tuple[int, int] | None:
+        """(open, close) of the session at ``time_ns``: the calendar's, else the UTC day."""
+        current = self._session
+        if current[0] <= time_ns < current[1]:
+            return current
+        if self.schedule is None:
+            start = time_ns - time_ns % NS_PER_DAY
+            return start, start + NS_PER_DAY
+        return self.schedule.session_at(time_ns)
 
     def on_bar(self, bar: Bar) -> None:
         t = bar.time_ns
@@ -64,7 +77,10 @@ class SymbolMarket:
         self._bars_today += 1
         if self._bars_today > self.bars_per_day_max:
             self.bars_per_day_max = self._bars_today
-        self.profile[(t // NS_PER_MINUTE) % MINUTES_PER_DAY] += v
+        session = self.session(t)
+        if session is not None:
+            self._session = session
+            self.profile[((t - session[0]) // NS_PER_MINUTE) % MINUTES_PER_DAY] += v
 
     def on_atr(self, atr: int | None) -> None:
         """Welford update of the ATR history (a statistic: floats are fine)."""
@@ -114,15 +130,21 @@ class SymbolMarket:
         )
 
     def bars_left_today(self, start_ns: int, period_ns: int) -> int | None:
-        """Bars from ``start_ns`` to the last minute of the day this symbol trades.
+        """Bars from ``start_ns`` to the close of the session it falls in.
 
-        Learned from the profile (minutes with volume in its history), so a
-        plan never runs past the session's close; None without a full day of
-        history or when nothing ever traded later in the day.
+        With a calendar, today's close is known exactly (early closes too).
+        Without one, it is learned from the profile (the last minute of the
+        UTC day with volume in the history). None without a full day of
+        history, outside any session, or when nothing ever traded later.
         """
         if not self.has_full_day:
             return None
-        first = (start_ns // NS_PER_MINUTE) % MINUTES_PER_DAY
+        session = self.session(start_ns)
+        if session is None:
+            return None
+        if self.schedule is not None:
+            return max(0, -(-(session[1] - start_ns) // max(1, period_ns)))
+        first = ((start_ns - session[0]) // NS_PER_MINUTE) % MINUTES_PER_DAY
         profile = self.profile
         last = MINUTES_PER_DAY - 1
         while last >= first and profile[last] == 0:
@@ -140,15 +162,19 @@ class SymbolMarket:
         """
         if not self.has_full_day:
             return [1] * slices
+        session = self.session(start_ns)
+        if session is None:
+            return [1] * slices
+        opened = session[0]
         minutes = max(1, period_ns // NS_PER_MINUTE)
         profile = self.profile
         if minutes == 1 and period_ns == NS_PER_MINUTE:  # the common case: 1-minute bars
-            first = (start_ns // NS_PER_MINUTE) % MINUTES_PER_DAY
+            first = (start_ns - opened) // NS_PER_MINUTE
             weights = [profile[(first + k) % MINUTES_PER_DAY] for k in range(slices)]
             return weights if sum(weights) else [1] * slices
         weights = []
         for k in range(slices):
-            first = ((start_ns + k * period_ns) // NS_PER_MINUTE) % MINUTES_PER_DAY
+            first = ((start_ns + k * period_ns - opened) // NS_PER_MINUTE) % MINUTES_PER_DAY
             weights.append(sum(self.profile[(first + m) % MINUTES_PER_DAY] for m in range(minutes)))
         if sum(weights) == 0:
             return [1] * slices

@@ -174,13 +174,14 @@ def test_same_seed_same_commands():
 
 
 def test_exit_cancels_a_working_entry_first():
+    # Liquid bars (500 shares is 0.25% of one): the model works the exit in one bar.
     h = Harness(script=signal_at({20: LONG, 22: (Signal.EXIT_LONG, Reason.LEVEL, 98 * D)}))
-    h.bars(20)
-    (order,) = submits(h.bar()[1])
+    h.bars(20, volume=200_000)
+    (order,) = submits(h.bar(volume=200_000)[1])
     h.update(order.client_order_id, OrdStatus.NEW)
     h.fill(order, quantity=500)
-    h.bar()
-    _, commands = h.bar()
+    h.bar(volume=200_000)
+    _, commands = h.bar(volume=200_000)
     cancels = of_kind(commands, CancelOrder)
     assert [c.orig_client_order_id for c in cancels] == [order.client_order_id]
     (exit_order,) = submits(commands)

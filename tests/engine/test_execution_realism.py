@@ -1,0 +1,47 @@
+"""Issue 12: the execution must respect the book's limits where it trades.
+
+Each test here failed on the code the issue was filed against.
+"""
+
+from __future__ import annotations
+
+from core.commands import Alert
+from core.portfolio import BPS
+from core.signals import Reason, Signal
+from tests.engine.harness import D, Harness, of_kind, signal_at, submits
+
+TIGHT_LONG = (Signal.ENTER_LONG, Reason.LEVEL, 100 * D - D // 100)  # 1% risk asks for far too much
+
+
+def _side_ratio(h: Harness, price: int) -> float:
+    exposure, equity = h.engine.portfolio.exposure_at(1, "AAA", price)
+    return exposure / equity
+
+
+def test_fills_above_the_decision_close_keep_gross_within_the_cap() -> None:
+    """#7: sized at the decision close, filled 1% higher, the book went past 200%."""
+    h = Harness(script=signal_at({20: TIGHT_LONG}))
+    h.bars(20)
+    _, commands = h.bar()
+    risk = [c for c in commands if getattr(c, "kind", "") == "risk"][0].payload
+    assert risk["reason"].startswith("reduced: gross long")
+    fill_price = 101 * D  # one ATR above the close: impact plus a bar of drift
+    for order in submits(commands):
+        h.fill(order, price=fill_price)
+        assert _side_ratio(h, fill_price) <= 2.0
+    limits = h.engine.risk_limits
+    exposure, equity = h.engine.portfolio.exposure_at(1, "AAA", fill_price)
+    assert exposure <= equity * limits.max_gross_per_side_bps // BPS
+    assert h.engine.counters()["risk_breaches"] == 0
+
+
+def test_a_fill_far_past_the_headroom_is_a_loud_breach() -> None:
+    """#7: the engine checks exposure at every fill, not only the planned one."""
+    h = Harness(script=signal_at({20: TIGHT_LONG}))
+    h.bars(20)
+    _, commands = h.bar()
+    (order,) = submits(commands)
+    out = h.fill(order, quantity=order.quantity, price=110 * D)  # a 10% gap through
+    breaches = [a for a in of_kind(out, Alert) if a.kind == "risk_breach"]
+    assert breaches and "at the fill price" in breaches[0].text
+    assert h.engine.counters()["risk_breaches"] == 1
