@@ -67,6 +67,15 @@ class SessionSchedule:
             return self._opens[index], self._closes[index]
         return None
 
+    def overlapping(self, start_ns: int, end_ns: int) -> tuple[int, int] | None:
+        """The first session trading inside ``[start, end)`` (a daily bar's session)."""
+        index = max(0, bisect_right(self._opens, start_ns) - 1)
+        while index < len(self._opens) and self._opens[index] < end_ns:
+            if self._closes[index] > start_ns:
+                return self._opens[index], self._closes[index]
+            index += 1
+        return None
+
     def missing_between(self, prev_ns: int, cur_ns: int, period_ns: int) -> int:
         if period_ns >= DAY_NS:
             first = bisect_right(self._days, prev_ns // DAY_NS)

@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
 
-from core.money import format_price
+from core.commands import OrdStatus
+from core.money import format_price, round_half_even_div
 from sim.bars_csv import SIGNAL_COLUMNS, signal_row, write_bars
 from sim.runner import RunResult
 from sim.timefmt import format_time
@@ -91,13 +92,25 @@ def _write(path: Path, header: Iterable[str], rows: Iterable[Iterable[object]]) 
         writer.writerows(rows)
 
 
+def average_price(notional: int, filled: int) -> str:
+    """Σ qty × price / Σ qty to the nano-unit, half-even: one rule for every file."""
+    return format_price(round_half_even_div(notional, filled)) if filled else ""
+
+
+def quantity(units: int, decimals: int = 0) -> str:
+    """A quantity in the instrument's units, printed the same in every file."""
+    return str(units) if decimals == 0 else format(Decimal(units).scaleb(-decimals), "f")
+
+
 def order_rows(result: RunResult) -> list[tuple[object, ...]]:
+    """Parents, then each child under every id it had (replaced ones with status
+    ``replaced`` and their quantity and cumulative fills when replaced)."""
     engine = result.engine
     rows: list[tuple[object, ...]] = []
     for parent in engine.parents():
+        decimals = parent.instrument.qty_decimals
         filled = sum(c.filled for c in parent.children)
         notional = sum(c.filled_notional for c in parent.children)
-        avg = format_price(notional // filled) if filled else ""
         algo = (
             parent.choice.algo.value if hasattr(parent.choice.algo, "value") else parent.choice.algo
         )
@@ -107,25 +120,44 @@ def order_rows(result: RunResult) -> list[tuple[object, ...]]:
                 "",
                 parent.symbol,
                 _side(parent.side),
-                parent.quantity,
-                filled,
-                avg,
+                quantity(parent.quantity, decimals),
+                quantity(filled, decimals),
+                average_price(notional, filled),
                 algo,
                 "",
                 parent.state,
             )
         )
         for child in parent.children:
-            child_avg = format_price(child.filled_notional // child.filled) if child.filled else ""
+            earlier: list[str] = []
+            for old_id, old_quantity in child.replaced:
+                earlier.append(old_id)
+                done = [f for f in child.fills if f.client_order_id in earlier]
+                rows.append(
+                    (
+                        old_id,
+                        parent.parent_id,
+                        child.symbol,
+                        _side(child.side),
+                        quantity(old_quantity, decimals),
+                        quantity(sum(f.quantity for f in done), decimals),
+                        average_price(
+                            sum(f.quantity * f.price for f in done), sum(f.quantity for f in done)
+                        ),
+                        algo,
+                        child.venue or "",
+                        OrdStatus.REPLACED.value,
+                    )
+                )
             rows.append(
                 (
                     child.client_order_id,
                     parent.parent_id,
                     child.symbol,
                     _side(child.side),
-                    child.quantity,
-                    child.filled,
-                    child_avg,
+                    quantity(child.quantity, decimals),
+                    quantity(child.filled, decimals),
+                    average_price(child.filled_notional, child.filled),
                     algo,
                     child.venue or "",
                     child.status.value,
@@ -195,6 +227,11 @@ def write_outputs(result: RunResult, out_dir: Path) -> dict[str, object]:
         write_bars(stream, result.bars_seen)
     _write(out_dir / "signals.csv", SIGNAL_COLUMNS, (signal_row(s) for s in result.signals))
     _write(out_dir / "orders.csv", ORDER_COLUMNS, order_rows(result))
+    decimals = {i.symbol: i.qty_decimals for i in result.spec.feed.instruments}
+    traded = {
+        p.parent_id: (sum(c.filled_notional for c in p.children), sum(c.filled for c in p.children))
+        for p in result.engine.parents()
+    }
     _write(
         out_dir / "fills.csv",
         FILL_COLUMNS,
@@ -205,7 +242,7 @@ def write_outputs(result: RunResult, out_dir: Path) -> dict[str, object]:
                 parent or "",
                 f.symbol,
                 _side(f.side),
-                f.quantity,
+                quantity(f.quantity, decimals.get(f.symbol, 0)),
                 money(f.price),
                 f.venue,
                 money(f.fee),
@@ -214,7 +251,7 @@ def write_outputs(result: RunResult, out_dir: Path) -> dict[str, object]:
             for f, parent in result.fills
         ),
     )
-    _write(out_dir / "tca.csv", TCA_COLUMNS, (_tca_row(r) for r in result.tca))
+    _write(out_dir / "tca.csv", TCA_COLUMNS, (_tca_row(r, traded) for r in result.tca))
     _write(
         out_dir / "equity.csv",
         ("time", "equity", "cash"),
@@ -230,20 +267,27 @@ def write_outputs(result: RunResult, out_dir: Path) -> dict[str, object]:
     return data
 
 
-def _tca_row(record: dict[str, object]) -> tuple[object, ...]:
+def _tca_row(
+    record: dict[str, object], traded: dict[str, tuple[int, int]] | None = None
+) -> tuple[object, ...]:
     def price(key: str) -> str:
         value = record.get(key)
         return "" if value is None else money(int(value))  # type: ignore[arg-type]
 
+    decimals = int(record.get("decimals") or 0)  # type: ignore[call-overload]
+    exact = (traded or {}).get(str(record["parent_id"]))
+    average = (
+        average_price(*exact) if exact is not None else _nano_float(record.get("average_price"))
+    )
     return (
         record["parent_id"],
         record["symbol"],
         _side(record["side"]),
-        record["decided"],
-        record["filled"],
+        quantity(int(record["decided"]), decimals),  # type: ignore[call-overload]
+        quantity(int(record["filled"]), decimals),  # type: ignore[call-overload]
         price("decision_price"),
         price("start_price"),
-        _nano_float(record.get("average_price")),
+        average,
         _nano_float(record.get("interval_vwap")),
         _bps(record.get("arrival_slippage_bps")),
         _bps(record.get("vwap_performance_bps")),

@@ -117,7 +117,11 @@ class Simulation:
         self._journal = Journal(journal_path, keep=spec.faults.crash > 0)
         self._queue = EventQueue()
         self._venues = VenueSimulator(
-            spec.seed, self._instruments, spec.faults, set(feed.session_closes)
+            spec.seed,
+            self._instruments,
+            spec.faults,
+            set(feed.session_closes),
+            sessions=_sessions(feed.schedule),
         )
         self._feed_rng = stream(spec.seed, "faults", "feed")
         self._crash_rng = stream(spec.seed, "faults", "crash")

@@ -9,6 +9,17 @@ bar's midpoint when a contra shows up (a seeded draw per bar), never below
 the order's minimum quantity. Fees and rebates come from the same venue table
 the engine routes with (``core/execution/venues.json``).
 
+Immediate-or-cancel means immediate: an IOC that reaches a venue inside a
+session is answered on arrival, against the price of that instant (the last
+printed close, the midpoint for a pegged order), so a one-bar parent's dark
+sweep and its lit remainder both trade within the bar that follows the
+decision. Maker or taker is decided when an order reaches the venue: a
+limit that was not marketable then (a buy below the ask, a sell above the
+bid) rests, fills at its limit when the tape trades through it and earns the
+maker rebate; anything marketable pays the take fee. A fill is stamped when
+it happened: inside the bar that filled it and inside the exchange session
+(daily bars fill during that day's session, not at midnight).
+
 Model constants (the simulated world's, not the strategy's):
 ``PARTICIPATION_CAP`` — all of our lit executions in one bar and symbol
 together (whatever parent, child or lit venue they come from) take at most a
@@ -41,6 +52,7 @@ from core.commands import (
 )
 from core.events import Bar
 from core.execution.venues import Venue, default_venues
+from core.health import SessionSchedule
 from core.instruments import Instrument
 from sim.faults import FaultRates
 from sim.rng import stream
@@ -66,6 +78,7 @@ class SimOrder:
     venue: str
     min_quantity: int | None
     arrival_ns: int
+    passive: bool = False  # a limit that was not marketable when it reached the venue
     filled: int = 0
     open: bool = True
     fills: list[Fill] = field(default_factory=list)
@@ -96,10 +109,12 @@ class VenueSimulator:
         session_closes: set[int],
         venues: list[Venue] | None = None,
         dark_fill_rate: float | None = None,
+        sessions: SessionSchedule | None = None,
     ) -> None:
         self._instruments = instruments
         self._faults = faults
         self._closes = session_closes
+        self._sessions = sessions
         table = venues if venues is not None else default_venues()
         self._venues = {v.name: v for v in table}
         self._fill_rng = stream(seed, "venues", "fills")
@@ -193,10 +208,33 @@ class VenueSimulator:
             min_quantity=cmd.min_quantity,
             arrival_ns=now_ns,
         )
+        order.passive = self._is_passive(order)
         self._orders[cmd.client_order_id] = order
-        self._by_symbol.setdefault(cmd.symbol, []).append(order)
         self.book.append(order)
-        return self._reply(now_ns, venue, OrderUpdate(now_ns, cmd.client_order_id, OrdStatus.NEW))
+        out = self._reply(now_ns, venue, OrderUpdate(now_ns, cmd.client_order_id, OrdStatus.NEW))
+        last = self._last_bar.get(cmd.symbol)
+        if order.tif is TimeInForce.IOC and last is not None and self._in_session(now_ns):
+            out.extend(self._match_one(order, last, now_ns, instant=True))
+            if order.open:
+                order.open = False
+                out.extend(self._expire(order, now_ns, OrdStatus.CANCELED, "IOC remainder"))
+            return out
+        self._by_symbol.setdefault(cmd.symbol, []).append(order)
+        return out
+
+    def _in_session(self, time_ns: int) -> bool:
+        return self._sessions is None or self._sessions.session_at(time_ns) is not None
+
+    def _is_passive(self, order: SimOrder) -> bool:
+        """A lit limit that would not trade at the touch now: it rests (maker)."""
+        venue = self._venues.get(order.venue)
+        last = self._last_bar.get(order.symbol)
+        if order.limit_price is None or last is None or (venue is not None and venue.kind == "dark"):
+            return False
+        half = self._half_spread(order.symbol, last.close)
+        if order.side is Side.BUY:
+            return order.limit_price < last.close + half
+        return order.limit_price > last.close - half
 
     def _cancel(self, now_ns: int, cmd: CancelOrder) -> list[tuple[int, Report]]:
         order = self._orders.get(cmd.orig_client_order_id)
@@ -209,7 +247,11 @@ class VenueSimulator:
         out: list[tuple[int, Report]] = []
         faults = self._faults
         last = self._last_bar.get(order.symbol)
-        if last is not None and self._fault("cancel_race", faults.cancel_race):
+        if (
+            last is not None
+            and self._in_session(now_ns)
+            and self._fault("cancel_race", faults.cancel_race)
+        ):
             # The race fill obeys the order's own terms (limit, midpoint, MinQty).
             out.extend(self._match_one(order, last, now_ns, cap=max(1, order.leaves // 2)))
         if order.open:
@@ -239,6 +281,7 @@ class VenueSimulator:
             )
         order.quantity = cmd.quantity
         order.limit_price = cmd.limit_price
+        order.passive = self._is_passive(order)  # a new price reaches the venue now
         order.ids.append(cmd.client_order_id)
         self._orders[cmd.client_order_id] = order
         return self._reply(
@@ -268,12 +311,15 @@ class VenueSimulator:
             return []
         out: list[tuple[int, Report]] = []
         closing = bar_end_ns in self._closes
+        window = self._window(bar, bar_end_ns)
         still_open = []
         for order in resting:
             if not order.open:
                 continue
             if order.arrival_ns < bar_end_ns:
-                out.extend(self._match_one(order, bar, bar_end_ns))
+                out.extend(
+                    self._match_one(order, bar, bar_end_ns, at_ns=self._fill_time(order, window))
+                )
                 if order.open and order.tif is TimeInForce.IOC:
                     order.open = False
                     out.extend(self._expire(order, bar_end_ns, OrdStatus.CANCELED, "IOC remainder"))
@@ -285,6 +331,21 @@ class VenueSimulator:
         self._by_symbol[bar.symbol] = still_open
         return out
 
+    def _window(self, bar: Bar, bar_end_ns: int) -> tuple[int, int]:
+        """When the bar traded: its interval, cut to the session it overlaps."""
+        start, end = bar.time_ns, bar_end_ns
+        if self._sessions is not None:
+            session = self._sessions.overlapping(start, end)
+            if session is not None:
+                start, end = max(start, session[0]), min(end, session[1])
+        return start, end
+
+    def _fill_time(self, order: SimOrder, window: tuple[int, int]) -> int:
+        """An execution's time: once the order is there and the bar trading, plus latency."""
+        start, end = window
+        when = max(start, order.arrival_ns) + self.latency(order.venue)
+        return min(when, max(start, end - 1))
+
     def _expire(
         self, order: SimOrder, now_ns: int, status: OrdStatus, why: str
     ) -> list[tuple[int, Report]]:
@@ -293,13 +354,26 @@ class VenueSimulator:
         )
 
     def _match_one(
-        self, order: SimOrder, bar: Bar, now_ns: int, cap: int | None = None
+        self,
+        order: SimOrder,
+        bar: Bar,
+        now_ns: int,
+        cap: int | None = None,
+        *,
+        instant: bool = False,
+        at_ns: int | None = None,
     ) -> list[tuple[int, Report]]:
-        """Trade ``order`` against ``bar``; ``cap`` limits the quantity further."""
+        """Trade ``order`` against ``bar``; ``cap`` limits the quantity further.
+
+        ``instant``: the order is answered on arrival against the last printed
+        bar (an IOC), at that bar's close; ``at_ns`` is the execution's time
+        (reports still leave at ``now_ns``, when the venue learns of the bar).
+        """
         leaves = order.leaves if cap is None else min(order.leaves, cap)
         venue = self._venues.get(order.venue)
+        stamp = now_ns if at_ns is None else at_ns
         if venue is not None and venue.kind == "dark":
-            return self._match_dark(order, bar, now_ns, leaves)
+            return self._match_dark(order, bar, now_ns, leaves, instant, stamp)
         quantity = min(leaves, self._lots(order, self._lit_room(bar)))
         if quantity <= 0:
             return []
@@ -308,17 +382,17 @@ class VenueSimulator:
             if order.side is Side.BUY:
                 if bar.low > order.limit_price:
                     return []
-                price = min(price, order.limit_price)
+                price = order.limit_price if order.passive else min(price, order.limit_price)
             else:
                 if bar.high < order.limit_price:
                     return []
-                price = max(price, order.limit_price)
+                price = order.limit_price if order.passive else max(price, order.limit_price)
         if self._fault("partial", self._faults.partial):
             quantity = self._lots(order, max(1, int(quantity * self._fault_rng.uniform(0.1, 0.9))))
             if quantity <= 0:
                 return []
         self._take_lit(bar, quantity)
-        return self._fill(now_ns, order, quantity, price)
+        return self._fill(now_ns, order, quantity, price, stamp)
 
     def _lit_room(self, bar: Bar) -> int:
         """Shares our lit orders may still take from ``bar`` (the per-bar cap)."""
@@ -333,7 +407,7 @@ class VenueSimulator:
         self._lit_budget[bar.symbol] = (bar.time_ns, max(0, left - quantity))
 
     def _match_dark(
-        self, order: SimOrder, bar: Bar, now_ns: int, leaves: int
+        self, order: SimOrder, bar: Bar, now_ns: int, leaves: int, instant: bool, stamp: int
     ) -> list[tuple[int, Report]]:
         if self._fill_rng.random() >= self._dark_prob.get(order.venue, 0.0):
             return []
@@ -341,23 +415,27 @@ class VenueSimulator:
         quantity = self._lots(order, min(leaves, contra))
         if quantity <= 0 or (order.min_quantity and quantity < order.min_quantity):
             return []
-        midpoint = (bar.high + bar.low) // 2
+        midpoint = bar.close if instant else (bar.high + bar.low) // 2
         if order.limit_price is not None and (
             (order.side is Side.BUY and midpoint > order.limit_price)
             or (order.side is Side.SELL and midpoint < order.limit_price)
         ):
             return []
-        return self._fill(now_ns, order, quantity, midpoint)
+        return self._fill(now_ns, order, quantity, midpoint, stamp)
 
     def _lots(self, order: SimOrder, quantity: int) -> int:
         lot = self._instruments[order.symbol].lot
         return (quantity // lot) * lot
 
+    def _half_spread(self, symbol: str, price: int) -> int:
+        """Half the quoted spread: at least half a tick, about a basis point wide."""
+        return max(self._instruments[symbol].tick // 2, price // 20_000)
+
     def _lit_price(self, order: SimOrder, bar: Bar, quantity: int) -> int:
         """Bar average + half spread + square-root impact, inside the bar's range."""
         tick = self._instruments[order.symbol].tick
         reference = (bar.open + bar.high + bar.low + bar.close) // 4
-        half_spread = max(tick // 2, reference // 20_000)  # ≥ half a tick, ~1 bp wide
+        half_spread = self._half_spread(order.symbol, reference)
         volume = max(bar.volume, 1)
         impact = int(IMPACT_Y * (bar.high - bar.low) * math.sqrt(quantity / volume))
         # Round to the tick away from us first, then keep inside the bar: a bar
@@ -369,16 +447,19 @@ class VenueSimulator:
         return min(bar.high, max(bar.low, price))
 
     def _fill(
-        self, now_ns: int, order: SimOrder, quantity: int, price: int
+        self, now_ns: int, order: SimOrder, quantity: int, price: int, stamp: int | None = None
     ) -> list[tuple[int, Report]]:
         quantity = min(quantity, order.leaves)
         if quantity <= 0:
             return []
         venue = self._venues.get(order.venue)
-        fee = venue.take_fee * quantity if venue is not None and venue.kind == "lit" else 0
+        fee = 0
+        if venue is not None and venue.kind == "lit":
+            # the maker earns the rebate (a negative fee), the taker pays
+            fee = -venue.make_rebate * quantity if order.passive else venue.take_fee * quantity
         self._exec_seq += 1
         fill = Fill(
-            now_ns,
+            now_ns if stamp is None else stamp,
             order.client_order_id,
             f"{order.venue}-{self._exec_seq}",
             order.symbol,

@@ -275,4 +275,16 @@ class Adaptive(Algorithm):
         return state.released_target
 
     def offset_ticks(self) -> int:
-        return round(self.state.ratio)
+        """Ticks through the last price: ``max(0, round(r) − 1)``.
+
+        In ordinary volatility (r ≈ 1) the limit sits at the last price, which
+        is not marketable (a buy below the ask): it rests and earns the maker
+        rebate. From r ≥ 1.5 it crosses the spread by ``round(r) − 1`` ticks and
+        pays the take fee, trading faster when the price moves more.
+        """
+        return max(0, round(self.state.ratio) - 1)
+
+    @property  # type: ignore[override]
+    def passive(self) -> bool:
+        """Resting (maker) when the limit does not cross: what the router scores."""
+        return self.offset_ticks() <= 0

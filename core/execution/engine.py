@@ -113,7 +113,9 @@ class ParentOrder:
     progress: Progress
     state: str = "working"  # working | done | expired | canceled | halted
     children: list[ChildOrder] = field(default_factory=list)
-    start_price: int | None = None
+    start_price: int | None = None  # arrival: the first print after the first child went out
+    sent_ns: int | None = None  # when the first child was sent
+    sent_price: int | None = None  # the last close then (arrival if no bar follows)
     consecutive_rejects: int = 0
     rejects: int = 0
     vwap_value: float = 0.0
@@ -332,8 +334,13 @@ class ExecutionEngine:
         price: int,
         urgent: bool,
         passive: bool,
+        limit: bool = False,
     ) -> RouteDecision:
-        """Where a child goes and as what: broker's choice, a lit venue, or dark."""
+        """Where a child goes and as what: broker's choice, a lit venue, or dark.
+
+        ``passive``: a resting limit (maker; stays lit). ``limit``: a lit child
+        is a limit order even when it crosses (Adaptive's marketable limit).
+        """
         if not caps.supports_algos:
             return RouteDecision(
                 None, OrderType.MARKET, TimeInForce.DAY, None, False, "tier: market orders only"
@@ -350,7 +357,7 @@ class ExecutionEngine:
                     dark.reason,
                 )
         lit = self.router.choose(caps, price, self.sigma(instrument.symbol, price), passive)
-        order_type = OrderType.LIMIT if passive else OrderType.MARKET
+        order_type = OrderType.LIMIT if passive or limit else OrderType.MARKET
         return RouteDecision(
             lit.venue if lit else None,
             order_type,
@@ -482,6 +489,8 @@ class ExecutionEngine:
         if quantity < progress.unreleased:  # only the final release may be an odd lot
             quantity = quantity // lot * lot
         room = self._room(parent)
+        if room is not None and progress.working > room:
+            self._pull_back(now_ns, parent, outcome)
         if room is not None and quantity > 0 and progress.working + quantity > room:
             quantity = max(0, room - progress.working) // lot * lot
             if quantity <= 0 and progress.working == 0:
@@ -491,7 +500,15 @@ class ExecutionEngine:
             price = self._reference_price(parent)
             passive = algorithm.passive
             urgent = self._dark_excluded(parent)
-            route = self.route_order(caps, parent.instrument, quantity, price, urgent, passive)
+            route = self.route_order(
+                caps,
+                parent.instrument,
+                quantity,
+                price,
+                urgent,
+                passive,
+                limit=isinstance(algorithm, Adaptive),
+            )
             limit = None
             if route.order_type is OrderType.LIMIT:
                 limit = self._limit_price(parent, price)
@@ -515,13 +532,22 @@ class ExecutionEngine:
                 parent.children.append(child)
                 self.venues.record_sent(route.venue, quantity)
                 outcome.commands.append(command)
-            if parent.start_price is None:
-                parent.start_price = price
+            if parent.sent_ns is None:
+                parent.sent_ns, parent.sent_price = now_ns, price
             parent.refresh()
         wake = algorithm.next_wakeup(now_ns)
         if wake is not None and wake != parent.timer_ns:
             parent.timer_ns = wake
             outcome.commands.append(ScheduleTimer(wake, f"wake:{parent.parent_id}"))
+
+    def _pull_back(self, now_ns: int, parent: ParentOrder, outcome: Outcome) -> None:
+        """The cap has come closer than the working children allow (fills above
+        the reference, marks moving): cancel them; the next release sends only
+        what fits."""
+        for child in parent.children:
+            request = self.book.request_cancel(now_ns, child)
+            if request is not None:
+                outcome.commands.append(request)
 
     def _room(self, parent: ParentOrder) -> int | None:
         """Shares an entry may have working without breaching the gross cap."""
@@ -580,6 +606,11 @@ class ExecutionEngine:
         for parent in list(parents):
             if bar.time_ns >= parent.created_ns:
                 parent.algorithm.on_market_volume(bar.volume)
+            if parent.start_price is None and parent.sent_ns is not None:
+                if bar.time_ns >= parent.sent_ns:
+                    # Arrival: the mid when the first child reached a venue, i.e.
+                    # the first print after it went out (this bar's open).
+                    parent.start_price = bar.open
             if parent.start_price is not None and parent.tca is None:
                 parent.vwap_value += typical * bar.volume
                 parent.vwap_volume += bar.volume
@@ -667,13 +698,7 @@ class ExecutionEngine:
         parent.refresh()
         room = self._room(parent)
         if room is not None and parent.progress.working > room:
-            # The cap has come closer than the working children allow (fills
-            # above the reference, marks moving): pull them back; the next
-            # release sends only what fits.
-            for child in parent.children:
-                request = self.book.request_cancel(now_ns, child)
-                if request is not None:
-                    outcome.commands.append(request)
+            self._pull_back(now_ns, parent, outcome)
         if parent.progress.released > parent.quantity:
             # A fill that lost a race with a cancel arrived after the quantity
             # was re-released: stop everything still working on this parent.
@@ -724,8 +749,18 @@ class ExecutionEngine:
                 self._close(now_ns, parent, "halted", outcome, "consecutive rejects")
         # Rejected or cancelled quantity becomes releasable again, but only at
         # the next bar or timer: resending inside the same reply would hammer
-        # a venue that is refusing us.
+        # a venue that is refusing us. The one exception is a one-bar parent's
+        # dark sweep coming back: its IOC remainder goes lit at once, so the
+        # sweep and the lit remainder trade in the same bar (the dark pools
+        # are not tried again: ``_dark_excluded``).
         parent.refresh()
+        if (
+            result.after is OrdStatus.CANCELED
+            and order.time_in_force is TimeInForce.IOC
+            and parent.algorithm.algo is Algo.MARKET
+            and parent.state == "working"
+        ):
+            self._step(now_ns, parent, caps, outcome)
         self._maybe_finish(now_ns, parent, outcome)
         return outcome
 
@@ -750,7 +785,9 @@ class ExecutionEngine:
             Execution(f.quantity, f.price, f.fee) for c in parent.children for f in c.fills
         ]
         end = self._reference_price(parent)
-        start = parent.start_price if parent.start_price is not None else end
+        start = parent.start_price
+        if start is None:  # done before the next bar printed: the price it was sent at
+            start = parent.sent_price if parent.sent_price is not None else end
         vwap = parent.vwap_value / parent.vwap_volume if parent.vwap_volume else None
         return analyse(
             parent_id=parent.parent_id,

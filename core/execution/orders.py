@@ -102,6 +102,7 @@ class ChildOrder:
     first_fill_ns: int | None = None
     pending: PendingRequest | None = None
     ids: list[str] = field(default_factory=list)
+    replaced: list[tuple[str, int]] = field(default_factory=list)  # (earlier id, its quantity)
     history: list[tuple[OrdStatus, OrdStatus]] = field(default_factory=list)
     fills: list[Fill] = field(default_factory=list)
 
@@ -297,6 +298,7 @@ class OrderBook:
         if status is S.REPLACED:
             if pending is None or pending.quantity is None or before is not S.PENDING_REPLACE:
                 return UpdateResult("refused", order, before, before, "no replace pending")
+            order.replaced.append((order.client_order_id, order.quantity))
             order.quantity = max(pending.quantity, order.filled)
             order.limit_price = pending.limit_price
             order.client_order_id = pending.request_id

@@ -12,9 +12,12 @@ construction *and* by check. Basis points are floats (statistics).
     fees        = Σ feeᵢ
     total       = paper − real = s·X·(P_end − P_d) − [s·Σqᵢ(P_end − pᵢ) − fees]
 
-``P_decision`` is the price when the intent was formed (the arrival price),
-``P_start`` the last price when the first child was sent, ``P_end`` the last
-price when the parent finished; Q = Σqᵢ filled of X decided.
+``P_decision`` is the price when the intent was formed (the signal bar's
+close), ``P_start`` the arrival price — the mid when the first child reached
+a venue (the first print after it went out) — and ``P_end`` the last price
+when the parent finished; Q = Σqᵢ filled of X decided. Delay is therefore
+the move between the decision and the order's arrival (a gap, a wait for a
+slice), trading the cost of working the order from there.
 """
 
 from __future__ import annotations

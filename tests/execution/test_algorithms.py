@@ -195,7 +195,9 @@ def test_adaptive_trades_faster_and_crosses_further_when_volatile():
     wild.set_ratio(2.0)
     progress = Progress(1000)
     assert calm.allowance(0, progress) == 50 and wild.allowance(0, progress) == 200
-    assert calm.offset_ticks() == 0 and wild.offset_ticks() == 2
+    # issue 12 #2: calm rests at the last price (maker), volatile crosses by round(r) − 1
+    assert calm.offset_ticks() == 0 and wild.offset_ticks() == 1
+    assert calm.passive and not wild.passive
 
 
 @pytest.mark.parametrize("lot", [1, 100])

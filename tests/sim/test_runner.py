@@ -277,8 +277,8 @@ def test_overfilling_venue_is_caught_with_seed_and_reproduce(monkeypatch) -> Non
     original = VenueSimulator._fill
     planted = {"done": False}
 
-    def overfill(self, now_ns, order, quantity, price):
-        out = original(self, now_ns, order, quantity, price)
+    def overfill(self, now_ns, order, quantity, price, *when):
+        out = original(self, now_ns, order, quantity, price, *when)
         if planted["done"] or not out:
             return out
         planted["done"] = True
@@ -313,8 +313,8 @@ def test_swallowed_fill_report_is_caught(monkeypatch) -> None:
     original = VenueSimulator._fill
     swallowed: list[str] = []
 
-    def lose_one(self, now_ns, order, quantity, price):
-        out = original(self, now_ns, order, quantity, price)
+    def lose_one(self, now_ns, order, quantity, price, *when):
+        out = original(self, now_ns, order, quantity, price, *when)
         if not swallowed and out:
             swallowed.append(out[0][1].exec_id)
             return []

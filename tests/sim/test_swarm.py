@@ -100,8 +100,8 @@ def test_planted_bug_fails_the_swarm_with_a_reproduce_command(
 
     original = VenueSimulator._fill
 
-    def lose_first(self, now_ns, order, quantity, price):
-        out = original(self, now_ns, order, quantity, price)
+    def lose_first(self, now_ns, order, quantity, price, *when):
+        out = original(self, now_ns, order, quantity, price, *when)
         if out and not getattr(self, "_lost", False):
             self._lost = True
             return []
