@@ -430,8 +430,11 @@ class Engine:
         limit = max(0, equity) * portfolio.limits.max_gross_per_side_bps // BPS
         headroom = self._execution.headroom_bps(symbol, price)
         priced = max(price, mark) * (BPS + headroom) // BPS
+        # The same adverse move may hit the rest of the book before the fill:
+        # equity lower and exposure higher by the headroom.
+        available = limit * (BPS - headroom) // BPS - exposure * (BPS + headroom) // BPS
         scale = 10**parent.instrument.qty_decimals
-        return max(0, limit - exposure) * scale // max(1, priced)
+        return max(0, available) * scale // max(1, priced)
 
     def _check_fill_exposure(self, now: int, fill: Fill, commands: list[EngineCommand]) -> None:
         """A fill that adds to its side must leave the side within its gross cap.

@@ -9,8 +9,11 @@ what it printed:
   volume (a fill belongs to the latest bar that started before it);
 * every order id in ``fills.csv`` appears in ``orders.csv``;
 * every fill is inside an exchange session (XNYS by default);
-* gross exposure per side after every fill, marked at the fill price (other
-  symbols at their last bar close), is within 200% of equity;
+* gross exposure per side after every fill that adds to its side, marked at
+  the fill price (other symbols at the close of the bar the fill happened in,
+  what the book knows when the fill is booked), is within 200% of equity;
+  fills that reduce a side are reported apart (market moves alone can carry
+  a book at its cap past it, and reducing is then what should happen);
 * where a parent's first child left after its decision bar, ``delay_bps`` is
   non-zero unless the price did not move;
 * the median of ``impact_realised_bps / impact_model_bps`` over filled parents.
@@ -46,6 +49,7 @@ class Audit:
     outside_session: list[str] = field(default_factory=list)
     max_gross: float = 0.0  # worst side exposure / equity after a fill
     gross_breaches: list[tuple[str, float]] = field(default_factory=list)
+    gross_over_on_reducing: int = 0  # reducing fills while a side stood above the cap
     delayed_parents: int = 0
     delayed_zero_delay_bps: list[str] = field(default_factory=list)
     impact_ratio_median: float | None = None
@@ -63,6 +67,8 @@ class Audit:
             "outside_session_examples": self.outside_session[:5],
             "max_gross_per_side": round(self.max_gross, 6),
             "gross_breaches": len(self.gross_breaches),
+            "gross_breach_examples": self.gross_breaches[:5],
+            "gross_over_cap_on_reducing_fills": self.gross_over_on_reducing,
             "parents_first_child_after_decision_bar": self.delayed_parents,
             "of_which_delay_bps_zero": len(self.delayed_zero_delay_bps),
             "impact_ratio_median": self.impact_ratio_median,
@@ -163,7 +169,7 @@ def audit(out_dir: Path, sessions: list[tuple[int, int]] | None = None) -> Audit
             if other == sym:
                 mark = price
             else:
-                j = bisect.bisect_right(starts[other], t - period) - 1
+                j = bisect.bisect_right(starts[other], t) - 1
                 mark = closes[other][j] if j >= 0 else price
             value = q * mark
             equity += value
@@ -173,8 +179,14 @@ def audit(out_dir: Path, sessions: list[tuple[int, int]] | None = None) -> Audit
                 short -= value
         worst = float(max(long, short) / equity) if equity > 0 else float("inf")
         result.max_gross = max(result.max_gross, worst)
-        if max(long, short) > GROSS_LIMIT * equity:
-            result.gross_breaches.append((fill["exec_id"], worst))
+        side = long if qty > 0 else short
+        before = position[sym] - qty
+        adds = abs(position[sym]) > abs(before) and (position[sym] > 0) == (qty > 0)
+        if side > GROSS_LIMIT * equity:
+            if adds:
+                result.gross_breaches.append((fill["exec_id"], float(side / equity)))
+            else:
+                result.gross_over_on_reducing += 1
 
     # 5. delay where the first child left after the decision bar
     decided: dict[str, int] = {}
