@@ -296,7 +296,7 @@ class Engine:
             now,
             symbol,
             quantity,
-            Urgency.HIGH if reason is Reason.STOP else Urgency.NORMAL,
+            Urgency.HIGH if reason is Reason.STOP else self._urgency,
             commands,
         )
 

@@ -54,6 +54,14 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument("--balance", help="initial balance in dollars")
     parser.add_argument("--out", help="output directory (default: out/NAME-seedN)")
+    parser.add_argument(
+        "--urgency",
+        choices=("low", "medium", "high"),
+        default="medium",
+        help="execution urgency of entries and level exits (stops are always high):"
+        " low = impact only (VWAP/TWAP/POV/Iceberg), medium = risk-priced (default),"
+        " high = market orders",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -74,10 +82,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "swarm":
         return cli.swarm(args.seeds, args.first, args.workers, args.jsonl)
     if command == "replay":
-        return cli.replay(args.file, args.seed, args.balance, args.out)
+        return cli.replay(args.file, args.seed, args.balance, args.out, args.urgency)
     if args.command is None:
         return cli.run("default", 1, None, None, None, None)
-    return cli.run(args.name, args.seed, args.days, args.symbols, args.balance, args.out)
+    return cli.run(
+        args.name, args.seed, args.days, args.symbols, args.balance, args.out, args.urgency
+    )
 
 
 if __name__ == "__main__":

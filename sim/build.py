@@ -30,6 +30,7 @@ def scenario_spec(
     symbols: str | None = None,
     balance: str | None = None,
     faults: FaultRates | None = None,
+    urgency: str = "medium",
 ) -> RunSpec:
     from sim.market import generate_market  # pandas-heavy: only when a scenario runs
 
@@ -53,6 +54,9 @@ def scenario_spec(
         command += ["--symbols", symbols]
     if balance is not None:
         command += ["--balance", balance]
+    check_urgency(urgency)
+    if urgency != "medium":
+        command += ["--urgency", urgency]
     return RunSpec(
         scenario=name,
         seed=seed,
@@ -60,10 +64,21 @@ def scenario_spec(
         initial_cash=parse_balance(balance or base.balance),
         faults=faults if faults is not None else base.faults,
         reproduce=shlex.join(command),
+        urgency=urgency,
     )
 
 
-def replay_spec(path: Path, balance: str = "1000000", seed: int = 1) -> RunSpec:
+URGENCIES = ("low", "medium", "high")
+
+
+def check_urgency(urgency: str) -> None:
+    if urgency not in URGENCIES:
+        raise BadInput("--urgency", urgency, "must be one of low, medium, high")
+
+
+def replay_spec(
+    path: Path, balance: str = "1000000", seed: int = 1, urgency: str = "medium"
+) -> RunSpec:
     try:
         loaded = read_bars_file(path)
     except OSError as exc:
@@ -79,11 +94,16 @@ def replay_spec(path: Path, balance: str = "1000000", seed: int = 1) -> RunSpec:
     times = [bar.time_ns for bar in loaded.bars]
     sessions = exchange_sessions("XNYS", min(times), max(times))
     feed = feed_from_bars(loaded.bars, instruments, sessions)
+    check_urgency(urgency)
+    command = ["python", "-m", "sim", "replay", str(path), "--balance", balance]
+    if urgency != "medium":
+        command += ["--urgency", urgency]
     return RunSpec(
         scenario=f"replay:{path.name}",
         seed=seed,
         feed=feed,
         initial_cash=parse_balance(balance),
         faults=FaultRates(),
-        reproduce=shlex.join(["python", "-m", "sim", "replay", str(path), "--balance", balance]),
+        reproduce=shlex.join(command),
+        urgency=urgency,
     )

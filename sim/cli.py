@@ -112,15 +112,22 @@ def run(
     symbols: str | None,
     balance: str | None,
     out: str | None,
+    urgency: str = "medium",
 ) -> int:
     default = Path("out") / f"{name}-seed{seed}"
-    return _run_and_report(lambda: scenario_spec(name, seed, days, symbols, balance), out, default)
+    return _run_and_report(
+        lambda: scenario_spec(name, seed, days, symbols, balance, urgency=urgency), out, default
+    )
 
 
-def replay(file: str, seed: int, balance: str | None, out: str | None) -> int:
+def replay(
+    file: str, seed: int, balance: str | None, out: str | None, urgency: str = "medium"
+) -> int:
     path = Path(file)
     default = Path("out") / f"replay-{path.stem}"
-    return _run_and_report(lambda: replay_spec(path, balance or "1000000", seed), out, default)
+    return _run_and_report(
+        lambda: replay_spec(path, balance or "1000000", seed, urgency=urgency), out, default
+    )
 
 
 def _run_and_report(make_spec: Callable[[], RunSpec], out: str | None, default: Path) -> int:

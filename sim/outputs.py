@@ -103,8 +103,9 @@ def quantity(units: int, decimals: int = 0) -> str:
 
 
 def order_rows(result: RunResult) -> list[tuple[object, ...]]:
-    """Parents, then each child under every id it had (replaced ones with status
-    ``replaced`` and their quantity and cumulative fills when replaced)."""
+    """Parents, then each child under every id it had: a replaced id with status
+    ``replaced`` and its quantity then; ``filled_qty`` and ``avg_price`` are the
+    fills booked under that very id, so every row reconciles with fills.csv."""
     engine = result.engine
     rows: list[tuple[object, ...]] = []
     for parent in engine.parents():
@@ -129,40 +130,26 @@ def order_rows(result: RunResult) -> list[tuple[object, ...]]:
             )
         )
         for child in parent.children:
-            earlier: list[str] = []
-            for old_id, old_quantity in child.replaced:
-                earlier.append(old_id)
-                done = [f for f in child.fills if f.client_order_id in earlier]
+            ids = [*(old for old, _ in child.replaced), child.client_order_id]
+            sizes = [*(size for _, size in child.replaced), child.quantity]
+            for number, (order_id, size) in enumerate(zip(ids, sizes, strict=True)):
+                mine = [f for f in child.fills if f.client_order_id == order_id]
+                done = sum(f.quantity for f in mine)
+                current = number == len(ids) - 1
                 rows.append(
                     (
-                        old_id,
+                        order_id,
                         parent.parent_id,
                         child.symbol,
                         _side(child.side),
-                        quantity(old_quantity, decimals),
-                        quantity(sum(f.quantity for f in done), decimals),
-                        average_price(
-                            sum(f.quantity * f.price for f in done), sum(f.quantity for f in done)
-                        ),
+                        quantity(size, decimals),
+                        quantity(done, decimals),
+                        average_price(sum(f.quantity * f.price for f in mine), done),
                         algo,
                         child.venue or "",
-                        OrdStatus.REPLACED.value,
+                        child.status.value if current else OrdStatus.REPLACED.value,
                     )
                 )
-            rows.append(
-                (
-                    child.client_order_id,
-                    parent.parent_id,
-                    child.symbol,
-                    _side(child.side),
-                    quantity(child.quantity, decimals),
-                    quantity(child.filled, decimals),
-                    average_price(child.filled_notional, child.filled),
-                    algo,
-                    child.venue or "",
-                    child.status.value,
-                )
-            )
     return rows
 
 
@@ -182,6 +169,7 @@ def summary(result: RunResult) -> dict[str, object]:
         "run_hash": result.run_hash,
         "seed": result.spec.seed,
         "scenario": result.spec.scenario,
+        "urgency": result.spec.urgency,
         "bars": len(result.bars_seen),
         "orders": len(engine.orders()),
         "parents": len(engine.parents()),

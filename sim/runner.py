@@ -28,6 +28,7 @@ from core.commands import (
 )
 from core.engine import Engine
 from core.events import Bar
+from core.execution.cost_model import Urgency
 from core.health import Schedule, SessionSchedule
 from core.instruments import Instrument
 from core.signals import AgentSignal
@@ -39,6 +40,8 @@ from sim.rng import stream
 from sim.venues import LIT_LATENCY_NS, VenueSimulator
 
 DAY_NS = 86_400 * 10**9
+URGENCY = {"low": Urgency.LOW, "medium": Urgency.NORMAL, "high": Urgency.HIGH}
+"""The CLI's ``--urgency`` words; medium is the engine's NORMAL (risk-priced)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class RunSpec:
     initial_cash: int  # nano-units
     faults: FaultRates
     reproduce: str
+    urgency: str = "medium"  # low | medium | high: the engine's entry urgency
 
 
 @dataclass
@@ -158,6 +162,7 @@ class Simulation:
             stream(self.spec.seed, "engine"),
             agent_factory=agent_factory,
             schedule=_sessions(self.spec.feed.schedule),
+            urgency=URGENCY[self.spec.urgency],
         )
         return clock, engine
 

@@ -219,7 +219,7 @@ def _choose(
         )
     if urgency is Urgency.HIGH:
         return AlgoChoice(
-            Algo.MARKET, 1, 0.0, 0.0, immediate.expected_bps(notional), "urgency high: stop hit"
+            Algo.MARKET, 1, 0.0, 0.0, immediate.expected_bps(notional), "urgency high"
         )
     best = optimal_horizon(inputs)
     cost_bps = best.expected_bps(notional)

@@ -217,6 +217,23 @@ def test_faults_scenario_runs_clean(tmp_path: Path) -> None:
     assert summary["faults"], "the faults scenario should inject faults"
 
 
+def test_urgency_reaches_the_algorithm_choice(tmp_path: Path) -> None:
+    """Issue 12: ``--urgency`` exercises the algorithms from the CLI."""
+    picked = {}
+    for urgency in ("low", "high"):
+        out = tmp_path / urgency
+        done = sim(
+            "run", "universe30", "--seed", "3", "--days", "6", "--symbols", "8",
+            "--urgency", urgency, "--out", str(out),
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+        assert summary["urgency"] == urgency
+        picked[urgency] = {row["algo"] for row in rows(out / "tca.csv")}
+    assert picked["high"] == {"market"}
+    assert picked["low"] & {"vwap", "twap", "pov", "iceberg"}
+
+
 # ------------------------------------------------------------- bad input
 @pytest.mark.parametrize(
     ("args", "names"),
@@ -233,6 +250,8 @@ def test_faults_scenario_runs_clean(tmp_path: Path) -> None:
         (("swarm", "--seeds", "1", "--workers", "0"), ("--workers", "0")),
         (("swarm", "--seeds", "1", "--first", "-3"), ("--first", "-3")),
         (("replay", "/definitely/not/here.csv"), ("/definitely/not/here.csv",)),
+        (("run", "default", "--urgency", "urgent"), ("--urgency", "urgent")),
+        (("replay", "sim/data/sample_daily.csv", "--urgency", "x"), ("--urgency", "'x'")),
     ],
     ids=lambda v: " ".join(v) if isinstance(v, tuple) else v,
 )
