@@ -62,6 +62,12 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
         " low = impact only (VWAP/TWAP/POV/Iceberg), medium = risk-priced (default),"
         " high = market orders",
     )
+    parser.add_argument(
+        "--broker",
+        choices=("alpaca", "ibkr_pro_fixed", "ibkr_pro_tiered", "prime"),
+        help="commission schedule charged on every fill (default: the account tier's broker:"
+        " alpaca < $100k, ibkr_pro_tiered < $1M, else prime)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -82,11 +88,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "swarm":
         return cli.swarm(args.seeds, args.first, args.workers, args.jsonl)
     if command == "replay":
-        return cli.replay(args.file, args.seed, args.balance, args.out, args.urgency)
+        return cli.replay(args.file, args.seed, args.balance, args.out, args.urgency, args.broker)
     if args.command is None:
         return cli.run("default", 1, None, None, None, None)
     return cli.run(
-        args.name, args.seed, args.days, args.symbols, args.balance, args.out, args.urgency
+        args.name,
+        args.seed,
+        args.days,
+        args.symbols,
+        args.balance,
+        args.out,
+        args.urgency,
+        args.broker,
     )
 
 

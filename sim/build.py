@@ -31,6 +31,7 @@ def scenario_spec(
     balance: str | None = None,
     faults: FaultRates | None = None,
     urgency: str = "medium",
+    broker: str | None = None,
 ) -> RunSpec:
     from sim.market import generate_market  # pandas-heavy: only when a scenario runs
 
@@ -57,6 +58,8 @@ def scenario_spec(
     check_urgency(urgency)
     if urgency != "medium":
         command += ["--urgency", urgency]
+    if broker is not None:
+        command += ["--broker", broker]
     return RunSpec(
         scenario=name,
         seed=seed,
@@ -65,6 +68,7 @@ def scenario_spec(
         faults=faults if faults is not None else base.faults,
         reproduce=shlex.join(command),
         urgency=urgency,
+        broker=broker,
     )
 
 
@@ -77,7 +81,11 @@ def check_urgency(urgency: str) -> None:
 
 
 def replay_spec(
-    path: Path, balance: str = "1000000", seed: int = 1, urgency: str = "medium"
+    path: Path,
+    balance: str = "1000000",
+    seed: int = 1,
+    urgency: str = "medium",
+    broker: str | None = None,
 ) -> RunSpec:
     try:
         loaded = read_bars_file(path)
@@ -98,6 +106,8 @@ def replay_spec(
     command = ["python", "-m", "sim", "replay", str(path), "--balance", balance]
     if urgency != "medium":
         command += ["--urgency", urgency]
+    if broker is not None:
+        command += ["--broker", broker]
     return RunSpec(
         scenario=f"replay:{path.name}",
         seed=seed,
@@ -106,4 +116,5 @@ def replay_spec(
         faults=FaultRates(),
         reproduce=shlex.join(command),
         urgency=urgency,
+        broker=broker,
     )

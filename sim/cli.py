@@ -113,20 +113,32 @@ def run(
     balance: str | None,
     out: str | None,
     urgency: str = "medium",
+    broker: str | None = None,
 ) -> int:
     default = Path("out") / f"{name}-seed{seed}"
     return _run_and_report(
-        lambda: scenario_spec(name, seed, days, symbols, balance, urgency=urgency), out, default
+        lambda: scenario_spec(
+            name, seed, days, symbols, balance, urgency=urgency, broker=broker
+        ),
+        out,
+        default,
     )
 
 
 def replay(
-    file: str, seed: int, balance: str | None, out: str | None, urgency: str = "medium"
+    file: str,
+    seed: int,
+    balance: str | None,
+    out: str | None,
+    urgency: str = "medium",
+    broker: str | None = None,
 ) -> int:
     path = Path(file)
     default = Path("out") / f"replay-{path.stem}"
     return _run_and_report(
-        lambda: replay_spec(path, balance or "1000000", seed, urgency=urgency), out, default
+        lambda: replay_spec(path, balance or "1000000", seed, urgency=urgency, broker=broker),
+        out,
+        default,
     )
 
 

@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from core.commands import OrdStatus
+from core.execution.commissions import broker_for_equity
 from core.money import format_price, round_half_even_div
 from sim.bars_csv import SIGNAL_COLUMNS, signal_row, write_bars
 from sim.runner import RunResult
@@ -170,6 +171,7 @@ def summary(result: RunResult) -> dict[str, object]:
         "seed": result.spec.seed,
         "scenario": result.spec.scenario,
         "urgency": result.spec.urgency,
+        "broker": result.spec.broker or broker_for_equity(initial),
         "bars": len(result.bars_seen),
         "orders": len(engine.orders()),
         "parents": len(engine.parents()),

@@ -28,6 +28,7 @@ from core.commands import (
 )
 from core.engine import Engine
 from core.events import Bar
+from core.execution.commissions import broker_for_equity, fee_model
 from core.execution.cost_model import Urgency
 from core.health import Schedule, SessionSchedule
 from core.instruments import Instrument
@@ -65,6 +66,7 @@ class RunSpec:
     faults: FaultRates
     reproduce: str
     urgency: str = "medium"  # low | medium | high: the engine's entry urgency
+    broker: str | None = None  # commission schedule; None = the account tier's broker
 
 
 @dataclass
@@ -118,6 +120,7 @@ class Simulation:
         self.spec = spec
         feed = spec.feed
         self._instruments = {i.symbol: i for i in feed.instruments}
+        self.broker = spec.broker or broker_for_equity(spec.initial_cash)
         self._journal = Journal(journal_path, keep=spec.faults.crash > 0)
         self._queue = EventQueue()
         self._venues = VenueSimulator(
@@ -126,6 +129,7 @@ class Simulation:
             spec.faults,
             set(feed.session_closes),
             sessions=_sessions(feed.schedule),
+            fees=fee_model(self.broker),
         )
         self._feed_rng = stream(spec.seed, "faults", "feed")
         self._crash_rng = stream(spec.seed, "faults", "crash")

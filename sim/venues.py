@@ -7,7 +7,9 @@ by a participation of the bar's volume (the rest waits for later bars);
 limits fill only where the bar traded through them. Dark pools cross at the
 bar's midpoint when a contra shows up (a seeded draw per bar), never below
 the order's minimum quantity. Fees and rebates come from the same venue table
-the engine routes with (``core/execution/venues.json``).
+the engine routes with (``core/execution/venues.json``); given a broker's
+schedule (``core/execution/commissions.json``), every fill also pays that
+broker's commission and, on sells, the SEC and FINRA fees.
 
 Immediate-or-cancel means immediate: an IOC that reaches a venue inside a
 session is answered on arrival, against the price of that instant (the last
@@ -51,6 +53,7 @@ from core.commands import (
     TimeInForce,
 )
 from core.events import Bar
+from core.execution.commissions import FeeModel
 from core.execution.venues import Venue, default_venues
 from core.health import SessionSchedule
 from core.instruments import Instrument
@@ -110,11 +113,13 @@ class VenueSimulator:
         venues: list[Venue] | None = None,
         dark_fill_rate: float | None = None,
         sessions: SessionSchedule | None = None,
+        fees: FeeModel | None = None,
     ) -> None:
         self._instruments = instruments
         self._faults = faults
         self._closes = session_closes
         self._sessions = sessions
+        self._fees = fees
         table = venues if venues is not None else default_venues()
         self._venues = {v.name: v for v in table}
         self._fill_rng = stream(seed, "venues", "fills")
@@ -457,6 +462,13 @@ class VenueSimulator:
         if venue is not None and venue.kind == "lit":
             # the maker earns the rebate (a negative fee), the taker pays
             fee = -venue.make_rebate * quantity if order.passive else venue.take_fee * quantity
+        if self._fees is not None:
+            # the broker's commission (per order, charged as it fills), the venue
+            # fee if the broker passes it through, SEC/TAF on sells
+            instrument = self._instruments[order.symbol]
+            fee = self._fees.charge(
+                order.ids[0], order.side, quantity, int(price), fee, instrument.qty_decimals
+            )
         self._exec_seq += 1
         fill = Fill(
             now_ns if stamp is None else stamp,

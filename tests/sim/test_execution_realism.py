@@ -221,3 +221,20 @@ def test_a_small_institutional_run_passes_the_output_file_audit(tmp_path: Path) 
     assert report.unknown_fill_orders == []
     assert report.outside_session == []
     assert report.gross_breaches == []
+    # the broker's schedule is charged on every fill: prime, $0.002 a share,
+    # SEC and TAF on sells; dark fills have no venue fee, so that is all they pay
+    import csv
+    from decimal import ROUND_CEILING, Decimal
+
+    summary = (tmp_path / "summary.json").read_text(encoding="utf-8")
+    assert '"broker": "prime"' in summary
+    with (tmp_path / "fills.csv").open(encoding="utf-8") as stream:
+        dark = [r for r in csv.DictReader(stream) if VENUES[r["venue"]].kind == "dark"]
+    assert dark
+    for row in dark:
+        qty, value = Decimal(row["qty"]), Decimal(row["qty"]) * Decimal(row["price"])
+        expected = qty * Decimal("0.002")
+        if row["side"] == "SELL":
+            sec = (value * Decimal("0.0000278")).quantize(Decimal("1E-9"), ROUND_CEILING)
+            expected += sec + min(qty * Decimal("0.000166"), Decimal("8.30"))
+        assert Decimal(row["fee"]) == expected, row
