@@ -163,6 +163,9 @@ class CashFlow:
     flow_id: str
     amount: int
     reason: str = ""
+    charge: bool = False
+    """A charge or credit of the account itself (short borrow, margin interest):
+    P&L, not a transfer by the owner, so it is not counted in net flows."""
 
 
 # ------------------------------------------------ engine additions (issue 3)

@@ -127,6 +127,7 @@ class Engine:
         self._counters: dict[str, int] = {
             "bars": 0,
             "cash_flows": 0,
+            "charges": 0,
             "duplicate_cash_flows": 0,
             "refused_cash_flows": 0,
             "fills": 0,
@@ -538,6 +539,21 @@ class Engine:
             self._counters["duplicate_cash_flows"] += 1
             return [Record(now, "duplicate_cash_flow", {"flow_id": flow.flow_id})]
         self._flows.add(flow.flow_id)
+        if flow.charge:
+            self._portfolio.apply_charge(flow.amount)
+            self._counters["charges"] += 1
+            return [
+                Record(
+                    now,
+                    "financing",
+                    {
+                        "flow_id": flow.flow_id,
+                        "amount": flow.amount,
+                        "reason": flow.reason,
+                        "cash": self._portfolio.cash,
+                    },
+                )
+            ]
         before = self._caps().tier
         try:
             self._portfolio.apply_cash_flow(flow.amount)
@@ -781,6 +797,8 @@ def _check_flow(flow: CashFlow) -> None:
         raise BadInput("amount", flow.amount, "must be a non-zero integer of nano-units")
     if type(flow.reason) is not str:
         raise BadInput("reason", flow.reason, "must be a string")
+    if type(flow.charge) is not bool:
+        raise BadInput("charge", flow.charge, "must be true or false")
 
 
 def _check_operator(command: OperatorCommand) -> None:

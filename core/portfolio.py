@@ -139,6 +139,7 @@ class Portfolio:
     reservations: dict[str, Reservation] = field(default_factory=dict)
     fees_paid: int = 0
     net_flows: int = 0  # Σ deposits − withdrawals applied (not P&L)
+    financing: int = 0  # Σ charges (borrow, margin interest; < 0 = paid): P&L
 
     def __post_init__(self) -> None:
         if type(self.initial_cash) is not int:
@@ -244,6 +245,13 @@ class Portfolio:
             )
         self.cash += amount
         self.net_flows += amount
+
+    def apply_charge(self, amount: int) -> None:
+        """Book a financing charge (< 0) or credit (> 0): cash and P&L move."""
+        if type(amount) is not int or amount == 0:
+            raise BadInput("amount", amount, "must be a non-zero integer of nano-units")
+        self.cash += amount
+        self.financing += amount
 
     # --------------------------------------------------------------- fills
     def apply_fill(

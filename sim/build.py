@@ -12,6 +12,7 @@ from core.money import price_from_decimal
 from sim.bars_csv import BadRow, read_bars_file
 from sim.calendar import exchange_sessions
 from sim.faults import FaultRates
+from sim.financing import FinancingRates
 from sim.runner import MarketFeed, RunSpec, feed_from_bars
 from sim.scenarios import Scenario, pick_symbols, scenario
 
@@ -69,6 +70,7 @@ def scenario_spec(
         reproduce=shlex.join(command),
         urgency=urgency,
         broker=broker,
+        financing=FinancingRates(hard_to_borrow=base.hard_to_borrow),
     )
 
 

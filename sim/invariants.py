@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.commands import Fill
+from core.commands import CashFlow, Fill
 from core.engine import Engine
 from core.portfolio import BPS, notional
 from core.execution.orders import is_legal
@@ -59,6 +59,18 @@ class InvariantChecker:
         signed = fill.quantity * fill.side.sign
         self._positions[fill.symbol] = self._positions.get(fill.symbol, 0) + signed
         self._cash -= signed * fill.price + fill.fee
+
+    def on_delivered_flow(self, flow: CashFlow) -> None:
+        """A charge or transfer the broker booked (each id once)."""
+        key = f"flow:{flow.flow_id}"
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        self._cash += flow.amount
+
+    def ledger(self) -> tuple[dict[str, int], int]:
+        """The world's positions and cash (what the broker charges interest on)."""
+        return dict(self._positions), self._cash
 
     def check_fill_exposure(self, engine: Engine, fill: Fill, breaches_before: int, at_ns: int) -> None:
         """After a fill that adds to its side: that side within the cap at the fill price.
@@ -105,7 +117,10 @@ class InvariantChecker:
             if mine != theirs:
                 self.fail(f"{symbol}: engine position {theirs} != Σ delivered fills {mine}", at_ns)
         if engine.cash != self._cash:
-            self.fail(f"cash {engine.cash} != initial − Σ fills − fees = {self._cash}", at_ns)
+            self.fail(
+                f"cash {engine.cash} != initial − Σ fills − fees + Σ charges = {self._cash}",
+                at_ns,
+            )
         orders = (
             engine.orders()
             if touched is None

@@ -190,6 +190,10 @@ def summary(result: RunResult) -> dict[str, object]:
         "alerts": dict(sorted(result.alerts.items())),
         "journal_lines": result.journal_lines,
         "positions": dict(sorted(engine.positions().items())),
+        "financing": {
+            "short_borrow": money(result.financing.get("short borrow", 0)),
+            "debit_interest": money(result.financing.get("margin debit interest", 0)),
+        },
     }
 
 

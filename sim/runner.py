@@ -18,6 +18,7 @@ from core.clock import ManualClock
 from core.commands import (
     Alert,
     CancelOrder,
+    CashFlow,
     Fill,
     OrderUpdate,
     Record,
@@ -34,6 +35,7 @@ from core.health import Schedule, SessionSchedule
 from core.instruments import Instrument
 from core.signals import AgentSignal
 from sim.faults import FaultRates
+from sim.financing import FinancingRates, accrual_days, accrue
 from sim.invariants import InvariantChecker, InvariantViolation
 from sim.journal import Journal
 from sim.loop import EventQueue, Rank
@@ -67,6 +69,7 @@ class RunSpec:
     reproduce: str
     urgency: str = "medium"  # low | medium | high: the engine's entry urgency
     broker: str | None = None  # commission schedule; None = the account tier's broker
+    financing: FinancingRates = FinancingRates()
 
 
 @dataclass
@@ -86,6 +89,7 @@ class RunResult:
     faults_seen: dict[str, int]
     violation: InvariantViolation | None = None
     venue_book: dict[str, list[Fill]] = field(default_factory=dict)
+    financing: dict[str, int] = field(default_factory=dict)  # reason -> Σ charged (nano)
 
 
 class _SignalTap:
@@ -113,6 +117,14 @@ class _SignalTap:
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._agent, name)
+
+
+@dataclass(frozen=True)
+class _Accrual:
+    """The broker's daily financing run at a session close."""
+
+    close_ns: int
+    days: int
 
 
 class Simulation:
@@ -147,6 +159,7 @@ class Simulation:
         self._stale_until: dict[str, int] = {}
         self._last_bar_time: dict[str, int] = {}
         self._last_market_minute = -1
+        self.financing: dict[str, int] = {}
         self._clock, self.engine = self._new_engine()
 
     # ------------------------------------------------------------ engine
@@ -201,6 +214,11 @@ class Simulation:
         feed = self.spec.feed
         for bar in feed.bars:
             self._queue.push(bar.time_ns + feed.period_ns, Rank.MARKET, bar)
+        if feed.bars:
+            last = feed.bars[-1].time_ns + feed.period_ns
+            closes = [c for c in feed.session_closes if c <= last]
+            for close, days in sorted(accrual_days(closes).items()):
+                self._queue.push(close, Rank.TIMER, _Accrual(close, days))
         violation = None
         processed_bars = 0
         try:
@@ -241,6 +259,7 @@ class Simulation:
             faults_seen={**self.faults_seen, **self._venues.faults_seen},
             violation=violation,
             venue_book=self._venues.executed(),
+            financing=dict(sorted(self.financing.items())),
         )
 
     def _count(self, fault: str) -> None:
@@ -276,7 +295,21 @@ class Simulation:
         for when, report in self._venues.receive(at_ns, command):
             self._queue.push(when, Rank.REPORT, report)
 
+    def _accrue(self, at_ns: int, accrual: _Accrual) -> None:
+        """Charge borrow and debit interest on the world's ledger, as cash flows."""
+        positions, cash = self._checker.ledger()
+        closes = self._venues.last_closes()
+        decimals = {s: i.qty_decimals for s, i in self._instruments.items()}
+        for flow in accrue(
+            accrual.close_ns, accrual.days, positions, closes, decimals, cash, self.spec.financing
+        ):
+            self.financing[flow.reason] = self.financing.get(flow.reason, 0) - flow.amount
+            self._deliver(at_ns, flow)
+
     def _deliver(self, at_ns: int, event: object) -> None:
+        if type(event) is _Accrual:
+            self._accrue(at_ns, event)
+            return
         faults = self.spec.faults
         if type(event) is Bar and faults.crash and self._crash_rng.random() < faults.crash:
             self._recover(at_ns)
@@ -293,6 +326,8 @@ class Simulation:
             touched.append(event.client_order_id)
         elif type(event) is OrderUpdate:
             touched.append(event.client_order_id)
+        elif type(event) is CashFlow:
+            self._checker.on_delivered_flow(event)
         elif type(event) is Bar:
             self.bars_seen.append(event)
             self._last_bar_time[event.symbol] = event.time_ns

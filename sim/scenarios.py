@@ -27,6 +27,7 @@ class Scenario:
     balance: str  # dollars, a decimal string
     faults: FaultRates = NO_FAULTS
     start: str = "2024-01-02"
+    hard_to_borrow: tuple[tuple[str, int], ...] = ()  # (symbol, annual borrow rate in bps)
 
     def regime_map(self, symbols: tuple[str, ...]) -> dict[str, str]:
         return {s: self.regimes[i % len(self.regimes)] for i, s in enumerate(symbols)}

@@ -487,6 +487,10 @@ class VenueSimulator:
             order.open = False
         return self._reply(now_ns, order.venue, fill)
 
+    def last_closes(self) -> dict[str, int]:
+        """The last printed close of every symbol (the world's marks)."""
+        return {symbol: bar.close for symbol, bar in self._last_bar.items()}
+
     def executed(self) -> dict[str, list[Fill]]:
         """Every fill each venue printed, by exec id order: the venues' truth."""
         return {o.client_order_id: list(o.fills) for o in self.book}

@@ -182,6 +182,8 @@ def test_cash_reconciles_from_the_fills_file(default_run) -> None:
     for row in rows(out / "fills.csv"):
         signed = Decimal(row["qty"]) * (1 if row["side"] == "BUY" else -1)
         cash -= signed * Decimal(row["price"]) + Decimal(row["fee"])
+    financing = summary["financing"]  # borrow and debit interest the broker charged
+    cash -= Decimal(financing["short_borrow"]) + Decimal(financing["debit_interest"])
     last_close: dict[str, Decimal] = {}
     for row in rows(out / "bars.csv"):
         last_close[row["symbol"]] = Decimal(row["close"])
