@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import bisect
 import csv
+import itertools
 import json
 import statistics
 import sys
@@ -110,8 +111,8 @@ def audit(out_dir: Path, sessions: list[tuple[int, int]] | None = None) -> Audit
         starts.setdefault(sym, []).append(parse_time(bar["time"]))
         volumes.setdefault(sym, []).append(int(bar["volume"]))
         closes.setdefault(sym, []).append(Decimal(bar["close"]))
-    period = min(
-        (b - a for s in starts.values() for a, b in zip(s, s[1:], strict=False) if b > a),
+    min(
+        (b - a for s in starts.values() for a, b in itertools.pairwise(s) if b > a),
         default=60 * 10**9,
     )
 

@@ -117,9 +117,7 @@ def run(
 ) -> int:
     default = Path("out") / f"{name}-seed{seed}"
     return _run_and_report(
-        lambda: scenario_spec(
-            name, seed, days, symbols, balance, urgency=urgency, broker=broker
-        ),
+        lambda: scenario_spec(name, seed, days, symbols, balance, urgency=urgency, broker=broker),
         out,
         default,
     )

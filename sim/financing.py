@@ -70,7 +70,9 @@ def accrue(
     if cash < 0:
         interest = -cash * rates.debit_bps * days // (10_000 * DAY_COUNT)
         if interest > 0:
-            flows.append(CashFlow(close_ns, f"debit-{day}", -interest, "margin debit interest", True))
+            flows.append(
+                CashFlow(close_ns, f"debit-{day}", -interest, "margin debit interest", True)
+            )
     return flows
 
 

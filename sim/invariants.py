@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 from core.commands import CashFlow, Fill
 from core.engine import Engine
-from core.portfolio import BPS, notional
 from core.execution.orders import is_legal
+from core.portfolio import BPS, notional
 from core.signals import AgentSignal
 
 
@@ -72,7 +72,9 @@ class InvariantChecker:
         """The world's positions and cash (what the broker charges interest on)."""
         return dict(self._positions), self._cash
 
-    def check_fill_exposure(self, engine: Engine, fill: Fill, breaches_before: int, at_ns: int) -> None:
+    def check_fill_exposure(
+        self, engine: Engine, fill: Fill, breaches_before: int, at_ns: int
+    ) -> None:
         """After a fill that adds to its side: that side within the cap at the fill price.
 
         From the world's ledger (positions, cash) and the engine's marks (the

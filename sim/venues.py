@@ -234,7 +234,11 @@ class VenueSimulator:
         """A lit limit that would not trade at the touch now: it rests (maker)."""
         venue = self._venues.get(order.venue)
         last = self._last_bar.get(order.symbol)
-        if order.limit_price is None or last is None or (venue is not None and venue.kind == "dark"):
+        if (
+            order.limit_price is None
+            or last is None
+            or (venue is not None and venue.kind == "dark")
+        ):
             return False
         half = self._half_spread(order.symbol, last.close)
         if order.side is Side.BUY:

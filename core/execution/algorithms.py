@@ -240,11 +240,11 @@ class Adaptive(Algorithm):
 
     At each interval the target grows by ``base slice × r`` where r is the
     current ATR over the symbol's historical mean ATR: more volatile → trade
-    faster (less exposure to the move) and cross further (``r`` ticks).
+    faster (less exposure to the move) and cross further (``round(r) − 1``
+    ticks, so in ordinary volatility it rests at the last price).
     """
 
     algo = Algo.ADAPTIVE
-    passive = True
 
     def __init__(self, quantity: int, lot: int, start_ns: int, period_ns: int, bars: int) -> None:
         base = split_with_odd_lot(quantity, [1] * bars, lot)

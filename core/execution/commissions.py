@@ -81,7 +81,13 @@ class FeeModel:
     _orders: dict[str, OrderFees] = field(default_factory=dict)
 
     def charge(
-        self, order_id: str, side: Side, quantity: int, price: int, venue_fee: int, decimals: int = 0
+        self,
+        order_id: str,
+        side: Side,
+        quantity: int,
+        price: int,
+        venue_fee: int,
+        decimals: int = 0,
     ) -> int:
         """Fee of one fill (nano-units; negative = a net rebate)."""
         value = notional(quantity, price, decimals)

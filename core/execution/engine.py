@@ -171,11 +171,11 @@ class ExecutionEngine:
         "book",
         "dark_router",
         "exposure_room",
-        "schedule",
         "markets",
         "parents",
         "rng",
         "router",
+        "schedule",
         "venues",
     )
 
@@ -560,7 +560,7 @@ class ExecutionEngine:
 
         A stop (HIGH urgency) never waits on an uncertain dark fill. A one-bar
         (MARKET) parent at normal urgency sweeps the dark pools once, as a
-        midpoint IOC, and whatever missed goes lit at the next release: the
+        midpoint IOC, and whatever missed goes lit at once (``on_update``): the
         dark score already charges one bar of adverse move for a miss, so a
         second dark attempt would pay that again for the same quantity. Sliced
         algorithms let every child compete, since a miss is folded into the
@@ -606,11 +606,11 @@ class ExecutionEngine:
         for parent in list(parents):
             if bar.time_ns >= parent.created_ns:
                 parent.algorithm.on_market_volume(bar.volume)
-            if parent.start_price is None and parent.sent_ns is not None:
-                if bar.time_ns >= parent.sent_ns:
-                    # Arrival: the mid when the first child reached a venue, i.e.
-                    # the first print after it went out (this bar's open).
-                    parent.start_price = bar.open
+            sent = parent.sent_ns
+            if parent.start_price is None and sent is not None and bar.time_ns >= sent:
+                # Arrival: the mid when the first child reached a venue, i.e.
+                # the first print after it went out (this bar's open).
+                parent.start_price = bar.open
             if parent.start_price is not None and parent.tca is None:
                 parent.vwap_value += typical * bar.volume
                 parent.vwap_volume += bar.volume

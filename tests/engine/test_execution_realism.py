@@ -23,7 +23,7 @@ def test_fills_above_the_decision_close_keep_gross_within_the_cap() -> None:
     h = Harness(script=signal_at({20: TIGHT_LONG}))
     h.bars(20)
     _, commands = h.bar()
-    risk = [c for c in commands if getattr(c, "kind", "") == "risk"][0].payload
+    risk = next(c for c in commands if getattr(c, "kind", "") == "risk").payload
     assert risk["reason"].startswith("reduced: gross long")
     fill_price = 101 * D  # one ATR above the close: impact plus a bar of drift
     for order in submits(commands):

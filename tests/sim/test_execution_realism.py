@@ -66,9 +66,7 @@ def send(
     limit: int | None = None,
     tif: TimeInForce = TimeInForce.DAY,
 ) -> list[tuple[int, object]]:
-    command = SubmitOrder(
-        at, oid, "P-1", SYMBOL, side, qty, order_type, limit, tif, venue, None
-    )
+    command = SubmitOrder(at, oid, "P-1", SYMBOL, side, qty, order_type, limit, tif, venue, None)
     return sim.receive(at, command)
 
 
@@ -100,7 +98,7 @@ def test_adaptive_in_calm_markets_rests_at_the_last_price() -> None:
     for i in range(300):
         h.bar(half_range=D // 2 if i < 290 else 2 * D)  # volatility breaks out (z > 2)
     bar, commands = h.bar(half_range=2 * D)
-    parent = [c for c in commands if getattr(c, "kind", "") == "parent"][0].payload
+    parent = next(c for c in commands if getattr(c, "kind", "") == "parent").payload
     assert parent["algo"] == "adaptive"
     (child,) = submits(commands)
     adaptive = h.engine.parents()[0].algorithm
@@ -117,7 +115,14 @@ def test_a_dark_ioc_is_answered_on_arrival_at_the_last_price() -> None:
     sim.match(tape(t0, 100, 101, 99, 100), t0 + MIN)
     arrive = t0 + MIN + DARK_LATENCY_NS
     out = send(
-        sim, arrive, "D-1", Side.BUY, 500, "SIGMA-X", OrderType.PEGGED_MIDPOINT, None,
+        sim,
+        arrive,
+        "D-1",
+        Side.BUY,
+        500,
+        "SIGMA-X",
+        OrderType.PEGGED_MIDPOINT,
+        None,
         TimeInForce.IOC,
     )
     done = [r for _, r in out if isinstance(r, OrderUpdate) and r.status is OrdStatus.CANCELED]
@@ -135,15 +140,16 @@ def test_a_market_parent_sweeps_dark_and_goes_lit_within_one_bar() -> None:
     h = Harness(script=signal_at({20: long}), cash=5_000_000 * D, urgency=Urgency.NORMAL)
     h.bars(20, volume=5_000_000)
     _, commands = h.bar(volume=5_000_000)
-    parent = [c for c in commands if getattr(c, "kind", "") == "parent"][0].payload
+    parent = next(c for c in commands if getattr(c, "kind", "") == "parent").payload
     assert parent["algo"] == "market"
     (dark,) = submits(commands)
     assert dark.time_in_force is TimeInForce.IOC
     h.update(dark.client_order_id, OrdStatus.NEW)
     out = h.update(dark.client_order_id, OrdStatus.CANCELED, "IOC remainder")
     (lit,) = submits(out)  # same instant, no bar in between
-    assert lit.quantity == dark.quantity and lit.venue not in {v for v in VENUES if
-                                                               VENUES[v].kind == "dark"}
+    assert lit.quantity == dark.quantity and lit.venue not in {
+        v for v in VENUES if VENUES[v].kind == "dark"
+    }
 
 
 # ----------------------------------------------------------- #10 fill times
@@ -200,7 +206,7 @@ def test_delay_is_the_move_from_decision_to_the_first_print_after_the_child() ->
     h.clock.advance_to(gap.time_ns + MIN)
     h.engine.handle(gap)  # the market opens a dollar higher
     out = h.fill(order, price=101 * D)
-    tca = [c for c in out if getattr(c, "kind", "") == "tca"][0].payload
+    tca = next(c for c in out if getattr(c, "kind", "") == "tca").payload
     assert tca["start_price"] == 101 * D and tca["decision_price"] == 100 * D
     assert tca["delay_bps"] > 99.0  # 1% of the decision notional
 

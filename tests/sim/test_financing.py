@@ -30,7 +30,9 @@ def test_borrow_on_short_value_and_interest_on_negative_cash_act_360() -> None:
     )
     borrow, debit = flows
     # $100,000 × 0.25% × 3/360 + $2,000 × 15% × 3/360
-    assert borrow.amount == -(100_000 * D * 25 * 3 // 3_600_000 + 2_000 * D * 1_500 * 3 // 3_600_000)
+    assert borrow.amount == -(
+        100_000 * D * 25 * 3 // 3_600_000 + 2_000 * D * 1_500 * 3 // 3_600_000
+    )
     assert debit.amount == -(360_000 * D * 683 * 3 // 3_600_000)  # $204.90
     assert all(isinstance(f, CashFlow) and f.charge for f in flows)
     # flat and in credit: nothing to charge
