@@ -158,10 +158,10 @@ def audit(out_dir: Path, sessions: list[tuple[int, int]] | None = None) -> Audit
     position: dict[str, Decimal] = {}
     for fill in fills:
         sym, t = fill["symbol"], parse_time(fill["time"])
-        qty = Decimal(fill["qty"]) * (1 if fill["side"] == "BUY" else -1)
+        signed = Decimal(fill["qty"]) * (1 if fill["side"] == "BUY" else -1)
         price = Decimal(fill["price"])
-        cash -= qty * price + Decimal(fill["fee"])
-        position[sym] = position.get(sym, Decimal(0)) + qty
+        cash -= signed * price + Decimal(fill["fee"])
+        position[sym] = position.get(sym, Decimal(0)) + signed
         long = short = Decimal(0)
         equity = cash
         for other, q in position.items():
@@ -180,9 +180,9 @@ def audit(out_dir: Path, sessions: list[tuple[int, int]] | None = None) -> Audit
                 short -= value
         worst = float(max(long, short) / equity) if equity > 0 else float("inf")
         result.max_gross = max(result.max_gross, worst)
-        side = long if qty > 0 else short
-        before = position[sym] - qty
-        adds = abs(position[sym]) > abs(before) and (position[sym] > 0) == (qty > 0)
+        side = long if signed > 0 else short
+        before = position[sym] - signed
+        adds = abs(position[sym]) > abs(before) and (position[sym] > 0) == (signed > 0)
         if side > GROSS_LIMIT * equity:
             if adds:
                 result.gross_breaches.append((fill["exec_id"], float(side / equity)))

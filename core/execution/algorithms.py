@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
@@ -128,7 +129,12 @@ class Algorithm:
     """Base: a fixed cumulative schedule. Subclasses override ``allowance``."""
 
     algo: Algo = Algo.MARKET
-    passive: bool = False  # children are limit orders at the reference price
+    resting: ClassVar[bool] = False  # children are limit orders at the reference price
+
+    @property
+    def passive(self) -> bool:
+        """Whether the next child rests (a non-marketable limit): maker, stays lit."""
+        return self.resting
 
     def __init__(self, schedule: list[tuple[int, int]]) -> None:
         self.schedule = schedule
@@ -213,7 +219,7 @@ class Iceberg(Algorithm):
     """Show ``display`` at most; each fill lets the same quantity back on show."""
 
     algo = Algo.ICEBERG
-    passive = True
+    resting = True
 
     def __init__(self, quantity: int, display: int, start_ns: int) -> None:
         super().__init__([(start_ns, quantity)])
@@ -284,7 +290,7 @@ class Adaptive(Algorithm):
         """
         return max(0, round(self.state.ratio) - 1)
 
-    @property  # type: ignore[override]
+    @property
     def passive(self) -> bool:
         """Resting (maker) when the limit does not cross: what the router scores."""
         return self.offset_ticks() <= 0
