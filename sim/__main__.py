@@ -38,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     signals.add_argument("--tick", help="tick for every symbol, e.g. 0.01 (default: US rule)")
     signals.add_argument("--skip-bad", action="store_true", help="skip and count bad rows")
 
+    data = commands.add_parser("data", help="the local bar catalog: list, import")
+    from sim.data_cli import add_arguments as add_data_arguments
+
+    add_data_arguments(data)
+
     swarm = commands.add_parser("swarm", help="random scenarios and faults, one per seed")
     swarm.add_argument("--seeds", type=int, required=True, help="how many seeds")
     swarm.add_argument("--first", type=int, default=0, help="first seed (default 0)")
@@ -77,6 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from sim import signals_cli
 
         return signals_cli.main(args.bars, args.out, args.tick, args.skip_bad)
+    if command == "data":
+        from sim import data_cli
+
+        return data_cli.main(args)
     if command == "demo":
         from sim.demo_cli import run_demo
 
