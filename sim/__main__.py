@@ -28,12 +28,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--days", type=int, help="trading days (default: the scenario's)")
     run.add_argument("--symbols", help="a count from the scenario's universe, or SYM,SYM,...")
 
-    replay = commands.add_parser("replay", help="run the full system over a bars CSV")
-    replay.add_argument("file", help="bars CSV (the signal CLI's input format)")
+    from sim.data.source import add_source_arguments
+
+    replay = commands.add_parser(
+        "replay", help="run the full system over real bars (files or --catalog)"
+    )
+    add_source_arguments(replay, "bar files")
     _run_options(replay)
 
-    signals = commands.add_parser("signals", help="run the agents alone over a bars CSV")
-    signals.add_argument("bars", help="bars CSV: time,symbol,open,high,low,close,volume")
+    signals = commands.add_parser("signals", help="run the agents alone over bars")
+    add_source_arguments(signals, "bar files (time,symbol,open,high,low,close,volume or others)")
     signals.add_argument("--out", help="signals CSV to write (default: standard output)")
     signals.add_argument("--tick", help="tick for every symbol, e.g. 0.01 (default: US rule)")
     signals.add_argument("--skip-bad", action="store_true", help="skip and count bad rows")
@@ -81,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "signals":
         from sim import signals_cli
 
-        return signals_cli.main(args.bars, args.out, args.tick, args.skip_bad)
+        return signals_cli.main(args, args.out, args.tick, args.skip_bad)
     if command == "data":
         from sim import data_cli
 
@@ -97,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "swarm":
         return cli.swarm(args.seeds, args.first, args.workers, args.jsonl)
     if command == "replay":
-        return cli.replay(args.file, args.seed, args.balance, args.out, args.urgency, args.broker)
+        return cli.replay(args, args.seed, args.balance, args.out, args.urgency, args.broker)
     if args.command is None:
         return cli.run("default", 1, None, None, None, None)
     return cli.run(

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import shlex
-from pathlib import Path
 
 from core.errors import BadInput
 from core.health import SessionSchedule
 from core.instruments import Instrument, us_equity_tick
 from core.money import price_from_decimal
-from sim.bars_csv import BadRow, read_bars_file
 from sim.calendar import exchange_sessions
+from sim.data.source import LoadedBars
 from sim.faults import FaultRates
 from sim.financing import FinancingRates
 from sim.runner import MarketFeed, RunSpec, feed_from_bars
 from sim.scenarios import Scenario, pick_symbols, scenario
+
+SYNTHETIC_NOTE = (
+    "SYNTHETIC MARKET: seeded bars built with the very patterns this strategy trades "
+    "(ranges, capitulations, trends); the return tests the machinery, it is not evidence of an edge"
+)
 
 
 def parse_balance(text: str, field: str = "--balance") -> int:
@@ -71,6 +75,7 @@ def scenario_spec(
         urgency=urgency,
         broker=broker,
         financing=FinancingRates(hard_to_borrow=base.hard_to_borrow),
+        provenance=f"{SYNTHETIC_NOTE} (scenario {name}, seed {seed})",
     )
 
 
@@ -83,20 +88,16 @@ def check_urgency(urgency: str) -> None:
 
 
 def replay_spec(
-    path: Path,
+    loaded: LoadedBars,
+    command: list[str],
     balance: str = "1000000",
     seed: int = 1,
     urgency: str = "medium",
     broker: str | None = None,
 ) -> RunSpec:
-    try:
-        loaded = read_bars_file(path)
-    except OSError as exc:
-        raise BadInput("FILE", str(path), f"cannot be read: {exc.strerror}") from None
-    except BadRow as exc:
-        raise BadInput(f"{path}: line {exc.line}: {exc.field}", exc.value, exc.reason) from None
+    """A run over real bars (files or the catalog) on the XNYS calendar."""
     if not loaded.bars:
-        raise BadInput("FILE", str(path), "holds no bars")
+        raise BadInput("FILE", loaded.label or "input", "holds no bars")
     first_close: dict[str, int] = {}
     for bar in loaded.bars:
         first_close.setdefault(bar.symbol, bar.close)
@@ -105,18 +106,19 @@ def replay_spec(
     sessions = exchange_sessions("XNYS", min(times), max(times))
     feed = feed_from_bars(loaded.bars, instruments, sessions)
     check_urgency(urgency)
-    command = ["python", "-m", "sim", "replay", str(path), "--balance", balance]
+    options = ["--balance", balance]
     if urgency != "medium":
-        command += ["--urgency", urgency]
+        options += ["--urgency", urgency]
     if broker is not None:
-        command += ["--broker", broker]
+        options += ["--broker", broker]
     return RunSpec(
-        scenario=f"replay:{path.name}",
+        scenario=f"replay:{loaded.label}",
         seed=seed,
         feed=feed,
         initial_cash=parse_balance(balance),
         faults=FaultRates(),
-        reproduce=shlex.join(command),
+        reproduce=shlex.join(["python", "-m", "sim", "replay", *command, *options]),
         urgency=urgency,
         broker=broker,
+        provenance=loaded.description,
     )

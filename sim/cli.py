@@ -92,6 +92,9 @@ def _print_summary(result: RunResult, data: dict[str, object], out: Path | None)
         table.add_row("faults", ", ".join(f"{k} {v}" for k, v in data["faults"].items()))
     table.add_row("run hash", str(data["run_hash"]))
     console.print(table)
+    if result.spec.provenance:
+        style = "bold yellow" if result.spec.provenance.startswith("SYNTHETIC") else "bold"
+        console.print(result.spec.provenance, style=style, soft_wrap=True)
     if out is not None:
         console.print(f"outputs: {out}/ (report: {out / 'report.html'})")
     print(f"run hash: {data['run_hash']}")
@@ -124,20 +127,31 @@ def run(
 
 
 def replay(
-    file: str,
+    args: object,
     seed: int,
     balance: str | None,
     out: str | None,
     urgency: str = "medium",
     broker: str | None = None,
 ) -> int:
-    path = Path(file)
-    default = Path("out") / f"replay-{path.stem}"
-    return _run_and_report(
-        lambda: replay_spec(path, balance or "1000000", seed, urgency=urgency, broker=broker),
-        out,
-        default,
-    )
+    """``sim replay FILE...`` or ``sim replay --catalog DIR --symbols ... --start/--end ...``."""
+    from sim.data.source import load, query_from, source_command
+
+    def make() -> RunSpec:
+        loaded = load(args.files, query_from(args))  # type: ignore[attr-defined]
+        return replay_spec(
+            loaded,
+            source_command(args),
+            balance or "1000000",
+            seed,
+            urgency=urgency,
+            broker=broker,
+        )
+
+    files = getattr(args, "files", [])
+    name = Path(files[0]).stem if files else (getattr(args, "symbols", None) or "catalog")
+    default = Path("out") / f"replay-{name.replace(',', '-')}"
+    return _run_and_report(make, out, default)
 
 
 def _run_and_report(make_spec: Callable[[], RunSpec], out: str | None, default: Path) -> int:

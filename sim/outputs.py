@@ -172,6 +172,7 @@ def summary(result: RunResult) -> dict[str, object]:
         "scenario": result.spec.scenario,
         "urgency": result.spec.urgency,
         "broker": result.spec.broker or broker_for_equity(initial),
+        "data": result.spec.provenance,
         "bars": len(result.bars_seen),
         "orders": len(engine.orders()),
         "parents": len(engine.parents()),

@@ -70,6 +70,7 @@ class RunSpec:
     urgency: str = "medium"  # low | medium | high: the engine's entry urgency
     broker: str | None = None  # commission schedule; None = the account tier's broker
     financing: FinancingRates = FinancingRates()
+    provenance: str = ""  # what the market is: synthetic, or which real data (shown to users)
 
 
 @dataclass

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 from core.agent import PySymbolAgent, SymbolAgent
 from core.errors import BadInput
@@ -17,7 +16,7 @@ from core.events import Bar
 from core.instruments import Instrument, us_equity_tick
 from core.money import Price, price_from_decimal
 from core.signals import AgentSignal, Signal
-from sim.bars_csv import BadRow, read_bars_file, write_signals
+from sim.bars_csv import write_signals
 from sim.calendar import schedule_for
 
 EXIT_BAD_INPUT = 2
@@ -54,23 +53,19 @@ def parse_tick(text: str | None) -> int | None:
     return tick
 
 
-def main(csv_path: str, out: str | None, tick_text: str | None, skip_bad: bool) -> int:
+def main(args: object, out: str | None, tick_text: str | None, skip_bad: bool) -> int:
+    """``args`` names the bars: ``files`` or the ``--catalog`` query (``sim.data.source``)."""
+    from sim.data.source import load, query_from
+
     try:
         tick = parse_tick(tick_text)
+        loaded = load(args.files, query_from(args), skip_bad)  # type: ignore[attr-defined]
     except BadInput as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    path = Path(csv_path)
-    try:
-        loaded = read_bars_file(path, skip_bad=skip_bad)
-    except BadRow as exc:
-        print(f"error: {path}: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"error: cannot read {path}: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    for bad in loaded.rejected:
+    for path, bad in loaded.rejected:
         print(f"skipped: {path}: {bad}", file=sys.stderr)
+    print(loaded.description, file=sys.stderr)
     bars = loaded.bars
     span = (min(b.time_ns for b in bars), max(b.time_ns for b in bars)) if bars else None
     counts = {signal: 0 for signal in Signal}

@@ -175,3 +175,100 @@ def test_sim_data_list_shows_a_table(tmp_path: Path) -> None:
     ]
     manifest = json.loads((tmp_path / "cat" / "manifest.json").read_text())
     assert manifest["datasets"]["1Min/raw/AAPL"]["days"] == {"2024-01-02": 390}
+
+
+# ------------------------------------------------------- replay / signals from the catalog
+def _sim(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sim", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+        check=False,
+    )
+
+
+def _two_symbol_catalog(root: Path) -> list[Bar]:
+    """Two symbols × 2 XNYS sessions of demo minute bars (2024-02-26 and 02-27)."""
+    from sim.demo import demo_bars
+
+    acme = [b for b in demo_bars(7, 2) if b.symbol == "ACME"]
+    bars = [Bar("AAPL", b.time_ns, b.open, b.high, b.low, b.close, b.volume) for b in acme]
+    other = [
+        Bar("MSFT", b.time_ns, b.open * 2, b.high * 2, b.low * 2, b.close * 2, b.volume)
+        for b in acme
+    ]
+    Catalog(root).write(bars + other, "1Min", "test")
+    return sorted(bars + other, key=lambda b: b.time_ns)
+
+
+def test_signals_read_the_catalog_like_a_file(tmp_path: Path) -> None:
+    from sim.bars_csv import write_bars
+
+    bars = _two_symbol_catalog(tmp_path / "cat")
+    first, last = day_of(bars[0].time_ns), day_of(bars[-1].time_ns)
+    source = tmp_path / "same.csv"
+    with source.open("w", newline="") as stream:
+        write_bars(stream, bars)
+    from_catalog = _sim(
+        "signals", "--catalog", str(tmp_path / "cat"), "--symbols", "AAPL,MSFT",
+        "--start", first, "--end", last,
+    )  # fmt: skip
+    from_file = _sim("signals", str(source))
+    assert from_catalog.returncode == 0, from_catalog.stderr
+    assert from_catalog.stdout == from_file.stdout
+    assert len(from_catalog.stdout.splitlines()) == len(bars) + 1
+    assert "from the catalog" in from_catalog.stderr and "adjustment raw" in from_catalog.stderr
+
+
+def test_replay_from_the_catalog_equals_replay_of_the_same_bars_as_a_file(tmp_path: Path) -> None:
+    from sim.bars_csv import write_bars
+
+    bars = _two_symbol_catalog(tmp_path / "cat")
+    first, last = day_of(bars[0].time_ns), day_of(bars[-1].time_ns)
+    source = tmp_path / "same.csv"
+    with source.open("w", newline="") as stream:
+        write_bars(stream, bars)
+    a = _sim(
+        "replay", "--catalog", str(tmp_path / "cat"), "--symbols", "AAPL,MSFT",
+        "--start", first, "--end", last, "--out", str(tmp_path / "a"),
+    )  # fmt: skip
+    b = _sim("replay", str(source), "--out", str(tmp_path / "b"))
+    assert a.returncode == 0, a.stderr + a.stdout
+    assert b.returncode == 0, b.stderr + b.stdout
+    summary_a = json.loads((tmp_path / "a" / "summary.json").read_text())
+    summary_b = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert summary_a["run_hash"] == summary_b["run_hash"]
+    assert summary_a["bars"] == len(bars)
+    assert f"AAPL, MSFT 1Min bars {first}..{last}, adjustment raw" in summary_a["data"]
+    assert "adjustment raw" in a.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--symbols", "NVDA", "--start", "2024-01-02", "--end", "2024-01-03"], "--symbols='NVDA'"),
+        (
+            ["--symbols", "AAPL", "--start", "2024-13-01", "--end", "2024-01-03"],
+            "--start='2024-13-01'",
+        ),
+        (
+            ["--symbols", "AAPL", "--start", "2024-01-05", "--end", "2024-01-03"],
+            "--end='2024-01-03'",
+        ),
+        (["--symbols", "AAPL", "--end", "2024-01-03"], "--start=None"),
+        (["--symbols", "AAPL", "--start", "2024-03-01", "--end", "2024-03-03"], "no 1Min raw bars"),
+    ],
+)
+def test_bad_catalog_queries_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    _two_symbol_catalog(tmp_path / "cat")
+    done = _sim("replay", "--catalog", str(tmp_path / "cat"), *args, "--out", str(tmp_path / "o"))
+    assert done.returncode == 2, done.stdout
+    assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_symbols_without_catalog_is_refused(tmp_path: Path) -> None:
+    done = _sim("signals", "--symbols", "AAPL")
+    assert done.returncode == 2
+    assert "--symbols='AAPL': needs --catalog" in done.stderr
