@@ -65,36 +65,66 @@ def _execute(spec: RunSpec, out: Path | None) -> tuple[RunResult, dict[str, obje
     return result, data
 
 
+SUMMARY_ROWS: tuple[tuple[str, str], ...] = (
+    ("bars", "bars"),
+    ("parents", "parent orders"),
+    ("orders", "orders"),
+    ("fills", "fills"),
+    ("trades", "round trips"),
+    ("hit_rate", "hit rate"),
+    ("initial_equity", "initial equity"),
+    ("final_equity", "final equity"),
+    ("pnl", "P&L"),
+    ("return", "return"),
+    ("max_drawdown", "max drawdown (intraday)"),
+    ("cagr", "CAGR"),
+    ("annual_volatility", "volatility (annualised)"),
+    ("sharpe", "Sharpe"),
+    ("sortino", "Sortino"),
+    ("calmar", "Calmar"),
+    ("risk_free_rate", "risk-free rate"),
+    ("max_drawdown_daily", "max drawdown (daily)"),
+    ("drawdown_dates", "peak → trough → recovery"),
+    ("gross_exposure", "gross exposure"),
+    ("net_exposure", "net exposure"),
+    ("turnover", "turnover"),
+    ("fees", "fees paid"),
+    ("slippage_vs_arrival", "slippage vs arrival"),
+    ("benchmark_return", "buy & hold return"),
+    ("benchmark_max_drawdown", "buy & hold max drawdown"),
+    ("excess_return", "excess over buy & hold"),
+    ("alpha", "alpha (annualised)"),
+    ("beta", "beta"),
+    ("alerts", "alerts"),
+    ("invariant_checks", "invariant checks"),
+)
+
+
 def _print_summary(result: RunResult, data: dict[str, object], out: Path | None) -> None:
     console = _console()
+    provenance = result.spec.provenance
+    if provenance:
+        style = "bold yellow" if provenance.startswith("SYNTHETIC") else "bold"
+        console.print(provenance, style=style, soft_wrap=True)
     table = Table(title=f"{result.spec.scenario} — seed {result.spec.seed}", show_header=False)
     table.add_column("what")
     table.add_column("value", justify="right")
-    for key in (
-        "bars",
-        "parents",
-        "orders",
-        "fills",
-        "trades",
-        "hit_rate",
-        "initial_equity",
-        "final_equity",
-        "pnl",
-        "return",
-        "max_drawdown",
-        "invariant_checks",
-        "crashes_recovered",
-    ):
-        table.add_row(key, str(data.get(key)))
+    shown = data.get("display") or {}
+    assert isinstance(shown, dict)
+    for key, label in SUMMARY_ROWS:
+        value = shown.get(key, data.get(key))
+        if value is not None and value != "":
+            table.add_row(label, str(value))
+    table.add_row("crashes recovered", str(data.get("crashes_recovered")))
     positions = data.get("positions") or {}
-    table.add_row("positions", ", ".join(f"{s} {q}" for s, q in positions.items()) or "flat")
-    if data.get("faults"):
-        table.add_row("faults", ", ".join(f"{k} {v}" for k, v in data["faults"].items()))
+    assert isinstance(positions, dict)
+    table.add_row("positions", ", ".join(f"{s} {q:,}" for s, q in positions.items()) or "flat")
+    faults = data.get("faults") or {}
+    assert isinstance(faults, dict)
+    if faults:
+        table.add_row("faults", ", ".join(f"{k} {v}" for k, v in faults.items()))
     table.add_row("run hash", str(data["run_hash"]))
     console.print(table)
-    if result.spec.provenance:
-        style = "bold yellow" if result.spec.provenance.startswith("SYNTHETIC") else "bold"
-        console.print(result.spec.provenance, style=style, soft_wrap=True)
     if out is not None:
         console.print(f"outputs: {out}/ (report: {out / 'report.html'})")
     print(f"run hash: {data['run_hash']}")

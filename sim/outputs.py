@@ -16,6 +16,7 @@ from core.commands import OrdStatus
 from core.execution.commissions import broker_for_equity
 from core.money import format_price, round_half_even_div
 from sim.bars_csv import SIGNAL_COLUMNS, signal_row, write_bars
+from sim.research import TRADE_COLUMNS, Research, benchmark_rows, display, research, trade_rows
 from sim.runner import RunResult
 from sim.timefmt import format_time
 
@@ -154,7 +155,8 @@ def order_rows(result: RunResult) -> list[tuple[object, ...]]:
     return rows
 
 
-def summary(result: RunResult) -> dict[str, object]:
+def summary(result: RunResult, found: Research | None = None) -> dict[str, object]:
+    """The headline numbers; ``found`` (the research numbers) is computed when not given."""
     engine = result.engine
     initial = result.spec.initial_cash
     final = engine.equity()
@@ -166,7 +168,7 @@ def summary(result: RunResult) -> dict[str, object]:
         if peak > 0:
             drawdown = max(drawdown, (peak - equity) / peak)
     trades, wins = _round_trips(result)
-    return {
+    data: dict[str, object] = {
         "run_hash": result.run_hash,
         "seed": result.spec.seed,
         "scenario": result.spec.scenario,
@@ -196,6 +198,10 @@ def summary(result: RunResult) -> dict[str, object]:
             "debit_interest": money(result.financing.get("margin debit interest", 0)),
         },
     }
+    found = found if found is not None else research(result)
+    data["analytics"] = found.metrics
+    data["display"] = display(data)
+    return data
 
 
 def _round_trips(result: RunResult) -> tuple[int, int]:
@@ -216,8 +222,11 @@ def _round_trips(result: RunResult) -> tuple[int, int]:
     return trades, wins
 
 
-def write_outputs(result: RunResult, out_dir: Path) -> dict[str, object]:
+def write_outputs(result: RunResult, out_dir: Path, risk_free: float = 0.0) -> dict[str, object]:
     out_dir.mkdir(parents=True, exist_ok=True)
+    found = research(result, risk_free)
+    _write(out_dir / "trades.csv", TRADE_COLUMNS, trade_rows(found.trades))
+    _write(out_dir / "benchmark.csv", ("time", "equity"), benchmark_rows(found.benchmark))
     with (out_dir / "bars.csv").open("w", newline="", encoding="utf-8") as stream:
         write_bars(stream, result.bars_seen)
     _write(out_dir / "signals.csv", SIGNAL_COLUMNS, (signal_row(s) for s in result.signals))
@@ -252,7 +261,7 @@ def write_outputs(result: RunResult, out_dir: Path) -> dict[str, object]:
         ("time", "equity", "cash"),
         ((format_time(t), money(e), money(c)) for t, e, c in result.equity),
     )
-    data = summary(result)
+    data = summary(result, found)
     (out_dir / "summary.json").write_text(
         json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8"
     )
