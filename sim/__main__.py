@@ -77,6 +77,9 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
         help="commission schedule charged on every fill (default: the account tier's broker:"
         " alpaca < $100k, ibkr_pro_tiered < $1M, else prime)",
     )
+    parser.add_argument(
+        "--risk-free", help="annual risk-free rate for Sharpe/Sortino/alpha, e.g. 0.04 (default 0)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -101,7 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "swarm":
         return cli.swarm(args.seeds, args.first, args.workers, args.jsonl)
     if command == "replay":
-        return cli.replay(args, args.seed, args.balance, args.out, args.urgency, args.broker)
+        return cli.replay(
+            args, args.seed, args.balance, args.out, args.urgency, args.broker, args.risk_free
+        )
     if args.command is None:
         return cli.run("default", 1, None, None, None, None)
     return cli.run(
@@ -113,6 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.out,
         args.urgency,
         args.broker,
+        args.risk_free,
     )
 
 

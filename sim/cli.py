@@ -44,7 +44,9 @@ def list_scenarios() -> int:
     return EXIT_OK
 
 
-def _execute(spec: RunSpec, out: Path | None) -> tuple[RunResult, dict[str, object]]:
+def _execute(
+    spec: RunSpec, out: Path | None, risk_free: float = 0.0
+) -> tuple[RunResult, dict[str, object]]:
     console = _console()
     total = len(spec.feed.bars)
     journal = None
@@ -61,7 +63,7 @@ def _execute(spec: RunSpec, out: Path | None) -> tuple[RunResult, dict[str, obje
     ) as progress:
         task = progress.add_task(spec.scenario, total=total)
         result = Simulation(spec, journal).run(lambda n: progress.update(task, completed=n))
-    data = write_outputs(result, out) if out is not None else summary(result)
+    data = write_outputs(result, out, risk_free) if out is not None else summary(result)
     return result, data
 
 
@@ -147,12 +149,14 @@ def run(
     out: str | None,
     urgency: str = "medium",
     broker: str | None = None,
+    risk_free: str | None = None,
 ) -> int:
     default = Path("out") / f"{name}-seed{seed}"
     return _run_and_report(
         lambda: scenario_spec(name, seed, days, symbols, balance, urgency=urgency, broker=broker),
         out,
         default,
+        risk_free,
     )
 
 
@@ -163,6 +167,7 @@ def replay(
     out: str | None,
     urgency: str = "medium",
     broker: str | None = None,
+    risk_free: str | None = None,
 ) -> int:
     """``sim replay FILE...`` or ``sim replay --catalog DIR --symbols ... --start/--end ...``."""
     from sim.data.source import load, query_from, source_command
@@ -181,12 +186,29 @@ def replay(
     files = getattr(args, "files", [])
     name = Path(files[0]).stem if files else (getattr(args, "symbols", None) or "catalog")
     default = Path("out") / f"replay-{name.replace(',', '-')}"
-    return _run_and_report(make, out, default)
+    return _run_and_report(make, out, default, risk_free)
 
 
-def _run_and_report(make_spec: Callable[[], RunSpec], out: str | None, default: Path) -> int:
+def parse_risk_free(text: str | None) -> float:
+    """``--risk-free`` as an annual fraction (0.04) or percentage (4%), 0 to 25%."""
+    if text is None:
+        return 0.0
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise BadInput("--risk-free", text, "must be an annual rate like 0.04 or 4%") from None
+    if not 0.0 <= value <= 0.25:
+        raise BadInput("--risk-free", text, "must be between 0 and 25% a year")
+    return value
+
+
+def _run_and_report(
+    make_spec: Callable[[], RunSpec], out: str | None, default: Path, risk_free: str | None = None
+) -> int:
     """Build the run (bad input: exit 2), run it, write everything, print the summary."""
     try:
+        rate = parse_risk_free(risk_free)
         spec = make_spec()
     except BadInput as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -196,7 +218,7 @@ def _run_and_report(make_spec: Callable[[], RunSpec], out: str | None, default: 
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    result, data = _execute(spec, target)
+    result, data = _execute(spec, target, rate)
     return _finish(result, data, target)
 
 

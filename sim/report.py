@@ -1,36 +1,38 @@
-"""``report.html``: a simulator run as pictures rather than tables of numbers.
+"""``report.html``: a run as interactive charts and tables, built from its files alone.
 
 The report is built *only* from the files a run writes into its output
-directory (bars, signals, orders, fills, TCA, equity CSVs and summary.json), so
-it can be regenerated for any past run and never depends on the runner's
-in-memory state. It is one self-contained HTML file (inline CSS, PNGs as
-base64) so it can be mailed or archived as-is.
+directory (bars, signals, orders, fills, TCA, equity, benchmark, trades CSVs
+and summary.json), so it can be regenerated for any past run and never
+depends on the runner's in-memory state. It is one self-contained HTML file:
+plotly.js is embedded (no CDN, works offline), each chart is plotly JSON in
+the page, the trade list is a table sortable by any column.
 
-Determinism: the same inputs give byte-identical HTML. Plots are drawn on
-matplotlib ``Figure`` objects with the Agg canvas (no pyplot global state),
-under the fixed "default" style, and the PNGs are written without the
-``Software`` tag (Agg writes no timestamps), so nothing varies between runs.
-Floats appear here only for drawing and statistics (bps); money sums (fees)
-use ``Decimal`` and money values from summary.json are shown verbatim.
+At the top it says what the market was: a seeded scenario is flagged as
+synthetic (built with the patterns the strategy trades, so its return tests
+the machinery, not an edge); a replay says which data, dates and adjustment.
+
+Determinism: the same inputs give byte-identical HTML (chart ids are
+numbered, JSON is written with fixed separators). Big runs stay light: each
+plotted series is decimated to ≤ ~2000 points keeping every bucket's min and
+max; the CSVs keep every row.
 """
 
 from __future__ import annotations
 
-import base64
 import csv
 import html
-import io
 import itertools
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import numpy as np
 
 from core.errors import BadInput
+from sim import humanize
 
 MAX_SYMBOLS = 8
 MAX_POINTS = 2000
@@ -157,6 +159,8 @@ class RunFiles:
     tca: list[dict[str, str]]
     equity: list[dict[str, str]]
     summary: dict[str, object]
+    trades: list[dict[str, str]] = field(default_factory=list)
+    benchmark: list[dict[str, str]] = field(default_factory=list)
 
 
 def read_run(out_dir: Path) -> RunFiles:
@@ -168,6 +172,8 @@ def read_run(out_dir: Path) -> RunFiles:
         tca=_read_csv(out_dir / "tca.csv"),
         equity=_read_csv(out_dir / "equity.csv"),
         summary=_read_summary(out_dir / "summary.json"),
+        trades=_read_csv(out_dir / "trades.csv"),
+        benchmark=_read_csv(out_dir / "benchmark.csv", ("time", "equity")),
     )
 
 
@@ -344,206 +350,281 @@ def tca_by_venue(
     return groups
 
 
-# ----------------------------------------------------------------------------- plotting
+# ----------------------------------------------------------------------------- charts
+# Figures are plain plotly.js JSON (data + layout) written into the page; plotly.js
+# itself is embedded once from the plotly package, so the page works offline and
+# the same run files always give the same bytes. Series are decimated for display
+# (each bucket's min and max survive), never the data: the CSVs keep every row.
+
+COLORS = {"price": "#1f3b73", "support": "#2e9e5b", "resist": "#d0453c", "stop": "#8a5cc2"}
+CONFIG = {"displaylogo": False, "responsive": True, "scrollZoom": True}
 
 
-def _figure(width: float, height: float, rows: int = 1, ratios: Sequence[int] | None = None):
-    """A pyplot-free figure so reports never touch global matplotlib state."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=DPI)
-    # fixed margins in inches: constrained layout would cost ~30% of the render time
-    fig.subplots_adjust(
-        left=MARGINS_IN["left"] / width,
-        right=1 - MARGINS_IN["right"] / width,
-        top=1 - MARGINS_IN["top"] / height,
-        bottom=MARGINS_IN["bottom"] / height,
-        hspace=0.35,
-    )
-    if rows == 1:
-        return fig, [fig.add_subplot(1, 1, 1)]
-    axes = fig.subplots(rows, 1, sharex=True, gridspec_kw={"height_ratios": list(ratios or [])})
-    return fig, list(axes)
+def _round(values: Iterable[float], places: int = 4) -> list[float | None]:
+    return [None if np.isnan(v) else round(float(v), places) for v in values]
 
 
-def _png(fig) -> str:
-    """Base64 PNG without metadata that could vary (no Software tag; Agg writes no time)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+def _layout(title: str, height: int = 360, **extra: object) -> dict[str, object]:
+    layout: dict[str, object] = {
+        "title": {"text": title, "font": {"size": 14}},
+        "height": height,
+        "margin": {"l": 60, "r": 20, "t": 40, "b": 40},
+        "hovermode": "closest",
+        "legend": {"orientation": "h", "y": -0.15},
+        "plot_bgcolor": "#fff",
+        "paper_bgcolor": "#fff",
+    }
+    layout.update(extra)
+    return layout
 
-    FigureCanvasAgg(fig)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
-    return base64.b64encode(buf.getvalue()).decode("ascii")
 
-
-def _session_ticks(ax, times: np.ndarray) -> None:
-    """Label the x axis (bar index) with the date each session starts.
-
-    Plotting against bar index rather than wall time removes the overnight and
-    weekend gaps that would otherwise take most of the chart's width.
-    """
-    n = len(times)
-    if n == 0:
-        return
+def _session_ticks(times: np.ndarray, index: np.ndarray) -> tuple[list[int], list[str]]:
+    """Tick at the first bar of each session (≤ 12 labels), labelled with its date."""
+    if len(times) == 0:
+        return [], []
     days = times.astype("datetime64[D]")
     starts = np.flatnonzero(np.r_[True, days[1:] != days[:-1]])
-    if len(starts) <= 60:
-        for s in starts[1:]:
-            ax.axvline(s, color="0.85", linewidth=0.6, zorder=0)
-    if len(starts) > 10:
-        starts = starts[np.linspace(0, len(starts) - 1, 10).astype(np.int64)]
-    ax.set_xticks(starts)
-    ax.set_xticklabels([str(days[s]) for s in starts], rotation=30, ha="right")
-    ax.set_xlim(-0.5, n - 0.5)
+    step = max(1, len(starts) // 12)
+    chosen = starts[::step]
+    return [int(index[i]) for i in chosen], [str(days[i]) for i in chosen]
 
 
-def _price_chart(
+def _band(
+    x: np.ndarray, low: np.ndarray, high: np.ndarray
+) -> tuple[list[float | None], list[float | None]]:
+    """A zone as closed polygons, one per stretch where it exists (None separates them),
+    so a zone that comes and goes is never bridged across its absence."""
+    present = ~(np.isnan(low) | np.isnan(high))
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    edges = np.flatnonzero(np.diff(np.r_[0, present.astype(np.int8), 0]))
+    for start, stop in zip(edges[::2], edges[1::2], strict=True):
+        seg = slice(int(start), int(stop))
+        xs += [*x[seg].tolist(), *x[seg][::-1].tolist(), None]
+        ys += [*_round(high[seg]), *_round(low[seg][::-1]), None]
+    return xs, ys
+
+
+def _price_figure(
     symbol: str,
     bars: Sequence[Mapping[str, str]],
     signals: Sequence[Mapping[str, str]],
     fills: Sequence[Mapping[str, str]],
-) -> str:
-    times = _times([b["time"] for b in bars], "bars.time")
-    order = np.argsort(times, kind="stable")
-    times = times[order]
-    close = np.array([_number(b["close"], "bars.close") for b in bars])[order]
-    n = len(close)
-    zones = {k: np.full(n, np.nan) for k in ZONE_COLUMNS}
-    marks: dict[str, list[int]] = {k: [] for k in (*ENTRY_SIGNALS, *EXIT_SIGNALS)}
-    if signals:
-        sig_times = _times([s["time"] for s in signals], "signals.time")
-        at = np.searchsorted(times, sig_times, side="right") - 1
-        for i, row in zip(at, signals, strict=True):
-            if i < 0:
-                continue
-            for key, arr in zones.items():
-                arr[i] = _number(row.get(key), f"signals.{key}")
-            if row.get("signal") in marks:
-                marks[row["signal"]].append(int(i))
+) -> dict[str, object]:
+    """Close, S/R zones as they evolved, entries/exits, resting stops and fills, by bar index
+    (nights and weekends take no room); hover shows each point's time."""
+    times = _times([r["time"] for r in bars], "bars.time")
+    close = np.array([_number(r.get("close"), "bars.close") for r in bars])
     keep = downsample_indices(close)
-    fig, (ax,) = _figure(12, 4.2)
-    ax.plot(keep, close[keep], color="#1f3b73", linewidth=0.9, label="close")
-    for low, high, colour, label in (
-        ("support_low", "support_high", "#2ca02c", "support zone"),
-        ("resistance_low", "resistance_high", "#d62728", "resistance zone"),
+    stamp = [str(t)[:16] for t in times[keep]]
+    data: list[dict[str, object]] = []
+    by_time = {r["time"]: r for r in signals}
+    zone = {c: np.full(len(bars), np.nan) for c in (*ZONE_COLUMNS, "stop")}
+    resting = float("nan")  # the stop of the position the agent opened, until it exits
+    for i, row in enumerate(bars):
+        sig = by_time.get(row["time"])
+        if sig is None:
+            zone["stop"][i] = resting
+            continue
+        for column in ZONE_COLUMNS:
+            zone[column][i] = _number(sig.get(column), f"signals.{column}")
+        kind = sig.get("signal")
+        if kind in ENTRY_SIGNALS:
+            resting = _number(sig.get("stop"), "signals.stop")
+        zone["stop"][i] = resting
+        if kind in EXIT_SIGNALS:
+            resting = float("nan")
+    x = keep.tolist()
+    for low, high, color, name in (
+        ("support_low", "support_high", COLORS["support"], "support zone"),
+        ("resistance_low", "resistance_high", COLORS["resist"], "resistance zone"),
     ):
-        lo, hi = zones[low][keep], zones[high][keep]
-        present = ~(np.isnan(lo) | np.isnan(hi))
-        if present.any():
-            ax.fill_between(
-                keep,
-                lo,
-                hi,
-                where=present,
-                step="post",
-                color=colour,
-                alpha=0.18,
-                linewidth=0,
-                label=label,
-            )
-    styles = {
-        "ENTER_LONG": ("o", "#2ca02c", "enter long"),
-        "ENTER_SHORT": ("o", "#d62728", "enter short"),
-        "EXIT_LONG": ("X", "#2ca02c", "exit long"),
-        "EXIT_SHORT": ("X", "#d62728", "exit short"),
+        px, py = _band(keep, zone[low][keep], zone[high][keep])
+        data.append(
+            {
+                "type": "scatter", "x": px, "y": py, "mode": "lines", "fill": "toself",
+                "fillcolor": color + "40", "line": {"width": 0, "color": color},
+                "name": name, "hoverinfo": "skip",
+            }
+        )  # fmt: skip
+    data.append(
+        {
+            "type": "scatter", "x": x, "y": _round(close[keep]), "mode": "lines",
+            "name": "close", "line": {"color": COLORS["price"], "width": 1.3},
+            "text": stamp, "hovertemplate": "%{text}<br>close %{y}<extra></extra>",
+        }
+    )  # fmt: skip
+    data.append(
+        {
+            "type": "scatter", "x": x, "y": _round(zone["stop"][keep]), "mode": "lines",
+            "name": "resting stop", "line": {"color": COLORS["stop"], "width": 1, "dash": "dot"},
+            "connectgaps": False, "hovertemplate": "stop %{y}<extra></extra>",
+        }
+    )  # fmt: skip
+    index_of = {r["time"]: i for i, r in enumerate(bars)}
+    for kinds, symbol_name, color, name in (
+        (ENTRY_SIGNALS, "circle-open", "#111", "entry signal"),
+        (EXIT_SIGNALS, "x-thin-open", "#111", "exit signal"),
+    ):
+        points = [(index_of[r["time"]], r) for r in signals if r.get("signal") in kinds]
+        points = [(i, r) for i, r in points if i is not None]
+        data.append(
+            {
+                "type": "scatter", "mode": "markers", "name": name,
+                "x": [i for i, _ in points], "y": _round(close[i] for i, _ in points),
+                "text": [f"{r['time'][:16]} {r['signal']} {r.get('reason', '')}"
+                         for _, r in points],
+                "hovertemplate": "%{text}<extra></extra>",
+                "marker": {"symbol": symbol_name, "size": 10, "color": color,
+                           "line": {"width": 1.5}},
+            }
+        )  # fmt: skip
+    fill_times = _times([r["time"] for r in fills], "fills.time") if fills else np.array([])
+    where = np.clip(np.searchsorted(times, fill_times, side="right") - 1, 0, max(len(bars) - 1, 0))
+    for side, marker, color in (
+        ("BUY", "triangle-up", "#1a7f37"),
+        ("SELL", "triangle-down", "#c62828"),
+    ):
+        mine = [(int(where[i]), r) for i, r in enumerate(fills) if r.get("side") == side]
+        data.append(
+            {
+                "type": "scatter", "mode": "markers", "name": f"{side.lower()} fills",
+                "x": [i for i, _ in mine],
+                "y": [_number(r.get("price"), "fills.price") for _, r in mine],
+                "text": [f"{r['time'][:19]} {side} {r.get('qty')} @ {r.get('price')} "
+                         f"{r.get('venue', '')}" for _, r in mine],
+                "hovertemplate": "%{text}<extra></extra>",
+                "marker": {"symbol": marker, "size": 9, "color": color},
+            }
+        )  # fmt: skip
+    tickvals, ticktext = _session_ticks(times, np.arange(len(times)))
+    return {
+        "data": data,
+        "layout": _layout(
+            f"{symbol}: close, support/resistance, signals, stops and fills",
+            420,
+            xaxis={"tickvals": tickvals, "ticktext": ticktext, "title": {"text": "bars"}},
+            yaxis={"title": {"text": "price"}},
+        ),
     }
-    for signal, idx in marks.items():
-        if idx:
-            marker, colour, label = styles[signal]
-            xs = np.array(idx)
-            ax.scatter(
-                xs,
-                close[xs],
-                s=46,
-                marker=marker,
-                facecolors="none",
-                edgecolors=colour,
-                linewidths=1.2,
-                label=label,
-                zorder=4,
-            )
-    if fills:
-        fill_times = _times([f["time"] for f in fills], "fills.time")
-        fx = np.clip(np.searchsorted(times, fill_times, side="right") - 1, 0, max(n - 1, 0))
-        prices = np.array([_number(f["price"], "fills.price") for f in fills])
-        buys = np.array([_side_sign(f["side"]) > 0 for f in fills])
-        if buys.any():
-            ax.scatter(
-                fx[buys],
-                prices[buys],
-                s=22,
-                marker="^",
-                color="#138a36",
-                label="buy fill",
-                zorder=5,
-            )
-        if (~buys).any():
-            ax.scatter(
-                fx[~buys],
-                prices[~buys],
-                s=22,
-                marker="v",
-                color="#c0392b",
-                label="sell fill",
-                zorder=5,
-            )
-    _session_ticks(ax, times)
-    ax.set_title(f"{symbol} — close with support/resistance zones and trades", loc="left")
-    ax.set_ylabel("price")
-    ax.ticklabel_format(axis="y", style="plain", useOffset=False)
-    ax.legend(loc="upper left", fontsize=7, ncol=4, framealpha=0.8)
-    return _png(fig)
 
 
-def _equity_chart(equity: Sequence[Mapping[str, str]]) -> str:
-    from matplotlib.ticker import StrMethodFormatter
-
+def _equity_figure(
+    equity: Sequence[Mapping[str, str]], benchmark: Sequence[Mapping[str, str]]
+) -> dict[str, object]:
+    """Equity vs buy-and-hold over time, and the drawdown below its running peak."""
     times = _times([r["time"] for r in equity], "equity.time")
-    order = np.argsort(times, kind="stable")
-    times = times[order]
-    values = np.array([_number(r["equity"], "equity.equity") for r in equity])[order]
-    peak = np.fmax.accumulate(np.where(np.isnan(values), -np.inf, values))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        drawdown = np.where(peak > 0, (values / peak - 1.0) * 100.0, 0.0)
+    values = np.array([_number(r.get("equity"), "equity.equity") for r in equity])
+    peaks = np.fmax.accumulate(values)
+    drawdown = (values - peaks) / peaks * 100
     keep = np.union1d(downsample_indices(values), downsample_indices(drawdown))
-    fig, (top, bottom) = _figure(12, 4.6, rows=2, ratios=[3, 1])
-    top.plot(keep, values[keep], color="#1f3b73", linewidth=1.0)
-    top.set_title("Equity", loc="left")
-    top.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
-    bottom.fill_between(keep, drawdown[keep], 0.0, color="#c0392b", alpha=0.35, linewidth=0)
-    bottom.plot(keep, drawdown[keep], color="#c0392b", linewidth=0.6)
-    worst = float(np.nanmin(drawdown)) if len(drawdown) else 0.0
-    bottom.set_ylabel("drawdown %")
-    bottom.set_title(f"Drawdown (worst {worst:.2f}%)", loc="left", fontsize=8)
-    _session_ticks(bottom, times)
-    return _png(fig)
+    x = keep.tolist()
+    stamp = [str(t)[:16] for t in times[keep]]
+    data: list[dict[str, object]] = [
+        {
+            "type": "scatter", "x": x, "y": _round(values[keep], 2), "name": "strategy",
+            "line": {"color": COLORS["price"], "width": 1.5}, "xaxis": "x", "yaxis": "y",
+            "text": stamp, "hovertemplate": "%{text}<br>$%{y:,.2f}<extra>strategy</extra>",
+        }
+    ]  # fmt: skip
+    if len(benchmark) == len(equity):
+        bench = np.array([_number(r.get("equity"), "benchmark.equity") for r in benchmark])
+        data.append(
+            {
+                "type": "scatter", "x": x, "y": _round(bench[keep], 2),
+                "name": "buy & hold (equal weight)", "xaxis": "x", "yaxis": "y", "text": stamp,
+                "hovertemplate": "%{text}<br>$%{y:,.2f}<extra>buy & hold</extra>",
+                "line": {"color": "#e08a00", "width": 1.2, "dash": "dash"},
+            }
+        )  # fmt: skip
+    data.append(
+        {
+            "type": "scatter", "x": x, "y": _round(drawdown[keep], 3), "name": "drawdown %",
+            "fill": "tozeroy", "line": {"color": COLORS["resist"], "width": 1},
+            "xaxis": "x", "yaxis": "y2", "text": stamp,
+            "hovertemplate": "%{text}<br>%{y:.2f}%<extra>drawdown</extra>",
+        }
+    )  # fmt: skip
+    tickvals, ticktext = _session_ticks(times, np.arange(len(times)))
+    return {
+        "data": data,
+        "layout": _layout(
+            "Equity vs buy-and-hold, and drawdown",
+            520,
+            xaxis={"anchor": "y2", "tickvals": tickvals, "ticktext": ticktext},
+            yaxis={"domain": [0.32, 1], "title": {"text": "equity ($)"}, "tickformat": ",.0f"},
+            yaxis2={"domain": [0, 0.25], "title": {"text": "drawdown %"}},
+        ),
+    }
 
 
-def _tca_chart(groups: Sequence[TcaGroup], title: str) -> str:
+def _pnl_figure(trades: Sequence[Mapping[str, str]]) -> dict[str, object]:
+    pnl: defaultdict[str, float] = defaultdict(float)
+    for row in trades:
+        pnl[row["symbol"]] += _number(row.get("pnl"), "trades.pnl")
+    symbols = sorted(pnl, key=lambda s: -pnl[s])
+    return {
+        "data": [
+            {
+                "type": "bar", "x": symbols, "y": [round(pnl[s], 2) for s in symbols],
+                "marker": {"color": ["#1a7f37" if pnl[s] >= 0 else "#c62828" for s in symbols]},
+                "hovertemplate": "%{x}: $%{y:,.2f}<extra></extra>", "name": "P&L",
+            }
+        ],
+        "layout": _layout("P&L by symbol (trades, after fees)", 320, yaxis={"tickformat": "$,.0f"}),
+    }  # fmt: skip
+
+
+def _tca_figure(groups: Sequence[TcaGroup], title: str) -> dict[str, object]:
     names = [g.name for g in groups]
-    x = np.arange(len(groups))
-    width = 0.26
-    fig, (ax,) = _figure(max(5.0, 1.4 * len(groups) + 3.0), 3.2)
-    for k, (attr, label, colour) in enumerate(
-        (
-            ("arrival_bps", "arrival", "#1f77b4"),
-            ("vwap_bps", "VWAP", "#ff7f0e"),
-            ("is_bps", "IS", "#7f3c8d"),
+    data = [
+        {
+            "type": "bar",
+            "name": label,
+            "x": names,
+            "y": _round([getattr(g, key) for g in groups], 2),
+        }
+        for key, label in (("arrival_bps", "arrival"), ("vwap_bps", "VWAP"), ("is_bps", "IS"))
+    ]
+    return {
+        "data": data,
+        "layout": _layout(title + " (bps, positive = cost)", 300, barmode="group"),
+    }
+
+
+def _script_json(value: object) -> str:
+    """JSON safe inside <script>: no '<', '>' or '&' survives as such."""
+    text = json.dumps(value, separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+class _Charts:
+    """Numbers each chart and keeps its figure for the page's one plotting script."""
+
+    def __init__(self) -> None:
+        self.figures: list[tuple[str, dict[str, object]]] = []
+
+    def add(self, kind: str, figure: dict[str, object], label: str = "") -> str:
+        ident = f"chart-{len(self.figures) + 1}"
+        self.figures.append((ident, figure))
+        name = _e(label or kind)
+        return f'<div class="chart" id="{ident}" data-kind="{_e(kind)}" aria-label="{name}"></div>'
+
+    def script(self) -> str:
+        if not self.figures:
+            return ""
+        payload = _script_json(
+            [{"id": i, "data": f["data"], "layout": f["layout"]} for i, f in self.figures]
         )
-    ):
-        vals = np.array([getattr(g, attr) for g in groups], dtype=float)
-        ax.bar(x + (k - 1) * width, np.nan_to_num(vals), width, label=label, color=colour)
-    ax.axhline(0, color="0.3", linewidth=0.8)
-    ax.set_xticks(x)
-    ax.set_xticklabels(names)
-    ax.set_ylabel("mean cost, bps (positive = worse)")
-    ax.set_title(title, loc="left")
-    ax.legend(fontsize=7)
-    return _png(fig)
+        return (
+            f'<script type="application/json" id="figures">{payload}</script>\n'
+            "<script>(function(){var cfg=" + _script_json(CONFIG) + ";"
+            "JSON.parse(document.getElementById('figures').textContent).forEach(function(f){"
+            "Plotly.newPlot(f.id,f.data,f.layout,cfg);});})();</script>"
+        )
 
 
-# ----------------------------------------------------------------------------- HTML
-
+# ----------------------------------------------------------------------------- page
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px auto;
 max-width:1240px;color:#1d2330;background:#fafbfc}
@@ -553,11 +634,16 @@ padding-bottom:4px} .sub{color:#667;font-size:12px;margin-bottom:14px}
 .card{background:#fff;border:1px solid #e1e4ea;border-radius:6px;padding:8px 12px;min-width:110px}
 .card .k{font-size:11px;color:#667;text-transform:uppercase}
 .card .v{font-size:17px;font-weight:600;font-variant-numeric:tabular-nums}
-img{max-width:100%;background:#fff;border:1px solid #e1e4ea;border-radius:4px;margin:6px 0}
+.chart{background:#fff;border:1px solid #e1e4ea;border-radius:4px;margin:6px 0;min-height:200px}
 table{border-collapse:collapse;background:#fff;font-size:13px;margin:6px 0}
 th,td{border:1px solid #e1e4ea;padding:4px 9px;text-align:right;font-variant-numeric:tabular-nums}
 th{background:#f0f2f6} td:first-child,th:first-child{text-align:left}
+table.sortable th{cursor:pointer} table.sortable th:hover{background:#e3e7ef}
 .note{background:#fff8e1;border:1px solid #f0d98c;border-radius:4px;padding:8px 12px;margin:8px 0}
+.warn{background:#fdecea;border:2px solid #d0453c;border-radius:4px;padding:10px 14px;
+margin:0 0 14px;font-weight:600}
+.data{background:#e8f1fb;border:1px solid #8fb3de;border-radius:4px;padding:10px 14px;
+margin:0 0 14px}
 code{font-size:12px}
 """
 
@@ -572,10 +658,6 @@ def _fmt_bps(value: float) -> str:
 
 def _fmt_qty(value: float) -> str:
     return f"{value:,.0f}" if value == int(value) else f"{value:,.4f}"
-
-
-def _img(b64: str, alt: str) -> str:
-    return f'<img alt="{_e(alt)}" src="data:image/png;base64,{b64}">'
 
 
 def _show(value: object) -> str:
@@ -594,23 +676,6 @@ def _card(label: object, value: object) -> str:
     return f'<div class="card"><div class="k">{_e(label)}</div><div class="v">{shown}</div></div>'
 
 
-def _summary_html(summary: Mapping[str, object]) -> str:
-    cards = [_card(label, summary[key]) for key, label in SUMMARY_KEYS if key in summary]
-    known = {k for k, _ in SUMMARY_KEYS} | {"positions", "run_hash"}
-    cards.extend(
-        _card(key.replace("_", " "), summary[key])
-        for key in sorted(k for k in summary if k not in known)
-    )
-    positions = summary.get("positions")
-    held = []
-    if isinstance(positions, Mapping):
-        held = [
-            f"{sym} {qty}" for sym, qty in sorted(positions.items()) if str(qty) not in ("0", "")
-        ]
-    cards.append(_card("Positions", ", ".join(held) if held else "flat"))
-    return '<div class="cards">' + "".join(cards) + "</div>"
-
-
 def _tca_table(groups: Sequence[TcaGroup], first: str) -> str:
     head = (
         f"<tr><th>{_e(first)}</th><th>parents</th><th>fills</th><th>filled qty</th>"
@@ -623,43 +688,207 @@ def _tca_table(groups: Sequence[TcaGroup], first: str) -> str:
         rows.append(
             f"<tr><td>{_e(g.name)}</td><td>{g.parents}</td><td>{g.fills}</td>"
             f"<td>{_e(_fmt_qty(g.filled_qty))}</td><td>{_fmt_bps(g.arrival_bps)}</td>"
-            f"<td>{_fmt_bps(g.vwap_bps)}</td><td>{_fmt_bps(g.is_bps)}</td><td>{_e(g.fees)}</td>"
+            f"<td>{_fmt_bps(g.vwap_bps)}</td><td>{_fmt_bps(g.is_bps)}</td>"
+            f"<td>{_e(humanize.fee(g.fees))}</td>"
             + "".join(f"<td>{g.grades.get(grade, 0)}</td>" for grade in GRADE_ORDER)
             + "</tr>"
         )
     return "<table>" + head + "".join(rows) + "</table>"
 
 
+HEADLINE: tuple[tuple[str, str], ...] = (
+    ("return", "Return"),
+    ("pnl", "P&L"),
+    ("final_equity", "Final equity"),
+    ("benchmark_return", "Buy & hold"),
+    ("cagr", "CAGR"),
+    ("sharpe", "Sharpe"),
+    ("sortino", "Sortino"),
+    ("max_drawdown", "Max drawdown"),
+    ("trades", "Round trips"),
+    ("hit_rate", "Hit rate"),
+    ("alerts", "Alerts"),
+)
+ANALYTICS_ROWS: tuple[tuple[str, str], ...] = (
+    ("cagr", "CAGR"),
+    ("annual_volatility", "Volatility (annualised)"),
+    ("sharpe", "Sharpe"),
+    ("sortino", "Sortino"),
+    ("calmar", "Calmar"),
+    ("risk_free_rate", "Risk-free rate used"),
+    ("max_drawdown", "Max drawdown (intraday)"),
+    ("max_drawdown_daily", "Max drawdown (daily closes)"),
+    ("drawdown_dates", "Peak → trough → recovery"),
+    ("gross_exposure", "Gross exposure"),
+    ("net_exposure", "Net exposure"),
+    ("turnover", "Turnover"),
+    ("fees", "Fees and rebates paid"),
+    ("slippage_vs_arrival", "Slippage vs arrival"),
+    ("costs_total", "Costs in total"),
+    ("benchmark_return", "Buy & hold return"),
+    ("benchmark_final_equity", "Buy & hold final equity"),
+    ("benchmark_max_drawdown", "Buy & hold max drawdown (daily)"),
+    ("benchmark_costs", "Buy & hold costs"),
+    ("excess_return", "Excess over buy & hold"),
+    ("alpha", "Alpha (annualised)"),
+    ("beta", "Beta"),
+)
+TRADE_HEAD = (
+    ("symbol", "symbol", "text"),
+    ("side", "side", "text"),
+    ("entry_time", "entry", "text"),
+    ("entry_price", "entry price", "num"),
+    ("exit_time", "exit", "text"),
+    ("exit_price", "exit price", "num"),
+    ("qty", "qty", "num"),
+    ("pnl", "P&L", "num"),
+    ("return", "return", "num"),
+    ("holding_minutes", "held", "num"),
+    ("mae", "MAE", "num"),
+    ("mfe", "MFE", "num"),
+    ("exit_reason", "exit reason", "text"),
+)
+SORT_SCRIPT = """<script>(function(){
+document.querySelectorAll('table.sortable').forEach(function(t){
+t.querySelectorAll('th').forEach(function(th,col){th.addEventListener('click',function(){
+var body=t.tBodies[0],rows=Array.prototype.slice.call(body.rows),num=th.dataset.type==='num';
+var dir=th.dataset.dir==='asc'?-1:1;th.dataset.dir=dir===1?'asc':'desc';
+rows.sort(function(a,b){var x=a.cells[col].dataset.v,y=b.cells[col].dataset.v;
+if(num){return dir*(parseFloat(x)-parseFloat(y));}return dir*(x<y?-1:x>y?1:0);});
+rows.forEach(function(r){body.appendChild(r);});});});});})();</script>"""
+
+
+def _display(summary: Mapping[str, object]) -> Mapping[str, object]:
+    shown = summary.get("display")
+    return shown if isinstance(shown, Mapping) else {}
+
+
+def _summary_html(summary: Mapping[str, object]) -> str:
+    shown = _display(summary)
+    cards = []
+    for key, label in HEADLINE:
+        if key in shown:
+            cards.append(_card(label, shown[key]))
+        elif key in summary:
+            cards.append(_card(label, summary[key]))
+    for key, label in SUMMARY_KEYS:
+        if key not in {k for k, _ in HEADLINE} and key in summary:
+            cards.append(_card(label, shown.get(key, summary[key])))
+    known = {k for k, _ in SUMMARY_KEYS} | {k for k, _ in HEADLINE}
+    known |= {"positions", "run_hash", "analytics", "display", "data"}
+    cards.extend(
+        _card(key.replace("_", " "), shown.get(key, _plain(summary[key])))
+        for key in sorted(k for k in summary if k not in known)
+    )
+    positions = summary.get("positions")
+    held = []
+    if isinstance(positions, Mapping):
+        held = [
+            f"{sym} {_plain(qty)}"
+            for sym, qty in sorted(positions.items())
+            if str(qty) not in ("0", "")
+        ]
+    cards.append(_card("Positions", ", ".join(held) if held else "flat"))
+    return '<div class="cards">' + "".join(cards) + "</div>"
+
+
+def _plain(value: object) -> object:
+    """Whole numbers with thousands separators; everything else as it is."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return value
+
+
+def _banner(summary: Mapping[str, object]) -> str:
+    data = summary.get("data")
+    if not data:
+        return ""
+    text = str(data)
+    kind = "warn" if text.startswith("SYNTHETIC") else "data"
+    return f'<div class="{kind}" id="provenance">{_e(text)}</div>'
+
+
+def _analytics_table(summary: Mapping[str, object]) -> str:
+    shown = _display(summary)
+    rows = [
+        f"<tr><td>{_e(label)}</td><td>{_e(shown[key])}</td></tr>"
+        for key, label in ANALYTICS_ROWS
+        if key in shown
+    ]
+    if not rows:
+        return ""
+    return '<table class="analytics"><tbody>' + "".join(rows) + "</tbody></table>"
+
+
+def _trade_cell(column: str, kind: str, value: str) -> str:
+    if column == "pnl":
+        text = humanize.money(value)
+    elif column in ("return", "mae", "mfe"):
+        text = humanize.percent(value) if value else ""
+    elif column == "holding_minutes":
+        text = humanize.duration(int(value) * 60 * 10**9) if value else ""
+    elif column in ("entry_price", "exit_price"):
+        text = humanize.money(value)
+    elif column == "qty":
+        text = humanize.count(value) if value else ""
+    elif column.endswith("_time"):
+        text = value.replace("T", " ").rstrip("Z")[:16]
+    else:
+        text = value
+    sort = value if kind == "num" and value else ("0" if kind == "num" else value)
+    return f'<td data-v="{_e(sort)}">{_e(text)}</td>'
+
+
+def _trade_table(trades: Sequence[Mapping[str, str]]) -> str:
+    head = "".join(f'<th data-type="{k}">{_e(label)}</th>' for _, label, k in TRADE_HEAD)
+    body = "".join(
+        "<tr>" + "".join(_trade_cell(c, k, row.get(c, "")) for c, _, k in TRADE_HEAD) + "</tr>"
+        for row in trades
+    )
+    return (
+        '<table class="sortable" id="trades"><thead><tr>'
+        + head
+        + "</tr></thead><tbody>"
+        + body
+        + "</tbody></table>"
+    )
+
+
+def _plotly_js() -> str:
+    import plotly
+
+    path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    return path.read_text(encoding="utf-8").replace("</script", "<\\/script")
+
+
 def render_html(run: RunFiles) -> str:
     """The whole page as a string (pure: same RunFiles → same string)."""
-    from matplotlib import style
-
     summary = run.summary
     scenario = summary.get("scenario", "")
+    charts = _Charts()
     parts = [
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
-        f"<title>Sovereign run {_e(scenario)}</title><style>{CSS}</style></head><body>",
+        f"<title>Sovereign run {_e(scenario)}</title><style>{CSS}</style>",
+        f"<script>{_plotly_js()}</script></head><body>",
+        _banner(summary),
         f"<h1>Sovereign simulator run{': ' + _e(scenario) if scenario else ''}</h1>",
         f'<div class="sub">run hash <code>{_e(summary.get("run_hash", "unknown"))}</code></div>',
         _summary_html(summary),
     ]
     if not run.fills:
         parts.append('<div class="note">No trades: this run made no fills.</div>')
-    with style.context("default"), _rc(STYLE_OVERRIDES):
-        parts.extend(_price_section(run))
-        parts.extend(_equity_section(run))
-        parts.extend(_tca_section(run))
-    parts.append("</body></html>\n")
-    return "\n".join(parts)
+    table = _analytics_table(summary)
+    if table:
+        parts += ["<h2>Performance against buy-and-hold</h2>", table]
+    parts.extend(_equity_section(run, charts))
+    parts.extend(_price_section(run, charts))
+    parts.extend(_tca_section(run, charts))
+    parts.extend(_trades_section(run, charts))
+    parts += [charts.script(), SORT_SCRIPT, "</body></html>\n"]
+    return "\n".join(p for p in parts if p)
 
 
-def _rc(overrides: Mapping[str, object]):
-    import matplotlib
-
-    return matplotlib.rc_context(rc=dict(overrides))
-
-
-def _price_section(run: RunFiles) -> list[str]:
+def _price_section(run: RunFiles, charts: _Charts) -> list[str]:
     out = ["<h2>Prices, support/resistance and trades</h2>"]
     if not run.bars:
         return [*out, '<div class="note">No bars in this run.</div>']
@@ -681,25 +910,25 @@ def _price_section(run: RunFiles) -> list[str]:
     for symbol in shown:
         n_fills = len(fills[symbol])
         caption = (
-            f"{symbol}: {len(bars[symbol])} bars, {n_fills} fills"
+            f"{symbol}: {len(bars[symbol]):,} bars, {n_fills:,} fills"
             if n_fills
             else f"{symbol}: no trades"
         )
         out.append(f'<div class="sub">{_e(caption)}</div>')
         if bars[symbol]:
-            chart = _price_chart(symbol, bars[symbol], signals[symbol], fills[symbol])
-            out.append(_img(chart, f"{symbol} price chart"))
+            figure = _price_figure(symbol, bars[symbol], signals[symbol], fills[symbol])
+            out.append(charts.add("price", figure, f"{symbol} price chart"))
     return out
 
 
-def _equity_section(run: RunFiles) -> list[str]:
-    out = ["<h2>Equity and drawdown</h2>"]
+def _equity_section(run: RunFiles, charts: _Charts) -> list[str]:
+    out = ["<h2>Equity, buy-and-hold and drawdown</h2>"]
     if not run.equity:
         return [*out, '<div class="note">No equity rows in this run.</div>']
-    return [*out, _img(_equity_chart(run.equity), "equity curve with drawdown")]
+    return [*out, charts.add("equity", _equity_figure(run.equity, run.benchmark))]
 
 
-def _tca_section(run: RunFiles) -> list[str]:
+def _tca_section(run: RunFiles, charts: _Charts) -> list[str]:
     out = ["<h2>Transaction cost analysis</h2>"]
     if not run.tca and not run.fills:
         return [*out, '<div class="note">No TCA rows: no trades.</div>']
@@ -712,7 +941,7 @@ def _tca_section(run: RunFiles) -> list[str]:
             "(positive = cost).</div>"
         )
         out.append(_tca_table(algos, "algorithm"))
-        out.append(_img(_tca_chart(algos, "TCA by algorithm"), "TCA by algorithm"))
+        out.append(charts.add("tca-algo", _tca_figure(algos, "TCA by algorithm")))
     else:
         out.append('<div class="note">No TCA rows.</div>')
     out.append("<h3>By venue</h3>")
@@ -723,9 +952,23 @@ def _tca_section(run: RunFiles) -> list[str]:
             "grades count parents that filled at the venue.</div>"
         )
         out.append(_tca_table(venues, "venue"))
-        out.append(_img(_tca_chart(venues, "TCA by venue"), "TCA by venue"))
+        out.append(charts.add("tca-venue", _tca_figure(venues, "TCA by venue")))
     else:
         out.append('<div class="note">No fills by venue.</div>')
+    return out
+
+
+def _trades_section(run: RunFiles, charts: _Charts) -> list[str]:
+    out = ["<h2>Trades</h2>"]
+    if not run.trades:
+        return [*out, '<div class="note">No round trips in this run.</div>']
+    out.append(
+        '<div class="sub">One row per round trip (flat → position → flat; an open position '
+        "is marked at the last close). Click a column to sort. MAE/MFE: worst/best excursion "
+        "from the entry price while held.</div>"
+    )
+    out.append(charts.add("pnl", _pnl_figure(run.trades)))
+    out.append(_trade_table(run.trades))
     return out
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import csv
 import json
 import re
@@ -14,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-pytest.importorskip("matplotlib")
+pytest.importorskip("plotly")
 
 from core.errors import BadInput
 from sim.report import (
@@ -189,18 +188,23 @@ def make_run(tmp: Path, trades: bool = True, symbols: tuple[str, ...] = ("AAA", 
     return tmp
 
 
-def _images(page: str) -> list[bytes]:
-    return [base64.b64decode(m) for m in re.findall(r'src="data:image/png;base64,([^"]+)"', page)]
+def _charts(page: str) -> list[dict[str, object]]:
+    """The plotly figures the page draws, in page order (one per chart div)."""
+    divs = re.findall(r'<div class="chart" id="(chart-\d+)"', page)
+    found = re.search(r'<script type="application/json" id="figures">(.*?)</script>', page, re.S)
+    figures = json.loads(found.group(1)) if found else []
+    assert [f["id"] for f in figures] == divs
+    return figures
 
 
 def test_report_has_charts_summary_and_tca_tables(tmp_path: Path) -> None:
     path = write_report(make_run(tmp_path))
     assert path == tmp_path / "report.html"
     page = path.read_text(encoding="utf-8")
-    images = _images(page)
-    # 2 price charts + equity + TCA by algo + TCA by venue, all real PNGs
-    assert len(images) == 5
-    assert all(img.startswith(b"\x89PNG\r\n\x1a\n") and len(img) > 5_000 for img in images)
+    charts = _charts(page)
+    # equity + 2 price charts + TCA by algo + TCA by venue, each with traces to draw
+    assert len(charts) == 5
+    assert all(chart["data"] for chart in charts)
     for value in ("1234.56", "0.00123", "0.0456", "9f1c2e7ab0", "987", "AAA 100"):
         assert value in page
     assert "No trades" not in page
@@ -222,14 +226,14 @@ def test_empty_run_says_no_trades_instead_of_failing(tmp_path: Path) -> None:
     page = write_report(make_run(tmp_path, trades=False)).read_text(encoding="utf-8")
     assert "No trades" in page
     assert "No TCA rows" in page
-    assert len(_images(page)) == 3  # price charts and equity still drawn
+    assert len(_charts(page)) == 3  # price charts and equity still drawn
 
 
 def test_missing_and_zero_byte_files_are_a_run_with_nothing(tmp_path: Path) -> None:
     (tmp_path / "fills.csv").write_text("", encoding="utf-8")
     page = write_report(tmp_path).read_text(encoding="utf-8")
     assert "No trades" in page and "No bars" in page and "No equity" in page
-    assert _images(page) == []
+    assert _charts(page) == []
 
 
 def test_same_inputs_give_byte_identical_html(tmp_path: Path) -> None:
@@ -237,7 +241,7 @@ def test_same_inputs_give_byte_identical_html(tmp_path: Path) -> None:
     second = write_report(make_run(tmp_path / "b")).read_bytes()
     again = write_report(tmp_path / "a").read_bytes()
     assert first == second == again
-    assert b"matplotlib" not in b"".join(_images(first.decode()))  # no Software tag
+    assert b"<script src=" not in first  # plotly.js embedded: nothing fetched, works offline
 
 
 def test_many_symbols_are_capped_and_the_page_says_so(tmp_path: Path) -> None:
@@ -245,10 +249,10 @@ def test_many_symbols_are_capped_and_the_page_says_so(tmp_path: Path) -> None:
     page = write_report(make_run(tmp_path, symbols=symbols)).read_text(encoding="utf-8")
     assert f"first {MAX_SYMBOLS} of {len(symbols)} symbols" in page
     # the traded symbols come first, then the busiest by bar volume (S08 has the most)
-    shown = re.findall(r'alt="(\w+) price chart"', page)
+    shown = re.findall(r'aria-label="(\w+) price chart"', page)
     assert shown[:3] == ["AAA", "BBB", "S08"] and len(shown) == MAX_SYMBOLS
     # 8 price charts + equity + 2 TCA charts
-    assert len(_images(page)) == MAX_SYMBOLS + 3
+    assert len(_charts(page)) == MAX_SYMBOLS + 3
 
 
 def test_bad_number_names_the_field(tmp_path: Path) -> None:
@@ -369,3 +373,82 @@ def test_any_text_in_the_run_cannot_change_the_page_structure(text: str, key: st
     assert page.tags == baseline.tags
     shown = "".join(page.text)
     assert text in shown
+
+
+def _with_research(tmp: Path, data: str) -> Path:
+    run = make_run(tmp)
+    summary = json.loads((run / "summary.json").read_text())
+    summary["data"] = data
+    summary["display"] = {"return": "+0.12%", "sharpe": "1.23", "benchmark_return": "+4.56%"}
+    (run / "summary.json").write_text(json.dumps(summary))
+    _write(
+        run / "trades.csv",
+        "symbol,side,entry_time,entry_price,exit_time,exit_price,qty,pnl,return,"
+        "holding_minutes,mae,mfe,exit_reason",
+        [
+            ["AAA", "LONG", _minute(11), "100.6080", _minute(41), "101.2000", 100, "59.20",
+             "0.005884", 30, "-0.001000", "0.009000", "target"],
+            ["BBB", "SHORT", _minute(41), "110.4920", _minute(59), "110.1000", 50, "-1234.50",
+             "-0.001000", 18, "-0.002000", "0.001000", "open at end"],
+        ],
+    )  # fmt: skip
+    return run
+
+
+def test_synthetic_run_says_so_first_and_a_replay_names_its_data(tmp_path: Path) -> None:
+    page = write_report(
+        _with_research(tmp_path / "a", "SYNTHETIC MARKET: seeded <bars>")
+    ).read_text()
+    body = page[page.index("<body>") + len("<body>") :].lstrip()
+    assert body.startswith(
+        '<div class="warn" id="provenance">SYNTHETIC MARKET: seeded &lt;bars&gt;'
+    )
+    page = write_report(_with_research(tmp_path / "b", "real data from a.csv (AAPL)")).read_text()
+    assert '<div class="data" id="provenance">real data from a.csv (AAPL)</div>' in page
+
+
+def test_trade_table_has_one_row_per_trade_in_numbers_for_people(tmp_path: Path) -> None:
+    page = write_report(_with_research(tmp_path, "x")).read_text()
+    table = page[page.index('<table class="sortable" id="trades">') :]
+    table = table[: table.index("</table>")]
+    assert table.count("<tr>") == 1 + 2  # header + one per trade
+    assert '<td data-v="-1234.50">-$1,234.50</td>' in table
+    assert '<td data-v="0.005884">+0.59%</td>' in table
+    assert '<td data-v="30">30m</td>' in table
+    kinds = [c["layout"]["title"]["text"] for c in _charts(page)]
+    assert any("P&L by symbol" in k for k in kinds)
+    assert "<td>Sharpe</td><td>1.23</td>" in page and "+4.56%" in page
+
+
+def test_script_breaking_text_cannot_escape_the_figure_json(tmp_path: Path) -> None:
+    run = make_run(tmp_path, symbols=("</script><b>X",))
+    page = write_report(run).read_text()
+    payload = re.search(r'id="figures">(.*?)</script>', page, re.S)
+    assert payload is not None and "<" not in payload.group(1)
+    assert json.loads(payload.group(1))  # still valid JSON
+
+
+def test_big_runs_are_decimated_for_display_only(tmp_path: Path) -> None:
+    run = tmp_path / "big"
+    run.mkdir()
+    n = 50_000
+    rows = [
+        ["2024-01-02T14:30:00Z" if i == 0 else f"{1704205800 + 60 * i}", "BIG",
+         "100", "101", "99", f"{100 + np.sin(i / 50):.4f}", 1000]
+        for i in range(n)
+    ]  # fmt: skip
+    from sim.timefmt import format_time
+
+    for i, row in enumerate(rows):
+        row[0] = format_time((1704205800 + 60 * i) * 10**9)
+    _write(run / "bars.csv", HEADERS["bars.csv"], rows)
+    _write(
+        run / "equity.csv",
+        HEADERS["equity.csv"],
+        [[r[0], f"{1e6 + i}", "1"] for i, r in enumerate(rows)],
+    )
+    page = write_report(run).read_text()
+    for chart in _charts(page):
+        for trace in chart["data"]:
+            assert len(trace.get("x", [])) <= 2 * 2000 + 4
+    assert (run / "bars.csv").read_text().count("\n") == n + 1
