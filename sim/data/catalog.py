@@ -70,6 +70,52 @@ SCHEMA = pa.schema(
 )
 
 
+BAR_COLUMNS = ("time", "symbol", "open", "high", "low", "close", "volume")
+OPTIONAL_COLUMNS = ("vwap", "trade_count")
+
+
+def _bulk_pool() -> pa.MemoryPool:
+    """The allocator for bulk reads: jemalloc, else the system's.
+
+    pyarrow's default (mimalloc) makes a fresh process pay dearly for every new
+    page of a large read: measured on the benchmark machine, 10 M bars read in
+    4.4 s / 950 MiB with mimalloc, 0.8 s / 640 MiB with jemalloc, 1.8 s with malloc.
+    """
+    try:
+        return pa.jemalloc_memory_pool()
+    except NotImplementedError:  # a pyarrow build without jemalloc
+        return pa.system_memory_pool()
+
+
+def _read_file(path: Path, columns: Sequence[str]) -> pa.Table:
+    """One Parquet file's columns, allocated from ``_bulk_pool``.
+
+    ``pq.read_table`` takes no memory pool, so this opens the file with the
+    reader class it is built on; should that class change, the public call is used.
+    """
+    try:
+        from pyarrow._parquet import ParquetReader
+
+        reader = ParquetReader(memory_pool=_bulk_pool())
+        reader.open(str(path))
+        indices = [reader.column_name_idx(name) for name in columns]
+        return reader.read_all(column_indices=indices, use_threads=True)
+    except (ImportError, AttributeError, TypeError):
+        return pq.read_table(path, columns=list(columns))
+
+
+def _has_values(path: Path, column: str) -> bool:
+    """Whether a file's column holds any non-null value (from the footer statistics)."""
+    meta = pq.ParquetFile(path).metadata
+    index = meta.schema.to_arrow_schema().get_field_index(column)
+    for group in range(meta.num_row_groups):
+        chunk = meta.row_group(group).column(index)
+        stats = chunk.statistics
+        if stats is None or not stats.has_null_count or stats.null_count < chunk.num_values:
+            return True
+    return False
+
+
 def timeframe_ns(timeframe: str) -> int:
     """A timeframe name (``1Min``, ``5Min``, ``1Hour``, ``1Day``) in nanoseconds."""
     match = _TIMEFRAME.match(timeframe)
@@ -100,10 +146,16 @@ def _period(timeframe: str, day: str) -> str:
     return day[:4] if timeframe.endswith("Day") else day[:7]
 
 
-def _periods_of(timeframe: str, day_numbers: np.ndarray) -> np.ndarray:
-    """``_period`` of many days at once (day numbers since 1970-01-01)."""
+def _period_codes(timeframe: str, day_numbers: np.ndarray) -> np.ndarray:
+    """Each day's period as an integer (months or years since 1970), many days at once."""
     unit = "Y" if timeframe.endswith("Day") else "M"
-    return np.datetime_as_string(day_numbers.astype("datetime64[D]").astype(f"datetime64[{unit}]"))
+    return day_numbers.astype("datetime64[D]").astype(f"datetime64[{unit}]").astype(np.int64)
+
+
+def _period_code(period: str) -> int:
+    """``2024-01`` → months since 1970-01; ``2024`` → years since 1970."""
+    unit = "M" if len(period) == 7 else "Y"
+    return int(np.datetime64(period, unit).astype(np.int64))
 
 
 def _label(value: str, n: int) -> pa.DictionaryArray:
@@ -203,8 +255,9 @@ def bars_table(bars: Sequence[Bar], timeframe: str, source: str, adjustment: str
 
 def table_bars(table: pa.Table) -> list[Bar]:
     """Catalog rows back to core ``Bar`` objects (validated again on the way in)."""
+    n = table.num_rows
     columns = {
-        name: table.column(name).to_pylist()
+        name: table.column(name).to_pylist() if name in table.column_names else [None] * n
         for name in ("symbol", "open", "high", "low", "close", "volume", "vwap", "trade_count")
     }
     times = table.column("time").cast(pa.int64()).to_pylist()
@@ -335,22 +388,26 @@ class Catalog:
         datasets = self.manifest()
         extra = set(covered_days)
         symbol_column = table.column("symbol").combine_chunks()
-        for symbol in sorted(symbol_column.dictionary.to_pylist()):
+        codes = symbol_column.indices.to_numpy(zero_copy_only=False)
+        names = symbol_column.dictionary.to_pylist()
+        all_days = table.column("time").cast(pa.int64()).to_numpy() // DAY_NS
+        for code, symbol in sorted(enumerate(names), key=lambda item: item[1]):
             check_symbol(symbol, "symbol")
-            rows = table.filter(pc.equal(table.column("symbol").cast(pa.string()), symbol))
-            if rows.num_rows == 0:
+            mask = codes == code
+            if not mask.any():
                 continue
+            rows = table if mask.all() else table.filter(pa.array(mask))
             key = f"{timeframe}/{adjustment}/{symbol}"
-            day_numbers = rows.column("time").cast(pa.int64()).to_numpy() // DAY_NS
+            day_numbers = all_days[mask]
             unique_days, per_day = np.unique(day_numbers, return_counts=True)
             day_names = np.datetime_as_string(unique_days.astype("datetime64[D]"), unit="D")
             new_days = set(day_names.tolist()) | extra
-            periods = _periods_of(timeframe, day_numbers)
+            periods = _period_codes(timeframe, day_numbers)
             held = datasets.get(key)
             counts = dict(held.days) if held else {}
             sources = set(held.sources) if held else set()
             for period in sorted({_period(timeframe, d) for d in new_days}):
-                mine = rows.filter(pa.array(periods == period))
+                mine = rows.filter(pa.array(periods == _period_code(period)))
                 self._replace_period(symbol, timeframe, adjustment, period, mine, new_days)
             for day in new_days:
                 counts[day] = 0
@@ -388,8 +445,10 @@ class Catalog:
         if merged.num_rows == 0:
             target.unlink(missing_ok=True)
             return
-        merged = merged.take(pc.sort_indices(merged, sort_keys=[("time", "ascending")]))
         times = merged.column("time").cast(pa.int64()).to_numpy()
+        if len(times) > 1 and not (np.diff(times) >= 0).all():
+            order = np.argsort(times, kind="stable")
+            merged, times = merged.take(pa.array(order)), times[order]
         if len(times) > 1 and not (np.diff(times) > 0).all():
             at = int(np.argmin(np.diff(times) > 0))
             raise BadInput(
@@ -421,22 +480,33 @@ class Catalog:
         adjustment: str = "raw",
         columns: Sequence[str] | None = None,
     ) -> pa.Table:
-        """Bars of ``symbols`` on UTC days ``start``..``end`` (inclusive), in time order."""
+        """Bars of ``symbols`` on UTC days ``start``..``end`` (inclusive), each in time order.
+
+        By default the bar columns: ``time symbol open high low close volume``, plus
+        ``vwap``/``trade_count`` when some bar read has them (an all-empty optional
+        column is not materialised: 10 million nulls would cost 160 MB). The label
+        columns (timeframe, source, adjustment) only when asked for by ``columns``.
+        """
         lo = int(np.datetime64(start, "D").astype(np.int64)) * DAY_NS
         hi = (int(np.datetime64(end, "D").astype(np.int64)) + 1) * DAY_NS
         paths = self.files(symbols, timeframe, adjustment, start, end)
-        schema = SCHEMA if columns is None else pa.schema([SCHEMA.field(c) for c in columns])
+        wanted = list(columns) if columns is not None else [*BAR_COLUMNS, *OPTIONAL_COLUMNS]
         if not paths:
-            return schema.empty_table()
-        wanted = list(schema.names)
-        if "time" not in wanted:
-            wanted.append("time")
-        tables = [pq.read_table(p, columns=wanted) for p in paths]
-        table = pa.concat_tables(tables, promote_options="permissive")
-        times = table.column("time").cast(pa.int64())
-        mask = pc.and_(pc.greater_equal(times, lo), pc.less(times, hi))
-        table = table.filter(mask)
-        return table.select(list(schema.names))
+            names = [n for n in wanted if columns is not None or n in BAR_COLUMNS]
+            return pa.schema([SCHEMA.field(n) for n in names]).empty_table()
+        optional = [n for n in OPTIONAL_COLUMNS if n in wanted and columns is None]
+        present = {n for n in optional for p in paths if _has_values(p, n)}
+        names = [n for n in wanted if n not in optional or n in present]
+        read = names if "time" in names else [*names, "time"]
+        edge = {_period(timeframe, start), _period(timeframe, end)}
+        tables = []
+        for path in paths:
+            part = _read_file(path, read)
+            if path.stem in edge:  # only the first and last period can hold days outside
+                times = part.column("time").cast(pa.int64())
+                part = part.filter(pc.and_(pc.greater_equal(times, lo), pc.less(times, hi)))
+            tables.append(part)
+        return pa.concat_tables(tables).select(names)
 
     def read_bars(
         self,
