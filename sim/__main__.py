@@ -83,6 +83,11 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given[:2] == ["data", "fetch"]:  # its options belong to gateway.histdata
+        from sim.data_cli import fetch
+
+        return fetch(given[2:])
     args = build_parser().parse_args(argv)
     command = args.command or "run"
     if command == "signals":

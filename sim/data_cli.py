@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -31,6 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     imp.add_argument("--source", default="import", help="source label (default: import)")
     imp.add_argument("--skip-bad", action="store_true", help="report and skip bad rows")
     _catalog_option(imp)
+    fetch = sub.add_parser(
+        "fetch",
+        help="fetch history from Alpaca or IBKR into the catalog (resumable)",
+        add_help=False,
+    )
+    fetch.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
 
 def _catalog_option(parser: argparse.ArgumentParser) -> None:
@@ -45,10 +52,26 @@ def main(args: argparse.Namespace) -> int:
     try:
         if args.data_command == "list":
             return list_catalog(Catalog(args.catalog))
+        if args.data_command == "fetch":
+            return fetch(args.rest)
         return import_files(args)
     except BadInput as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+
+
+def fetch(argv: list[str]) -> int:
+    """Hand over to ``python -m gateway.histdata`` in this same process slot.
+
+    Fetching is network I/O with wall-clock back-off through the brokers' SDKs:
+    a gateway concern. ``sim`` must not import ``gateway``, so this replaces the
+    process with that module (same pid: a signal to this command reaches the fetch).
+    """
+    command = [sys.executable, "-m", "gateway.histdata", *argv]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, command)
+    return EXIT_OK  # not reached
 
 
 def list_catalog(catalog: Catalog) -> int:

@@ -33,7 +33,7 @@ from aiohttp import WSMsgType, web
 from core.errors import BadInput
 from core.events import Bar
 from sim.timefmt import parse_time
-from standins import wire
+from standins import history, wire
 from standins.broker import ApiError, Broker
 from standins.faults import BadControl, Faults
 from standins.market import MINUTE_NS, SessionMarket
@@ -399,12 +399,11 @@ class StandIn:
     ) -> tuple[dict[str, list[Bar]], str | None]:
         query = request.query
         timeframe = query.get("timeframe", "")
-        if timeframe not in ("1Min", "1T", "1Minute"):
-            raise ApiError(
-                400,
-                wire.UNPROCESSABLE,
-                f"invalid timeframe {timeframe!r}: the stand-in serves 1Min bars only",
-            )
+        problem = history.timeframe_problem(timeframe) or history.adjustment_problem(
+            query.get("adjustment")
+        )
+        if problem is not None:
+            raise ApiError(400, wire.UNPROCESSABLE, problem)
         now = self.market_now()
         end = self._query_time(query.get("end"), "end", now)
         start = self._query_time(query.get("start"), "start", self._midnight_new_york(now))
@@ -420,8 +419,12 @@ class StandIn:
         sort = query.get("sort", "asc")
         if sort not in ("asc", "desc"):
             raise ApiError(400, wire.UNPROCESSABLE, f"invalid sort {sort!r}")
+        tape = self.tape
+        if timeframe in history.DAY_TIMEFRAMES:
+            closes = history.session_closes(self.market.calendar)
+            tape = history.daily_tape(self.tape, symbols, closes, now)
         try:
-            return self.tape.page(
+            return tape.page(
                 symbols,
                 start,
                 min(end, now - MINUTE_NS),

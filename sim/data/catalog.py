@@ -426,6 +426,30 @@ class Catalog:
         self._save_manifest(datasets)
         return table.num_rows
 
+    def write_empty(
+        self, symbol: str, timeframe: str, source: str, adjustment: str, days: Iterable[str]
+    ) -> None:
+        """Record ``days`` as fetched with no bars (a halt, a holiday feed gap), clearing
+        whatever was held on them, so a resumed fetch does not ask for them again."""
+        timeframe_ns(timeframe)
+        check_adjustment(adjustment)
+        check_symbol(symbol, "symbol")
+        wanted = set(days)
+        if not wanted:
+            return
+        self._mkdirs(self.root)
+        datasets = self.manifest()
+        key = f"{timeframe}/{adjustment}/{symbol}"
+        empty = SCHEMA.empty_table()
+        for period in sorted({_period(timeframe, d) for d in wanted}):
+            self._replace_period(symbol, timeframe, adjustment, period, empty, wanted)
+        held = datasets.get(key)
+        counts = dict(held.days) if held else {}
+        counts.update(dict.fromkeys(wanted, 0))
+        sources = tuple(sorted(set(held.sources if held else ()) | {source}))
+        datasets[key] = Dataset(symbol, timeframe, adjustment, sources, counts)
+        self._save_manifest(datasets)
+
     def _replace_period(
         self,
         symbol: str,
