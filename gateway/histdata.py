@@ -218,6 +218,8 @@ def fetch_alpaca(
     from alpaca.data.timeframe import TimeFrame
 
     client, feed = _alpaca_client(args, raw)
+    # a --url endpoint (a stand-in, a proxy) is named in the catalog: its bars are not Alpaca's
+    source = f"alpaca via {args.url}" if args.url else "alpaca"
     frame = TimeFrame.Day if work.timeframe == "1Day" else TimeFrame.Minute
     back_off = BackOff()
     for symbol, chunks in work.todo.items():
@@ -247,7 +249,7 @@ def fetch_alpaca(
                     time.sleep(wait)
             rows = (answer or {}).get(symbol) or []
             bars = [alpaca_bar(symbol, row) for row in rows]
-            _store(catalog, work, symbol, chunk, bars, "alpaca", stats)
+            _store(catalog, work, symbol, chunk, bars, source, stats)
             progress(symbol, len(bars))
 
 

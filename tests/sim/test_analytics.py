@@ -210,3 +210,26 @@ def test_percent_and_duration_for_people() -> None:
     assert humanize.percent(float("nan")) == "n/a"
     assert humanize.duration(3 * 60 * 10**9) == "3m"
     assert humanize.duration((26 * 60 + 5) * 60 * 10**9) == "1d 2h"
+
+
+def test_risk_free_rate_is_used_and_stated(tmp_path: Path) -> None:
+    out = tmp_path / "rf"
+    done = subprocess.run(
+        [sys.executable, "-m", "sim", "run", "default", "--days", "3", "--risk-free", "4%",
+         "--out", str(out)],
+        capture_output=True, text=True, cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "COLUMNS": "150"}, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    a = summary["analytics"]
+    assert a["risk_free_rate"] == 0.04 and summary["display"]["risk_free_rate"] == "4.00%"
+    returns = _daily_returns_from_equity_csv(out, Decimal(summary["initial_equity"]))
+    rf = (1.04) ** (1 / 252) - 1
+    assert close(a["sharpe"], empyrical.sharpe_ratio(returns, risk_free=rf))
+    assert any("risk-free rate" in line and "4.00%" in line for line in done.stdout.splitlines())
+    bad = subprocess.run(
+        [sys.executable, "-m", "sim", "run", "default", "--risk-free", "lots", "--out", str(out)],
+        capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT)}, check=False,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "--risk-free='lots'" in bad.stderr
