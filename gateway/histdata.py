@@ -271,7 +271,7 @@ async def fetch_ibkr(
     stats: FetchStats,
     progress: Callable[[str, int], None],
 ) -> None:
-    from ib_async import IB, Stock
+    from ib_async import IB, Contract, Stock
 
     from gateway.brokers.ibkr import HistoricalPacer
     from gateway.config import _ibkr
@@ -307,7 +307,10 @@ async def fetch_ibkr(
     back_off = BackOff(first=2.0, ceiling=60.0)
     try:
         for symbol, chunks in work.todo.items():
-            (contract,) = await ib.qualifyContractsAsync(Stock(symbol, "SMART", "USD"))
+            qualified = await ib.qualifyContractsAsync(Stock(symbol, "SMART", "USD"))
+            contract = qualified[0] if qualified else None
+            if not isinstance(contract, Contract):
+                raise BadInput("--symbols", symbol, "is not a contract IB knows (SMART, USD)")
             for chunk in chunks:
                 end_text = datetime.fromtimestamp(chunk[-1][2] // _NS, tz=UTC).strftime(
                     "%Y%m%d-%H:%M:%S"

@@ -105,7 +105,9 @@ def session_day(time_ns: np.ndarray) -> np.ndarray:
     return (np.asarray(time_ns, dtype=np.int64) - 1) // DAY_NS
 
 
-def daily_closes(times_ns: Sequence[int], equity: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+def daily_closes(
+    times_ns: Sequence[int] | np.ndarray, equity: Sequence[float] | np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(day numbers, equity at each day's last mark)."""
     t = np.asarray(times_ns, dtype=np.int64)
     e = np.asarray(equity, dtype=np.float64)
@@ -354,7 +356,7 @@ def round_trips(
                 }
                 remaining = 0
                 continue
-            held = open_["qty"]
+            held = int(open_["qty"])
             if (held > 0) == (remaining > 0):  # adding
                 open_["qty"] += remaining
                 open_["entry_cost"] += remaining * price

@@ -209,8 +209,8 @@ def rank_symbols(
     fills: Iterable[Mapping[str, str]], bars: Iterable[Mapping[str, str]]
 ) -> list[str]:
     """Symbols by traded quantity, then bar volume, then name (a total, stable order)."""
-    traded: Counter[str] = Counter()
-    volume: Counter[str] = Counter()
+    traded: defaultdict[str, float] = defaultdict(float)
+    volume: defaultdict[str, float] = defaultdict(float)
     for row in fills:
         traded[row["symbol"]] += abs(_number(row.get("qty"), "fills.qty"))
     for row in bars:

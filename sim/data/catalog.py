@@ -162,8 +162,7 @@ def _period_codes(timeframe: str, day_numbers: np.ndarray) -> np.ndarray:
 
 def _period_code(period: str) -> int:
     """``2024-01`` → months since 1970-01; ``2024`` → years since 1970."""
-    unit = "M" if len(period) == 7 else "Y"
-    return int(np.datetime64(period, unit).astype(np.int64))
+    return int(np.datetime64(period).astype(np.int64))  # ISO 'YYYY-MM' is months, 'YYYY' years
 
 
 def _label(value: str, n: int) -> pa.DictionaryArray:
@@ -494,7 +493,7 @@ class Catalog:
     ) -> list[Path]:
         """The files that can hold bars of ``symbols`` between two ISO dates."""
         low, high = _period(timeframe, start), _period(timeframe, end)
-        found = []
+        found: list[Path] = []
         for symbol in symbols:
             directory = self._dir(symbol, timeframe, adjustment)
             if directory.is_dir():

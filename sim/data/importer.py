@@ -70,14 +70,15 @@ def detect_layout(header: Sequence[str]) -> Layout:
     clean = [h.strip() for h in header]
     lower = {h.lower() for h in clean}
     if {"time", "symbol", "open", "high", "low", "close", "volume"} == lower:
-        cols = {name: _find(clean, name) for name in sorted(lower)}
-        return Layout("sovereign", cols, {}, "time,symbol,open,high,low,close,volume")  # type: ignore[arg-type]
+        exact = {name: h for h in clean for name in [h.lower()]}
+        return Layout("sovereign", exact, {}, "time,symbol,open,high,low,close,volume")
     adj = _find(clean, "adj close", "adj. close*", "adj_close", "adjclose")
     base = {k: _find(clean, k) for k in ("open", "high", "low", "close", "volume")}
     date = _find(clean, "date")
     if date is not None and adj is not None and all(base.values()):
-        cols = {"time": date, **base}
-        return Layout("yahoo", cols, {"adj_close": adj}, "Yahoo daily: " + ",".join(clean))  # type: ignore[dict-item]
+        cols = {"time": date}
+        cols.update({k: v for k, v in base.items() if v is not None})
+        return Layout("yahoo", cols, {"adj_close": adj}, "Yahoo daily: " + ",".join(clean))
     stamp = _find(clean, "timestamp")
     if stamp is not None and all(base.values()):
         known = {"timestamp", "open", "high", "low", "close", "volume", "trade_count", "vwap"}
@@ -94,8 +95,9 @@ def detect_layout(header: Sequence[str]) -> Layout:
             )
             if v is not None
         }
-        cols = {"time": stamp, **base}
-        return Layout("bars", cols, optional, "Alpaca/Polygon bars: " + ",".join(clean))  # type: ignore[dict-item]
+        cols = {"time": stamp}
+        cols.update({k: v for k, v in base.items() if v is not None})
+        return Layout("bars", cols, optional, "Alpaca/Polygon bars: " + ",".join(clean))
     raise BadInput(
         "header",
         ",".join(clean),
