@@ -50,8 +50,15 @@ def build_parser() -> argparse.ArgumentParser:
     swarm = commands.add_parser("swarm", help="random scenarios and faults, one per seed")
     swarm.add_argument("--seeds", type=int, required=True, help="how many seeds")
     swarm.add_argument("--first", type=int, default=0, help="first seed (default 0)")
-    swarm.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    swarm.add_argument("--jsonl", action="store_true", help=argparse.SUPPRESS)
+    where = swarm.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", help="a Dask scheduler address, e.g. tcp://host:8786")
+    where.add_argument("--workers", type=int, help="local worker processes (default: cores)")
+    swarm.add_argument("--batch", type=int, help="seeds per task (default: sized to the work)")
+    swarm.add_argument("--jsonl", action="store_true", help="one JSON object per seed")
+
+    from sim.sweep_cli import add_arguments as add_sweep_arguments
+
+    add_sweep_arguments(commands.add_parser("sweep", help="a grid of full runs on Dask"))
 
     demo = commands.add_parser("demo", help="the signal-only demo on a toy market")
     demo.add_argument("--seed", type=int, default=7)
@@ -107,7 +114,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "list":
         return cli.list_scenarios()
     if command == "swarm":
-        return cli.swarm(args.seeds, args.first, args.workers, args.jsonl)
+        from sim.swarm_cli import swarm
+
+        return swarm(args.seeds, args.first, args.workers, args.scheduler, args.jsonl, args.batch)
+    if command == "sweep":
+        from sim.sweep_cli import sweep
+
+        return sweep(args)
     if command == "replay":
         return cli.replay(
             args, args.seed, args.balance, args.out, args.urgency, args.broker, args.risk_free

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import shlex
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +15,6 @@ from sim.build import replay_spec, scenario_spec
 from sim.outputs import summary, write_outputs
 from sim.runner import RunResult, RunSpec, Simulation
 from sim.scenarios import all_scenarios
-from sim.swarm import swarm_settings
 
 EXIT_OK, EXIT_VIOLATION, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -229,102 +225,3 @@ def _prepare_out(target: Path) -> str | None:
     except OSError as exc:
         return f"--out={str(target)!r}: cannot create the directory ({exc.strerror})"
     return None
-
-
-def _swarm_one(seed: int) -> dict[str, object]:
-    settings = swarm_settings(seed)
-    spec = scenario_spec(
-        settings.scenario,
-        seed,
-        settings.days,
-        ",".join(settings.symbols),
-        settings.balance,
-        settings.faults,
-    )
-    reproduce = f"python -m sim swarm --first {seed} --seeds 1"
-    spec = RunSpec(spec.scenario, spec.seed, spec.feed, spec.initial_cash, spec.faults, reproduce)
-    result = Simulation(spec).run()
-    return {
-        "seed": seed,
-        "settings": settings.describe(),
-        "ok": result.violation is None,
-        "violation": None if result.violation is None else str(result.violation),
-        "checks": result.invariant_checks,
-        "fills": len(result.fills),
-        "crashes": result.crashes,
-        "hash": result.run_hash,
-        "reproduce": reproduce,
-    }
-
-
-def swarm(seeds: int, first: int, workers: int, jsonl: bool) -> int:
-    if seeds < 1:
-        print(f"error: --seeds={seeds}: must be at least 1", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if not 1 <= workers <= 64:
-        print(f"error: --workers={workers}: must be between 1 and 64", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if first < 0:
-        print(f"error: --first={first}: must be >= 0", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if workers == 1:
-        outcomes = []
-        for seed in range(first, first + seeds):
-            outcome = _swarm_one(seed)
-            outcomes.append(outcome)
-            if jsonl:
-                print(json.dumps(outcome, sort_keys=True), flush=True)
-            else:
-                _print_outcome(outcome)
-    else:
-        outcomes = _swarm_parallel(seeds, first, workers)
-    if jsonl:
-        return EXIT_OK if all(o["ok"] for o in outcomes) else EXIT_VIOLATION
-    failed = [o for o in outcomes if not o["ok"]]
-    checks = sum(int(o["checks"]) for o in outcomes)
-    print(f"swarm: {len(outcomes)} seeds, {len(failed)} violations, {checks} invariant checks")
-    for outcome in failed:
-        print(f"  seed {outcome['seed']}: {outcome['violation']}")
-        print(f"  reproduce: {outcome['reproduce']}")
-    return EXIT_VIOLATION if failed else EXIT_OK
-
-
-def _print_outcome(outcome: dict[str, object]) -> None:
-    status = "ok" if outcome["ok"] else "VIOLATION"
-    print(
-        f"seed {outcome['seed']}: {status} — {outcome['settings']} — "
-        f"{outcome['fills']} fills, {outcome['checks']} checks, {outcome['crashes']} crashes"
-    )
-    if not outcome["ok"]:
-        print(f"  {outcome['violation']}\n  reproduce: {outcome['reproduce']}")
-
-
-def _swarm_parallel(seeds: int, first: int, workers: int) -> list[dict[str, object]]:
-    """Worker processes (not threads), each a contiguous block of seeds."""
-    blocks = []
-    per = -(-seeds // workers)
-    for start in range(first, first + seeds, per):
-        count = min(per, first + seeds - start)
-        command = [
-            sys.executable,
-            "-m",
-            "sim",
-            "swarm",
-            "--first",
-            str(start),
-            "--seeds",
-            str(count),
-            "--jsonl",
-        ]
-        blocks.append(subprocess.Popen(command, stdout=subprocess.PIPE, text=True))
-    outcomes: list[dict[str, object]] = []
-    for process in blocks:
-        assert process.stdout is not None
-        for line in process.stdout:
-            outcome = json.loads(line)
-            outcomes.append(outcome)
-            _print_outcome(outcome)
-        process.wait()
-        if process.returncode not in (EXIT_OK, EXIT_VIOLATION):
-            raise RuntimeError(f"swarm worker {shlex.join(process.args)} failed")  # type: ignore[arg-type]
-    return sorted(outcomes, key=lambda o: int(o["seed"]))
