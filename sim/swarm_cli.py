@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -102,32 +104,47 @@ def _run(
     batch: int | None,
     out: cluster.InOrder,
 ) -> None:
-    console = Console(stderr=True)
-    with cluster.connect(scheduler, workers) as client:
+    # A local cluster never needs more workers than there are seeds.
+    with cluster.connect(scheduler, min(workers, seeds)) as client:
         cluster.check_same_code(client)
         size = batch or batch_size(seeds, cluster.worker_count(client, workers))
-        parts = batches(first, seeds, size)
-        violations = 0
-        with Progress(
-            TextColumn("[bold]swarm[/] {task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total} seeds"),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-            disable=not console.is_terminal,
-        ) as progress:
-            task = progress.add_task(f"{len(parts)} batches of ≤{size}", total=seeds)
-            for done in cluster.stream(client, run_batch, parts):
-                if done.error is not None:
-                    results = [lost_outcome(s, done.error) for s in parts[done.index]]
-                else:
-                    results = done.value
-                for outcome in results:
-                    violations += not outcome["ok"]
-                    out.add(outcome)
-                progress.update(
-                    task,
-                    advance=len(results),
-                    description=f"{len(parts)} batches of ≤{size}, {violations} violations",
-                )
+        run_on(client, first, seeds, size, out.add)
+
+
+def run_on(
+    client: Any,
+    first: int,
+    seeds: int,
+    size: int,
+    on_outcome: Callable[[dict[str, object]], None],
+    function: Callable[[range], list[dict[str, object]]] = run_batch,
+) -> None:
+    """The swarm on a connected client: one task per batch, outcomes streamed
+    to ``on_outcome`` as batches finish (tests pass their own ``function``,
+    e.g. one that gets its worker killed, around ``run_batch``)."""
+    console = Console(stderr=True)
+    parts = batches(first, seeds, size)
+    violations = 0
+    with Progress(
+        TextColumn("[bold]swarm[/] {task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} seeds"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    ) as progress:
+        task = progress.add_task(f"{len(parts)} batches of ≤{size}", total=seeds)
+        for done in cluster.stream(client, function, parts):
+            if done.error is not None:
+                results = [lost_outcome(s, done.error) for s in parts[done.index]]
+            else:
+                results = done.value
+            for outcome in results:
+                violations += not outcome["ok"]
+                on_outcome(outcome)
+            progress.update(
+                task,
+                advance=len(results),
+                description=f"{len(parts)} batches of ≤{size}, {violations} violations",
+            )

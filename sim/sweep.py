@@ -1,8 +1,9 @@
 """Sweeps: the same system over a grid of settings, one full run per point.
 
 The grid's axes are scenarios × symbol sets × days × balances × urgencies
-× seeds, plus replays of data files (or a bar catalog) × symbol sets × date
-ranges × balances × urgencies × seeds. A point is plain parameters; the
+× seeds, plus replays of data files (or a bar catalog) × replay symbol sets
+(the data's own tickers, hence a separate axis) × date ranges × balances ×
+urgencies × seeds. A point is plain parameters; the
 worker that runs it builds everything else (the market, or the slice of
 data it reads itself: ``sim.replay_source``), so a point's row depends on
 its parameters alone. This module is the deterministic part; the Dask
@@ -90,7 +91,7 @@ class Point:
         command = ["python", "-m", "sim", "sweep", "--replay", str(self.source)]
         command += ["--seeds", str(self.seed), "--urgencies", self.urgency]
         if self.symbols is not None:
-            command += ["--symbols", self.symbols]
+            command += ["--replay-symbols", self.symbols]
         if self.range != ":":
             command += ["--range", str(self.range)]
         if self.balance is not None:
@@ -107,6 +108,7 @@ class Grid:
     symbol_sets: tuple[str | None, ...] = (None,)
     days: tuple[int | None, ...] = (None,)
     replays: tuple[str, ...] = ()
+    replay_symbol_sets: tuple[str | None, ...] = (None,)  # None: every symbol in the data
     ranges: tuple[tuple[str | None, str | None], ...] = ((None, None),)
     heatmap: tuple[str, str] | None = None
 
@@ -226,7 +228,7 @@ def validate(grid: Grid) -> Grid:
     for days in grid.days:
         if days is not None and not 1 <= days <= 260:
             raise BadInput("--days", days, "must be between 1 and 260 trading days")
-    for symbols in grid.symbol_sets:
+    for symbols in (*grid.symbol_sets, *grid.replay_symbol_sets):
         if symbols is not None:
             parse_symbol_set(symbols)
     if grid.heatmap is not None:

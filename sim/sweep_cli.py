@@ -37,7 +37,7 @@ from sim.sweep import (
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 _TOML_KEYS = {"scenarios", "seeds", "balances", "urgencies", "symbols", "days", "heatmap", "replay"}
-_REPLAY_KEYS = {"sources", "ranges"}
+_REPLAY_KEYS = {"sources", "symbols", "ranges"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,6 +57,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--days", help="trading days for scenarios, comma-separated")
     parser.add_argument(
         "--replay", action="append", help="a bars CSV or Parquet file/directory, path or URL"
+    )
+    parser.add_argument(
+        "--replay-symbols",
+        action="append",
+        help="one symbol set to replay, MSFT,GOOG (repeat for more; default: all in the data)",
     )
     parser.add_argument(
         "--range", action="append", help="a replay date range START:END (repeat for more)"
@@ -118,13 +123,9 @@ def grid_from_toml(path: Path) -> Grid:
     if "urgencies" in data:
         axes["urgencies"] = strings("urgencies", data["urgencies"])
     if "symbols" in data:
-        sets = data["symbols"]
-        if not isinstance(sets, list):
-            raise BadInput(f"{path}: symbols", sets, "must be a list of symbol sets")
-        axes["symbol_sets"] = tuple(
-            parse_symbol_set(",".join(s) if isinstance(s, list) else str(s), f"{path}: symbols")
-            for s in sets
-        )
+        axes["symbol_sets"] = _symbol_sets(data["symbols"], f"{path}: symbols")
+    if "symbols" in replay:
+        axes["replay_symbol_sets"] = _symbol_sets(replay["symbols"], f"{path}: replay.symbols")
     if "days" in data:
         days = data["days"] if isinstance(data["days"], list) else [data["days"]]
         if not all(type(d) is int for d in days):
@@ -138,6 +139,16 @@ def grid_from_toml(path: Path) -> Grid:
         ranges = strings("replay.ranges", replay["ranges"])
         axes["ranges"] = tuple(parse_range(r, f"{path}: replay.ranges") for r in ranges)
     return with_axes(Grid(), **axes)
+
+
+def _symbol_sets(sets: Any, field: str) -> tuple[str, ...]:
+    """``[["AAPL", "MSFT"], ["NVDA"]]`` or ``["AAPL,MSFT", "NVDA"]``."""
+    if not isinstance(sets, list):
+        raise BadInput(field, sets, "must be a list of symbol sets")
+    return tuple(
+        parse_symbol_set(",".join(map(str, s)) if isinstance(s, list) else str(s), field)
+        for s in sets
+    )
 
 
 def _pair(values: tuple[str, ...], field: str) -> tuple[str, str]:
@@ -166,6 +177,9 @@ def grid_from_args(args: argparse.Namespace) -> Grid:
             else tuple(parse_symbol_set(s) for s in args.symbols),
             days=None if args.days is None else tuple(_days(d) for d in _list(args.days) or ()),
             replays=None if args.replay is None else tuple(args.replay),
+            replay_symbol_sets=None
+            if args.replay_symbols is None
+            else tuple(parse_symbol_set(s, "--replay-symbols") for s in args.replay_symbols),
             ranges=None if args.range is None else tuple(parse_range(r) for r in args.range),
             heatmap=None if heatmap is None else _pair(heatmap, "--heatmap"),
         )
