@@ -128,7 +128,7 @@ class Grid:
             Point("replay", seed, balance, urgency, symbols, None, source, start, end)
             for source, symbols, (start, end), balance, urgency, seed in itertools.product(
                 self.replays,
-                self.symbol_sets,
+                self.replay_symbol_sets,
                 self.ranges,
                 self.balances,
                 self.urgencies,
