@@ -139,7 +139,7 @@ def _distributions(rows: Sequence[dict[str, object]]) -> str:
     labels = sorted({str(r["label"]) for r in ran})
     figure = make_subplots(rows=1, cols=len(METRICS), subplot_titles=METRICS)
     for column, metric in enumerate(METRICS, start=1):
-        for label in labels:
+        for number, label in enumerate(labels):
             values = [_number(r[metric]) for r in ran if r["label"] == label]
             figure.add_trace(
                 go.Box(
@@ -148,6 +148,7 @@ def _distributions(rows: Sequence[dict[str, object]]) -> str:
                     boxpoints="all",
                     legendgroup=label,
                     showlegend=column == 1,
+                    marker_color=_PALETTE[number % len(_PALETTE)],
                 ),
                 row=1,
                 col=column,
@@ -170,8 +171,11 @@ def _heatmaps(rows: Sequence[dict[str, object]], axes: tuple[str, str] | None) -
     ys = sorted({_key(r[y_axis]) for r in ran}, key=_order)
     if not ran:
         return "<p>No point ran.</p>"
-    figure = make_subplots(rows=1, cols=len(METRICS), subplot_titles=METRICS)
+    figure = make_subplots(
+        rows=1, cols=len(METRICS), subplot_titles=METRICS, horizontal_spacing=0.1
+    )
     for column, metric in enumerate(METRICS, start=1):
+        right = figure.layout[f"xaxis{column if column > 1 else ''}"].domain[1]
         grid: list[list[float | None]] = []
         for y in ys:
             line: list[float | None] = []
@@ -191,7 +195,7 @@ def _heatmaps(rows: Sequence[dict[str, object]], axes: tuple[str, str] | None) -
                 x=xs,
                 y=ys,
                 colorscale="RdYlGn_r" if metric == "max_drawdown" else "RdYlGn",
-                colorbar={"x": column / len(METRICS) - 0.02, "len": 0.9},
+                colorbar={"x": right + 0.005, "len": 0.9, "thickness": 12},
                 hovertemplate=f"{x_axis}=%{{x}}<br>{y_axis}=%{{y}}<br>mean {metric}=%{{z}}"
                 "<extra></extra>",
             ),
@@ -199,7 +203,9 @@ def _heatmaps(rows: Sequence[dict[str, object]], axes: tuple[str, str] | None) -
             col=column,
         )
         figure.update_xaxes(title_text=x_axis, type="category", row=1, col=column)
-        figure.update_yaxes(title_text=y_axis, type="category", row=1, col=column)
+        figure.update_yaxes(
+            title_text=y_axis if column == 1 else None, type="category", row=1, col=column
+        )
     figure.update_layout(height=420, margin={"t": 40})
     return figure.to_html(full_html=False, include_plotlyjs=False, div_id="heatmap")
 
@@ -216,7 +222,10 @@ def _order(text: str) -> tuple[int, float, str]:
         return (1, 0.0, text)
 
 
-def _cell(value: object) -> str:
+def _cell(value: object, column: str = "") -> str:
+    if column == "run_hash" and value:
+        text = html.escape(str(value))
+        return f"<td title='{text}'><code>{text[:12]}</code></td>"
     if value is None:
         return "<td></td>"
     if isinstance(value, float):
@@ -230,7 +239,7 @@ def _table(rows: Sequence[dict[str, object]]) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in TABLE_COLUMNS)
     body = "\n".join(
         f"<tr class='{html.escape(str(r['status']))}'>"
-        + "".join(_cell(r.get(c)) for c in TABLE_COLUMNS)
+        + "".join(_cell(r.get(c), c) for c in TABLE_COLUMNS)
         + "</tr>"
         for r in rows
     )
@@ -252,6 +261,11 @@ def _failures(rows: Sequence[dict[str, object]]) -> str:
     )
     return f"<h2>Failures</h2><ul>{items}</ul>"
 
+
+_PALETTE = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+)  # fmt: skip
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 1.5em; }
