@@ -28,8 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sim import cluster, swarm_cli  # noqa: E402
-from sim.swarm import SEED_COST_S, batch_size  # noqa: E402
+from sim import cluster, swarm_cli
+from sim.swarm import SEED_COST_S, batch_size
 
 
 def noop(seeds: range) -> list[dict[str, object]]:

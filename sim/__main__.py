@@ -1,4 +1,4 @@
-"""``python -m sim``: scenario runs, backtests, replays, swarms and the signal CLI.
+"""``python -m sim``: scenario runs, backtests, replays, swarms and sweeps (Dask), signals.
 
 With no sub-command it runs the default scenario (``sim run default``).
 Exit status: 0 success, 1 an invariant was violated, 2 bad input.

@@ -19,6 +19,7 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import date
+from typing import Any
 
 from core.errors import BadInput
 from core.execution.cost_model import Urgency
@@ -243,7 +244,7 @@ def validate(grid: Grid) -> Grid:
     return grid
 
 
-def with_axes(grid: Grid, **axes: object) -> Grid:
+def with_axes(grid: Grid, **axes: Any) -> Grid:
     """The grid with the axes given (command line over TOML); None leaves one alone."""
     return replace(grid, **{k: v for k, v in axes.items() if v is not None})
 

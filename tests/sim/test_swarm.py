@@ -64,6 +64,10 @@ def jsonl(*args: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
 
 
+def seed_of(outcome: dict[str, object]) -> int:
+    return int(str(outcome["seed"]))
+
+
 @pytest.fixture(scope="module")
 def sequential() -> dict[int, dict[str, object]]:
     """Every CI seed run here, in order, without Dask: the reference."""
@@ -124,9 +128,9 @@ def test_a_worker_sigkilled_mid_swarm_changes_no_result_and_loses_no_seed(
     assert len(killed) == 1 and killed[0] in worker_pids, "a worker of the cluster was killed"
     reruns = [int(p.read_text()) for p in tmp_path.glob("rerun-*")]
     assert len(reruns) == 1 and reruns[0] != killed[0], "the doomed batch ran again elsewhere"
-    assert sorted(int(o["seed"]) for o in outcomes) == list(range(KILL_SEEDS))  # none lost
+    assert sorted(seed_of(o) for o in outcomes) == list(range(KILL_SEEDS))  # none lost
     for outcome in outcomes:
-        assert outcome == sequential[int(outcome["seed"])]
+        assert outcome == sequential[seed_of(outcome)]
 
 
 def test_ctrl_c_cancels_the_swarm_and_shuts_the_cluster_down() -> None:
@@ -194,7 +198,7 @@ def test_planted_bug_fails_the_swarm_with_a_reproduce_command(
         return out
 
     monkeypatch.setattr(VenueSimulator, "_fill", lose_first)
-    seed = next(s for s in range(1, SWARM_SEEDS) if int(sequential[s]["fills"]) > 0)
+    seed = next(s for s in range(1, SWARM_SEEDS) if str(sequential[s]["fills"]) != "0")
     with LocalCluster(
         n_workers=1, processes=False, protocol="tcp", host="127.0.0.1", dashboard_address=None
     ) as local:

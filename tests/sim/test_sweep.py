@@ -260,13 +260,14 @@ def test_urgency_is_one_function_away_from_the_runner() -> None:
 
 
 def test_daily_sharpe_from_the_equity_curve() -> None:
-    initial = 100
-    # Day closes 101, 103.02, 101.99...: returns +1%, +2%, -1%.
-    equity = [(0, 100, 0), (DAY - 1, 101, 0), (DAY + 5, 102, 0), (2 * DAY - 1, 103.02, 0)]
-    equity += [(2 * DAY + 1, 101.9898, 0)]
+    initial = 1_000_000
+    # Day closes 1,010,000 (+1%), 1,030,200 (+2%), 1,019,898 (-1%); intraday marks ignored.
+    equity = [(0, 1_000_000, 0), (DAY - 1, 1_010_000, 0), (DAY + 5, 1_020_000, 0)]
+    equity += [(2 * DAY - 1, 1_030_200, 0), (2 * DAY + 1, 1_019_898, 0)]
     returns = [0.01, 0.02, -0.01]
     mean = sum(returns) / 3
     sd = (sum((r - mean) ** 2 for r in returns) / 2) ** 0.5
     assert daily_sharpe(equity, initial) == pytest.approx(mean / sd * 252**0.5, rel=1e-6)
     assert daily_sharpe(equity[:2], initial) is None  # one daily return
-    assert daily_sharpe([(0, 100, 0), (DAY, 100, 0), (2 * DAY, 100, 0)], initial) is None
+    flat = [(0, initial, 0), (DAY, initial, 0), (2 * DAY, initial, 0)]
+    assert daily_sharpe(flat, initial) is None
