@@ -435,7 +435,8 @@ class Engine:
         # equity lower and exposure higher by the headroom.
         available = limit * (BPS - headroom) // BPS - exposure * (BPS + headroom) // BPS
         scale = 10**parent.instrument.qty_decimals
-        return max(0, available) * scale // max(1, priced)
+        result: int = max(0, available) * scale // max(1, priced)
+        return result
 
     def _check_fill_exposure(self, now: int, fill: Fill, commands: list[EngineCommand]) -> None:
         """A fill that adds to its side must leave the side within its gross cap.

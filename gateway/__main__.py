@@ -30,6 +30,7 @@ from gateway.secrets import Secret, SecretMaskingFilter
 if TYPE_CHECKING:  # imported lazily at run time: --help and --check stay fast
     from gateway.brokers.base import Broker
     from gateway.notify import Notifier
+    from gateway.storage import Storage
 
 log = logging.getLogger("gateway")
 _MASK = SecretMaskingFilter()
@@ -127,7 +128,7 @@ async def _check(config: Config) -> int:
     return 0 if ok else 1
 
 
-def _open_storage(path: Path):  # type: ignore[no-untyped-def]
+def _open_storage(path: Path) -> Storage:
     """The database, or ``BadInput`` naming ``database.path`` (a folder that cannot
     be created, a file this user may not write, something that is not SQLite)."""
     import sqlite3

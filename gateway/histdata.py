@@ -152,7 +152,7 @@ def _price(value: object, column: str) -> int:
     """A JSON/float price as exact nano-units: the shortest decimal that prints it."""
     return price_from_decimal(
         repr(float(value)) if isinstance(value, float) else str(value), column
-    )  # type: ignore[arg-type]
+    )
 
 
 def _vwap(value: object, low: int, high: int) -> int | None:
@@ -273,7 +273,7 @@ async def fetch_ibkr(
 ) -> None:
     from ib_async import IB, Contract, Stock
 
-    from gateway.brokers.ibkr import HistoricalPacer
+    from gateway.brokers.ibkr.pacing import HistoricalPacer
     from gateway.config import _ibkr
 
     # The gateway's [ibkr] section when there is one (it also names the account, which

@@ -56,7 +56,7 @@ Guard = Callable[[Event], Event | None]
 """Evaluated under the input lock just before journaling: drops (None) or
 reshapes an input against the state *then*."""
 
-Observer = Callable[[Event, list[object], bool], None]
+Observer = Callable[[Event, Sequence[object], bool], None]
 """Told of every input the engine handled and its commands, live (True) or
 replayed at start (False): the dashboard's history. Must be quick and must
 not touch the engine; an observer that raises is logged and ignored."""
@@ -151,7 +151,7 @@ class InputPipeline:
         self._observe(event, commands, True)
         self.latency.add(time.perf_counter_ns() - started)
 
-    def _observe(self, event: Event, commands: list[object], live: bool) -> None:
+    def _observe(self, event: Event, commands: Sequence[object], live: bool) -> None:
         for observer in self.observers:
             try:
                 observer(event, commands, live)

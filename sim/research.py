@@ -138,7 +138,7 @@ def display(summary: Mapping[str, object]) -> dict[str, str]:
         "fills": humanize.count(summary.get("fills")),
         "trades": humanize.count(summary.get("trades")),
         "invariant_checks": humanize.count(summary.get("invariant_checks")),
-        "alerts": humanize.count(sum(int(v) for v in alerts.values())),  # type: ignore[call-overload]
+        "alerts": humanize.count(sum(int(v) for v in alerts.values())),
     }
     if a:
         out.update(

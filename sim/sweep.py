@@ -17,13 +17,16 @@ import math
 import re
 import shlex
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import date
 from typing import Any
 
 from core.errors import BadInput
-from core.execution.cost_model import Urgency
+from sim.build import URGENCIES
 from sim.runner import RunResult, RunSpec
+
+DEFAULT_URGENCY = "medium"
+"""``sim run``'s default: risk-priced entries (the engine's NORMAL)."""
 
 DAY_NS = 86_400 * 10**9
 TRADING_DAYS = 252
@@ -41,7 +44,7 @@ class Point:
     scenario: str  # a scenario name, or "replay"
     seed: int
     balance: str | None = None  # None: the scenario's own
-    urgency: str = Urgency.NORMAL.value
+    urgency: str = DEFAULT_URGENCY
     symbols: str | None = None  # "AAPL,MSFT"; None: the scenario's / every symbol in the data
     days: int | None = None  # scenarios only; None: the scenario's
     source: str | None = None  # replays only: a path or URL the worker can read
@@ -86,7 +89,7 @@ class Point:
             ):
                 if value is not None:
                     command += [flag, str(value)]
-            if self.urgency != Urgency.NORMAL.value:
+            if self.urgency != DEFAULT_URGENCY:
                 command += ["--urgency", self.urgency]
             return shlex.join(command)
         command = ["python", "-m", "sim", "sweep", "--replay", str(self.source)]
@@ -105,7 +108,7 @@ class Grid:
     scenarios: tuple[str, ...] = ()
     seeds: tuple[int, ...] = (1,)
     balances: tuple[str | None, ...] = (None,)
-    urgencies: tuple[str, ...] = (Urgency.NORMAL.value,)
+    urgencies: tuple[str, ...] = (DEFAULT_URGENCY,)
     symbol_sets: tuple[str | None, ...] = (None,)
     days: tuple[int | None, ...] = (None,)
     replays: tuple[str, ...] = ()
@@ -195,15 +198,9 @@ def parse_range(text: str, field: str = "--range") -> tuple[str | None, str | No
 
 
 def check_urgency(text: str, field: str = "--urgencies") -> str:
-    values = [u.value for u in Urgency]
-    if text not in values:
-        raise BadInput(field, text, f"must be one of {', '.join(values)}")
-    if text != Urgency.NORMAL.value and not urgency_supported():
-        raise BadInput(
-            field,
-            text,
-            "this build's runner has no urgency setting yet; only 'normal' (what every run uses)",
-        )
+    """One of ``sim run --urgency``'s words: low, medium (the default), high."""
+    if text not in URGENCIES:
+        raise BadInput(field, text, f"must be one of {', '.join(URGENCIES)}")
     return text
 
 
@@ -250,22 +247,9 @@ def with_axes(grid: Grid, **axes: Any) -> Grid:
 
 
 # ------------------------------------------------------------------ urgency
-def urgency_supported() -> bool:
-    return "urgency" in {f.name for f in fields(RunSpec)}
-
-
 def apply_urgency(spec: RunSpec, urgency: str) -> RunSpec:
-    """The one place a point's urgency reaches the run.
-
-    The runner takes no urgency yet (the engine's default, NORMAL, is what
-    every run uses); when ``RunSpec`` grows an ``urgency`` field this passes
-    it through unchanged, and ``check_urgency`` stops refusing the others.
-    """
-    if urgency_supported():
-        return replace(spec, urgency=Urgency(urgency))  # type: ignore[call-arg]
-    if urgency != Urgency.NORMAL.value:
-        raise BadInput("urgency", urgency, "is not supported by this build's runner")
-    return spec
+    """The one place a point's urgency reaches the run (``sim run --urgency``'s words)."""
+    return replace(spec, urgency=check_urgency(urgency, "urgency"))
 
 
 # ------------------------------------------------------------------ running

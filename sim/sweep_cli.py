@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenarios", help="scenario names, comma-separated")
     parser.add_argument("--seeds", help="seeds: 1,2,3 or 0-9 or a mix (default 1)")
     parser.add_argument("--balances", help="initial balances in dollars, comma-separated")
-    parser.add_argument("--urgencies", help="low,normal,high (default normal)")
+    parser.add_argument("--urgencies", help="low,medium,high (default medium)")
     parser.add_argument(
         "--symbols", action="append", help="one symbol set, AAPL,MSFT (repeat for more sets)"
     )

@@ -167,7 +167,7 @@ class DashboardServer:
         runner = web.AppRunner(
             self.app(),
             access_log=None,  # a logged query string would carry the login token
-            logger=_ServerLog(logging.getLogger("gateway.dashboard.http")),  # type: ignore[arg-type]
+            logger=_ServerLog(logging.getLogger("gateway.dashboard.http")),
             handle_signals=False,
             shutdown_timeout=1.0,
         )

@@ -21,18 +21,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from core.execution.cost_model import Urgency
 from sim.bars_csv import read_bars
 from sim.sweep import (
     Grid,
     Point,
     apply_urgency,
+    build_spec,
     check_urgency,
     daily_sharpe,
     parse_range,
     parse_seeds,
     run_point,
-    urgency_supported,
 )
 from sim.sweep_report import SCHEMA
 
@@ -79,7 +78,7 @@ def test_a_12_point_sweep_writes_the_parquet_and_the_report(tmp_path: Path) -> N
         (s, b, n) for s in ("trend", "range") for b in ("50000", "5000000") for n in (1, 2, 3)
     )
     assert all(re.fullmatch(r"[0-9a-f]{64}", r["run_hash"]) for r in rows)
-    assert all(r["urgency"] == "normal" and r["days"] == 2 for r in rows)
+    assert all(r["urgency"] == "medium" and r["days"] == 2 for r in rows)
     assert any(r["sharpe"] is not None for r in rows)
     page = (out / "sweep.html").read_text()
     assert owner_only(out / "sweep.parquet") and owner_only(out / "sweep.html")
@@ -97,7 +96,7 @@ def test_a_12_point_sweep_writes_the_parquet_and_the_report(tmp_path: Path) -> N
     row = next(
         r for r in rows if (r["scenario"], r["balance"], r["seed"]) == ("range", "5000000", 3)
     )
-    again = run_point(Point("range", 3, "5000000", "normal", "AAPL", 2))
+    again = run_point(Point("range", 3, "5000000", "medium", "AAPL", 2))
     assert again == {k: v for k, v in row.items() if k != "point"}
     argv = shlex.split(row["reproduce"])
     assert argv[:4] == ["python", "-m", "sim", "run"]
@@ -174,11 +173,13 @@ def test_replays_read_csv_and_a_parquet_catalog_and_record_failed_points(
 
 def test_an_unsliced_replay_point_is_sim_replay() -> None:
     from sim.build import replay_spec
+    from sim.data.source import load
     from sim.runner import Simulation
 
     row = run_point(Point("replay", 1, source=str(SAMPLE)))
     assert row["status"] == "ok"
-    assert row["run_hash"] == Simulation(replay_spec(SAMPLE)).run().run_hash
+    spec = replay_spec(load([str(SAMPLE)], None), [str(SAMPLE)])
+    assert row["run_hash"] == Simulation(spec).run().run_hash
 
 
 # ------------------------------------------------------------- bad input
@@ -245,18 +246,17 @@ def test_seed_and_range_syntax() -> None:
     assert parse_range(":2004-01-01") == (None, "2004-01-01")
 
 
-def test_urgency_is_one_function_away_from_the_runner() -> None:
-    """Until the runner takes an urgency, 'normal' (what runs use) passes and
-    the others are refused up front; once RunSpec has the field they pass."""
-    from sim.build import scenario_spec
-
-    spec = scenario_spec("trend", 1, 1, "AAPL")
-    if urgency_supported():
-        assert apply_urgency(spec, "high").urgency == Urgency.HIGH  # type: ignore[attr-defined]
-    else:
-        assert apply_urgency(spec, "normal") is spec
-        with pytest.raises(ValueError, match="no urgency setting yet"):
-            check_urgency("high")
+def test_a_points_urgency_reaches_the_run_and_its_reproduce_command() -> None:
+    """The sweep's urgency words are ``sim run --urgency``'s; a point's urgency
+    is the run's (``RunSpec.urgency``) and is in the command that reproduces it."""
+    point = Point("trend", 1, urgency="high", symbols="AAPL", days=1)
+    spec = build_spec(point)
+    assert spec.urgency == "high"
+    assert "--urgency high" in spec.reproduce
+    assert build_spec(Point("trend", 1, symbols="AAPL", days=1)).urgency == "medium"
+    assert apply_urgency(spec, "low").urgency == "low"
+    with pytest.raises(ValueError, match="must be one of low, medium, high"):
+        check_urgency("normal")
 
 
 def test_daily_sharpe_from_the_equity_curve() -> None:
