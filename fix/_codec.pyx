@@ -9,7 +9,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes
 from libc.string cimport memcmp, memcpy
 
 from core.errors import BadInput
-from gateway.fix.codec import _check_scan_args
+from fix.codec import _check_scan_args
 
 MAX_TAG = 2**63 - 1  # as codec.MAX_TAG: |tag| fits a long long and its negation
 

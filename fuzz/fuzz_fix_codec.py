@@ -1,4 +1,4 @@
-"""atheris harness: the FIX codec twins agree (``gateway/fix/codec.py`` vs
+"""atheris harness: the FIX codec twins agree (``fix/codec.py`` vs
 ``_codec.pyx``) on scan, parse and checksum over any bytes, and on encode over
 fields decoded from the input. Same answer or the same error, else a finding.
 
@@ -12,7 +12,7 @@ import sys
 import atheris
 
 with atheris.instrument_imports():
-    from gateway.fix import _codec, codec
+    from fix import _codec, codec
 
 
 def _answer(fn, *args):  # type: ignore[no-untyped-def]

@@ -91,7 +91,7 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     given = list(sys.argv[1:] if argv is None else argv)
-    if given[:2] == ["data", "fetch"]:  # its options belong to gateway.histdata
+    if given[:2] == ["data", "fetch"]:  # its options belong to histdata
         from sim.data_cli import fetch
 
         return fetch(given[2:])

@@ -61,13 +61,14 @@ def main(args: argparse.Namespace) -> int:
 
 
 def fetch(argv: list[str]) -> int:
-    """Hand over to ``python -m gateway.histdata`` in this same process slot.
+    """Hand over to ``python -m histdata`` in this same process slot.
 
-    Fetching is network I/O with wall-clock back-off through the brokers' SDKs:
-    a gateway concern. ``sim`` must not import ``gateway``, so this replaces the
-    process with that module (same pid: a signal to this command reaches the fetch).
+    Fetching is network I/O with wall-clock back-off through the brokers' SDKs,
+    with the gateway's credentials and IB pacer: ``histdata`` is the floor above
+    both ``sim`` and ``gateway``, and ``sim`` imports neither, so this replaces
+    the process with that module (same pid: a signal to this command reaches the fetch).
     """
-    command = [sys.executable, "-m", "gateway.histdata", *argv]
+    command = [sys.executable, "-m", "histdata", *argv]
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, command)

@@ -2,7 +2,8 @@
 
 ``core`` imports no shell; ``fix`` (the FIX library) imports only ``core``;
 ``sim`` imports ``core``; ``gateway`` imports ``core`` and ``fix``; ``standins``
-imports ``core``, ``sim`` and ``fix``. Nothing imports upward: a new
+imports ``core``, ``sim`` and ``fix``; ``histdata`` (the history fetch) imports
+``sim``'s catalog and ``gateway``'s credentials and pacer. Nothing imports upward: a new
 ``import standins`` in ``sim/`` or ``import gateway`` in ``core/`` fails here.
 Every import is read with ``ast`` (function-level and ``TYPE_CHECKING`` imports
 count too); ``.pyx`` files are read for ``cimport``/``import`` lines.
@@ -17,13 +18,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("core", "fix", "sim", "gateway", "standins")
+PACKAGES = ("core", "fix", "sim", "gateway", "standins", "histdata")
 ALLOWED: dict[str, frozenset[str]] = {
     "core": frozenset({"core"}),
     "fix": frozenset({"fix", "core"}),
     "sim": frozenset({"sim", "core"}),
     "gateway": frozenset({"gateway", "fix", "core"}),
     "standins": frozenset({"standins", "sim", "fix", "core"}),
+    "histdata": frozenset({"histdata", "sim", "gateway", "fix", "core"}),
 }
 _PYX_IMPORT = re.compile(r"^\s*(?:from\s+([\w.]+)\s+c?import|c?import\s+([\w.]+))", re.M)
 

@@ -472,7 +472,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             message = f"{type(exc).__name__}: {exc}"
         print(f"error: fetch failed: {message[:400]}", file=sys.stderr)
         return EXIT_FAILED
-
-
-if __name__ == "__main__":
-    sys.exit(main())
