@@ -99,14 +99,37 @@ def connect(scheduler: str | None, workers: int) -> Iterator[Any]:
         )
     finally:
         signal.signal(signal.SIGINT, previous)
+    stopped_early = False
     try:
         client = Client(cluster)
         try:
             yield client
+        except BaseException:
+            stopped_early = True
+            raise
         finally:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # restored after the close
+            if stopped_early:
+                _quiet()
             client.close()
     finally:
-        cluster.close()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C: see _quiet
+        try:
+            cluster.close()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _quiet() -> None:
+    """Tearing the cluster down because the run stopped early (Ctrl-C, an error).
+
+    The swarm has said why it stopped; what dask's scheduler logs while it
+    closes in the middle of work (a CRITICAL "Closed comm ... lost-data" with
+    a traceback when the client it was telling went first) is a teardown race
+    inside dask, not news for the user. A second Ctrl-C during the teardown is
+    ignored (``connect``), so the workers are shut down rather than left behind.
+    """
+    logging.getLogger("distributed").setLevel(logging.CRITICAL + 1)
 
 
 def stream(client: Any, function: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Done]:
