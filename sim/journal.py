@@ -21,9 +21,8 @@ from enum import Enum
 from pathlib import Path
 from typing import IO
 
-from core.commands import CashFlow, Fill, OrderUpdate, OrdStatus, Side, Timer
 from core.events import Bar
-from core.operator import OperatorCommand
+from core.journal_codec import event_from_fields
 
 
 def canonical(value: object) -> object:
@@ -122,21 +121,7 @@ def _bar_line(count: int, at_ns: int, direction: str, bar: Bar) -> str:
 
 
 def decode_event(data: dict[str, object]) -> object:
-    """Inverse of ``canonical`` for the event types the engine consumes."""
-    kind = data["type"]
+    """Inverse of ``canonical`` for the event types the engine consumes
+    (the core's one event codec, ``core/journal_codec.py``)."""
     fields = {k: v for k, v in data.items() if k != "type"}
-    if kind == "Bar":
-        return Bar(**fields)  # type: ignore[arg-type]
-    if kind == "Fill":
-        fields["side"] = Side(fields["side"])
-        return Fill(**fields)  # type: ignore[arg-type]
-    if kind == "OrderUpdate":
-        fields["status"] = OrdStatus(fields["status"])
-        return OrderUpdate(**fields)  # type: ignore[arg-type]
-    if kind == "Timer":
-        return Timer(**fields)  # type: ignore[arg-type]
-    if kind == "CashFlow":
-        return CashFlow(**fields)  # type: ignore[arg-type]
-    if kind == "OperatorCommand":
-        return OperatorCommand(**fields)  # type: ignore[arg-type]
-    raise ValueError(f"journal line holds a {kind}, not an engine event")
+    return event_from_fields(str(data["type"]), fields)
