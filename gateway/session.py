@@ -1,6 +1,7 @@
-"""US equity sessions from the exchange calendar, and market time for the shell.
+"""Market time for the shell, and the exchange sessions it trades in.
 
-``CalendarSchedule`` satisfies the core's ``Schedule`` protocol by asking
+``CalendarSchedule`` (the core's one calendar adapter, ``core/calendar.py``,
+re-exported here) satisfies the core's ``Schedule`` protocol by asking
 exchange-calendars (holidays and early closes included) for whole years on
 demand, so its answers never depend on *when* the gateway was started: a
 replay after a crash sees exactly the sessions the original run saw.
@@ -15,81 +16,12 @@ readings show. It never moves backwards.
 from __future__ import annotations
 
 import time
-from bisect import bisect_right
-from datetime import UTC, datetime
 
-from core.health import AlwaysOpen, Schedule, SessionSchedule
+from core.calendar import EXCHANGE, CalendarSchedule
+
+__all__ = ["EXCHANGE", "CalendarSchedule", "EngineClock", "MarketTime"]
 
 _NS = 10**9
-EXCHANGE = "XNYS"
-
-
-def _year(time_ns: int) -> int:
-    return datetime.fromtimestamp(time_ns // _NS, tz=UTC).year
-
-
-class CalendarSchedule:
-    """NYSE sessions, loaded a year at a time as the data reaches them."""
-
-    def __init__(self, exchange: str = EXCHANGE) -> None:
-        self._exchange = exchange
-        self._years: set[int] = set()
-        self._sessions: list[tuple[int, int]] = []
-        self._schedule: Schedule = AlwaysOpen()
-
-    def _ensure(self, *times: int) -> None:
-        wanted = set()
-        for t in times:
-            y = _year(t)
-            wanted |= {y - 1, y, y + 1}
-        missing = sorted(wanted - self._years)
-        if not missing:
-            return
-        import exchange_calendars as xcals  # heavy: only when a new year is needed
-
-        for year in missing:
-            self._years.add(year)
-            try:
-                calendar = xcals.get_calendar(
-                    self._exchange, start=f"{year}-01-01", end=f"{year}-12-31"
-                )
-            except Exception:  # outside the library's range: no sessions known that year
-                continue
-            schedule = calendar.schedule
-            opens = schedule["open"].astype("int64").tolist()
-            closes = schedule["close"].astype("int64").tolist()
-            self._sessions.extend(zip(opens, closes, strict=True))
-        self._sessions = sorted(set(self._sessions))
-        self._schedule = SessionSchedule(self._sessions) if self._sessions else AlwaysOpen()
-
-    def missing_between(self, prev_ns: int, cur_ns: int, period_ns: int) -> int:
-        self._ensure(prev_ns, cur_ns)
-        return self._schedule.missing_between(prev_ns, cur_ns, period_ns)
-
-    def session_at(self, time_ns: int) -> tuple[int, int] | None:
-        """The (open, close) of the session in progress at ``time_ns``, if any."""
-        self._ensure(time_ns)
-        index = bisect_right(self._sessions, (time_ns, 2**63)) - 1
-        if index >= 0:
-            open_ns, close_ns = self._sessions[index]
-            if open_ns <= time_ns < close_ns:
-                return open_ns, close_ns
-        return None
-
-    def previous_open(self, time_ns: int) -> int | None:
-        """The open of the last complete session before the one at ``time_ns``
-        (the gateway's warm-up start: one full day of history, SPEC §8's
-        "uniform until a full day of history exists")."""
-        self._ensure(time_ns)
-        opens = [o for o, c in self._sessions if c <= time_ns]
-        return opens[-1] if opens else None
-
-    def next_close(self, time_ns: int) -> int | None:
-        self._ensure(time_ns)
-        for _open_ns, close_ns in self._sessions:
-            if close_ns > time_ns:
-                return close_ns
-        return None
 
 
 class MarketTime:
