@@ -2,7 +2,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.execution.tca import Execution, analyse, grade, render
+from core.execution.tca import Execution, analyse, grade
+from sim.tca_table import render
 
 D = 10**9
 CENT = D // 100
