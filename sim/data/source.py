@@ -17,7 +17,7 @@ import numpy as np
 
 from core.errors import BadInput
 from core.events import Bar
-from sim.bars_csv import BadRow, read_bars
+from sim.bars_csv import BadRow, read_bars_file
 from sim.data.catalog import DEFAULT_CATALOG, Catalog, check_adjustment, check_symbol, day_of
 
 
@@ -146,13 +146,10 @@ def _load_file(path: Path, skip_bad: bool) -> tuple[list[Bar], list[BadRow], str
     if path.suffix.lower() in (".parquet", ".pq") or not _is_signal_layout(path):
         item = import_file(path, None, False, skip_bad)
         return item.bars, item.rejected, item.layout.name
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as stream:
-            loaded = read_bars(stream, skip_bad=skip_bad)
+    try:  # the hardened reader: bytes that are not UTF-8 named with their line
+        loaded = read_bars_file(path, skip_bad=skip_bad)
     except OSError as exc:
         raise BadInput("FILE", str(path), f"cannot be read: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise BadInput("FILE", str(path), "is not UTF-8 text") from None
     return loaded.bars, loaded.rejected, "sovereign"
 
 

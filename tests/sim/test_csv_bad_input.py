@@ -4,6 +4,7 @@ accept silently. ``sim signals`` and ``sim replay`` share ``read_bars_file``."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -15,8 +16,23 @@ from hypothesis import strategies as st
 
 from core.errors import BadInput
 from sim.bars_csv import BadRow, read_bars_file
-from sim.build import replay_spec
-from sim.signals_cli import main as signals_main
+from sim.build import replay_spec as _replay_spec
+from sim.data.source import load
+from sim.signals_cli import main as _signals_main
+
+
+def signals_main(path: str, out: str | None, tick: str | None, skip_bad: bool) -> int:
+    """``sim signals FILE`` in process (its parsed arguments name the bars)."""
+    args = argparse.Namespace(
+        files=[path], catalog=None, symbols=None, start=None, end=None,
+        timeframe=None, adjustment=None,
+    )  # fmt: skip
+    return _signals_main(args, out, tick, skip_bad)
+
+
+def replay_spec(path: Path) -> object:
+    """What ``sim replay FILE`` builds before it runs."""
+    return _replay_spec(load([str(path)], None), [str(path)])
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADER = "time,symbol,open,high,low,close,volume"
