@@ -24,7 +24,7 @@ core books. Money shown to people is rounded to cents at the edge.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -456,8 +456,13 @@ def analyse(
     period_ns: int,
     slippage: float,
     risk_free_annual: float = 0.0,
+    financing: Mapping[str, float] | None = None,
 ) -> tuple[dict[str, object], Benchmark, list[Trade]]:
-    """All the metrics as plain JSON-ready values (None where undefined)."""
+    """All the metrics as plain JSON-ready values (None where undefined).
+
+    ``financing`` is what the run was charged outside its fills, in dollars
+    (``short borrow``, ``margin debit interest``): costs paid, in no trade.
+    """
     marks = np.asarray(times_ns, dtype=np.int64)
     curve = np.asarray(equity, dtype=np.float64)
     _days, closes = daily_closes(marks, curve)
@@ -477,6 +482,8 @@ def analyse(
     traded = sum(abs(f.signed_qty) * f.price * NANO for f in fills)
     mean_equity = float(curve.mean()) if len(curve) else initial
     fees = sum(f.fee for f in fills) * NANO
+    borrow = float((financing or {}).get("short borrow", 0.0))
+    interest = float((financing or {}).get("margin debit interest", 0.0))
     final = float(curve[-1]) if len(curve) else initial
     metrics: dict[str, object] = {
         "days": len(returns),
@@ -499,10 +506,10 @@ def analyse(
         "traded_notional": round(traded, 2),
         "costs": {
             "fees": round(fees, 2),
-            "commissions": 0.0,
-            "borrow": 0.0,
+            "borrow": round(borrow, 2),
+            "interest": round(interest, 2),
             "slippage_vs_arrival": round(slippage, 2),
-            "total": round(fees + slippage, 2),
+            "total": round(fees + borrow + interest + slippage, 2),
         },
         "benchmark": {
             "kind": "buy-and-hold, equal weight, same capital and costs",

@@ -81,6 +81,7 @@ def research(result: RunResult, risk_free: float = 0.0) -> Research:
         result.spec.feed.period_ns,
         slippage_vs_arrival(result.tca),
         risk_free,
+        {what: amount * NANO for what, amount in result.financing.items()},
     )
     for key in ("drawdown_peak", "drawdown_trough", "drawdown_recovery"):
         value = metrics[key]

@@ -47,7 +47,8 @@ def test_dark_orders_fill_at_the_midpoint_and_never_below_min_qty(seed, venue, m
     fills = [r for r in _run(book, 40) if isinstance(r, Report) and r.fill is not None]
     for report in fills:
         fill = report.fill
-        bar = bars[fill.time_ns // 60_000_000_000 * 60_000_000_000 - 60_000_000_000]
+        # stamped when it happened: inside the minute bar that filled it (issue 12)
+        bar = bars[fill.time_ns // 60_000_000_000 * 60_000_000_000]
         assert fill.venue == venue
         assert fill.quantity >= min_qty
         assert fill.price == (bar.high + bar.low) // 2

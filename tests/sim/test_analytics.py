@@ -170,7 +170,13 @@ def test_trade_list_adds_up_to_the_runs_pnl(run_dir: Path) -> None:
     ]  # fmt: skip
     assert trades, "the default scenario trades"
     total = sum(Decimal(t["pnl"]) for t in trades)
-    assert abs(total - Decimal(summary["pnl"])) <= Decimal("0.01") * len(trades)
+    # Financing (short borrow, debit interest: issue 12) is charged in no trade.
+    financing = sum(Decimal(v) for v in summary["financing"].values())
+    assert abs(total - financing - Decimal(summary["pnl"])) <= Decimal("0.01") * len(trades)
+    costs = summary["analytics"]["costs"]
+    assert Decimal(str(costs["interest"])) == round(
+        Decimal(summary["financing"]["debit_interest"]), 2
+    )
     closed = [t for t in trades if t["exit_reason"] != "open at end"]
     assert len(closed) == summary["trades"]
     for t in trades:

@@ -34,6 +34,7 @@ def replay_spec(path: Path) -> object:
     """What ``sim replay FILE`` builds before it runs."""
     return _replay_spec(load([str(path)], None), [str(path)])
 
+
 ROOT = Path(__file__).resolve().parents[2]
 HEADER = "time,symbol,open,high,low,close,volume"
 GOOD = "2024-01-02T14:30:00Z,AAPL,100,101,99,100,5"
