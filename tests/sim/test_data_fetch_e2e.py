@@ -47,7 +47,7 @@ def _wait(condition: object, timeout: float, what: str) -> None:
 @pytest.fixture(scope="module")
 def serve() -> Iterator[dict[str, str]]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "sim", "serve", "--scenario", "default",
+        [sys.executable, "-m", "standins", "--scenario", "default",
          "--days", str(HISTORY_DAYS + 1), "--history-days", str(HISTORY_DAYS),
          "--bars-page-max", "2000"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=ENV,
