@@ -108,6 +108,9 @@ class OrderSender:
             return
         bcid = self.state.ids.broker(command.client_order_id)
         order = self.engine.order(command.client_order_id)
+        if order is not None and order.status is OrdStatus.PENDING_CANCEL:
+            await self._cancel_unsent(command.client_order_id, bcid)
+            return
         if order is not None and order.status is not OrdStatus.PENDING_NEW:
             return  # already answered (e.g. refused while we were away)
         if self._is_stale_entry(command):
@@ -135,6 +138,25 @@ class OrderSender:
                 return
             placed = existing
         self.mark_sent(command.client_order_id, placed.broker_order_id)
+
+    async def _cancel_unsent(self, engine_id: str, bcid: str) -> None:
+        """The engine asked to cancel an order before it was ever sent (a fast
+        backfill decides, then cancels, faster than orders go out): nothing
+        reached the broker, so it ends canceled here and the cancel is never
+        sent. Sending it anyway drew a "not found" refusal, put the order back
+        to NEW, and left the reconciler a false discrepancy to clean up."""
+        existing = await self.safe_order(bcid)
+        if existing is not None:  # sent before a crash after all: the cancel follows
+            self.mark_sent(engine_id, existing.broker_order_id)
+            return
+        await self.inputs.feed(
+            OrderUpdate(
+                self.state.market.now_ns(),
+                engine_id,
+                OrdStatus.CANCELED,
+                "canceled before it was sent",
+            )
+        )
 
     def _pending_order(self, command: CancelOrder | ReplaceOrder) -> ChildOrder | None:
         """The order this request is still waiting on, or None when it was

@@ -179,7 +179,34 @@ def _v3(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3)
+def _v4(db: sqlite3.Connection) -> None:
+    """``order_ids``: every id an order has had, to the order's own row.
+
+    A cancel/replace (Adaptive reprices that way) gives a working order a new
+    client order id, and the broker reports its executions under it; those
+    ids live in ``requests``, not ``orders``. Joining ``executions`` to
+    ``orders`` directly therefore lost every execution after a replace (a
+    parent's executions summed to less than its TCA). Join through this view:
+    ``executions e JOIN order_ids i ON i.client_order_id = e.client_order_id
+    JOIN orders o ON o.client_order_id = i.order_id``.
+    """
+    _script(
+        db,
+        """
+        CREATE VIEW order_ids(client_order_id, order_id) AS
+        WITH RECURSIVE chain(id, root) AS (
+            SELECT client_order_id, client_order_id FROM orders
+            UNION
+            SELECT r.request_id, chain.root FROM requests r
+            JOIN chain ON r.orig_client_order_id = chain.id
+            WHERE r.kind = 'replace'
+        )
+        SELECT id, root FROM chain;
+        """,
+    )
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3, _v4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

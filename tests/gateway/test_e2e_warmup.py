@@ -12,6 +12,7 @@ from tests.gateway.harness import GatewayProc, StandIn, db_rows, wait_for, write
 MINUTES_PER_SESSION = 390
 DAY_NS = 86_400 * 10**9
 STALE = "%stale: entry decided on an old bar%"
+UNSENT = "%canceled before it was sent%"
 
 
 def _days(db: Path) -> set[int]:
@@ -53,15 +54,21 @@ def test_fresh_gateway_warms_up_from_paged_history(tmp_path: Path) -> None:
     assert len(_days(db)) >= 2  # history day and live day
     lines = [json.loads(x) for x in log.read_text().splitlines()]
     assert [x for x in lines if x.get("event") == "backfill" and "catch-up" in x["msg"]]
-    # This market has an entry signal on a history bar (day 1): it was refused as
-    # stale, never sent to the broker.
+    # This market has an entry signal on a history bar (day 1): it was never sent
+    # to the broker, refused as stale by the sender or, when the engine had
+    # already cancelled it on a later history bar, ended canceled before it was
+    # sent; either way no false "unknown to the broker" discrepancy.
     prefix = db_rows(db, "SELECT value FROM meta WHERE key='id_prefix'")[0][0]
-    stale = [
+    unsent = [
         json.loads(r[0])["client_order_id"]
         for r in db_rows(
-            db, f"SELECT payload FROM records WHERE kind='order' AND payload LIKE '{STALE}'"
+            db,
+            f"SELECT payload FROM records WHERE kind='order' AND (payload LIKE '{STALE}'"
+            f" OR payload LIKE '{UNSENT}')",
         )
     ]
-    assert stale
-    assert not {prefix + i for i in stale} & broker_ids
-    print(f"\nwarm-up: {bars} bars journaled, {len(stale)} stale entries refused")
+    assert unsent
+    assert not {prefix + i for i in unsent} & broker_ids
+    alerts = [t for (t,) in db_rows(db, "SELECT text FROM alerts WHERE kind='discrepancy'")]
+    assert not alerts, alerts
+    print(f"\nwarm-up: {bars} bars journaled, {len(unsent)} old entries never sent")

@@ -178,3 +178,28 @@ def test_day_totals_count_the_session_window(tmp_path: Path) -> None:
     assert s.day_totals(0, 1_000) == (2, 1, 30 * P)
     assert s.day_totals(200, 1_000) == (1, 1, 30 * P)
     assert s.day_totals(0, 200) == (1, 0, 0)
+
+
+def test_executions_after_a_replace_join_their_order_through_order_ids(tmp_path: Path) -> None:
+    """A cancel/replace gives the order a new id, and the broker reports its
+    executions under it: joined to ``orders`` directly they were lost (a
+    parent's executions summed to less than its TCA). ``order_ids`` maps
+    every id an order has had, replaces of replaces too, to its row."""
+    s = Storage(tmp_path / "r.db")
+    s.record_order(
+        "AAPL-1", "b-AAPL-1", parent_id="P-1", symbol="AAPL", side="buy", quantity=100,
+        order_type="limit", limit_price=10**11, time_in_force="day", created_ns=1,
+    )  # fmt: skip
+    s.record_request("AAPL-2", "replace", "AAPL-1", 150, 10**11, 2)
+    s.record_request("AAPL-3", "cancel", "AAPL-2", None, None, 3)
+    s.record_request("AAPL-4", "replace", "AAPL-2", 200, 10**11, 4)
+    for n, cid in enumerate(("AAPL-1", "AAPL-2", "AAPL-4"), start=1):
+        s.journal(n, Fill(n, cid, f"E{n}", "AAPL", Side.BUY, 10 * n, 10**11), "stream")
+    rows = s.db.execute(
+        "SELECT o.parent_id, SUM(e.quantity) FROM executions e"
+        " JOIN order_ids i ON i.client_order_id = e.client_order_id"
+        " JOIN orders o ON o.client_order_id = i.order_id GROUP BY o.parent_id"
+    ).fetchall()
+    assert rows == [("P-1", 60)]
+    ids = dict(s.db.execute("SELECT client_order_id, order_id FROM order_ids").fetchall())
+    assert ids == {"AAPL-1": "AAPL-1", "AAPL-2": "AAPL-1", "AAPL-4": "AAPL-1"}
