@@ -130,8 +130,9 @@ def test_institutional_account_through_python_m_gateway_over_fix(tmp_path: Path)
     by_parent: dict[str, list[int]] = {}
     for parent, qty, fee in db_rows(
         db,
-        "SELECT o.parent_id, e.quantity, e.fee FROM executions e"
-        " JOIN orders o ON o.client_order_id = e.client_order_id",
+        "SELECT o.parent_id, e.quantity, e.fee FROM executions e"  # after a replace too
+        " JOIN order_ids i ON i.client_order_id = e.client_order_id"
+        " JOIN orders o ON o.client_order_id = i.order_id",
     ):
         totals = by_parent.setdefault(parent, [0, 0])
         totals[0] += qty
