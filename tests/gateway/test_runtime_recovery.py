@@ -12,6 +12,7 @@ from core.commands import Fill, OrdStatus, Side
 from core.errors import BadInput
 from gateway.config import parse_config
 from gateway.runtime import Gateway, RuntimeOptions
+from gateway.session import MarketTime
 from gateway.storage import Storage
 from standins.market import load_market
 from tests.gateway.agreement import compare
@@ -36,8 +37,14 @@ def market():  # type: ignore[no-untyped-def]
 
 
 def gateway(db: Path, broker: InProcessBroker) -> Gateway:
+    """An in-process gateway whose market time is the bars' and the broker's
+    clock readings only: never extrapolated with the wall clock, so what it
+    decides (the stale-entry rule, timers) does not depend on the machine's
+    speed or load."""
     config = parse_config(CONFIG, env={}, base=db.parent)
-    return Gateway(config, broker, Storage(db), None, RuntimeOptions())
+    g = Gateway(config, broker, Storage(db), None, RuntimeOptions())
+    g.state.market = MarketTime(monotonic=lambda: 0.0)
+    return g
 
 
 def snapshot(g: Gateway) -> tuple[object, ...]:
@@ -83,7 +90,7 @@ def test_crash_with_missed_fills_recovers_exactly(tmp_path: Path, market) -> Non
         await _publish(broker, None, down)
         # Restart on the same database.
         second = gateway(db, broker)
-        replayed = Gateway(parse_config(CONFIG, env={}, base=tmp_path), broker, Storage(db), None)
+        replayed = gateway(db, broker)
         replayed.inputs.replay()
         assert snapshot(replayed) == before  # the journal rebuilds the engine exactly
         await second.start(loops=False)
