@@ -72,15 +72,26 @@ def _side(value: object) -> str:
     return str(getattr(value, "value", value)).upper()
 
 
+def _number(value: object) -> float | None:
+    """A statistic of a record payload (JSON-ready ``object`` values): a number or None."""
+    if value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    raise TypeError(f"not a number: {value!r}")
+
+
 def _nano_float(value: object) -> str:
     """A float statistic in nano-units (an average price) as a plain decimal."""
-    if value is None:
+    number = _number(value)
+    if number is None:
         return ""
-    return format(Decimal(repr(float(value))).scaleb(-9).quantize(Decimal("1E-9")).normalize(), "f")
+    return format(Decimal(repr(number)).scaleb(-9).quantize(Decimal("1E-9")).normalize(), "f")
 
 
 def _bps(value: object) -> str:
-    return "" if value is None else f"{float(value):.4f}"
+    number = _number(value)
+    return "" if number is None else f"{number:.4f}"
 
 
 def money(nano: int) -> str:
@@ -276,7 +287,7 @@ def _tca_row(
 ) -> tuple[object, ...]:
     def price(key: str) -> str:
         value = record.get(key)
-        return "" if value is None else money(int(value))  # type: ignore[arg-type]
+        return "" if value is None else money(int(value))  # type: ignore[call-overload]
 
     decimals = int(record.get("decimals") or 0)  # type: ignore[call-overload]
     exact = (traded or {}).get(str(record["parent_id"]))
