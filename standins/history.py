@@ -35,7 +35,8 @@ def adjustment_problem(adjustment: str | None) -> str | None:
     return f"invalid adjustment {adjustment!r}: must be one of {', '.join(ADJUSTMENTS)}"
 
 
-def _new_york_midnight(time_ns: int) -> int:
+def new_york_midnight(time_ns: int) -> int:
+    """Midnight New York of the day ``time_ns`` falls on: how daily bars are stamped."""
     local = datetime.fromtimestamp(time_ns // _NS, tz=wire.NEW_YORK)
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
     return int(midnight.timestamp()) * _NS
@@ -51,7 +52,7 @@ def daily_tape(tape: Tape, symbols: list[str], closes: dict[int, int], now_ns: i
         day: list[Bar] = []
         current = None
         for bar in tape.bars.get(symbol, []):
-            stamp = _new_york_midnight(bar.time_ns)
+            stamp = new_york_midnight(bar.time_ns)
             if current is not None and stamp != current:
                 _flush(out, symbol, current, day, closes, now_ns)
                 day = []
@@ -83,7 +84,13 @@ def _flush(
 
 
 def session_closes(calendar: tuple[tuple[int, int], ...]) -> dict[int, int]:
-    return {_new_york_midnight(open_ns): close_ns for open_ns, close_ns in calendar}
+    return {new_york_midnight(open_ns): close_ns for open_ns, close_ns in calendar}
 
 
-__all__ = ["adjustment_problem", "daily_tape", "session_closes", "timeframe_problem"]
+__all__ = [
+    "adjustment_problem",
+    "daily_tape",
+    "new_york_midnight",
+    "session_closes",
+    "timeframe_problem",
+]

@@ -198,6 +198,13 @@ def normalise(table: pa.Table, timeframe: str, source: str, adjustment: str) -> 
         else:
             arrays.append(pa.nulls(n, field.type))
     out = pa.Table.from_arrays(arrays, schema=SCHEMA)
+    if timeframe.endswith("Day"):
+        # One stamp for a daily bar whatever the source's habit (Alpaca: New York
+        # midnight; IB, Yahoo: the date): 00:00 UTC of its session date.
+        stamps = out.column("time").cast(pa.int64()).to_numpy() // DAY_NS * DAY_NS
+        at = SCHEMA.get_field_index("time")
+        column = pa.array(stamps, pa.int64()).cast(SCHEMA.field("time").type)
+        out = out.set_column(at, SCHEMA.field("time"), column)
     o, h, lo, c, v = (out.column(k).to_numpy() for k in ("open", "high", "low", "close", "volume"))
     bad = (lo <= 0) | (lo > np.minimum(o, c)) | (h < np.maximum(o, c)) | (v < 0)
     if bad.any():

@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 
 from core.events import Bar
 from core.money import format_price, round_half_even_div
+from standins import history
 from standins.broker import ApiError
 from standins.tws import protocol as p
 from standins.tws.book import IbBook
@@ -46,6 +47,8 @@ EASTERN = ZoneInfo("US/Eastern")
 ACCOUNT = "DU0000001"
 ALGOS = {"Adaptive": "adaptivePriority", "Vwap": "", "Twap": ""}
 _TIFS = {"DAY": "day", "GTC": "gtc", "IOC": "ioc"}
+MINUTE_BARS = ("1 min", "1 mins")
+DAY_BARS = ("1 day", "1 days")
 HIST_WINDOW_S = 600.0  # IB: at most 60 historical requests per 10 minutes
 HIST_MAX = 60
 HIST_IDENTICAL_S = 15.0  # IB: identical requests at least 15 s apart
@@ -862,8 +865,8 @@ class TwsServer:
         problem = None
         if symbol not in self.con_ids:
             problem = (200, "No security definition has been found for the request")
-        elif bar_size.strip() not in ("1 min", "1 mins"):
-            problem = (321, f"Error validating request:-'bar size' {bar_size!r}: 1 min only")
+        elif bar_size.strip() not in MINUTE_BARS + DAY_BARS:
+            problem = (321, f"Error validating request:-'bar size' {bar_size!r}: 1 min or 1 day")
         elif what != "TRADES":
             problem = (321, f"Error validating request:-'whatToShow' {what!r}: TRADES only")
         elif keep_up and end_text:
@@ -878,12 +881,19 @@ class TwsServer:
         now = self.now()
         end = _parse_ib_time(end_text, "endDateTime") if end_text else now
         start = self._duration_start(duration, end)
-        times = self.standin.tape.times.get(symbol, [])
-        bars = self.standin.tape.bars.get(symbol, [])
-        chosen = bars[bisect_left(times, start) : bisect_right(times, end - 1)]
+        daily = bar_size.strip() in DAY_BARS
+        tape = self.standin.tape
+        first = start
+        if daily:  # one bar per session, stamped at its New York midnight, once it closed
+            closes = history.session_closes(self.market.calendar)
+            tape = history.daily_tape(tape, [symbol], closes, now)
+            first = history.new_york_midnight(start)
+        times = tape.times.get(symbol, [])
+        bars = tape.bars.get(symbol, [])
+        chosen = bars[bisect_left(times, first) : bisect_right(times, end - 1)]
         fields: list[object] = [17, req_id, _ib_time(start), _ib_time(end), len(chosen)]
         for bar in chosen:
-            fields += _bar_fields(bar, format_date)
+            fields += _bar_fields(bar, format_date, daily)
         self._send(session, fields)
         if keep_up:
             session.keep_up[req_id] = (symbol, format_date)
@@ -1040,8 +1050,10 @@ def _parse_ib_time(text: str, name: str) -> int:
     return int(moment.timestamp()) * _NS
 
 
-def _bar_fields(bar: Bar, format_date: int) -> list[object]:
-    if format_date == 2:
+def _bar_fields(bar: Bar, format_date: int, daily: bool = False) -> list[object]:
+    if daily:  # IB dates a daily bar by its session, "YYYYMMDD", whatever formatDate
+        date = _eastern(bar.time_ns).strftime("%Y%m%d")
+    elif format_date == 2:
         date = str(bar.time_ns // _NS)
     else:
         date = _eastern(bar.time_ns).strftime("%Y%m%d %H:%M:%S US/Eastern")

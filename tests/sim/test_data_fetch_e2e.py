@@ -167,6 +167,39 @@ def test_ibkr_fetch_through_the_tws_stand_in(
     assert again.returncode == 0 and "fetched 0 bars in 0 requests" in again.stdout
 
 
+def test_daily_bars_through_ibkr_equal_alpacas_from_the_same_stand_in(
+    serve: dict[str, str], truth: list[object], tmp_path: Path
+) -> None:
+    """``--timeframe 1Day --source ibkr``: TWS daily bars ("1 day", dated by
+    session) land in the catalog exactly as Alpaca's daily bars of the same
+    market do, and each is the session's minute bars aggregated."""
+    days = sorted({day_of(b.time_ns) for b in truth})[-4:]  # type: ignore[attr-defined]
+    daily: dict[str, list[object]] = {}
+    for source, extra in (
+        ("ibkr", ["--tws", serve["tws"]]),
+        ("alpaca", ["--url", serve["alpaca_rest"]]),
+    ):
+        catalog = tmp_path / source
+        done = subprocess.run(
+            _fetch_command(serve, catalog, "--source", source, *extra, "--symbols", "MSFT",
+                           "--timeframe", "1Day", "--start", days[0], "--end", days[-1]),
+            capture_output=True, text=True, cwd=ROOT, env=ENV, timeout=600, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        daily[source] = Catalog(catalog).read_bars(["MSFT"], "1Day", days[0], days[-1])
+    assert len(daily["ibkr"]) == len(days)
+    assert _ohlcv(daily["ibkr"]) == _ohlcv(daily["alpaca"])
+    for bar in daily["ibkr"]:
+        minutes = [
+            b for b in truth if b.symbol == "MSFT" and day_of(b.time_ns) == day_of(bar.time_ns)
+        ]  # type: ignore[attr-defined]
+        assert (bar.open, bar.close, bar.volume) == (  # type: ignore[attr-defined]
+            minutes[0].open,
+            minutes[-1].close,
+            sum(b.volume for b in minutes),  # type: ignore[attr-defined]
+        )
+
+
 def test_bad_fetch_arguments_exit_2(tmp_path: Path) -> None:
     base = ["--source", "alpaca", "--symbols", "AAPL", "--start", "2024-01-02"]
     for args, message in (
