@@ -605,23 +605,63 @@ class _Charts:
         self.figures: list[tuple[str, dict[str, object]]] = []
 
     def add(self, kind: str, figure: dict[str, object], label: str = "") -> str:
+        """The chart's div, sized to its figure so the page does not move when it is drawn."""
         ident = f"chart-{len(self.figures) + 1}"
         self.figures.append((ident, figure))
         name = _e(label or kind)
-        return f'<div class="chart" id="{ident}" data-kind="{_e(kind)}" aria-label="{name}"></div>'
+        layout = figure.get("layout")
+        height = layout.get("height") if isinstance(layout, Mapping) else None
+        size = f' style="height:{int(height)}px"' if isinstance(height, int) else ""
+        return (
+            f'<div class="chart" id="{ident}" data-kind="{_e(kind)}" '
+            f'aria-label="{name}"{size}></div>'
+        )
 
-    def script(self) -> str:
+    def script(self, lazy: bool = True) -> str:
+        """The figures as one JSON block and the script that draws them.
+
+        ``lazy`` (the report's way): charts in or near the viewport are drawn first,
+        the rest one by one when the browser is idle, and any chart scrolled to before
+        its turn at once. Otherwise every chart is drawn before the page first paints
+        (the report before issue 14's item 6; the benchmark's baseline).
+        """
         if not self.figures:
             return ""
         payload = _script_json(
             [{"id": i, "data": f["data"], "layout": f["layout"]} for i, f in self.figures]
         )
-        return (
-            f'<script type="application/json" id="figures">{payload}</script>\n'
-            "<script>(function(){var cfg=" + _script_json(CONFIG) + ";"
-            "JSON.parse(document.getElementById('figures').textContent).forEach(function(f){"
-            "Plotly.newPlot(f.id,f.data,f.layout,cfg);});})();</script>"
-        )
+        figures = f'<script type="application/json" id="figures">{payload}</script>\n'
+        config = _script_json(CONFIG)
+        if not lazy:
+            return (
+                figures + "<script>(function(){var cfg=" + config + ";"
+                "JSON.parse(document.getElementById('figures').textContent).forEach(function(f){"
+                "Plotly.newPlot(f.id,f.data,f.layout,cfg);});})();</script>"
+            )
+        return figures + "<script>" + LAZY_SCRIPT.replace("CONFIG", config) + "</script>"
+
+
+# Draws the figures of #figures into their .chart divs: first those the reader can see
+# (IntersectionObserver, with a margin so the next one is ready when scrolled to), then
+# the rest in page order, one per idle period (so scrolling stays smooth), and all of
+# them before printing. Without IntersectionObserver, all at once.
+LAZY_SCRIPT = """(function(){
+var cfg=CONFIG,pending={},charts=[];
+JSON.parse(document.getElementById('figures').textContent).forEach(function(f){
+pending[f.id]=f;var el=document.getElementById(f.id);if(el){charts.push(el);}});
+function draw(el){var f=pending[el.id];if(!f){return;}delete pending[el.id];
+Plotly.newPlot(el,f.data,f.layout,cfg);}
+function drawAll(){charts.forEach(draw);}
+window.addEventListener('beforeprint',drawAll);
+if(!('IntersectionObserver' in window)){drawAll();return;}
+var idle=window.requestIdleCallback||function(fn){return setTimeout(fn,50);},started=false;
+function next(){for(var i=0;i<charts.length;i++){if(pending[charts[i].id]){
+io.unobserve(charts[i]);draw(charts[i]);idle(next,{timeout:400});return;}}}
+var io=new IntersectionObserver(function(entries){entries.forEach(function(e){
+if(e.isIntersecting){io.unobserve(e.target);draw(e.target);}});
+if(!started){started=true;idle(next,{timeout:400});}},{rootMargin:'200px 0px'});
+charts.forEach(function(el){io.observe(el);});
+})();"""
 
 
 # ----------------------------------------------------------------------------- page
@@ -854,22 +894,38 @@ def _trade_table(trades: Sequence[Mapping[str, str]]) -> str:
     )
 
 
-def _plotly_js() -> str:
-    import plotly
+BUNDLES = ("basic", "full")
+BASIC_BUNDLE = Path(__file__).parent / "vendor" / "plotly" / "plotly-basic.min.js"
 
-    path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+def _plotly_js(bundle: str = "basic") -> str:
+    """plotly.js to embed: the vendored basic partial bundle (scatter, bar, pie; 1.2 MB,
+    see sim/vendor/plotly/README.md) or the full one from the plotly package (4.8 MB)."""
+    if bundle == "basic":
+        path = BASIC_BUNDLE
+    elif bundle == "full":
+        import plotly
+
+        path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    else:
+        raise BadInput("bundle", bundle, f"must be one of {', '.join(BUNDLES)}")
     return path.read_text(encoding="utf-8").replace("</script", "<\\/script")
 
 
-def render_html(run: RunFiles) -> str:
-    """The whole page as a string (pure: same RunFiles → same string)."""
+def render_html(run: RunFiles, *, bundle: str = "basic", lazy: bool = True) -> str:
+    """The whole page as a string (pure: same RunFiles → same string).
+
+    ``bundle="full"`` with ``lazy=False`` is the page as it was before the report was
+    made to open fast (the full plotly.js, every chart drawn before the first paint);
+    ``benchmarks/bench_report_open.py`` measures the two side by side.
+    """
     summary = run.summary
     scenario = summary.get("scenario", "")
     charts = _Charts()
     parts = [
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
         f"<title>Sovereign run {_e(scenario)}</title><style>{CSS}</style>",
-        f"<script>{_plotly_js()}</script></head><body>",
+        f"<script>{_plotly_js(bundle)}</script></head><body>",
         _banner(summary),
         f"<h1>Sovereign simulator run{': ' + _e(scenario) if scenario else ''}</h1>",
         f'<div class="sub">run hash <code>{_e(summary.get("run_hash", "unknown"))}</code></div>',
@@ -884,7 +940,7 @@ def render_html(run: RunFiles) -> str:
     parts.extend(_price_section(run, charts))
     parts.extend(_tca_section(run, charts))
     parts.extend(_trades_section(run, charts))
-    parts += [charts.script(), SORT_SCRIPT, "</body></html>\n"]
+    parts += [charts.script(lazy), SORT_SCRIPT, "</body></html>\n"]
     return "\n".join(p for p in parts if p)
 
 

@@ -21,6 +21,7 @@ from sim.report import (
     RunFiles,
     downsample_indices,
     rank_symbols,
+    read_run,
     render_html,
     tca_by_algo,
     tca_by_venue,
@@ -452,3 +453,40 @@ def test_big_runs_are_decimated_for_display_only(tmp_path: Path) -> None:
         for trace in chart["data"]:
             assert len(trace.get("x", [])) <= 2 * 2000 + 4
     assert (run / "bars.csv").read_text().count("\n") == n + 1
+
+
+def _trace_types(page: str) -> set[str]:
+    return {str(t.get("type", "scatter")) for c in _charts(page) for t in c["data"]}  # type: ignore[union-attr]
+
+
+def test_embedded_plotly_is_the_vendored_basic_bundle_and_draws_every_trace_type(
+    tmp_path: Path,
+) -> None:
+    from sim.report import BASIC_BUNDLE
+
+    page = write_report(make_run(tmp_path)).read_text(encoding="utf-8")
+    assert "plotly.js (basic - minified) v4.1.1" in page
+    assert len(page) < 2_000_000  # not the 4.8 MB full bundle
+    bundle = BASIC_BUNDLE.read_text(encoding="utf-8")
+    registered = set(re.findall(r'moduleType:"trace",name:"(\w+)"', bundle))
+    used = _trace_types(page)
+    assert used and used <= registered, used - registered
+    notice = (BASIC_BUNDLE.parent / "LICENSE").read_text(encoding="utf-8")
+    assert "MIT" in notice and "Plotly" in notice
+    assert "4.1.1" in (BASIC_BUNDLE.parent / "README.md").read_text(encoding="utf-8")
+
+
+def test_charts_are_drawn_lazily_and_each_div_keeps_its_height(tmp_path: Path) -> None:
+    page = write_report(make_run(tmp_path)).read_text(encoding="utf-8")
+    assert "IntersectionObserver" in page and "requestIdleCallback" in page
+    heights = re.findall(r'<div class="chart" id="chart-\d+"[^>]*style="height:(\d+)px"', page)
+    assert [int(h) for h in heights] == [c["layout"]["height"] for c in _charts(page)]  # type: ignore[index]
+
+
+def test_the_old_page_full_bundle_drawn_eagerly_is_still_available(tmp_path: Path) -> None:
+    run = read_run(make_run(tmp_path))
+    page = render_html(run, bundle="full", lazy=False)
+    assert "IntersectionObserver" not in page and "Plotly.newPlot(f.id" in page
+    assert len(page) > 4_000_000
+    with pytest.raises(BadInput, match="bundle"):
+        render_html(run, bundle="cdn")

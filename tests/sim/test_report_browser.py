@@ -68,18 +68,23 @@ def _run(out: Path, *args: str) -> None:
     assert done.returncode == 0, done.stderr
 
 
+DRAWN = "return arguments[0].querySelector('svg.main-svg g.trace')!==null;"
+
+
 def _open(driver: object, page: Path) -> list[dict[str, object]]:
+    """Load the page, then scroll to each chart in turn and wait until plotly drew it
+    (charts are drawn lazily: those in view first, the others when idle or scrolled to)."""
+    from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver.get_log("browser")  # type: ignore[attr-defined]  # drop anything from before
     driver.get(page.as_uri())  # type: ignore[attr-defined]
-    WebDriverWait(driver, 120).until(  # type: ignore[arg-type]
-        lambda d: d.execute_script(
-            "var c=document.querySelectorAll('.chart');"
-            "return c.length>0 && Array.prototype.every.call(c,function(e){"
-            "return e.querySelector('svg.main-svg')!==null;});"
-        )
-    )
+    charts = driver.find_elements(By.CSS_SELECTOR, ".chart")  # type: ignore[attr-defined]
+    assert charts, "the page has no chart"
+    for chart in charts:
+        driver.execute_script("arguments[0].scrollIntoView({block:'center'});", chart)  # type: ignore[attr-defined]
+        WebDriverWait(driver, 120).until(lambda d, c=chart: d.execute_script(DRAWN, c))  # type: ignore[arg-type,misc]
+    driver.execute_script("window.scrollTo(0,0);")  # type: ignore[attr-defined]
     return driver.get_log("browser")  # type: ignore[attr-defined,no-any-return]
 
 
@@ -147,3 +152,30 @@ def test_replay_report_states_the_data_and_renders(browser: object, tmp_path: Pa
     assert "real data from sample_daily.csv" in banner and "MSFT" in banner
     rows = browser.find_elements(By.CSS_SELECTOR, "#trades tbody tr")  # type: ignore[attr-defined]
     assert len(rows) == len(_trades(out))
+
+
+def test_charts_out_of_view_are_drawn_when_idle_without_scrolling(
+    browser: object, tmp_path: Path
+) -> None:
+    """Lazy drawing never leaves a chart blank: the ones below the fold are drawn one by
+    one when the browser is idle, even if the reader never scrolls (e.g. to print)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    out = tmp_path / "run"
+    _run(out, "run", "default", "--days", "5")
+    browser.get_log("browser")  # type: ignore[attr-defined]
+    browser.get((out / "report.html").as_uri())  # type: ignore[attr-defined]
+    charts = browser.find_elements(By.CSS_SELECTOR, ".chart")  # type: ignore[attr-defined]
+    below = browser.execute_script(  # type: ignore[attr-defined]
+        "return Array.prototype.filter.call(arguments[0],function(c){"
+        "return c.getBoundingClientRect().top>window.innerHeight+400;}).length;",
+        charts,
+    )
+    assert below > 0  # some charts start out of view, so this tests the idle queue
+    WebDriverWait(browser, 120).until(  # type: ignore[arg-type]
+        lambda d: all(d.execute_script(DRAWN, c) for c in charts)
+    )
+    assert browser.execute_script("return window.scrollY") == 0  # type: ignore[attr-defined]
+    logs = browser.get_log("browser")  # type: ignore[attr-defined]
+    assert [e for e in logs if e.get("level") == "SEVERE"] == []
