@@ -40,7 +40,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -134,56 +134,75 @@ def fresh_browser(chromium: str, driver: str) -> Iterator[Any]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def open_page(browser: Any, page: Path) -> tuple[float, float, int]:
-    """Milliseconds from navigation to the first chart drawn and to every chart drawn."""
+class Timing(NamedTuple):
+    """Milliseconds from navigation start (performance.now()) to..."""
+
+    paint: float  # the first contentful paint: the reader sees the page
+    first: float  # the frame after the first chart holds a drawn trace
+    every: float  # the frame after every chart does
+
+
+MEASURES = (("paint", "first paint"), ("first", "first chart"), ("every", "all charts"))
+
+
+def open_page(browser: Any, page: Path) -> tuple[Timing, int]:
+    """Load ``page`` and wait until every chart is drawn; its timings and chart count."""
     from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(page.as_uri())
     result = WebDriverWait(browser, TIMEOUT_S, poll_frequency=0.05).until(
         lambda d: d.execute_script(
-            "var t=window.__open;return t&&t.first>0&&t.all>0?[t.first,t.all,t.charts]:null;"
+            "var t=window.__open,p=performance.getEntriesByName('first-contentful-paint')[0];"
+            "return t&&p&&t.first>0&&t.all>0?[p.startTime,t.first,t.all,t.charts]:null;"
         )
     )
-    first, every, charts = result
-    return float(first), float(every), int(charts)
+    paint, first, every, charts = result
+    return Timing(float(paint), float(first), float(every)), int(charts)
 
 
-def measure(pages: dict[str, Path], rounds: int, chromium: str, driver: str) -> dict[str, Any]:
-    """Per page: lists of (first, all) ms for cold and warm loads, rounds alternating."""
-    times: dict[str, dict[str, list[tuple[float, float]]]] = {
-        name: {"cold": [], "warm": []} for name in pages
-    }
+def measure(
+    pages: dict[str, Path], rounds: int, chromium: str, driver: str
+) -> tuple[dict[str, dict[str, list[Timing]]], dict[str, int]]:
+    """Per page, cold and warm timings of each round; old and new alternate."""
+    times: dict[str, dict[str, list[Timing]]] = {name: {"cold": [], "warm": []} for name in pages}
     charts: dict[str, int] = {}
     for i in range(rounds):
         order = list(pages) if i % 2 == 0 else list(reversed(pages))
         for name in order:
             with fresh_browser(chromium, driver) as browser:
-                first, every, charts[name] = open_page(browser, pages[name])
-                times[name]["cold"].append((first, every))
-                first, every, _ = open_page(browser, pages[name])
-                times[name]["warm"].append((first, every))
+                for when in ("cold", "warm"):
+                    timing, charts[name] = open_page(browser, pages[name])
+                    times[name][when].append(timing)
         line = "  ".join(
-            f"{name} cold {t['cold'][-1][0]:.0f}/{t['cold'][-1][1]:.0f} "
-            f"warm {t['warm'][-1][0]:.0f}/{t['warm'][-1][1]:.0f} ms"
+            f"{name} "
+            + " ".join(
+                f"{when} {t[when][-1].paint:.0f}/{t[when][-1].first:.0f}/{t[when][-1].every:.0f}"
+                for when in ("cold", "warm")
+            )
             for name, t in times.items()
         )
-        print(f"  round {i + 1}: {line}   (first/all; load {os.getloadavg()[0]:.2f})", flush=True)
-    return {"times": times, "charts": charts}
+        print(f"  round {i + 1}: {line} ms  (paint/first/all; load {os.getloadavg()[0]:.2f})")
+    return times, charts
 
 
-def report(result: dict[str, Any], sizes: dict[str, int], load: tuple[float, float]) -> None:
-    times = result["times"]
+def report(
+    times: dict[str, dict[str, list[Timing]]],
+    charts: dict[str, int],
+    sizes: dict[str, int],
+    load: tuple[float, float],
+) -> None:
+    def median(name: str, when: str, field: str) -> float:
+        return statistics.median(getattr(t, field) for t in times[name][when])
 
-    def median(name: str, when: str, which: int) -> float:
-        return statistics.median(t[which] for t in times[name][when])
-
+    rounds = len(times["old"]["cold"])
     print()
-    print(f"charts per page: {result['charts']}; load average {load[0]:.2f} → {load[1]:.2f}")
+    print(f"{rounds} fresh browsers per page; charts per page {charts}")
+    print(f"load average (1 min) {load[0]:.2f} before, {load[1]:.2f} after; {os.cpu_count()} CPUs")
     print(f"HTML: old {sizes['old'] / 1e6:.2f} MB, new {sizes['new'] / 1e6:.2f} MB")
     print(f"{'median ms':<24}{'old':>9}{'new':>9}{'old/new':>9}")
     for when in ("cold", "warm"):
-        for which, label in ((0, "first chart"), (1, "all charts")):
-            old, new = median("old", when, which), median("new", when, which)
+        for field, label in MEASURES:
+            old, new = median("old", when, field), median("new", when, field)
             print(f"{when + ' ' + label:<24}{old:>9.0f}{new:>9.0f}{old / new:>8.2f}×")
 
 
@@ -207,8 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         pages = write_pages(run_dir, Path(tmp))
         sizes = {name: path.stat().st_size for name, path in pages.items()}
         before = os.getloadavg()[0]
-        result = measure(pages, args.rounds, args.chromium, args.chromedriver)
-        report(result, sizes, (before, os.getloadavg()[0]))
+        times, charts = measure(pages, args.rounds, args.chromium, args.chromedriver)
+        report(times, charts, sizes, (before, os.getloadavg()[0]))
     return 0
 
 

@@ -643,7 +643,8 @@ class _Charts:
 
 # Draws the figures of #figures into their .chart divs: first those the reader can see
 # (IntersectionObserver, with a margin so the next one is ready when scrolled to), then
-# the rest in page order, one per idle period (so scrolling stays smooth), and all of
+# the rest in page order, one per idle period or at the latest 100 ms after the one before
+# (so scrolling and clicks stay responsive between two charts), and all of
 # them before printing. Without IntersectionObserver, all at once.
 LAZY_SCRIPT = """(function(){
 var cfg=CONFIG,pending={},charts=[];
@@ -656,10 +657,10 @@ window.addEventListener('beforeprint',drawAll);
 if(!('IntersectionObserver' in window)){drawAll();return;}
 var idle=window.requestIdleCallback||function(fn){return setTimeout(fn,50);},started=false;
 function next(){for(var i=0;i<charts.length;i++){if(pending[charts[i].id]){
-io.unobserve(charts[i]);draw(charts[i]);idle(next,{timeout:400});return;}}}
+io.unobserve(charts[i]);draw(charts[i]);idle(next,{timeout:100});return;}}}
 var io=new IntersectionObserver(function(entries){entries.forEach(function(e){
 if(e.isIntersecting){io.unobserve(e.target);draw(e.target);}});
-if(!started){started=true;idle(next,{timeout:400});}},{rootMargin:'200px 0px'});
+if(!started){started=true;idle(next,{timeout:100});}},{rootMargin:'200px 0px'});
 charts.forEach(function(el){io.observe(el);});
 })();"""
 
@@ -925,7 +926,7 @@ def render_html(run: RunFiles, *, bundle: str = "basic", lazy: bool = True) -> s
     parts = [
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
         f"<title>Sovereign run {_e(scenario)}</title><style>{CSS}</style>",
-        f"<script>{_plotly_js(bundle)}</script></head><body>",
+        f"<script>{_plotly_js(bundle)}</script></head><body>" if not lazy else "</head><body>",
         _banner(summary),
         f"<h1>Sovereign simulator run{': ' + _e(scenario) if scenario else ''}</h1>",
         f'<div class="sub">run hash <code>{_e(summary.get("run_hash", "unknown"))}</code></div>',
@@ -940,7 +941,15 @@ def render_html(run: RunFiles, *, bundle: str = "basic", lazy: bool = True) -> s
     parts.extend(_price_section(run, charts))
     parts.extend(_tca_section(run, charts))
     parts.extend(_trades_section(run, charts))
-    parts += [charts.script(lazy), SORT_SCRIPT, "</body></html>\n"]
+    if lazy:
+        # Text first: the banner, cards and tables paint before plotly.js is compiled,
+        # then the charts are drawn (those in view first).
+        # A run with nothing to plot carries no plotly.js.
+        plotly_js = f"<script>{_plotly_js(bundle)}</script>" if charts.figures else ""
+        parts += [SORT_SCRIPT, plotly_js, charts.script(lazy)]
+    else:
+        parts += [charts.script(lazy), SORT_SCRIPT]
+    parts.append("</body></html>\n")
     return "\n".join(p for p in parts if p)
 
 

@@ -490,3 +490,9 @@ def test_the_old_page_full_bundle_drawn_eagerly_is_still_available(tmp_path: Pat
     assert len(page) > 4_000_000
     with pytest.raises(BadInput, match="bundle"):
         render_html(run, bundle="cdn")
+
+
+def test_a_run_with_nothing_to_plot_carries_no_plotly(tmp_path: Path) -> None:
+    page = write_report(tmp_path).read_text(encoding="utf-8")
+    assert "plotly.js" not in page and "Plotly" not in page
+    assert len(page) < 50_000
