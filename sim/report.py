@@ -4,8 +4,10 @@ The report is built *only* from the files a run writes into its output
 directory (bars, signals, orders, fills, TCA, equity, benchmark, trades CSVs
 and summary.json), so it can be regenerated for any past run and never
 depends on the runner's in-memory state. It is one self-contained HTML file:
-plotly.js is embedded (no CDN, works offline), each chart is plotly JSON in
-the page, the trade list is a table sortable by any column.
+plotly.js's basic partial bundle is embedded (sim/vendor/plotly/, no CDN, works
+offline), each chart is plotly JSON in the page, the trade list is a table
+sortable by any column. It opens fast on big runs: the text paints before any
+script, and charts are drawn lazily (those in view first, the rest when idle).
 
 At the top it says what the market was: a seeded scenario is flagged as
 synthetic (built with the patterns the strategy trades, so its return tests
