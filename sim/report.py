@@ -38,6 +38,7 @@ from sim import humanize
 
 MAX_SYMBOLS = 8
 MAX_POINTS = 2000
+MAX_FILL_MARKERS = 150  # per side and chart; more are merged per display bucket
 GRADE_ORDER: tuple[str, ...] = ("Excellent", "Good", "Acceptable", "Poor", "Very Poor")
 ENTRY_SIGNALS = ("ENTER_LONG", "ENTER_SHORT")
 EXIT_SIGNALS = ("EXIT_LONG", "EXIT_SHORT")
@@ -407,6 +408,64 @@ def _band(
     return xs, ys
 
 
+@dataclass(frozen=True, slots=True)
+class FillMarker:
+    """One ▲/▼ on a price chart: a fill, or the fills of one side in one display bucket."""
+
+    x: int
+    price: float
+    text: str
+
+
+def fill_markers(
+    fills: Sequence[tuple[int, Mapping[str, str]]],
+    side: str,
+    n_bars: int,
+    cap: int = MAX_FILL_MARKERS,
+) -> list[FillMarker]:
+    """The markers for one side's fills, given as (bar index, fills.csv row) in time order.
+
+    Up to ``cap`` fills each get a marker. Beyond that (a big run's execution algorithms
+    fill child orders minute after minute; ~900 markers a chart made plotting it twice as
+    slow), the fills falling in one display bucket (the ``MAX_POINTS // 2`` buckets the
+    close line is decimated into) become one marker at the bucket's first fill, at their
+    quantity-weighted price, saying how many fills, how much and when — for display only:
+    fills.csv and the trade list keep every fill.
+    """
+    if len(fills) <= cap:
+        return [
+            FillMarker(
+                i,
+                _number(r.get("price"), "fills.price"),
+                f"{r['time'][:19]} {side} {r.get('qty')} @ {r.get('price')} {r.get('venue', '')}",
+            )
+            for i, r in fills
+        ]
+    width = max(1, -(-n_bars // max(1, MAX_POINTS // 2)))
+    out = []
+    for _, group in itertools.groupby(fills, key=lambda f: f[0] // width):
+        rows = list(group)
+        qty = [abs(_number(r.get("qty"), "fills.qty")) for _, r in rows]
+        price = [_number(r.get("price"), "fills.price") for _, r in rows]
+        total = sum(qty)
+        mean = sum(q * p for q, p in zip(qty, price, strict=True)) / total if total else price[0]
+        venues = "/".join(sorted({r.get("venue", "") for _, r in rows} - {""}))
+        first, last = rows[0][1]["time"][:19], rows[-1][1]["time"][:19]
+        when = (
+            first
+            if first == last
+            else f"{first} to {last[11:] if last[:10] == first[:10] else last}"
+        )
+        out.append(
+            FillMarker(
+                rows[0][0],
+                round(mean, 4),
+                f"{when} {side} {len(rows)} fills, {_fmt_qty(total)} @ {mean:.4f} avg {venues}",
+            )
+        )
+    return out
+
+
 def _price_figure(
     symbol: str,
     bars: Sequence[Mapping[str, str]],
@@ -488,14 +547,12 @@ def _price_figure(
         ("SELL", "triangle-down", "#c62828"),
     ):
         mine = [(int(where[i]), r) for i, r in enumerate(fills) if r.get("side") == side]
+        shown = fill_markers(mine, side, len(bars))
         data.append(
             {
                 "type": "scatter", "mode": "markers", "name": f"{side.lower()} fills",
-                "x": [i for i, _ in mine],
-                "y": [_number(r.get("price"), "fills.price") for _, r in mine],
-                "text": [f"{r['time'][:19]} {side} {r.get('qty')} @ {r.get('price')} "
-                         f"{r.get('venue', '')}" for _, r in mine],
-                "hovertemplate": "%{text}<extra></extra>",
+                "x": [m.x for m in shown], "y": [m.price for m in shown],
+                "text": [m.text for m in shown], "hovertemplate": "%{text}<extra></extra>",
                 "marker": {"symbol": marker, "size": 9, "color": color},
             }
         )  # fmt: skip

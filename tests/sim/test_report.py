@@ -20,6 +20,7 @@ from sim.report import (
     MAX_SYMBOLS,
     RunFiles,
     downsample_indices,
+    fill_markers,
     rank_symbols,
     read_run,
     render_html,
@@ -496,3 +497,45 @@ def test_a_run_with_nothing_to_plot_carries_no_plotly(tmp_path: Path) -> None:
     page = write_report(tmp_path).read_text(encoding="utf-8")
     assert "plotly.js" not in page and "Plotly" not in page
     assert len(page) < 50_000
+
+
+def _fill_rows(bars: list[int], prices: list[float], qtys: list[int]) -> list[tuple[int, dict]]:
+    return [
+        (i, {"time": f"2024-01-02T{10 + i // 60 % 10:02d}:{i % 60:02d}:00Z", "price": f"{p}",
+             "qty": f"{q}", "venue": "XNAS" if i % 2 else "DARK"})
+        for i, p, q in zip(bars, prices, qtys, strict=True)
+    ]  # fmt: skip
+
+
+def test_few_fills_each_get_a_marker() -> None:
+    rows = _fill_rows([0, 5, 9], [10.0, 10.5, 11.0], [100, 50, 25])
+    markers = fill_markers(rows, "BUY", n_bars=10, cap=3)
+    assert [(m.x, m.price) for m in markers] == [(0, 10.0), (5, 10.5), (9, 11.0)]
+    assert markers[1].text == "2024-01-02T10:05:00 BUY 50 @ 10.5 XNAS"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 49_999), st.floats(1, 1000), st.integers(1, 10_000)),
+        min_size=1,
+        max_size=400,
+    )
+)
+def test_many_fills_merge_per_display_bucket_for_display_only(
+    raw: list[tuple[int, float, int]],
+) -> None:
+    raw.sort()
+    rows = _fill_rows([b for b, _, _ in raw], [p for _, p, _ in raw], [q for _, _, q in raw])
+    markers = fill_markers(rows, "SELL", n_bars=50_000, cap=10)
+    if len(rows) <= 10:
+        assert len(markers) == len(rows)
+        return
+    width = -(-50_000 // 1000)
+    assert len(markers) <= len({b // width for b, _, _ in raw})
+    assert [m.x for m in markers] == sorted(m.x for m in markers)
+    counts = [int(re.search(r" SELL (\d+) fills, ", m.text).group(1)) for m in markers]  # type: ignore[union-attr]
+    assert sum(counts) == len(rows)  # every fill is in exactly one marker
+    for marker in markers:
+        group = [p for b, p, _ in raw if b // width == marker.x // width]
+        assert min(group) - 1e-4 <= marker.price <= max(group) + 1e-4
