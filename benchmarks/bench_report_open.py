@@ -5,10 +5,12 @@ script makes that run once (``python -m sim run universe30 --days 43``: 503,100 
 or takes an existing run directory (``--out DIR``), renders its report twice from the
 same files:
 
-- **old**: the full plotly.js bundle of the ``plotly`` package (≈ 4.8 MB), every chart
-  drawn by one script before the page first paints (the report before this change);
+- **old**: the full plotly.js bundle of the ``plotly`` package (≈ 4.8 MB) in the head,
+  every chart drawn by one script before the page first paints, a marker for every fill
+  (the report before this change);
 - **new**: what ``write_report`` writes now: the vendored basic partial bundle (1.2 MB)
-  and lazy drawing (charts in view first, the rest when the browser is idle),
+  after the text, lazy drawing (charts in view first, the rest when the browser is
+  idle) and, beyond 150 fills a side, fills merged per display bucket,
 
 and opens each in Debian's headless chromium (selenium, a fresh profile per browser).
 In each browser the page is loaded twice: **cold** (the first navigation of a fresh
@@ -46,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import sim.report as report_module  # noqa: E402
 from sim.report import read_run, render_html  # noqa: E402
 
 RUN_ARGS = ("run", "universe30", "--days", "43")
@@ -88,12 +91,19 @@ def make_run(out: Path) -> None:
 
 
 def write_pages(run_dir: Path, pages_dir: Path) -> dict[str, Path]:
-    """The old and the new report of the same run, and their sizes."""
+    """The old and the new report of the same run, and their sizes.
+
+    The old page is the report as it was: the full bundle, every chart drawn eagerly,
+    and a marker for every fill (no merging per display bucket).
+    """
     run = read_run(run_dir)
-    pages = {
-        "old": render_html(run, bundle="full", lazy=False),
-        "new": render_html(run),
-    }
+    merged_beyond = report_module.MAX_FILL_MARKERS
+    report_module.MAX_FILL_MARKERS = sys.maxsize
+    try:
+        old = render_html(run, bundle="full", lazy=False)
+    finally:
+        report_module.MAX_FILL_MARKERS = merged_beyond
+    pages = {"old": old, "new": render_html(run)}
     paths = {}
     for name, page in pages.items():
         path = pages_dir / f"{name}.html"

@@ -421,18 +421,18 @@ def fill_markers(
     fills: Sequence[tuple[int, Mapping[str, str]]],
     side: str,
     n_bars: int,
-    cap: int = MAX_FILL_MARKERS,
+    cap: int | None = None,
 ) -> list[FillMarker]:
     """The markers for one side's fills, given as (bar index, fills.csv row) in time order.
 
-    Up to ``cap`` fills each get a marker. Beyond that (a big run's execution algorithms
-    fill child orders minute after minute; ~900 markers a chart made plotting it twice as
-    slow), the fills falling in one display bucket (the ``MAX_POINTS // 2`` buckets the
-    close line is decimated into) become one marker at the bucket's first fill, at their
-    quantity-weighted price, saying how many fills, how much and when — for display only:
-    fills.csv and the trade list keep every fill.
+    Up to ``cap`` (default ``MAX_FILL_MARKERS``) fills each get a marker. Beyond that (a
+    big run's execution algorithms fill child orders minute after minute; ~900 markers a
+    chart made plotting it twice as slow), the fills falling in one display bucket (the
+    ``MAX_POINTS // 2`` buckets the close line is decimated into) become one marker at
+    the bucket's first fill, at their quantity-weighted price, saying how many fills, how
+    much and when — for display only: fills.csv and the trade list keep every fill.
     """
-    if len(fills) <= cap:
+    if len(fills) <= (MAX_FILL_MARKERS if cap is None else cap):
         return [
             FillMarker(
                 i,
