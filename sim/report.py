@@ -716,7 +716,7 @@ window.addEventListener('beforeprint',drawAll);
 if(!('IntersectionObserver' in window)){drawAll();return;}
 var idle=window.requestIdleCallback||function(fn){return setTimeout(fn,50);},started=false;
 function next(){for(var i=0;i<charts.length;i++){if(pending[charts[i].id]){
-io.unobserve(charts[i]);draw(charts[i]);idle(next,{timeout:100});return;}}}
+io.unobserve(charts[i]);idle(next,{timeout:100});draw(charts[i]);return;}}}
 var io=new IntersectionObserver(function(entries){entries.forEach(function(e){
 if(e.isIntersecting){io.unobserve(e.target);draw(e.target);}});
 if(!started){started=true;idle(next,{timeout:100});}},{rootMargin:'200px 0px'});
@@ -979,6 +979,8 @@ def render_html(run: RunFiles, *, bundle: str = "basic", lazy: bool = True) -> s
     made to open fast (the full plotly.js, every chart drawn before the first paint);
     ``benchmarks/bench_report_open.py`` measures the two side by side.
     """
+    if bundle not in BUNDLES:
+        raise BadInput("bundle", bundle, f"must be one of {', '.join(BUNDLES)}")
     summary = run.summary
     scenario = summary.get("scenario", "")
     charts = _Charts()
@@ -1002,8 +1004,8 @@ def render_html(run: RunFiles, *, bundle: str = "basic", lazy: bool = True) -> s
     parts.extend(_trades_section(run, charts))
     if lazy:
         # Text first: the banner, cards and tables paint before plotly.js is compiled,
-        # then the charts are drawn (those in view first).
-        # A run with nothing to plot carries no plotly.js.
+        # then the charts are drawn (those in view first). A run with nothing to plot
+        # carries no plotly.js.
         plotly_js = f"<script>{_plotly_js(bundle)}</script>" if charts.figures else ""
         parts += [SORT_SCRIPT, plotly_js, charts.script(lazy)]
     else:

@@ -489,8 +489,9 @@ def test_the_old_page_full_bundle_drawn_eagerly_is_still_available(tmp_path: Pat
     page = render_html(run, bundle="full", lazy=False)
     assert "IntersectionObserver" not in page and "Plotly.newPlot(f.id" in page
     assert len(page) > 4_000_000
-    with pytest.raises(BadInput, match="bundle"):
-        render_html(run, bundle="cdn")
+    for runs in (run, read_run(tmp_path / "empty")):
+        with pytest.raises(BadInput, match="bundle"):
+            render_html(runs, bundle="cdn")
 
 
 def test_a_run_with_nothing_to_plot_carries_no_plotly(tmp_path: Path) -> None:
