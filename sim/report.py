@@ -58,7 +58,7 @@ SUMMARY_KEYS: tuple[tuple[str, str], ...] = (
 DPI = 100
 BAR_COLUMNS = ("time", "symbol", "close", "volume")
 ZONE_COLUMNS = ("support_low", "support_high", "resistance_low", "resistance_high")
-SIGNAL_COLUMNS = ("time", "symbol", "signal", *ZONE_COLUMNS)
+SIGNAL_COLUMNS = ("time", "symbol", "signal", "reason", "stop", *ZONE_COLUMNS)
 MARGINS_IN = {"left": 0.8, "right": 0.2, "top": 0.35, "bottom": 0.8}  # inches
 STYLE_OVERRIDES: Mapping[str, object] = {
     "font.size": 9,
@@ -408,6 +408,39 @@ def _band(
     return xs, ys
 
 
+def line_points(xs: Sequence[float | None], ys: Sequence[float | None]) -> list[int]:
+    """Indices of a polyline's points that change how it is drawn, in order.
+
+    A point on a horizontal stretch (same y as both neighbours, x strictly between
+    theirs) lies on the segment joining them, and a run of gaps (None) splits the line
+    as one gap does; dropping those draws the same lines and polygons. S/R zone edges
+    and the resting stop hold still for long stretches (up to half a big run's zone
+    points; the stop is mostly a gap), so this is exact and cheaper to plot.
+    """
+    n = len(ys)
+    keep: list[int] = []
+    for i, y in enumerate(ys):
+        if y is None:
+            if not keep or ys[keep[-1]] is not None:
+                keep.append(i)
+            continue
+        if 0 < i < n - 1 and ys[i - 1] == y == ys[i + 1]:
+            xa, xi, xb = xs[i - 1], xs[i], xs[i + 1]
+            between = xa is not None and xi is not None and xb is not None
+            if between and (xa < xi < xb or xa > xi > xb):  # type: ignore[operator]
+                continue
+        keep.append(i)
+    return keep
+
+
+def _thin(trace: dict[str, object]) -> dict[str, object]:
+    """The trace with only its ``line_points`` (x and y kept aligned)."""
+    xs, ys = trace["x"], trace["y"]
+    assert isinstance(xs, list) and isinstance(ys, list)
+    keep = line_points(xs, ys)
+    return {**trace, "x": [xs[i] for i in keep], "y": [ys[i] for i in keep]}
+
+
 @dataclass(frozen=True, slots=True)
 class FillMarker:
     """One ▲/▼ on a price chart: a fill, or the fills of one side in one display bucket."""
@@ -502,11 +535,11 @@ def _price_figure(
     ):
         px, py = _band(keep, zone[low][keep], zone[high][keep])
         data.append(
-            {
+            _thin({
                 "type": "scatter", "x": px, "y": py, "mode": "lines", "fill": "toself",
                 "fillcolor": color + "40", "line": {"width": 0, "color": color},
                 "name": name, "hoverinfo": "skip",
-            }
+            })
         )  # fmt: skip
     data.append(
         {
@@ -516,11 +549,11 @@ def _price_figure(
         }
     )  # fmt: skip
     data.append(
-        {
+        _thin({
             "type": "scatter", "x": x, "y": _round(zone["stop"][keep]), "mode": "lines",
             "name": "resting stop", "line": {"color": COLORS["stop"], "width": 1, "dash": "dot"},
             "connectgaps": False, "hovertemplate": "stop %{y}<extra></extra>",
-        }
+        })
     )  # fmt: skip
     index_of = {r["time"]: i for i, r in enumerate(bars)}
     for kinds, symbol_name, color, name in (

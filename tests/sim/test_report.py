@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import re
 from html.parser import HTMLParser
@@ -21,6 +22,7 @@ from sim.report import (
     RunFiles,
     downsample_indices,
     fill_markers,
+    line_points,
     rank_symbols,
     read_run,
     render_html,
@@ -540,3 +542,69 @@ def test_many_fills_merge_per_display_bucket_for_display_only(
     for marker in markers:
         group = [p for b, p, _ in raw if b // width == marker.x // width]
         assert min(group) - 1e-4 <= marker.price <= max(group) + 1e-4
+
+
+def _segments(xs: list, ys: list) -> list[list[tuple[float, float]]]:
+    """The polyline as its None-separated runs of (x, y) points."""
+    runs: list[list[tuple[float, float]]] = [[]]
+    for x, y in zip(xs, ys, strict=True):
+        if y is None:
+            runs.append([])
+        else:
+            runs[-1].append((x, y))
+    return [r for r in runs if r]
+
+
+def _on(run: list[tuple[float, float]], x: float, y: float) -> bool:
+    """(x, y) lies on the run's drawn segments."""
+    if len(run) == 1:
+        return run[0] == (x, y)
+    for (xa, ya), (xb, yb) in itertools.pairwise(run):
+        if min(xa, xb) <= x <= max(xa, xb) and ya == yb == y:
+            return True
+        if (xa, ya) == (x, y) or (xb, yb) == (x, y):
+            return True
+    return False
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.one_of(st.none(), st.integers(0, 2)), max_size=60),
+    st.booleans(),
+)
+def test_thinned_lines_and_zones_draw_the_same_shapes(ys: list, polygon: bool) -> None:
+    xs: list = list(range(len(ys)))
+    if polygon:  # a zone: forward along one edge, back along the other
+        xs, ys = xs + xs[::-1], ys + ys[::-1]
+    keep = line_points(xs, ys)
+    assert keep == sorted(set(keep))
+    thin_x, thin_y = [xs[i] for i in keep], [ys[i] for i in keep]
+    before, after = _segments(xs, ys), _segments(thin_x, thin_y)
+    assert len(before) == len(after)  # the same gaps
+    for old, new in zip(before, after, strict=True):
+        assert old[0] == new[0] and old[-1] == new[-1]
+        assert all(_on(new, x, y) for x, y in old)  # every point still on the line
+        assert set(new) <= set(old)
+
+
+def test_price_chart_draws_the_resting_stop_from_entry_to_exit_and_signal_reasons(
+    tmp_path: Path,
+) -> None:
+    run = make_run(tmp_path, symbols=("AAA",))
+    path = run / "signals.csv"
+    with path.open(newline="", encoding="utf-8") as stream:
+        rows = list(csv.DictReader(stream))
+    for row in rows:
+        if row["signal"] == "ENTER_LONG":
+            row["stop"] = "95.5"
+    with path.open("w", newline="", encoding="utf-8") as stream:
+        writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    price = next(c for c in _charts(write_report(run).read_text()) if "AAA" in str(c["layout"]))
+    traces = {t["name"]: t for t in price["data"]}  # type: ignore[index]
+    stop = traces["resting stop"]
+    held = [x for x, y in zip(stop["x"], stop["y"], strict=True) if y is not None]
+    assert set(stop["y"]) - {None} == {95.5}
+    assert min(held) == 10 and max(held) == 40  # from the entry bar through the exit bar
+    assert traces["entry signal"]["text"][0].endswith("ENTER_LONG near <support>")
