@@ -10,7 +10,8 @@ same files:
   (the report before this change);
 - **new**: what ``write_report`` writes now: the vendored basic partial bundle (1.2 MB)
   after the text, lazy drawing (charts in view first, the rest when the browser is
-  idle) and, beyond 150 fills a side, fills merged per display bucket,
+  idle), beyond 150 fills a side fills merged per display bucket, and zones and stops
+  without the points that do not change their drawing,
 
 and opens each in Debian's headless chromium (selenium, a fresh profile per browser).
 In each browser the page is loaded twice: **cold** (the first navigation of a fresh
@@ -94,15 +95,17 @@ def write_pages(run_dir: Path, pages_dir: Path) -> dict[str, Path]:
     """The old and the new report of the same run, and their sizes.
 
     The old page is the report as it was: the full bundle, every chart drawn eagerly,
-    and a marker for every fill (no merging per display bucket).
+    a marker for every fill (no merging per display bucket) and every decimated point of
+    the zones and stops (no ``line_points`` thinning). It differs from the report before
+    this change only in drawing the resting stops, which that report failed to read.
     """
     run = read_run(run_dir)
-    merged_beyond = report_module.MAX_FILL_MARKERS
-    report_module.MAX_FILL_MARKERS = sys.maxsize
+    merged_beyond, thin = report_module.MAX_FILL_MARKERS, report_module.THIN_LINES
+    report_module.MAX_FILL_MARKERS, report_module.THIN_LINES = sys.maxsize, False
     try:
         old = render_html(run, bundle="full", lazy=False)
     finally:
-        report_module.MAX_FILL_MARKERS = merged_beyond
+        report_module.MAX_FILL_MARKERS, report_module.THIN_LINES = merged_beyond, thin
     pages = {"old": old, "new": render_html(run)}
     paths = {}
     for name, page in pages.items():

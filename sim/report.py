@@ -39,6 +39,9 @@ from sim import humanize
 MAX_SYMBOLS = 8
 MAX_POINTS = 2000
 MAX_FILL_MARKERS = 150  # per side and chart; more are merged per display bucket
+# Zones and stops drop the points that do not change their drawing (line_points). Off,
+# and MAX_FILL_MARKERS unbounded, in benchmarks/bench_report_open.py's baseline page.
+THIN_LINES = True
 GRADE_ORDER: tuple[str, ...] = ("Excellent", "Good", "Acceptable", "Poor", "Very Poor")
 ENTRY_SIGNALS = ("ENTER_LONG", "ENTER_SHORT")
 EXIT_SIGNALS = ("EXIT_LONG", "EXIT_SHORT")
@@ -434,7 +437,9 @@ def line_points(xs: Sequence[float | None], ys: Sequence[float | None]) -> list[
 
 
 def _thin(trace: dict[str, object]) -> dict[str, object]:
-    """The trace with only its ``line_points`` (x and y kept aligned)."""
+    """The trace with only its ``line_points`` (x and y kept aligned), if ``THIN_LINES``."""
+    if not THIN_LINES:
+        return trace
     xs, ys = trace["x"], trace["y"]
     assert isinstance(xs, list) and isinstance(ys, list)
     keep = line_points(xs, ys)
