@@ -91,6 +91,7 @@ class RunResult:
     violation: InvariantViolation | None = None
     venue_book: dict[str, list[Fill]] = field(default_factory=dict)
     financing: dict[str, int] = field(default_factory=dict)  # reason -> Σ charged (nano)
+    cash_flows: list[CashFlow] = field(default_factory=list)  # every flow the broker booked
 
 
 class _SignalTap:
@@ -161,6 +162,7 @@ class Simulation:
         self._last_bar_time: dict[str, int] = {}
         self._last_market_minute = -1
         self.financing: dict[str, int] = {}
+        self.cash_flows: list[CashFlow] = []
         self._clock, self.engine = self._new_engine()
 
     # ------------------------------------------------------------ engine
@@ -261,6 +263,7 @@ class Simulation:
             violation=violation,
             venue_book=self._venues.executed(),
             financing=dict(sorted(self.financing.items())),
+            cash_flows=list(self.cash_flows),
         )
 
     def _count(self, fault: str) -> None:
@@ -305,6 +308,7 @@ class Simulation:
             accrual.close_ns, accrual.days, positions, closes, decimals, cash, self.spec.financing
         ):
             self.financing[flow.reason] = self.financing.get(flow.reason, 0) - flow.amount
+            self.cash_flows.append(flow)
             self._deliver(at_ns, flow)
 
     def _deliver(self, at_ns: int, event: object) -> None:

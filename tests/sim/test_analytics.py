@@ -170,8 +170,9 @@ def test_trade_list_adds_up_to_the_runs_pnl(run_dir: Path) -> None:
     ]  # fmt: skip
     assert trades, "the default scenario trades"
     total = sum(Decimal(t["pnl"]) for t in trades)
-    # Financing (short borrow, debit interest: issue 12) is charged in no trade.
+    # The broker's financing (borrow fee, debit interest: issue 12) is the book's, not a trade's.
     financing = sum(Decimal(v) for v in summary["financing"].values())
+    assert financing > 0, "six days of a levered book pay financing"
     assert abs(total - financing - Decimal(summary["pnl"])) <= Decimal("0.01") * len(trades)
     costs = summary["analytics"]["costs"]
     assert Decimal(str(costs["interest"])) == round(

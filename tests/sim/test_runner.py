@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from core.commands import Fill
+from core.commands import CashFlow, Fill
 from core.instruments import Instrument
 from sim.calendar import exchange_sessions
 from sim.demo import DEMO_SYMBOLS, demo_bars
@@ -65,11 +65,16 @@ def run(spec: RunSpec, journal: Path | None = None) -> RunResult:
     return Simulation(spec, journal).run()
 
 
-def ledger(fills: list[Fill]) -> tuple[dict[str, int], int]:
-    """Positions and cash change from fills, each exec id once (independent of the engine)."""
+def ledger(fills: list[Fill], flows: list[CashFlow]) -> tuple[dict[str, int], int]:
+    """Positions and cash change from fills and the broker's cash flows (borrow fees,
+    debit interest), each exec id / flow id once (independent of the engine)."""
     positions: dict[str, int] = {}
     cash = 0
     seen: set[str] = set()
+    for flow in flows:
+        if f"flow:{flow.flow_id}" not in seen:
+            seen.add(f"flow:{flow.flow_id}")
+            cash += flow.amount
     for fill in fills:
         if fill.exec_id in seen:
             continue
@@ -226,9 +231,17 @@ def _delivered_fills(path: Path) -> list[Fill]:
     return fills
 
 
+def _delivered_flows(path: Path) -> list[CashFlow]:
+    return [
+        decode_event(entry["item"])
+        for entry in _journal_entries(path)
+        if entry["dir"] == "in" and entry["item"]["type"] == "CashFlow"
+    ]
+
+
 def test_positions_and_cash_equal_booked_fills(clean_pair) -> None:
     one = clean_pair[0]
-    positions, cash_change = ledger([fill for fill, _ in one.fills])
+    positions, cash_change = ledger([fill for fill, _ in one.fills], one.cash_flows)
     assert nonzero(one.engine.positions()) == positions
     assert one.engine.cash == one.spec.initial_cash + cash_change
 
@@ -238,7 +251,7 @@ def test_recovered_engine_equals_sum_of_delivered_fills(faulty) -> None:
     result, path = faulty
     assert result.crashes > 0
     delivered = _delivered_fills(path)
-    positions, cash_change = ledger(delivered)
+    positions, cash_change = ledger(delivered, _delivered_flows(path))
     assert nonzero(result.engine.positions()) == positions
     assert result.engine.cash == result.spec.initial_cash + cash_change
     booked = {fill.exec_id for fill, _ in result.fills}
@@ -374,7 +387,7 @@ def test_generated_market_with_every_fault_keeps_invariants(seed: int) -> None:
     assert result.violation is None, str(result.violation)
     assert result.crashes > 0
     assert result.fills
-    positions, cash_change = ledger([fill for fill, _ in result.fills])
+    positions, cash_change = ledger([fill for fill, _ in result.fills], result.cash_flows)
     assert nonzero(result.engine.positions()) == positions
     assert result.engine.cash == spec.initial_cash + cash_change
     assert run(spec).run_hash == result.run_hash
