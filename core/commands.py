@@ -26,6 +26,7 @@ class OrderType(str, Enum):
     MARKET = "market"
     LIMIT = "limit"
     PEGGED_MIDPOINT = "pegged_midpoint"  # FIX OrdType=P with ExecInst=M
+    STOP = "stop"  # FIX OrdType=3 with StopPx(99): a market order once traded through
 
 
 class TimeInForce(str, Enum):
@@ -68,6 +69,7 @@ class SubmitOrder:
     venue: str | None = None  # FIX ExDestination(100); None = broker's choice
     min_quantity: int | None = None  # FIX MinQty(110), dark pools
     algo: str | None = None
+    stop_price: int | None = None  # FIX StopPx(99): the trigger of an OrderType.STOP
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,7 @@ class ReplaceOrder:
     side: Side
     quantity: int
     limit_price: int | None = None
+    stop_price: int | None = None  # a resting stop moved (FIX StopPx(99))
 
 
 @dataclass(frozen=True, slots=True)

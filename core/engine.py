@@ -44,6 +44,7 @@ from core.events import Bar, BarSequenceGuard
 from core.execution.cost_model import Urgency
 from core.execution.engine import ExecutionEngine, Intent, Outcome, ParentOrder
 from core.execution.orders import ChildOrder
+from core.execution.stops import ProtectiveStops
 from core.execution.venues import Venue
 from core.health import SessionSchedule
 from core.instruments import Instrument
@@ -95,13 +96,17 @@ class Engine:
         venues: list[Venue] | None = None,
         urgency: Urgency = Urgency.NORMAL,
         schedule: SessionSchedule | None = None,
+        resting_stops: bool = False,
     ) -> None:
         """``urgency`` is the execution urgency of entries and level exits (stop
         exits are always HIGH): NORMAL prices risk at 1 / the trade's risk
         budget, LOW ignores risk and lets the cost model spread the order.
         ``schedule`` is the exchange calendar's sessions: the intraday volume
         profile is keyed by minutes since the open and plans end at the close
-        (without one, the UTC day is the session)."""
+        (without one, the UTC day is the session). ``resting_stops``: after an
+        entry fills, the position's stop rests at the broker as a stop order
+        (``core.execution.stops``) instead of being checked at the bar's close;
+        for shells whose broker takes stop orders."""
         universe = Universe(instruments)  # SPEC §5: unique, at most 30
         instruments = list(universe)
         symbols = universe.symbols
@@ -115,6 +120,7 @@ class Engine:
         self._portfolio = Portfolio(initial_cash, limits or RiskLimits())
         self._execution = ExecutionEngine(rng, venues, schedule)
         self._execution.exposure_room = self._exposure_room
+        self._protective = ProtectiveStops(self._execution.book) if resting_stops else None
         self._guard = BarSequenceGuard()
         self._stops: dict[str, int | None] = {}
         self._directions: dict[str, int] = {s: 0 for s in symbols}
@@ -207,6 +213,9 @@ class Engine:
         commands: list[EngineCommand] = []
         if execution.active_parents(symbol):
             self._absorb(execution.on_bar(now, bar, self._caps()), commands)
+        if self._protective is not None:
+            self._protective.on_bar(symbol)
+            self._protect(now, symbol, commands)
         market.on_atr(agent.atr)
         kind = signal.signal
         if signal.health != "ok":  # SPEC §4.6: gaps and staleness are alerted
@@ -293,6 +302,17 @@ class Engine:
             return
         if any(p.intent.purpose == "exit" for p in execution.active_parents(symbol)):
             return
+        if (
+            reason is Reason.STOP
+            and self._protective is not None
+            and self._protective.guards(symbol)
+        ):
+            # The bar traded through the stop that rests at the broker: the
+            # venue triggers it inside that bar; a market exit would sell twice.
+            commands.append(
+                Record(now, "stop_resting", {"symbol": symbol, "stop": self._stops.get(symbol)})
+            )
+            return
         self._start_exit(
             now,
             symbol,
@@ -318,6 +338,18 @@ class Engine:
         )
         _, outcome = self._execution.start_parent(now, intent, instrument, self._caps())
         self._absorb(outcome, commands)
+        self._protect(now, symbol, commands)
+
+    def _protect(self, now: int, symbol: str, commands: list[EngineCommand]) -> None:
+        """Bring the symbol's resting stop in line with its position (``core.execution.stops``)."""
+        if self._protective is None:
+            return
+        exiting = any(p.intent.purpose == "exit" for p in self._execution.active_parents(symbol))
+        commands.extend(
+            self._protective.reconcile(
+                now, symbol, self._portfolio.quantity(symbol), self._stops.get(symbol), exiting
+            )
+        )
 
     # -------------------------------------------------------------- fills
     def _on_fill(self, fill: Fill) -> list[EngineCommand]:
@@ -373,6 +405,7 @@ class Engine:
             self._check_fill_exposure(now, fill, commands)
         if result.outcome == "late":
             self._check_late_exposure(now, order, fill, commands)
+        self._protect(now, order.symbol, commands)
         return commands
 
     def _check_late_exposure(
@@ -519,6 +552,8 @@ class Engine:
                 )
             )
         self._absorb(outcome, commands)
+        if result.order is not None:
+            self._protect(now, result.order.symbol, commands)
         return commands
 
     def _on_timer(self, timer: Timer) -> list[EngineCommand]:
@@ -677,6 +712,8 @@ class Engine:
                 )
             )
             self._start_exit(self._now, symbol, quantity, parent.intent.urgency, commands)
+            return
+        self._protect(self._now, symbol, commands)  # an exit over: what is left is guarded again
 
     # ------------------------------------------------------------ accessors
     @property
@@ -751,6 +788,14 @@ class Engine:
 
     def parents(self) -> list[ParentOrder]:
         return list(self._execution.parents.values())
+
+    def protective_stops(self) -> list[ChildOrder]:
+        """Every resting stop order sent, in order (none without ``resting_stops``)."""
+        return list(self._protective.orders) if self._protective is not None else []
+
+    def resting_stop(self, symbol: str) -> ChildOrder | None:
+        """The symbol's live stop order at the broker, if any."""
+        return self._protective.resting(symbol) if self._protective is not None else None
 
     def decisions(self) -> list[SizingDecision]:
         return list(self._decisions)

@@ -97,6 +97,8 @@ class Trade:
     mae: float  # worst excursion against the position, fraction of entry price (≤ 0)
     mfe: float  # best excursion in its favour (≥ 0)
     exit_reason: str  # stop | target | reversal | open at end
+    stop: float | None = None  # the entry's protective stop, dollars (sim.stops_report)
+    r_multiple: float | None = None  # pnl / the risk to that stop (−1 = lost exactly the stop)
 
 
 # ------------------------------------------------------------------ daily returns

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from core.commands import OrdStatus
 from core.execution.commissions import broker_for_equity
+from core.execution.orders import ChildOrder
 from core.money import format_price, round_half_even_div
 from sim.bars_csv import SIGNAL_COLUMNS, signal_row, write_bars
 from sim.research import TRADE_COLUMNS, Research, benchmark_rows, display, research, trade_rows
@@ -143,26 +144,39 @@ def order_rows(result: RunResult) -> list[tuple[object, ...]]:
             )
         )
         for child in parent.children:
-            ids = [*(old for old, _ in child.replaced), child.client_order_id]
-            sizes = [*(size for _, size in child.replaced), child.quantity]
-            for number, (order_id, size) in enumerate(zip(ids, sizes, strict=True)):
-                mine = [f for f in child.fills if f.client_order_id == order_id]
-                done = sum(f.quantity for f in mine)
-                current = number == len(ids) - 1
-                rows.append(
-                    (
-                        order_id,
-                        parent.parent_id,
-                        child.symbol,
-                        _side(child.side),
-                        quantity(size, decimals),
-                        quantity(done, decimals),
-                        average_price(sum(f.quantity * f.price for f in mine), done),
-                        algo,
-                        child.venue or "",
-                        child.status.value if current else OrdStatus.REPLACED.value,
-                    )
-                )
+            rows.extend(_child_rows(child, parent.parent_id, algo, decimals))
+    # Protective stops rest at the broker on their own, under no parent.
+    decimals_of = {i.symbol: i.qty_decimals for i in result.spec.feed.instruments}
+    for stop in engine.protective_stops():
+        rows.extend(_child_rows(stop, "", "STOP", decimals_of.get(stop.symbol, 0)))
+    return rows
+
+
+def _child_rows(
+    child: ChildOrder, parent_id: str, algo: str, decimals: int
+) -> list[tuple[object, ...]]:
+    """One row per id the child had: a replaced id with status ``replaced``."""
+    ids = [*(old for old, _ in child.replaced), child.client_order_id]
+    sizes = [*(size for _, size in child.replaced), child.quantity]
+    rows: list[tuple[object, ...]] = []
+    for number, (order_id, size) in enumerate(zip(ids, sizes, strict=True)):
+        mine = [f for f in child.fills if f.client_order_id == order_id]
+        done = sum(f.quantity for f in mine)
+        current = number == len(ids) - 1
+        rows.append(
+            (
+                order_id,
+                parent_id,
+                child.symbol,
+                _side(child.side),
+                quantity(size, decimals),
+                quantity(done, decimals),
+                average_price(sum(f.quantity * f.price for f in mine), done),
+                algo,
+                child.venue or "",
+                child.status.value if current else OrdStatus.REPLACED.value,
+            )
+        )
     return rows
 
 

@@ -1132,8 +1132,43 @@ def _trades_section(run: RunFiles, charts: _Charts) -> list[str]:
         "from the entry price while held.</div>"
     )
     out.append(charts.add("pnl", _pnl_figure(run.trades)))
+    out.extend(_stops_part(run, charts))
     out.append(_trade_table(run.trades))
     return out
+
+
+def _stops_part(run: RunFiles, charts: _Charts) -> list[str]:
+    """Loss per trade against its stop (``sim.stops_report``): the R multiples."""
+    found = run.summary.get("analytics")
+    stops = found.get("stops") if isinstance(found, Mapping) else None
+    if not isinstance(stops, Mapping) or not stops.get("histogram"):
+        return []
+    bins = [(str(label), int(n)) for label, n in stops["histogram"]]  # type: ignore[union-attr]
+    worst = stops.get("worst_r")
+    text = (
+        f"{stops.get('resting_stop_orders', 0)} stop orders rested at the broker,"
+        f" {stops.get('stop_orders_triggered', 0)} triggered; {stops.get('beyond_stop', 0)}"
+        f" of {stops.get('trades_with_stop', 0)} trades lost more than their stop"
+        f" (worst {_show(round(float(worst), 2)) if worst is not None else '-'}R)."
+        " R = P&L / (|entry − stop| × quantity): −1R is exactly the planned risk; below it"
+        " are costs and gaps through the stop."
+    )
+    figure = {
+        "data": [
+            {
+                "type": "bar", "x": [b for b, _ in bins], "y": [n for _, n in bins],
+                "marker": {"color": ["#c62828" if b.startswith(("<", "-")) else "#1a7f37"
+                                     for b, _ in bins]},
+                "hovertemplate": "%{x}: %{y} trades<extra></extra>", "name": "trades",
+            }
+        ],
+        "layout": _layout("Loss per trade against its stop (R multiples)", 320),
+    }  # fmt: skip
+    return [
+        "<h3>Loss per trade against its stop</h3>",
+        f'<div class="sub">{_e(text)}</div>',
+        charts.add("stops", figure),
+    ]
 
 
 def write_report(out_dir: Path) -> Path:

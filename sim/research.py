@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sim import humanize
+from sim import humanize, stops_report
 from sim.analytics import Benchmark, ExitCue, FillRow, Trade, analyse, prices_from
 from sim.runner import RunResult
 from sim.timefmt import format_time
@@ -30,6 +30,8 @@ TRADE_COLUMNS = (
     "mae",
     "mfe",
     "exit_reason",
+    "stop",
+    "r_multiple",
 )
 NANO = 1e-9
 
@@ -83,6 +85,8 @@ def research(result: RunResult, risk_free: float = 0.0) -> Research:
         risk_free,
         {what: amount * NANO for what, amount in result.financing.items()},
     )
+    trades = stops_report.annotate(result, trades)
+    metrics["stops"] = stops_report.distribution(result, trades)
     for key in ("drawdown_peak", "drawdown_trough", "drawdown_recovery"):
         value = metrics[key]
         metrics[key] = None if value is None else format_time(int(value))  # type: ignore[call-overload]
@@ -105,6 +109,8 @@ def trade_rows(trades: list[Trade]) -> list[tuple[object, ...]]:
             f"{t.mae:.6f}",
             f"{t.mfe:.6f}",
             t.exit_reason,
+            "" if t.stop is None else f"{t.stop:.4f}",
+            "" if t.r_multiple is None else f"{t.r_multiple:.4f}",
         )
         for t in trades
     ]

@@ -71,6 +71,7 @@ class RunSpec:
     broker: str | None = None  # commission schedule; None = the account tier's broker
     financing: FinancingRates = FinancingRates()
     provenance: str = ""  # what the market is: synthetic, or which real data (shown to users)
+    resting_stops: bool = True  # stops rest at the broker; False: checked at the bar's close
 
 
 @dataclass
@@ -183,6 +184,7 @@ class Simulation:
             agent_factory=agent_factory,
             schedule=_sessions(self.spec.feed.schedule),
             urgency=URGENCY[self.spec.urgency],
+            resting_stops=self.spec.resting_stops,  # the simulated broker takes stop orders
         )
         return clock, engine
 

@@ -82,6 +82,9 @@ class SimOrder:
     min_quantity: int | None
     arrival_ns: int
     passive: bool = False  # a limit that was not marketable when it reached the venue
+    stop_price: int | None = None  # an OrderType.STOP's trigger
+    triggered: bool = False  # a stop the tape traded through: a market order from then on
+    trigger_bar_ns: int | None = None  # the bar that triggered it: fills there at stop/open
     filled: int = 0
     open: bool = True
     fills: list[Fill] = field(default_factory=list)
@@ -197,6 +200,8 @@ class VenueSimulator:
             reason = "rejected by venue (simulated)"
         elif cmd.quantity <= 0:
             reason = f"quantity {cmd.quantity} must be positive"
+        elif cmd.order_type is OrderType.STOP and (cmd.stop_price or 0) <= 0:
+            reason = f"stop price {cmd.stop_price} must be positive"
         if reason:
             return self._reply(
                 now_ns, venue, OrderUpdate(now_ns, cmd.client_order_id, OrdStatus.REJECTED, reason)
@@ -212,6 +217,7 @@ class VenueSimulator:
             venue=venue,
             min_quantity=cmd.min_quantity,
             arrival_ns=now_ns,
+            stop_price=cmd.stop_price,
         )
         order.passive = self._is_passive(order)
         self._orders[cmd.client_order_id] = order
@@ -290,6 +296,8 @@ class VenueSimulator:
             )
         order.quantity = cmd.quantity
         order.limit_price = cmd.limit_price
+        if order.order_type is OrderType.STOP and cmd.stop_price is not None:
+            order.stop_price = cmd.stop_price
         order.passive = self._is_passive(order)  # a new price reaches the venue now
         order.ids.append(cmd.client_order_id)
         self._orders[cmd.client_order_id] = order
@@ -325,7 +333,7 @@ class VenueSimulator:
         for order in resting:
             if not order.open:
                 continue
-            if order.arrival_ns < bar_end_ns:
+            if order.arrival_ns < bar_end_ns and self._armed(order, bar):
                 out.extend(
                     self._match_one(order, bar, bar_end_ns, at_ns=self._fill_time(order, window))
                 )
@@ -339,6 +347,29 @@ class VenueSimulator:
                 still_open.append(order)
         self._by_symbol[bar.symbol] = still_open
         return out
+
+    def _armed(self, order: SimOrder, bar: Bar) -> bool:
+        """Whether ``order`` may trade in ``bar``: always, unless it is a stop the
+        bar did not trade through (a sell stop triggers at or below its price, a
+        buy stop at or above). A triggered stop is a market order from then on."""
+        if order.order_type is not OrderType.STOP or order.triggered:
+            return True
+        stop = order.stop_price or 0
+        if order.side is Side.SELL and bar.low > stop:
+            return False
+        if order.side is Side.BUY and bar.high < stop:
+            return False
+        order.triggered = True
+        order.trigger_bar_ns = bar.time_ns
+        return True
+
+    def _stop_fill_price(self, order: SimOrder, bar: Bar) -> int | None:
+        """In the bar that triggered it, a stop fills at its price, or at the open
+        when the bar opened beyond it (the gap is the loss the stop cannot cap)."""
+        if order.trigger_bar_ns != bar.time_ns:
+            return None
+        stop = order.stop_price or 0
+        return min(stop, bar.open) if order.side is Side.SELL else max(stop, bar.open)
 
     def _window(self, bar: Bar, bar_end_ns: int) -> tuple[int, int]:
         """When the bar traded: its interval, cut to the session it overlaps."""
@@ -383,10 +414,14 @@ class VenueSimulator:
         stamp = now_ns if at_ns is None else at_ns
         if venue is not None and venue.kind == "dark":
             return self._match_dark(order, bar, now_ns, leaves, instant, stamp)
+        if order.order_type is OrderType.STOP and not order.triggered:
+            return []  # a resting stop trades only once the tape went through it
         quantity = min(leaves, self._lots(order, self._lit_room(bar)))
         if quantity <= 0:
             return []
-        price = self._lit_price(order, bar, quantity)
+        price = self._stop_fill_price(order, bar) if order.order_type is OrderType.STOP else None
+        if price is None:
+            price = self._lit_price(order, bar, quantity)
         if order.limit_price is not None:
             if order.side is Side.BUY:
                 if bar.low > order.limit_price:

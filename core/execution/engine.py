@@ -680,6 +680,8 @@ class ExecutionEngine:
         order = result.order
         if not result.booked or order is None:
             return outcome
+        if order.parent_id is None:  # a resting protective stop: no routing to learn from
+            return outcome
         reference = self.market(order.symbol).last_close or fill.price
         delay = fill.time_ns - order.created_ns if len(order.fills) == 1 else None
         self.venues.record_fill(
@@ -726,7 +728,7 @@ class ExecutionEngine:
         order = result.order
         if result.outcome != "applied" or order is None:
             return outcome
-        if result.after is OrdStatus.REJECTED and not order.fills:
+        if result.after is OrdStatus.REJECTED and not order.fills and order.parent_id is not None:
             # Refused before any venue could trade it (stale at start-up, a broker
             # or venue reject): no evidence about the venue's fill rate.
             self.venues.record_rejected(order.venue)

@@ -80,6 +80,7 @@ class PendingRequest:
     prior: OrdStatus
     quantity: int | None = None  # replace only
     limit_price: int | None = None
+    stop_price: int | None = None
 
 
 @dataclass(slots=True)
@@ -95,6 +96,7 @@ class ChildOrder:
     created_ns: int
     time_in_force: TimeInForce = TimeInForce.DAY
     min_quantity: int | None = None
+    stop_price: int | None = None  # an OrderType.STOP's trigger
     status: OrdStatus = OrdStatus.PENDING_NEW
     filled: int = 0
     filled_notional: int = 0  # Σ qty × price (nano-units × units), exact
@@ -195,6 +197,7 @@ class OrderBook:
         min_quantity: int | None = None,
         algo: str | None = None,
         time_in_force: TimeInForce = TimeInForce.DAY,
+        stop_price: int | None = None,
     ) -> tuple[ChildOrder, SubmitOrder]:
         if quantity <= 0:
             raise ValueError(f"child quantity must be positive, got {quantity}")
@@ -211,6 +214,7 @@ class OrderBook:
             created_ns=now_ns,
             time_in_force=time_in_force,
             min_quantity=min_quantity,
+            stop_price=stop_price,
             ids=[order_id],
         )
         self._by_id[order_id] = order
@@ -229,6 +233,7 @@ class OrderBook:
             venue=venue,
             min_quantity=min_quantity,
             algo=algo,
+            stop_price=stop_price,
         )
         return order, command
 
@@ -243,7 +248,12 @@ class OrderBook:
         return CancelOrder(now_ns, request_id, order.client_order_id, order.symbol, order.side)
 
     def request_replace(
-        self, now_ns: int, order: ChildOrder, quantity: int, limit_price: int | None
+        self,
+        now_ns: int,
+        order: ChildOrder,
+        quantity: int,
+        limit_price: int | None,
+        stop_price: int | None = None,
     ) -> ReplaceOrder | None:
         """Change quantity/price of an acknowledged order; None when not possible."""
         if order.status not in (S.NEW, S.PARTIALLY_FILLED, S.REPLACED) or order.pending:
@@ -251,7 +261,7 @@ class OrderBook:
         if quantity <= order.filled:
             return None
         request_id = self.next_id(order.symbol)
-        order.pending = PendingRequest(request_id, order.status, quantity, limit_price)
+        order.pending = PendingRequest(request_id, order.status, quantity, limit_price, stop_price)
         order._move(OrdStatus.PENDING_REPLACE)
         self._by_id[request_id] = order
         return ReplaceOrder(
@@ -262,6 +272,7 @@ class OrderBook:
             order.side,
             quantity,
             limit_price,
+            stop_price,
         )
 
     # -------------------------------------------------------------- events
@@ -301,6 +312,7 @@ class OrderBook:
             order.replaced.append((order.client_order_id, order.quantity))
             order.quantity = max(pending.quantity, order.filled)
             order.limit_price = pending.limit_price
+            order.stop_price = pending.stop_price
             order.client_order_id = pending.request_id
             order.ids.append(pending.request_id)
             order.pending = None

@@ -166,7 +166,7 @@ def test_trade_list_adds_up_to_the_runs_pnl(run_dir: Path) -> None:
     trades = _rows(run_dir / "trades.csv")
     assert list(trades[0]) == [
         "symbol", "side", "entry_time", "entry_price", "exit_time", "exit_price", "qty",
-        "pnl", "return", "holding_minutes", "mae", "mfe", "exit_reason",
+        "pnl", "return", "holding_minutes", "mae", "mfe", "exit_reason", "stop", "r_multiple",
     ]  # fmt: skip
     assert trades, "the default scenario trades"
     total = sum(Decimal(t["pnl"]) for t in trades)
