@@ -41,6 +41,7 @@ ORD_TYPE_TO_FIX = {
     OrderType.MARKET: b"1",
     OrderType.LIMIT: b"2",
     OrderType.PEGGED_MIDPOINT: b"P",
+    OrderType.STOP: b"3",  # with StopPx(99)
 }
 MIDPOINT_PEG = b"M"  # ExecInst(18): mid-price peg
 AUTOMATED_PRIVATE = b"1"  # HandlInst(21): automated execution, no broker intervention
@@ -83,6 +84,7 @@ class _Terms:
     time_in_force: TimeInForce
     venue: str | None
     min_quantity: int | None
+    stop_price: int | None = None
 
 
 class OrderMapper:
@@ -106,6 +108,8 @@ class OrderMapper:
             raise BadInput("quantity", cmd.quantity, "must be positive")
         if cmd.order_type is OrderType.LIMIT and cmd.limit_price is None:
             raise BadInput("limit_price", None, "a limit order needs a price")
+        if cmd.order_type is OrderType.STOP and cmd.stop_price is None:
+            raise BadInput("stop_price", None, "a stop order needs a StopPx")
         terms = _Terms(
             cmd.symbol,
             cmd.side,
@@ -115,6 +119,7 @@ class OrderMapper:
             cmd.time_in_force,
             cmd.venue,
             cmd.min_quantity,
+            cmd.stop_price,
         )
         self._terms[cmd.client_order_id] = terms
         return b"D", self._order_fields(cmd.client_order_id, None, terms, cmd.time_ns)
@@ -150,6 +155,7 @@ class OrderMapper:
             old.time_in_force,
             old.venue,
             old.min_quantity,
+            cmd.stop_price if cmd.stop_price is not None else old.stop_price,
         )
         self._terms[cmd.client_order_id] = terms
         return b"G", self._order_fields(
@@ -176,6 +182,8 @@ class OrderMapper:
         fields.append((55, terms.symbol))
         fields.append((59, TIF_TO_FIX[terms.time_in_force]))
         fields.append((60, format_ns(time_ns, millis=False)))
+        if terms.stop_price is not None and terms.order_type is OrderType.STOP:
+            fields.append((99, format_price(terms.stop_price)))
         if terms.venue:
             fields.append((100, terms.venue))
         if terms.min_quantity is not None:

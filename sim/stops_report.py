@@ -14,6 +14,7 @@ report draws it.
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import pairwise
 
 import numpy as np
 
@@ -67,7 +68,7 @@ def distribution(result: RunResult, trades: list[Trade]) -> dict[str, object]:
     counts, _ = np.histogram(rs, bins=[-np.inf, *R_BINS, np.inf]) if len(rs) else ([], None)
     labels = (
         [f"< {R_BINS[0]}R"]
-        + [f"{lo}R..{hi}R" for lo, hi in zip(R_BINS[:-1], R_BINS[1:], strict=True)]
+        + [f"{lo}R..{hi}R" for lo, hi in pairwise(R_BINS)]
         + [f">= {R_BINS[-1]}R"]
     )
     return {

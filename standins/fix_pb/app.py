@@ -38,7 +38,12 @@ FixFields = list[tuple[int, object]]
 STATUS_TO_FIX = {status: code for code, status in ORD_STATUS.items()}
 SIDES = {b"1": Side.BUY, b"2": Side.SELL, b"5": Side.SELL, b"6": Side.SELL}
 TIFS = {b"0": TimeInForce.DAY, b"1": TimeInForce.GTC, b"3": TimeInForce.IOC}
-ORD_TYPES = {b"1": OrderType.MARKET, b"2": OrderType.LIMIT, b"P": OrderType.PEGGED_MIDPOINT}
+ORD_TYPES = {
+    b"1": OrderType.MARKET,
+    b"2": OrderType.LIMIT,
+    b"3": OrderType.STOP,
+    b"P": OrderType.PEGGED_MIDPOINT,
+}
 FIX_ORD_TYPE = {v: k for k, v in ORD_TYPES.items()}
 FIX_SIDE = {Side.BUY: b"1", Side.SELL: b"2"}
 FIX_TIF = {v: k for k, v in TIFS.items()}
@@ -142,6 +147,7 @@ class PrimeBrokerApplication:
         try:
             quantity = _int(msg, 38, "OrderQty")
             price = _price(msg, 44, "Price") if msg.get(44) else None
+            stop = _price(msg, 99, "StopPx") if msg.get(99) else None
         except BadInput as exc:
             self.count("bad_orders")
             order = self.book.orders.get(orig)
@@ -157,7 +163,7 @@ class PrimeBrokerApplication:
                     str(exc),
                 )
             ]
-        command = ReplaceOrder(market, cl_ord_id, orig, symbol, side, quantity, price)
+        command = ReplaceOrder(market, cl_ord_id, orig, symbol, side, quantity, price, stop)
         return self.book.replace(market, key, command)
 
     def _order_status(self, msg: FixMessage, session: Session, now_ns: int, market: int) -> None:
@@ -258,6 +264,8 @@ class PrimeBrokerApplication:
             body.append((41, outcome.orig_cl_ord_id))
         if order.limit_price is not None:
             body.append((44, format_price(order.limit_price)))
+        if order.stop_price is not None:
+            body.append((99, format_price(order.stop_price)))
         body += [(54, FIX_SIDE[order.side]), (55, order.symbol)]
         if outcome.text:
             body.append((58, outcome.text))
@@ -287,7 +295,9 @@ class PrimeBrokerApplication:
 def _submit(msg: FixMessage, market: int) -> SubmitOrder:
     ord_type = ORD_TYPES.get(msg.get(40) or b"")
     if ord_type is None:
-        raise BadInput("OrdType(40)", msg.get(40), "must be 1 (market), 2 (limit) or P (peg)")
+        raise BadInput(
+            "OrdType(40)", msg.get(40), "must be 1 (market), 2 (limit), 3 (stop) or P (peg)"
+        )
     if ord_type is OrderType.PEGGED_MIDPOINT and b"M" not in (msg.get(18) or b"").split():
         raise BadInput("ExecInst(18)", msg.get(18), "a peg must be a midpoint peg (M)")
     tif = TIFS.get(msg.get(59) or b"0")
@@ -299,6 +309,9 @@ def _submit(msg: FixMessage, market: int) -> SubmitOrder:
     price = _price(msg, 44, "Price") if msg.get(44) else None
     if ord_type is OrderType.LIMIT and price is None:
         raise BadInput("Price(44)", None, "a limit order needs a price")
+    stop = _price(msg, 99, "StopPx") if msg.get(99) else None
+    if ord_type is OrderType.STOP and stop is None:
+        raise BadInput("StopPx(99)", None, "a stop order needs a stop price")
     min_qty = _int(msg, 110, "MinQty") if msg.get(110) else None
     venue = (msg.get(100) or b"").decode("latin-1") or None
     return SubmitOrder(
@@ -313,6 +326,7 @@ def _submit(msg: FixMessage, market: int) -> SubmitOrder:
         tif,
         venue,
         min_qty,
+        stop_price=stop,
     )
 
 

@@ -55,6 +55,7 @@ class PbOrder:
     venue: str | None
     min_quantity: int | None
     status: OrdStatus = OrdStatus.PENDING_NEW
+    stop_price: int | None = None  # OrdType=3: StopPx(99)
     cum: int = 0
     notional: int = 0  # Σ qty × price of fills, nano-units
 
@@ -151,6 +152,7 @@ class PrimeBook:
             tif=cmd.time_in_force,
             venue=cmd.venue,
             min_quantity=cmd.min_quantity,
+            stop_price=cmd.stop_price,
         )
         if cmd.client_order_id in self.orders:
             order.status = OrdStatus.REJECTED
@@ -236,6 +238,8 @@ class PrimeBook:
         order.quantity = cmd.quantity
         if cmd.limit_price is not None:
             order.limit_price = cmd.limit_price
+        if cmd.stop_price is not None and order.order_type is OrderType.STOP:
+            order.stop_price = cmd.stop_price
         self.orders[cmd.client_order_id] = order
         self._open_ids[cmd.client_order_id] = order
         return [
@@ -288,6 +292,8 @@ class PrimeBook:
             return f"MinQty {cmd.min_quantity} must be in 1..OrderQty"
         if cmd.order_type is OrderType.LIMIT and cmd.limit_price is None:
             return "a limit order needs a Price"
+        if cmd.order_type is OrderType.STOP and not (cmd.stop_price or 0) > 0:
+            return "a stop order needs a positive StopPx"
         return ""
 
     def _request_problem(self, order: PbOrder | None, orig: str, new_id: str) -> str:

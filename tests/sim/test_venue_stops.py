@@ -11,7 +11,15 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.commands import OrderType, OrdStatus, ReplaceOrder, Side, SubmitOrder, TimeInForce
+from core.commands import (
+    CancelOrder,
+    OrderType,
+    OrdStatus,
+    ReplaceOrder,
+    Side,
+    SubmitOrder,
+    TimeInForce,
+)
 from core.instruments import CENT
 from sim.faults import FaultRates
 from tests.sim.test_venues import MINUTE, SYMBOL, bar, fills, make_venues, updates
@@ -79,8 +87,6 @@ def test_a_cancel_race_never_fills_an_untriggered_stop() -> None:
     venues = make_venues(faults=FaultRates(cancel_race=1.0))
     stop(venues, "S-1", Side.SELL, 100, 95)
     venues.match(bar(0, 100, 101, 99, 100, 10_000), MINUTE)
-    from core.commands import CancelOrder
-
     out = [
         r for _, r in venues.receive(MINUTE, CancelOrder(MINUTE, "S-2", "S-1", SYMBOL, Side.SELL))
     ]

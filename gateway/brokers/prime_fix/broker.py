@@ -88,7 +88,12 @@ from gateway.brokers.prime_fix.settings import PrimeFixSettings
 
 log = logging.getLogger("gateway.prime_fix")
 TradeHandler = Callable[[TradeEvent], Awaitable[None]]
-_FIX_ORD_TYPES = {b"1": OrderType.MARKET, b"2": OrderType.LIMIT, b"P": OrderType.PEGGED_MIDPOINT}
+_FIX_ORD_TYPES = {
+    b"1": OrderType.MARKET,
+    b"2": OrderType.LIMIT,
+    b"3": OrderType.STOP,
+    b"P": OrderType.PEGGED_MIDPOINT,
+}
 _FIX_TIFS = {b"0": TimeInForce.DAY, b"1": TimeInForce.GTC, b"3": TimeInForce.IOC}
 MAX_EVENTS = 1000
 
@@ -453,6 +458,7 @@ class PrimeFixBroker:
                     _FIX_TIFS.get(msg.get(59) or b"0", TimeInForce.DAY),
                     (msg.get(100) or b"").decode("latin-1") or None,
                     read_whole(msg, 110, "MinQty") if msg.get(110) else None,
+                    stop_price=read_price(msg, 99, "StopPx") if msg.get(99) else None,
                 )
                 self.mapper.new_order_single(command)
             except (BadInput, KeyError) as exc:
