@@ -789,6 +789,9 @@ class Engine:
     def parents(self) -> list[ParentOrder]:
         return list(self._execution.parents.values())
 
+    def instrument(self, symbol: str) -> Instrument:
+        return self._instruments[symbol]
+
     def protective_stops(self) -> list[ChildOrder]:
         """Every resting stop order sent, in order (none without ``resting_stops``)."""
         return list(self._protective.orders) if self._protective is not None else []

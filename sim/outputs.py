@@ -146,9 +146,9 @@ def order_rows(result: RunResult) -> list[tuple[object, ...]]:
         for child in parent.children:
             rows.extend(_child_rows(child, parent.parent_id, algo, decimals))
     # Protective stops rest at the broker on their own, under no parent.
-    decimals_of = {i.symbol: i.qty_decimals for i in result.spec.feed.instruments}
     for stop in engine.protective_stops():
-        rows.extend(_child_rows(stop, "", "STOP", decimals_of.get(stop.symbol, 0)))
+        decimals = engine.instrument(stop.symbol).qty_decimals
+        rows.extend(_child_rows(stop, "", "STOP", decimals))
     return rows
 
 

@@ -61,6 +61,7 @@ class Order:
     limit_price: int | None
     submitted_ns: int
     status: str = "accepted"
+    stop_price: int | None = None  # type "stop": rests until the tape trades through it
     updated_ns: int = 0
     filled_qty: int = 0
     notional: int = 0  # Σ qty × price of fills, nano-units
@@ -138,6 +139,7 @@ class Broker:
             raise self._invalid("notional orders are not supported by the stand-in; send qty")
         qty = self._quantity(body.get("qty"), instrument.qty_decimals)
         limit = self._limit(order_type, body.get("limit_price"))
+        stop = self._stop(order_type, body.get("stop_price"))
         client_id = body.get("client_order_id")
         if client_id is None:
             client_id = wire.stable_uuid("client-order", self._order_seq + 1)
@@ -159,13 +161,15 @@ class Broker:
             limit_price=limit,
             submitted_ns=now_ns,
             updated_ns=now_ns,
+            stop_price=stop,
         )
         self.orders[order.id] = order
         self._by_client_id[client_id] = order.id
         answer = self.order_json(order)  # the POST answers before the venue acks: "accepted"
         command = SubmitOrder(
-            now_ns, order.id, None, symbol, side, qty, order_type, limit, tif, None, None
-        )
+            now_ns, order.id, None, symbol, side, qty, order_type, limit, tif, None, None,
+            stop_price=stop,
+        )  # fmt: skip
         events = self._apply(self._venue.receive(now_ns, command))
         return answer, events
 
@@ -197,6 +201,11 @@ class Broker:
             if old.order_type is not OrderType.LIMIT:
                 raise self._invalid("limit_price is only for limit orders")
             limit = self._limit(OrderType.LIMIT, body["limit_price"])
+        stop = old.stop_price
+        if body.get("stop_price") is not None:
+            if old.order_type is not OrderType.STOP:
+                raise self._invalid("stop_price is only for stop orders")
+            stop = self._stop(OrderType.STOP, body["stop_price"])
         tif = self._tif(body["time_in_force"]) if body.get("time_in_force") else old.tif
         client_id = str(
             body.get("client_order_id") or wire.stable_uuid("client-order", self._order_seq + 1)
@@ -217,9 +226,10 @@ class Broker:
             updated_ns=now_ns,
             prior_filled=old.prior_filled + old.filled_qty,
             replaces=old.id,
+            stop_price=stop,
         )
         command = ReplaceOrder(
-            now_ns, new.id, old.id, old.symbol, old.side, new.prior_filled + qty, limit
+            now_ns, new.id, old.id, old.symbol, old.side, new.prior_filled + qty, limit, stop
         )
         reports = self._venue.receive(now_ns, command)
         if any(isinstance(r, OrderUpdate) and r.status is OrdStatus.REJECTED for _, r in reports):
@@ -455,7 +465,7 @@ class Broker:
             "position_intent": "buy_to_open" if order.side is Side.BUY else "sell_to_close",
             "time_in_force": order.tif.value,
             "limit_price": None if order.limit_price is None else wire.money(order.limit_price),
-            "stop_price": None,
+            "stop_price": None if order.stop_price is None else wire.money(order.stop_price),
             "status": order.status,
             "extended_hours": False,
             "legs": None,
@@ -607,9 +617,9 @@ class Broker:
 
     def _order_type(self, value: object) -> OrderType:
         text = str(value or "").lower()
-        if text in ("market", "limit"):
+        if text in ("market", "limit", "stop"):
             return OrderType(text)
-        if text in ("stop", "stop_limit", "trailing_stop"):
+        if text in ("stop_limit", "trailing_stop"):
             raise self._invalid(f"order type {text} is not supported by the stand-in")
         raise self._invalid(f"invalid order type: {value!r}")
 
@@ -632,10 +642,25 @@ class Broker:
             raise self._invalid(f"qty must be > 0, got {value!r}")
         return qty
 
-    def _limit(self, order_type: OrderType, value: object) -> int | None:
-        if order_type is OrderType.MARKET:
+    def _stop(self, order_type: OrderType, value: object) -> int | None:
+        if order_type is not OrderType.STOP:
             if value is not None:
-                raise self._invalid("limit_price is not allowed for market orders")
+                raise self._invalid(f"stop_price is not allowed for {order_type.value} orders")
+            return None
+        if value is None:
+            raise self._invalid("stop_price is required for stop orders")
+        try:
+            price = price_from_decimal(str(value), "stop_price")
+        except BadInput:
+            raise self._invalid(f"invalid stop_price {value!r}") from None
+        if price <= 0:
+            raise self._invalid(f"stop_price must be > 0, got {value!r}")
+        return price
+
+    def _limit(self, order_type: OrderType, value: object) -> int | None:
+        if order_type in (OrderType.MARKET, OrderType.STOP):
+            if value is not None:
+                raise self._invalid(f"limit_price is not allowed for {order_type.value} orders")
             return None
         if value is None:
             raise self._invalid("limit_price is required for limit orders")

@@ -49,6 +49,7 @@ from alpaca.trading.requests import (
     LimitOrderRequest,
     MarketOrderRequest,
     ReplaceOrderRequest,
+    StopOrderRequest,
 )
 from alpaca.trading.stream import TradingStream
 from pydantic import ValidationError
@@ -508,6 +509,9 @@ class AlpacaBroker:
             request = LimitOrderRequest(
                 **common, limit_price=float(decimal_text(command.limit_price))
             )
+        elif command.order_type is OrderType.STOP and command.stop_price is not None:
+            # A protective stop resting at Alpaca: a market order once traded through.
+            request = StopOrderRequest(**common, stop_price=float(decimal_text(command.stop_price)))
         else:
             raise RejectedRequest(None, f"order type {command.order_type.value} is not on Alpaca")
         order = await self._call("submit", self._trading.submit_order, request)
@@ -536,6 +540,9 @@ class AlpacaBroker:
             limit_price=None
             if command.limit_price is None
             else float(decimal_text(command.limit_price)),
+            stop_price=None
+            if command.stop_price is None
+            else float(decimal_text(command.stop_price)),
             client_order_id=new_broker_client_id,
         )
         new = await self._call("replace", self._trading.replace_order_by_id, str(order.id), request)
