@@ -229,6 +229,7 @@ class PlacedOrder:
     what_if: bool = False
     conditions: int = 0
     hidden: bool = False
+    aux_price: Decimal | None = None  # STP: the stop price
 
 
 def read_place_order(f: Fields) -> PlacedOrder:
@@ -242,7 +243,7 @@ def read_place_order(f: Fields) -> PlacedOrder:
     quantity = f.decimal("totalQuantity")
     order_type = f.text("orderType")
     lmt = f.decimal("lmtPrice")
-    f.decimal("auxPrice")
+    aux = f.decimal("auxPrice")
     tif = f.text("tif")
     f.skip("ocaGroup")
     account = f.text("account")
@@ -310,6 +311,7 @@ def read_place_order(f: Fields) -> PlacedOrder:
         total_quantity=quantity,
         order_type=order_type,
         lmt_price=lmt,
+        aux_price=aux,
         tif=tif,
         account=account,
         order_ref=order_ref,
@@ -358,11 +360,21 @@ class OrderView:
     last_fill_price: str
     min_qty: int | None = None
     completed_time: str = ""
+    aux_price: str = ""  # STP: the stop price, decimal text
 
 
 def open_order(o: OrderView) -> list[object]:
     fields: list[object] = [5, o.order_id, *contract_fields(o.con_id, o.symbol)]
-    fields += [o.action, o.quantity, o.order_type, o.lmt_price or "0", "0", o.tif, "", o.account]
+    fields += [
+        o.action,
+        o.quantity,
+        o.order_type,
+        o.lmt_price or "0",
+        o.aux_price or "0",
+        o.tif,
+        "",
+        o.account,
+    ]
     fields += ["O", 0, o.order_ref, o.client_id, o.perm_id, 0, 0, "0", "", ""]
     fields += ["", "", ""]  # faGroup, faMethod, faPercentage (no faProfile at 178)
     fields += ["", "", "0", "", "", 0, "", "", "", "", "", "", "", ""]
@@ -390,7 +402,16 @@ def open_order(o: OrderView) -> list[object]:
 
 def completed_order(o: OrderView) -> list[object]:
     fields: list[object] = [101, *contract_fields(o.con_id, o.symbol)]
-    fields += [o.action, o.quantity, o.order_type, o.lmt_price or "0", "0", o.tif, "", o.account]
+    fields += [
+        o.action,
+        o.quantity,
+        o.order_type,
+        o.lmt_price or "0",
+        o.aux_price or "0",
+        o.tif,
+        "",
+        o.account,
+    ]
     fields += ["O", 0, o.order_ref, o.perm_id, 0, 0, "0", "", "", "", ""]
     fields += ["", "", "0", "", "", 0, "", "", "", "", "", "", "", "", 0, 0]
     fields += ["" if o.min_qty is None else o.min_qty, 3, 0, "", 0, "", ""]

@@ -54,6 +54,10 @@ HIST_MAX = 60
 HIST_IDENTICAL_S = 15.0  # IB: identical requests at least 15 s apart
 
 
+_BOOK_TYPES = {"MKT": "market", "LMT": "limit", "STP": "stop"}
+"""IB order types the stand-in takes, as the book (the Alpaca stand-in's) names them."""
+
+
 @dataclass
 class IbOrder:
     order_id: int
@@ -78,6 +82,7 @@ class IbOrder:
     last_price: int = 0
     completed_ns: int | None = None
     cancel_requested: bool = False
+    aux_text: str = ""  # STP: the stop price
 
     @property
     def done(self) -> bool:
@@ -111,6 +116,7 @@ class IbOrder:
             last_fill_price=format_price(self.last_price) if self.filled else "0",
             min_qty=self.min_qty,
             completed_time=completed,
+            aux_price=self.aux_text,
         )
 
 
@@ -450,13 +456,15 @@ class TwsServer:
         body: dict[str, Any] = {
             "symbol": symbol,
             "side": order.action.lower(),
-            "type": "limit" if order.order_type == "LMT" else "market",
+            "type": _BOOK_TYPES[order.order_type],
             "time_in_force": _TIFS[order.tif or "DAY"],
             "qty": str(quantity),
             "client_order_id": f"ib-{perm}",
         }
         if order.order_type == "LMT":
             body["limit_price"] = str(order.lmt_price)
+        if order.order_type == "STP":
+            body["stop_price"] = str(order.aux_price)
         now = self.now()
         try:
             answer, events = self.book.submit(now, body)
@@ -482,6 +490,7 @@ class TwsServer:
             algo_params=tuple(order.algo_params),
             min_qty=order.min_qty,
             book_id=answer["id"],
+            aux_text="" if order.aux_price is None else format(order.aux_price.normalize(), "f"),
         )
         self.orders[key] = record
         self.by_book_id[record.book_id] = record
@@ -503,10 +512,12 @@ class TwsServer:
         q = order.total_quantity
         if q is None or q <= 0 or q != q.to_integral_value():
             return f"totalQuantity {q} must be a positive whole number of shares"
-        if order.order_type not in ("MKT", "LMT"):
-            return f"order type {order.order_type!r} is not supported (MKT, LMT)"
+        if order.order_type not in _BOOK_TYPES:
+            return f"order type {order.order_type!r} is not supported (MKT, LMT, STP)"
         if order.order_type == "LMT" and (order.lmt_price is None or order.lmt_price <= 0):
             return "a LMT order needs a positive lmtPrice"
+        if order.order_type == "STP" and (order.aux_price is None or order.aux_price <= 0):
+            return "a STP order needs a positive auxPrice (the stop price)"
         if (order.tif or "DAY") not in _TIFS:
             return f"tif {order.tif!r} is not supported (DAY, GTC, IOC)"
         if order.account not in ("", ACCOUNT):
@@ -547,6 +558,8 @@ class TwsServer:
         }
         if record.order_type == "LMT" and order.lmt_price is not None:
             body["limit_price"] = str(order.lmt_price)
+        if record.order_type == "STP" and order.aux_price is not None and order.aux_price > 0:
+            body["stop_price"] = str(order.aux_price)
         try:
             answer, events = self.book.replace(self.now(), record.book_id, body)
         except ApiError as exc:
@@ -558,6 +571,8 @@ class TwsServer:
         record.quantity = quantity
         if order.lmt_price is not None and record.order_type == "LMT":
             record.lmt_text = str(order.lmt_price.normalize())
+        if "stop_price" in body and order.aux_price is not None:
+            record.aux_text = format(order.aux_price.normalize(), "f")
         record.order_ref = order.order_ref or record.order_ref
         record.status = "Submitted"
         self._send(session, p.open_order(record.view()))

@@ -484,6 +484,10 @@ class IbkrBroker:
             if trade.order.orderType != "LMT":
                 raise RejectedRequest(None, "only limit orders take a new limit price")
             trade.order.lmtPrice = float((Decimal(command.limit_price) * NANO).normalize())
+        if command.stop_price is not None:
+            if trade.order.orderType != "STP":
+                raise RejectedRequest(None, "only stop orders take a new stop price")
+            trade.order.auxPrice = float((Decimal(command.stop_price) * NANO).normalize())
         trade.order.orderRef = new_broker_client_id
         before = len(trade.log)
         generation = self._generation

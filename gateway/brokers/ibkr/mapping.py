@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ib_async import Fill as IbFill
-from ib_async import LimitOrder, MarketOrder, Order, TagValue, Trade
+from ib_async import LimitOrder, MarketOrder, Order, StopOrder, TagValue, Trade
 
 from core.commands import Fill, OrderType, Side, SubmitOrder
 from core.errors import BadInput
@@ -120,6 +120,10 @@ def ib_order(
     elif command.order_type is OrderType.LIMIT and command.limit_price is not None:
         limit = Decimal(command.limit_price) * NANO
         order = LimitOrder(action, command.quantity, float(limit.normalize()))
+    elif command.order_type is OrderType.STOP and command.stop_price is not None:
+        # A protective stop resting at IB: STP with the trigger in auxPrice.
+        stop = Decimal(command.stop_price) * NANO
+        order = StopOrder(action, command.quantity, float(stop.normalize()))
     else:
         raise RejectedRequest(None, f"order type {command.order_type.value} is not sent to IBKR")
     order.tif = _TIF[command.time_in_force.value]
