@@ -42,6 +42,7 @@ from core.events import Bar
 from core.money import format_price
 from gateway.alerts import Alerts
 from gateway.config import Config
+from gateway.fees import FeeEstimator
 from gateway.ids import build_engine
 from gateway.journal import Event
 from gateway.latency import LatencyRecorder
@@ -82,6 +83,8 @@ class InputPipeline:
         self._pending: deque[tuple[Event, str, Guard | None]] = deque()
         self.observers: list[Observer] = []
         self.latency = LatencyRecorder()
+        self.fees = FeeEstimator(config.broker.type, lambda: self.engine.equity())
+        self._fees_restored = False
 
     # ============================================================ inputs
     async def feed(self, event: Event, source: str = "stream", guard: Guard | None = None) -> None:
@@ -109,8 +112,9 @@ class InputPipeline:
         at_ns = max(state.market.now_ns(), event.time_ns)
         if isinstance(event, Bar):
             at_ns = max(at_ns, event.time_ns + MINUTE_NS)
+        model_fee = self._model_fee(event) if isinstance(event, Fill) else None
         try:
-            seq = self.storage.journal(at_ns, event, source)
+            seq = self.storage.journal(at_ns, event, source, model_fee)
         except DuplicateExecution:
             state.counters.duplicate_executions += 1
             exec_id = event.exec_id if isinstance(event, Fill) else "?"
@@ -150,6 +154,33 @@ class InputPipeline:
                     self.alerts.fill(command.payload)
         self._observe(event, commands, True)
         self.latency.add(time.perf_counter_ns() - started)
+
+    def _order_key(self, client_order_id: str) -> str:
+        """The engine order's first id: a replace keeps its commission totals."""
+        order = self.engine.order(client_order_id)
+        return order.ids[0] if order is not None else client_order_id
+
+    def _model_fee(self, fill: Fill) -> int | None:
+        """The fee model's estimate of a new execution (None for a repeat)."""
+        if self.storage.has_execution(fill.exec_id):
+            return None
+        if not self._fees_restored:  # after a restart: the orders' totals so far
+            self._fees_restored = True
+            self.fees.restore(self.storage.fee_rows(), self._order_key)
+        order = self.engine.order(fill.client_order_id)
+        decimals = 0
+        if order is not None:
+            decimals = self.engine.instrument(order.symbol).qty_decimals
+        return self.fees.estimate(self._order_key(fill.client_order_id), fill, decimals)
+
+    def _tca_with_fees(self, payload: dict[str, object], engine: Engine) -> dict[str, object]:
+        """The engine's TCA plus the parent's reported fees and the model's estimate."""
+        parent = engine.execution.parents.get(str(payload.get("parent_id")))
+        if parent is None:
+            return payload
+        exec_ids = [f.exec_id for child in parent.children for f in child.fills]
+        reported, modelled = self.storage.fee_totals(exec_ids)
+        return {**payload, "broker_fees": reported, "model_fees": modelled}
 
     def _observe(self, event: Event, commands: Sequence[object], live: bool) -> None:
         for observer in self.observers:
@@ -198,7 +229,7 @@ class InputPipeline:
                     if rec.kind == "signal":
                         st.record_signal(rec.time_ns, rec.payload)
                     elif rec.kind == "tca":
-                        st.record_tca(rec.time_ns, rec.payload)
+                        st.record_tca(rec.time_ns, self._tca_with_fees(rec.payload, engine))
                     elif rec.kind == "fill":
                         self._trade_book(rec.time_ns, rec.payload)
                         touched.add(str(rec.payload["client_order_id"]))

@@ -180,6 +180,18 @@ def _v3(db: sqlite3.Connection) -> None:
 
 
 def _v4(db: sqlite3.Connection) -> None:
+    """The model's fee estimate beside the broker's reported fee (``gateway.fees``),
+    and the venue that printed the execution (the estimate's venue fee)."""
+    _script(
+        db,
+        """
+        ALTER TABLE executions ADD COLUMN model_fee INTEGER;
+        ALTER TABLE executions ADD COLUMN venue TEXT NOT NULL DEFAULT ''
+        """,
+    )
+
+
+def _v5(db: sqlite3.Connection) -> None:
     """``order_ids``: every id an order has had, to the order's own row.
 
     A cancel/replace (Adaptive reprices that way) gives a working order a new
@@ -206,7 +218,7 @@ def _v4(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3, _v4)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3, _v4, _v5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -319,12 +331,16 @@ class Storage:
             self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
 
     # --------------------------------------------------------- journal
-    def journal(self, at_ns: int, event: Event, source: str = "stream") -> int:
+    def journal(
+        self, at_ns: int, event: Event, source: str = "stream", model_fee: int | None = None
+    ) -> int:
         """Commit one engine input (durably if it moves money); its sequence number.
 
         A ``Fill`` whose ``exec_id`` is already stored raises
         ``DuplicateExecution`` and is not journaled: the engine must not see it.
         A ``CashFlow`` whose ``flow_id`` is stored raises ``DuplicateCashFlow``.
+        ``model_fee`` is the fee model's estimate of a ``Fill`` (``gateway.fees``),
+        stored beside the fee the broker reported.
         """
         kind = journal.kind_of(event)
         payload = journal.encode(event)
@@ -371,8 +387,8 @@ class Storage:
                 fill: Fill = event  # type: ignore[assignment]
                 self.db.execute(
                     "INSERT INTO executions(exec_id, client_order_id, symbol, side, quantity,"
-                    " price, price_text, fee, time_ns, source, input_seq)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    " price, price_text, fee, time_ns, source, input_seq, model_fee, venue)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         fill.exec_id,
                         fill.client_order_id,
@@ -385,6 +401,8 @@ class Storage:
                         fill.time_ns,
                         source,
                         seq,
+                        model_fee,
+                        fill.venue,
                     ),
                 )
         return seq
@@ -428,6 +446,27 @@ class Storage:
         )
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def fee_rows(self) -> list[dict[str, object]]:
+        """Per execution: the fee the broker reported and the model's estimate."""
+        cur = self.db.execute(
+            "SELECT exec_id, client_order_id, symbol, side, quantity, price, time_ns, venue,"
+            " fee, model_fee FROM executions ORDER BY input_seq"
+        )
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def fee_totals(self, exec_ids: list[str]) -> tuple[int, int | None]:
+        """(Σ reported fees, Σ model estimates) of these executions (None: none estimated)."""
+        if not exec_ids:
+            return 0, None
+        marks = ",".join("?" * len(exec_ids))
+        row = self.db.execute(
+            f"SELECT COALESCE(SUM(fee), 0), SUM(model_fee) FROM executions"  # noqa: S608
+            f" WHERE exec_id IN ({marks})",
+            exec_ids,
+        ).fetchone()
+        return int(row[0]), None if row[1] is None else int(row[1])
 
     def executions(self) -> list[dict[str, object]]:
         cur = self.db.execute(
