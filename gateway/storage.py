@@ -462,7 +462,7 @@ class Storage:
             return 0, None
         marks = ",".join("?" * len(exec_ids))
         row = self.db.execute(
-            f"SELECT COALESCE(SUM(fee), 0), SUM(model_fee) FROM executions"  # noqa: S608
+            f"SELECT COALESCE(SUM(fee), 0), SUM(model_fee) FROM executions"
             f" WHERE exec_id IN ({marks})",
             exec_ids,
         ).fetchone()

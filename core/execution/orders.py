@@ -307,24 +307,33 @@ class OrderBook:
             order.pending = None
             return self._transition(order, prior, update.reason or "request rejected")
         if status is S.REPLACED:
+            if pending is None and update.client_order_id == order.client_order_id:
+                return UpdateResult("ignored", order, before, before, "replace already confirmed")
             if pending is None or pending.quantity is None or before is not S.PENDING_REPLACE:
                 return UpdateResult("refused", order, before, before, "no replace pending")
-            order.replaced.append((order.client_order_id, order.quantity))
-            order.quantity = max(pending.quantity, order.filled)
-            order.limit_price = pending.limit_price
-            order.stop_price = pending.stop_price
-            order.client_order_id = pending.request_id
-            order.ids.append(pending.request_id)
-            order.pending = None
-            result = self._transition(order, S.REPLACED, update.reason)
-            if order.filled >= order.quantity:
-                self._transition(order, S.FILLED, "filled at the replaced quantity")
-            return result
+            return self._confirm_replace(order, pending, update.reason)
         if status is S.NEW and before in (S.PENDING_CANCEL, S.PENDING_REPLACE):
             return UpdateResult("ignored", order, before, before, "late ack while request pending")
         result = self._transition(order, status, update.reason)
         if result.outcome == "applied" and order.is_terminal:
             order.pending = None
+        return result
+
+    def _confirm_replace(
+        self, order: ChildOrder, pending: PendingRequest, reason: str
+    ) -> UpdateResult:
+        """The order lives on under the replace's id and terms."""
+        assert pending.quantity is not None
+        order.replaced.append((order.client_order_id, order.quantity))
+        order.quantity = max(pending.quantity, order.filled)
+        order.limit_price = pending.limit_price
+        order.stop_price = pending.stop_price
+        order.client_order_id = pending.request_id
+        order.ids.append(pending.request_id)
+        order.pending = None
+        result = self._transition(order, S.REPLACED, reason)
+        if order.filled >= order.quantity:
+            self._transition(order, S.FILLED, "filled at the replaced quantity")
         return result
 
     def _transition(self, order: ChildOrder, after: OrdStatus, reason: str) -> UpdateResult:
@@ -362,7 +371,17 @@ class OrderBook:
         if order.status is S.REJECTED:
             return FillResult("rejected_order", order, "fill for an order the venue rejected")
         # Until a replace is confirmed the venue may still reject it, so the
-        # order's capacity is its current quantity, never the requested one.
+        # order's capacity is its current quantity, never the requested one;
+        # but an execution under the replace's own id is the venue's proof that
+        # it took (its REPLACED report is still on the way): confirm it first.
+        pending = order.pending
+        if (
+            pending is not None
+            and pending.quantity is not None
+            and fill.client_order_id == pending.request_id
+            and order.status is S.PENDING_REPLACE
+        ):
+            self._confirm_replace(order, pending, "confirmed by an execution under its id")
         capacity = order.quantity
         if order.filled + fill.quantity > capacity:
             return FillResult(

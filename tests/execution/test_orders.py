@@ -220,3 +220,29 @@ def test_a_stale_cancel_reject_does_not_reject_the_order():
     # a confirmation quoting the first request still cancels the order
     assert book.on_update(OrderUpdate(5, first.client_order_id, S.CANCELED)).outcome == "applied"
     assert order.status is S.CANCELED and second is not None
+
+
+def test_a_fill_under_the_replace_id_confirms_a_grown_replace_before_its_report() -> None:
+    """Regression (resting stops grow with the position): the venue applied a replace to
+    150 and filled 120 under the new id; its REPLACED report arrives after the fill.
+    The fill is the proof the replace took: booked in full, never refused as an overfill."""
+    book = OrderBook()
+    order, _ = new_order(book)
+    book.on_update(OrderUpdate(1, order.client_order_id, S.NEW))
+    replace = book.request_replace(2, order, 150, None)
+    assert replace is not None
+    result = book.on_fill(fill(replace.client_order_id, "e1", 120))
+    assert result.outcome == "accepted"
+    assert (order.quantity, order.filled, order.client_order_id) == (
+        150,
+        120,
+        replace.client_order_id,
+    )
+    assert order.status is S.PARTIALLY_FILLED and order.pending is None
+    late = book.on_update(OrderUpdate(3, replace.client_order_id, S.REPLACED))
+    assert late.outcome == "ignored" and order.status is S.PARTIALLY_FILLED
+    # a fill under the old id before the replace is still capped by the old quantity
+    other, _ = new_order(book)
+    book.on_update(OrderUpdate(1, other.client_order_id, S.NEW))
+    assert book.request_replace(2, other, 150, None) is not None
+    assert book.on_fill(fill(other.client_order_id, "e2", 120)).outcome == "overfill"

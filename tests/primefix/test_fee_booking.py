@@ -42,8 +42,7 @@ def test_executions_and_tca_carry_the_reported_fee_and_the_models(tmp_path: Path
             await data.publish(bar)
             await quiesce(gateway, broker, pb)
         reported = {
-            str(e["exec_id"]): price_from_decimal(str(e["fee"]), "fee")
-            for e in pb.book.executions
+            str(e["exec_id"]): price_from_decimal(str(e["fee"]), "fee") for e in pb.book.executions
         }
         children = {
             p.parent_id: [f.exec_id for c in p.children for f in c.fills]
