@@ -72,6 +72,10 @@ class BrokerConfig:
     type: str = "alpaca"
     paper: bool = True
     bars: str = "alpaca"  # tiered: which broker's bars the engine sees
+    # Protective stops rest at the broker as stop orders (core.execution.stops)
+    # instead of being checked at the bar's close. Part of the engine's identity:
+    # keep it unchanged across restarts of one database (the journal replays with it).
+    resting_stops: bool = False
 
 
 @dataclass(frozen=True)
@@ -316,8 +320,9 @@ def _broker(raw: dict[str, Any]) -> BrokerConfig:
     bars = s.string("bars", "alpaca")
     if bars not in BAR_SOURCES:
         raise BadInput("broker.bars", bars, f"must be one of {', '.join(BAR_SOURCES)}")
+    resting_stops = s.boolean("resting_stops", False)
     s.finish()
-    return BrokerConfig(kind, paper, bars)
+    return BrokerConfig(kind, paper, bars, resting_stops)
 
 
 def _alpaca(raw: dict[str, Any], env: Mapping[str, str]) -> AlpacaConfig:

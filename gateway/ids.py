@@ -62,4 +62,5 @@ def build_engine(config: Config, seed: int, clock: Clock, calendar: CalendarSche
             self_tracking=False,
             schedule=None if i.asset_class is AssetClass.CRYPTO else calendar,
         ),
+        resting_stops=config.broker.resting_stops,
     )
