@@ -65,7 +65,9 @@ def distribution(result: RunResult, trades: list[Trade]) -> dict[str, object]:
     triggered = [o for o in stops if o.filled]
     rs = np.array([t.r_multiple for t in trades if t.r_multiple is not None], dtype=np.float64)
     losers = rs[rs < 0]
-    counts, _ = np.histogram(rs, bins=[-np.inf, *R_BINS, np.inf]) if len(rs) else ([], None)
+    counts: list[int] = (
+        [int(n) for n in np.histogram(rs, bins=[-np.inf, *R_BINS, np.inf])[0]] if len(rs) else []
+    )
     labels = (
         [f"< {R_BINS[0]}R"]
         + [f"{lo}R..{hi}R" for lo, hi in pairwise(R_BINS)]
@@ -82,7 +84,7 @@ def distribution(result: RunResult, trades: list[Trade]) -> dict[str, object]:
         "p5_r": float(np.percentile(rs, 5)) if len(rs) else None,
         "beyond_stop": int((rs < -1.0).sum()),
         "beyond_1_1r": int((rs < -1.1).sum()),
-        "histogram": [[label, int(n)] for label, n in zip(labels, counts, strict=False)],
+        "histogram": [[label, n] for label, n in zip(labels, counts, strict=False)],
     }
 
 
