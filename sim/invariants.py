@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.commands import CashFlow, Fill
+from core.commands import CashFlow, Fill, OrdStatus
 from core.engine import Engine
 from core.execution.orders import is_legal
 from core.portfolio import BPS, notional
@@ -141,6 +141,7 @@ class InvariantChecker:
                         f"{order.client_order_id}: illegal {before.value} -> {after.value}", at_ns
                     )
             self._checked_history[key] = len(order.history)
+        self._check_resting_stops(engine, positions, at_ns)
         limits = engine.risk_limits
         count = engine.portfolio.open_position_count(include_reservations=False)
         if count > limits.max_positions and engine.counters()["risk_breaches"] == 0:
@@ -154,6 +155,24 @@ class InvariantChecker:
                     at_ns,
                 )
         self._decisions_seen = len(decisions)
+
+    def _check_resting_stops(self, engine: Engine, positions: dict[str, int], at_ns: int) -> None:
+        """A protective stop at rest (no request of ours pending) closes the position:
+        the opposite side, never more than the position, at a positive stop price."""
+        for order in engine.protective_stops():
+            if order.is_terminal or order.pending is not None:
+                continue
+            if order.status is OrdStatus.PENDING_NEW:
+                continue  # not yet at the venue: sized at the last decision, may trail a fill
+            held = positions.get(order.symbol, 0)
+            if not order.stop_price or order.stop_price <= 0:
+                self.fail(f"{order.client_order_id}: resting stop without a stop price", at_ns)
+            if held == 0 or order.side.sign * held > 0 or order.leaves > abs(held):
+                self.fail(
+                    f"{order.client_order_id}: resting {order.side.value} stop for"
+                    f" {order.leaves} with position {held} in {order.symbol}",
+                    at_ns,
+                )
 
     def check_venue_book(self, executed: dict[str, list[Fill]], at_ns: int) -> None:
         """At the end: every execution a venue printed reached the engine's ledger."""

@@ -94,3 +94,36 @@ def test_the_output_files_list_every_stop_and_its_distribution(tmp_path) -> None
     assert len(stopped) == distribution["stop_exits"]
     assert all(t["stop"] and t["r_multiple"] for t in stopped)
     assert "Loss per trade against its stop" in (out / "report.html").read_text()
+
+
+def test_the_invariant_checker_refuses_a_stop_that_would_open_a_position() -> None:
+    """A resting stop larger than the position, or on its opening side, would trade
+    the book through zero when it triggered: the checker says so."""
+    from types import SimpleNamespace
+
+    from core.commands import OrdStatus, Side, TimeInForce
+    from core.execution.orders import ChildOrder
+    from sim.invariants import InvariantChecker, InvariantViolation
+
+    def stop(side: Side, quantity: int) -> ChildOrder:
+        order = ChildOrder(
+            "AAA-9", None, "AAA", side, quantity, OrderType.STOP, None, None, 0,
+            TimeInForce.GTC, stop_price=95 * 10**9,
+        )  # fmt: skip
+        order.status = OrdStatus.NEW
+        return order
+
+    checker = InvariantChecker(10**15, 1, "reproduce")
+    for order, position, bad in [
+        (stop(Side.SELL, 100), 100, False),
+        (stop(Side.SELL, 60), 100, False),
+        (stop(Side.SELL, 150), 100, True),
+        (stop(Side.BUY, 100), 100, True),
+        (stop(Side.SELL, 100), 0, True),
+    ]:
+        engine = SimpleNamespace(protective_stops=lambda order=order: [order])
+        if bad:
+            with pytest.raises(InvariantViolation):
+                checker._check_resting_stops(engine, {"AAA": position}, 0)  # type: ignore[arg-type]
+        else:
+            checker._check_resting_stops(engine, {"AAA": position}, 0)  # type: ignore[arg-type]
