@@ -215,7 +215,7 @@ class Engine:
             self._absorb(execution.on_bar(now, bar, self._caps()), commands)
         if self._protective is not None:
             self._protective.on_bar(symbol)
-            self._protect(now, symbol, commands)
+            self._protect(now, symbol, commands, grow=True)
         market.on_atr(agent.atr)
         kind = signal.signal
         if signal.health != "ok":  # SPEC §4.6: gaps and staleness are alerted
@@ -340,16 +340,17 @@ class Engine:
         self._absorb(outcome, commands)
         self._protect(now, symbol, commands)
 
-    def _protect(self, now: int, symbol: str, commands: list[EngineCommand]) -> None:
-        """Bring the symbol's resting stop in line with its position (``core.execution.stops``)."""
+    def _protect(
+        self, now: int, symbol: str, commands: list[EngineCommand], grow: bool = False
+    ) -> None:
+        """Bring the symbol's resting stop in line with its position
+        (``core.execution.stops``); ``grow``: at a bar, a smaller stop grows too."""
         if self._protective is None:
             return
         exiting = any(p.intent.purpose == "exit" for p in self._execution.active_parents(symbol))
-        commands.extend(
-            self._protective.reconcile(
-                now, symbol, self._portfolio.quantity(symbol), self._stops.get(symbol), exiting
-            )
-        )
+        quantity = self._portfolio.quantity(symbol)
+        stop = self._stops.get(symbol)
+        commands.extend(self._protective.reconcile(now, symbol, quantity, stop, exiting, grow))
 
     # -------------------------------------------------------------- fills
     def _on_fill(self, fill: Fill) -> list[EngineCommand]:

@@ -19,7 +19,10 @@ none (flat, or an exit is    ``CancelOrder``
 working), one resting
 a stop on the other side     ``CancelOrder`` (the new one follows the
                              cancel's answer)
-other quantity or price      ``ReplaceOrder`` (quantity = filled + want)
+another price, or fewer      ``ReplaceOrder`` (quantity = filled + want)
+shares
+more shares (an entry still  ``ReplaceOrder`` at the next bar: one
+filling)                     modify a bar, not one per child fill
 the same                     nothing
 a request still unanswered   nothing (decided again on the answer)
 ===========================  ==========================================
@@ -81,9 +84,19 @@ class ProtectiveStops:
         return order.parent_id is None and order.order_type is OrderType.STOP
 
     def reconcile(
-        self, now_ns: int, symbol: str, position: int, stop: int | None, exit_working: bool
+        self,
+        now_ns: int,
+        symbol: str,
+        position: int,
+        stop: int | None,
+        exit_working: bool,
+        grow: bool = True,
     ) -> list[StopCommand]:
-        """The command (if any) that brings the resting stop to what the book wants."""
+        """The command (if any) that brings the resting stop to what the book wants.
+
+        ``grow=False`` (between bars) leaves a stop smaller than the position as
+        it is: an entry working in many children would otherwise modify the
+        stop at every fill; the next bar grows it once."""
         want = 0 if exit_working or stop is None or position == 0 else abs(position)
         side = Side.SELL if position > 0 else Side.BUY
         order = self.resting(symbol)
@@ -111,6 +124,8 @@ class ProtectiveStops:
             return [cancel] if cancel is not None else []
         quantity = order.filled + want
         if quantity == order.quantity and order.stop_price == stop:
+            return []
+        if not grow and quantity > order.quantity and order.stop_price == stop:
             return []
         replace = self._book.request_replace(now_ns, order, quantity, None, stop)
         return [replace] if replace is not None else []

@@ -54,12 +54,14 @@ def test_an_entry_fill_places_the_stop_and_later_fills_grow_it() -> None:
     assert (stop.side, stop.quantity, stop.stop_price) == (Side.SELL, 1000, 98 * D)
     assert stop.time_in_force is TimeInForce.GTC and stop.parent_id is None
     assert h.engine.resting_stop("AAA").client_order_id == stop.client_order_id
-    # unacknowledged: the growth waits for the ack, then the stop is replaced
+    # more fills between bars: the stop grows once, at the next bar (one modify a bar)
     assert of_kind(h.fill(entry, quantity=500), ReplaceOrder) == []
-    (replace,) = of_kind(h.update(stop.client_order_id, OrdStatus.NEW), ReplaceOrder)
-    assert (replace.quantity, replace.stop_price) == (1500, 98 * D)
+    assert of_kind(h.update(stop.client_order_id, OrdStatus.NEW), ReplaceOrder) == []
+    assert of_kind(h.fill(entry, quantity=200), ReplaceOrder) == []
+    (replace,) = of_kind(h.bar()[1], ReplaceOrder)
+    assert (replace.quantity, replace.stop_price) == (1700, 98 * D)
     h.update(replace.client_order_id, OrdStatus.REPLACED)
-    assert h.engine.resting_stop("AAA").quantity == 1500
+    assert h.engine.resting_stop("AAA").quantity == 1700
 
 
 def test_a_short_is_guarded_by_a_buy_stop_above() -> None:
