@@ -203,3 +203,34 @@ def test_executions_after_a_replace_join_their_order_through_order_ids(tmp_path:
     assert rows == [("P-1", 60)]
     ids = dict(s.db.execute("SELECT client_order_id, order_id FROM order_ids").fetchall())
     assert ids == {"AAPL-1": "AAPL-1", "AAPL-2": "AAPL-1", "AAPL-4": "AAPL-1"}
+
+
+def test_a_version_3_database_gains_the_model_fee_beside_each_booked_fee(tmp_path) -> None:
+    """Schema v4 (issue 12): executions booked before it keep their fee and have no
+    estimate; new ones carry the model's estimate and the venue."""
+    import sqlite3
+
+    from core.commands import Fill, Side
+
+    db = tmp_path / "v3.db"
+    raw = sqlite3.connect(db, isolation_level=None)
+    raw.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    for version, step in enumerate(MIGRATIONS[:3], start=1):
+        step(raw)
+        raw.execute("INSERT INTO schema_version(version) VALUES (?)", (version,))
+    raw.execute("INSERT INTO inputs(at_ns, kind, payload) VALUES (1, 'fill', '{}')")
+    raw.execute(
+        "INSERT INTO executions(exec_id, client_order_id, symbol, side, quantity, price,"
+        " price_text, fee, time_ns, source, input_seq) VALUES"
+        " ('old', 'A-1', 'AAA', 'buy', 10, 5, '5', 7, 1, 'stream', 1)"
+    )
+    raw.close()
+    s = Storage(db)
+    assert s.schema_version() == SCHEMA_VERSION >= 4
+    new = Fill(2, "A-2", "new", "AAA", Side.SELL, 10, 5, "NYSE", 3)
+    s.journal(2, new, "stream", model_fee=4)
+    rows = {r["exec_id"]: r for r in s.fee_rows()}
+    assert (rows["old"]["fee"], rows["old"]["model_fee"], rows["old"]["venue"]) == (7, None, "")
+    assert (rows["new"]["fee"], rows["new"]["model_fee"], rows["new"]["venue"]) == (3, 4, "NYSE")
+    assert s.fee_totals(["old", "new"]) == (10, 4) and s.fee_totals([]) == (0, None)
+    s.close()
