@@ -22,6 +22,8 @@ from typing import Any
 from core.errors import BadInput
 
 CONNECT_TIMEOUT_S = 20
+CLOSE_TIMEOUT_S = 30  # per step of a teardown; a stuck one must not hang the command
+log = logging.getLogger("sim.cluster")
 
 
 @dataclass(frozen=True)
@@ -111,13 +113,34 @@ def connect(scheduler: str | None, workers: int) -> Iterator[Any]:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # restored after the close
             if stopped_early:
                 _quiet()
-            client.close()
+            try:
+                client.close(timeout=CLOSE_TIMEOUT_S)
+            except Exception:  # a client that cannot close: the cluster goes anyway
+                log.warning("the dask client did not close in %d s", CLOSE_TIMEOUT_S)
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C: see _quiet
         try:
-            cluster.close()
+            cluster.close(timeout=CLOSE_TIMEOUT_S)
+        except Exception:  # on a saturated machine a close can time out
+            _end_worker_processes()
         finally:
             signal.signal(signal.SIGINT, previous)
+
+
+def _end_worker_processes() -> None:
+    """The local cluster did not shut down in time: its processes are this
+    process's children, so end them rather than leave them computing."""
+    import multiprocessing
+
+    log.warning(
+        "the local dask cluster did not close in %d s: ending its processes", CLOSE_TIMEOUT_S
+    )
+    for child in multiprocessing.active_children():
+        child.terminate()
+    for child in multiprocessing.active_children():
+        child.join(CLOSE_TIMEOUT_S)
+        if child.is_alive():
+            child.kill()
 
 
 def _quiet() -> None:
