@@ -13,9 +13,12 @@ dictionary, then verify SendingTime, CompIDs and MsgSeqNum, then dispatch.
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
+
+from sortedcontainers import SortedDict
 
 from core.errors import BadInput
 from fix import dictionary as dd
@@ -25,6 +28,10 @@ from fix.timefmt import format_ns, parse_ns
 
 NS = 1_000_000_000
 Y = b"Y"
+MAX_QUEUED = 10_000  # out-of-order messages held while a gap is open (SessionConfig.max_queued)
+RESEND_PAGE = 1_000  # messages read from the store at a time when answering a ResendRequest
+# The one answer to a wrong Username/Password pair: it never says which was wrong.
+LOGON_REJECTED = "Logon rejected: invalid username or password"
 
 # BusinessRejectReason(380) and QuickFIX's Text for them.
 BUSINESS_REJECT_TEXT = {
@@ -73,6 +80,25 @@ class SessionConfig:
     max_latency_s: int = 120
     logout_timeout_s: float = 2.0
     logon_timeout_s: float = 10.0
+    max_queued: int = MAX_QUEUED
+    # Initiator: sent in Logon as Username(553)/Password(554). Acceptor: the pair
+    # a Logon must carry (both empty: no check). Never shown by repr().
+    username: str = ""
+    password: str = field(default="", repr=False)
+
+    def __post_init__(self) -> None:
+        if type(self.max_queued) is not int or self.max_queued < 1:
+            raise BadInput("max_queued", self.max_queued, "must be a positive integer")
+        if (self.username or self.password) and self.begin_string < "FIX.4.3":
+            raise BadInput(
+                "username",
+                self.username,
+                f"{self.begin_string} Logon has no Username(553)/Password(554) (FIX.4.4 does)",
+            )
+
+    @property
+    def authenticates(self) -> bool:
+        return bool(self.username or self.password)
 
     @property
     def key(self) -> str:
@@ -141,7 +167,8 @@ class Session:
         self.state = State.DISCONNECTED
         self.framer = Framer()
         self.heartbeat_ns = config.heartbeat_s * NS
-        self._queue: dict[int, FixMessage] = {}
+        # Out-of-order messages by MsgSeqNum, at most config.max_queued of them.
+        self._queue: SortedDict = SortedDict()
         self._resend_range: tuple[int, int] | None = None
         self._resend_at = 0  # when the ResendRequest went out (or last progress)
         self._resend_progress = 0  # expected MsgSeqNum at that moment
@@ -172,6 +199,8 @@ class Session:
             body: list[tuple[int, object]] = [(98, b"0"), (108, self.config.heartbeat_s)]
             if self._sent_reset:
                 body.append((141, Y))
+            if self.config.authenticates:
+                body += [(553, self.config.username), (554, self.config.password)]
             self._send(b"A", body, now_ns)
         else:
             self.state = State.AWAITING_LOGON
@@ -307,11 +336,12 @@ class Session:
             self._reject(msg, now, problem.reason, problem.tag)
 
     def _drain_queue(self, now: int) -> None:
-        while self._queue and self.state is not State.DISCONNECTED:
+        queue = self._queue
+        while queue and self.state is not State.DISCONNECTED:
             expected = self.store.next_target_seq
-            for seq in [s for s in self._queue if s < expected]:
-                del self._queue[seq]
-            msg = self._queue.pop(expected, None)
+            while queue and queue.keys()[0] < expected:  # overtaken by a SequenceReset
+                queue.popitem(0)
+            msg = queue.pop(expected, None)
             if msg is None:
                 return
             if msg.msg_type in (b"A", b"2"):
@@ -359,9 +389,22 @@ class Session:
         return True
 
     def _target_too_high(self, msg: FixMessage, seq: int, now: int) -> None:
-        self._queue[seq] = msg
         expected = self.store.next_target_seq
         self._event(now, "gap", f"MsgSeqNum too high, expecting {expected} but received {seq}")
+        if seq not in self._queue and len(self._queue) >= self.config.max_queued:
+            # Bounded memory, as QuickFIX: forget what is queued (the counterparty
+            # resends all of it) and ask again from the gap.
+            self._event(
+                now,
+                "queue_overflow",
+                f"{len(self._queue)} out-of-order messages queued (limit"
+                f" {self.config.max_queued}): dropped; resend requested from {expected}",
+            )
+            self._queue.clear()
+            self._request_resend(expected, now)
+            self._resend_range = (expected, seq)
+            return
+        self._queue[seq] = msg
         if self._resend_range is not None and seq >= self._resend_range[0]:
             return
         self._request_resend(expected, now)
@@ -395,7 +438,24 @@ class Session:
         self._event(now, "duplicate", f"PossDup message {seq} already received; ignored")
 
     # ---------------------------------------------------------------- admin handlers
+    def _refuses_credentials(self, msg: FixMessage) -> bool:
+        """An acceptor that expects credentials, before Logon, and a wrong pair.
+
+        Both fields compared in constant time, and both always compared, so
+        neither the answer nor its timing tells which one was wrong."""
+        if self.config.initiator or not self.config.authenticates or self.logged_on:
+            return False
+        user_ok = hmac.compare_digest(msg.get(553) or b"", self.config.username.encode())
+        password_ok = hmac.compare_digest(msg.get(554) or b"", self.config.password.encode())
+        return not (user_ok & password_ok)
+
     def _next_logon(self, msg: FixMessage, now: int) -> None:
+        # Credentials are checked before anything else: a stranger's Logon must
+        # not reset the session (ResetSeqNumFlag) or move its sequence numbers.
+        if self._refuses_credentials(msg):
+            self._send(b"5", [(58, LOGON_REJECTED)], now)
+            self._disconnect(now, LOGON_REJECTED)
+            return
         reset = msg.get(141) == Y
         if self.state is State.ACTIVE and not reset:
             self._event(now, "logon_ignored", "Logon while already logged on")
@@ -493,9 +553,11 @@ class Session:
 
     # ---------------------------------------------------------------- outputs
     def _resend(self, begin: int, end: int, now: int) -> None:
-        stored = dict(self.store.sent_range(begin, end))
         gap_start: int | None = None
+        stored: dict[int, bytes] = {}
         for seq in range(begin, end + 1):
+            if (seq - begin) % RESEND_PAGE == 0:  # a page at a time: never the whole store
+                stored = dict(self.store.sent_range(seq, min(end, seq + RESEND_PAGE - 1)))
             raw = stored.get(seq)
             fields = parse(raw) if raw is not None else None
             if fields is None or len(fields) < 4 or self.dictionary.is_admin(fields[2][1]):

@@ -2,15 +2,37 @@
 
 FIX recovery needs two facts to survive a crash: the next sequence numbers in
 each direction and every message we sent (a ResendRequest may ask for any of
-them). ``SqliteStore`` writes both through to a SQLite file; ``MemoryStore``
-is the same contract without a disk, for tests and throw-away sessions.
+them). ``SqliteStore`` writes both through to a SQLite file and keeps only
+the two numbers in memory, so a session of millions of messages costs disk,
+not RAM; ``MemoryStore`` is the same contract without a disk, for tests only
+(it holds every sent message until the next reset).
+
+Retention (docs/fix.md): a counterparty may ask for any message of the
+current sequence epoch — from MsgSeqNum 1 after the last reset up to the
+last one sent — so that is what the store keeps, on disk; a reset
+(ResetSeqNumFlag, ``reset_on_logon``) deletes the epoch's messages. Nothing
+older than the epoch can ever be asked for (sequence numbers restart).
+
+Both stores redact credentials (Password 554, NewPassword 925, RawData 96)
+before keeping a message (``fix.redact``), and ``SqliteStore`` creates its
+file (and so SQLite's ``-wal``/``-shm`` files, which take the database's
+mode) owner-only whatever the umask.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import os
+import shutil
 import sqlite3
+import tempfile
 from pathlib import Path
 from typing import Protocol
+
+from fix.redact import redact
+
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
 
 
 class MessageStore(Protocol):
@@ -43,10 +65,13 @@ class MemoryStore:
         self.next_target_seq = seq
 
     def save_sent(self, seq: int, raw: bytes) -> None:
-        self._sent[seq] = raw
+        self._sent[seq] = redact(raw)
 
     def sent_range(self, begin: int, end: int) -> list[tuple[int, bytes]]:
-        return [(s, self._sent[s]) for s in sorted(self._sent) if begin <= s <= end]
+        sent = self._sent
+        if end - begin + 1 > len(sent):
+            return [(s, sent[s]) for s in sorted(sent) if begin <= s <= end]
+        return [(s, sent[s]) for s in range(begin, end + 1) if s in sent]
 
     def reset(self) -> None:
         self.next_sender_seq = 1
@@ -62,6 +87,8 @@ class SqliteStore:
     """
 
     def __init__(self, path: str | Path, session_key: str) -> None:
+        if str(path) != ":memory:":
+            create_owner_only(Path(path))
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -91,7 +118,9 @@ class SqliteStore:
         self._db.execute("UPDATE fix_session SET next_target = ? WHERE key = ?", (seq, self._key))
 
     def save_sent(self, seq: int, raw: bytes) -> None:
-        self._db.execute("INSERT OR REPLACE INTO fix_sent VALUES (?, ?, ?)", (self._key, seq, raw))
+        self._db.execute(
+            "INSERT OR REPLACE INTO fix_sent VALUES (?, ?, ?)", (self._key, seq, redact(raw))
+        )
 
     def sent_range(self, begin: int, end: int) -> list[tuple[int, bytes]]:
         rows = self._db.execute(
@@ -112,3 +141,37 @@ class SqliteStore:
 
     def close(self) -> None:
         self._db.close()
+
+
+def create_owner_only(path: Path) -> None:
+    """Create ``path`` (and a missing folder) owner-only before SQLite opens it.
+
+    SQLite creates ``-wal``, ``-shm`` and ``-journal`` files with the mode of
+    the database file, so a database made 0600 first keeps every companion
+    0600 whatever the umask; existing ones are tightened too.
+    """
+    missing = []
+    folder = path.parent
+    while not folder.exists() and folder.parent != folder:
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(folder, 0o700)  # mkdir's mode is filtered by the umask
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+    for name in ("", *SQLITE_COMPANIONS):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(f"{path}{name}", 0o600)
+
+
+def scratch_store_path(prefix: str = "fix-store-") -> Path:
+    """A store file in a fresh owner-only temporary folder, removed at exit.
+
+    For acceptors that need no restart (the acceptance acceptor, the
+    stand-in's prime broker): the sent messages still live on disk, not in
+    the process's memory.
+    """
+    folder = Path(tempfile.mkdtemp(prefix=prefix))  # mkdtemp: mode 0700
+    atexit.register(shutil.rmtree, folder, True)
+    return folder / "store.sqlite"

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import faulthandler
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -206,8 +207,13 @@ def main(argv: list[str] | None = None) -> int:
         except BadInput as exc:
             say(f"error: {exc}", error=True)
             return 2
+    from gateway.files import PRIVATE_UMASK
     from gateway.logs import setup_logging
 
+    if not args.check:
+        # Whatever the shell's umask, what this process creates is owner-only
+        # (each file is also created 0600 by the code that makes it: gateway.files).
+        os.umask(PRIVATE_UMASK)
     log_file = config.system.log_dir / f"{config.system.name}.jsonl"
     try:
         mask = setup_logging(
@@ -233,6 +239,12 @@ def main(argv: list[str] | None = None) -> int:
         _MASK.add(dashboard_token)
     for warning in config.warnings:
         log.warning("%s", warning)
+    if args.check:
+        from gateway.files import gateway_paths, permission_problems
+
+        paths = gateway_paths(config.database.path, config.system.log_dir)
+        for problem in permission_problems(paths):
+            log.warning("%s", problem)
     try:
         if args.check:
             print(

@@ -19,6 +19,8 @@ variable                           overrides
 ``SOVEREIGN_TELEGRAM_BOT_TOKEN``   ``[telegram] bot_token``
 ``SOVEREIGN_TELEGRAM_CHAT_ID``     ``[telegram] chat_id``
 ``SOVEREIGN_DASHBOARD_TOKEN``      ``[dashboard] token``
+``SOVEREIGN_FIX_USERNAME``         ``[fix] username``
+``SOVEREIGN_FIX_PASSWORD``         ``[fix] password``
 =================================  ======================
 """
 
@@ -46,6 +48,8 @@ ENV_ALPACA_SECRET = "SOVEREIGN_ALPACA_SECRET_KEY"
 ENV_TELEGRAM_TOKEN = "SOVEREIGN_TELEGRAM_BOT_TOKEN"
 ENV_TELEGRAM_CHAT = "SOVEREIGN_TELEGRAM_CHAT_ID"
 ENV_DASHBOARD_TOKEN = "SOVEREIGN_DASHBOARD_TOKEN"
+ENV_FIX_USERNAME = "SOVEREIGN_FIX_USERNAME"
+ENV_FIX_PASSWORD = "SOVEREIGN_FIX_PASSWORD"
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 BROKERS = ("alpaca", "ibkr", "fix", "tiered")
@@ -55,6 +59,7 @@ _SYMBOL = re.compile(r"^[A-Z][A-Z0-9.]{0,9}(/[A-Z]{2,5})?$")  # AAPL, BRK.B, BTC
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _HOST = re.compile(r"[A-Za-z0-9._:-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]", re.ASCII)
 _COMP_ID = re.compile(r"[\x21-\x7e]{1,64}", re.ASCII)
+_FIX_CREDENTIAL = re.compile(r"[\x20-\x7e]{1,128}", re.ASCII)  # printable: no SOH
 # Telegram: "<bot id>:<secret>", e.g. 123456789:AAE... (digits, a colon, URL-safe text)
 _BOT_TOKEN = re.compile(r"\d{1,20}:[A-Za-z0-9_-]{1,128}", re.ASCII)
 _PLACEHOLDERS = ("your-api-key", "your-secret-key", "your-bot-token", "your-chat-id")
@@ -105,6 +110,9 @@ class FixConfig:
     target_comp_id: str = "PRIMEBROKER"
     begin_string: str = "FIX.4.4"
     heartbeat_interval: int = 30
+    # Sent in Logon as Username(553)/Password(554); both empty: none sent.
+    username: str = ""
+    password: Secret = field(default_factory=lambda: Secret(""))
 
 
 @dataclass(frozen=True)
@@ -158,6 +166,8 @@ class Config:
             found.append(self.telegram.bot_token)
         if self.dashboard.token:
             found.append(self.dashboard.token)
+        if self.fix is not None:
+            found.append(self.fix.password)
         return [s for s in found if s]
 
 
@@ -352,7 +362,28 @@ def _ibkr(raw: dict[str, Any]) -> IbkrConfig:
     return result
 
 
-def _fix(raw: dict[str, Any]) -> FixConfig:
+def _fix_credentials(s: _Section, env: Mapping[str, str]) -> tuple[str, Secret]:
+    """``[fix] username``/``password`` (or their variables): both or neither."""
+    values: dict[str, str] = {}
+    for key, env_name in (("username", ENV_FIX_USERNAME), ("password", ENV_FIX_PASSWORD)):
+        secret = key == "password"
+        value = s.string(key, secret=secret) if s.has(key) else ""
+        s.used.add(key)
+        value = env.get(env_name) or value
+        if value and not _FIX_CREDENTIAL.fullmatch(value):
+            shown = MASK if secret else value
+            raise BadInput(s.field(key), shown, "must be 1-128 printable ASCII characters")
+        if value in _PLACEHOLDERS or value in ("your-username", "your-password"):
+            raise BadInput(s.field(key), value, "is still the example's placeholder")
+        values[key] = value
+    if bool(values["username"]) != bool(values["password"]):
+        missing = "password" if values["username"] else "username"
+        env_name = ENV_FIX_PASSWORD if missing == "password" else ENV_FIX_USERNAME
+        raise BadInput(s.field(missing), None, f"is required with the other (or ${env_name})")
+    return values["username"], Secret(values["password"])
+
+
+def _fix(raw: dict[str, Any], env: Mapping[str, str]) -> FixConfig:
     s = _Section("fix", raw.get("fix", {}))
     begin = s.string("begin_string", "FIX.4.4")
     if begin not in FIX_VERSIONS:
@@ -364,7 +395,10 @@ def _fix(raw: dict[str, Any]) -> FixConfig:
         s.comp_id("target_comp_id"),
         begin,
         s.integer("heartbeat_interval", 30, 1, 3600),
+        *_fix_credentials(s, env),
     )
+    if result.username and begin == "FIX.4.2":
+        raise BadInput("fix.username", result.username, "FIX.4.2 Logon has no Username(553)")
     s.finish()
     return result
 
@@ -549,7 +583,7 @@ def parse_config(
     # type "tiered" (docs/tiers.md): [alpaca] is the retail broker, always needed.
     alpaca = _alpaca(raw, env) if broker.type in ("alpaca", "tiered") or "alpaca" in raw else None
     ibkr = _ibkr(raw) if broker.type == "ibkr" or "ibkr" in raw else None
-    fix = _fix(raw) if broker.type == "fix" or "fix" in raw else None
+    fix = _fix(raw, env) if broker.type == "fix" or "fix" in raw else None
     if broker.type == "tiered" and broker.bars == "ibkr" and ibkr is None:
         raise BadInput("broker.bars", broker.bars, "needs an [ibkr] section")
     database = _database(raw, base)

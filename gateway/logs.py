@@ -8,13 +8,12 @@ prefix), so a log line can be filtered by event kind without parsing text.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import time
 from pathlib import Path
 
+from gateway.files import private_file
 from gateway.secrets import Secret, SecretMaskingFilter
 
 
@@ -47,14 +46,12 @@ def setup_logging(
     root.setLevel(logging.DEBUG)
     numeric = getattr(logging, level.upper(), logging.INFO)
     if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
+        private_file(log_file)  # folder 0700, file 0600 before the handler opens it
         handler: logging.Handler = logging.FileHandler(log_file, encoding="utf-8")
         handler.setLevel(numeric)
         handler.addFilter(mask)
         handler.setFormatter(JsonFormatter())
         root.addHandler(handler)
-        with contextlib.suppress(OSError):
-            os.chmod(log_file, 0o600)
     if stderr:
         console = logging.StreamHandler()
         console.setLevel(numeric)

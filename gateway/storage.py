@@ -28,9 +28,7 @@ person reads. Credentials are never written here.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -41,6 +39,7 @@ from typing import Any
 from core.commands import CashFlow, Fill
 from core.money import format_price
 from core.operator import OperatorCommand
+from fix.store import create_owner_only
 from gateway import journal
 from gateway.journal import Event
 
@@ -248,15 +247,14 @@ class Storage:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # owner-only before SQLite opens it: its -wal and -shm take this mode
+        create_owner_only(self.path)
         self.db = sqlite3.connect(self.path, isolation_level=None)  # explicit transactions
         self._depth = 0
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
         self.migrate()
-        with contextlib.suppress(OSError):
-            os.chmod(self.path, 0o600)  # trading history is private too
 
     # ---------------------------------------------------------- schema
     def schema_version(self) -> int:

@@ -9,11 +9,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import re
 import signal
 import socket
 import sys
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
+ENV_FIX_PASSWORD = "STANDINS_FIX_PASSWORD"  # keeps the password out of `ps`
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -65,6 +68,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--fix-port", type=int, default=0, help="FIX prime-broker acceptor port (default: free)"
     )
     parser.add_argument(
+        "--fix-username",
+        default="",
+        help="Username(553) the prime broker's Logon must carry (default: no check)",
+    )
+    parser.add_argument(
+        "--fix-password",
+        default=os.environ.get(ENV_FIX_PASSWORD, ""),
+        help=f"Password(554) it must carry (default: ${ENV_FIX_PASSWORD}, else no check)",
+    )
+    parser.add_argument(
         "--fault-429", type=float, default=0.0, metavar="RATE", help="fraction of REST calls → 429"
     )
     parser.add_argument(
@@ -114,6 +127,11 @@ def _check(args: argparse.Namespace) -> str | None:
         return f"--tws-port {args.tws_port}: must be in [0, 65535]"
     if not 0 <= args.fix_port <= 65535:
         return f"--fix-port {args.fix_port}: must be in [0, 65535]"
+    for name in ("fix_username", "fix_password"):
+        value = getattr(args, name)
+        if value and not re.fullmatch(r"[\x20-\x7e]{1,128}", value):
+            flag = "--" + name.replace("_", "-")
+            return f"{flag}: must be 1-128 printable ASCII characters"
     if args.dark_fill_rate is not None and not 0 <= args.dark_fill_rate <= 1:
         return f"--dark-fill-rate {args.dark_fill_rate}: must be a probability in [0, 1]"
     if not 0 <= args.fault_429 <= 1:
@@ -209,7 +227,12 @@ async def _serve(args: argparse.Namespace, market: object, sock: socket.socket) 
     standin.tws = tws  # /_control can drop its sockets and report its book
     from standins.fix_pb.server import FixPrimeBroker
 
-    fix = FixPrimeBroker(standin, dark_fill_rate=args.dark_fill_rate)
+    fix = FixPrimeBroker(
+        standin,
+        dark_fill_rate=args.dark_fill_rate,
+        username=args.fix_username,
+        password=args.fix_password,
+    )
     fix_port = await fix.start("127.0.0.1", args.fix_port)
     standin.start()
     line = endpoints(sock.getsockname()[1])

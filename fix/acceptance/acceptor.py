@@ -19,7 +19,7 @@ import sys
 from fix.acceptance.echo import EchoApplication, FillApplication
 from fix.router import AcceptorRouter
 from fix.session import Session, SessionConfig, SessionEvent
-from fix.store import MemoryStore, MessageStore, SqliteStore
+from fix.store import MemoryStore, MessageStore, SqliteStore, scratch_store_path
 from fix.transport import FixAcceptor
 
 SENDER = "ISLD"
@@ -32,13 +32,21 @@ SESSIONS = (
 
 
 def build_router(
-    store_path: str | None = None, logout_timeout_s: float = 2.0, app_name: str = "echo"
+    store_path: str | None = None,
+    logout_timeout_s: float = 2.0,
+    app_name: str = "echo",
+    *,
+    memory_store: bool = False,
 ) -> AcceptorRouter:
     """The four acceptance sessions behind one router, sharing one application.
 
     ``echo`` is the acceptance-suite application; ``fill`` answers every
     NewOrderSingle with a full-fill ExecutionReport (round-trip benchmarks).
+    The sessions' sent messages live in SQLite (``store_path``, or a scratch
+    file removed at exit), not in memory; ``memory_store`` is for tests.
     """
+    if store_path is None and not memory_store:
+        store_path = str(scratch_store_path("fix-acceptor-"))
     app = EchoApplication() if app_name == "echo" else FillApplication()
     sessions = []
     for begin, target, check_values in SESSIONS:
@@ -51,7 +59,7 @@ def build_router(
             check_fields_have_values=check_values,
             logout_timeout_s=logout_timeout_s,
         )
-        store: MessageStore = SqliteStore(store_path, config.key) if store_path else MemoryStore()
+        store: MessageStore = MemoryStore() if memory_store else SqliteStore(store_path, config.key)
         sessions.append(Session(config, store, app))
     return AcceptorRouter(sessions)
 
@@ -60,7 +68,12 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m fix.acceptor", description=__doc__)
     parser.add_argument("--port", type=int, required=True, help="TCP port (0 = any free port)")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--store", default=None, help="SQLite file for sequence numbers")
+    parser.add_argument(
+        "--store",
+        default=None,
+        help="SQLite file for sequence numbers and sent messages (default: a scratch file"
+        " removed at exit)",
+    )
     parser.add_argument("--certfile", default=None, help="serve TLS with this certificate")
     parser.add_argument("--keyfile", default=None)
     parser.add_argument("--verbose", action="store_true", help="print session events")

@@ -93,7 +93,10 @@ class RouteStore:
     def __init__(self, path: Path) -> None:
         import sqlite3
 
+        from fix.store import create_owner_only
+
         self.path = Path(path)
+        create_owner_only(self.path)  # its -wal/-shm take this mode: owner-only too
         self.db = sqlite3.connect(self.path, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")

@@ -5,8 +5,12 @@ default) whose application is ``PrimeBrokerApplication`` over a ``PrimeBook``.
 It shares the stand-in's simulated clock (order arrival times) and hears every
 ended minute from the publisher (``StandIn.minute_listeners``), so the prime
 broker's dark pools and lit venues trade on exactly the bars the Alpaca and
-TWS stand-ins publish. The session store is in memory by default (it lives as
-long as ``python -m standins``); give ``store_path`` to survive a restart.
+TWS stand-ins publish. The session store is SQLite: a scratch file removed at
+exit by default (it lives as long as ``python -m standins``, and a long
+session's sent messages stay on disk, not in memory); give ``store_path`` to
+survive a restart. ``username``/``password``: the pair the client's Logon must
+carry (553/554); a wrong pair is answered with Logout and a reason that does
+not say which one was wrong.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from core.errors import BadInput
 from fix.router import AcceptorRouter
 from fix.session import Actions, Session, SessionConfig, SessionEvent, State
-from fix.store import MemoryStore, MessageStore, SqliteStore
+from fix.store import MemoryStore, MessageStore, SqliteStore, scratch_store_path
 from fix.transport import Connection, FixAcceptor
 from standins.fix_pb.app import PrimeBrokerApplication
 from standins.fix_pb.book import PrimeBook
@@ -88,6 +92,9 @@ class FixPrimeBroker:
         heartbeat_s: int = 30,
         store_path: str | Path | None = None,
         dark_fill_rate: float | None = None,
+        username: str = "",
+        password: str = "",
+        memory_store: bool = False,
     ) -> None:
         self.standin = standin
         self.book = PrimeBook(
@@ -95,10 +102,18 @@ class FixPrimeBroker:
         )
         self.app = PrimeBrokerApplication(self.book, standin.market_now)
         config = SessionConfig(
-            begin_string, sender_comp_id, target_comp_id, initiator=False, heartbeat_s=heartbeat_s
+            begin_string,
+            sender_comp_id,
+            target_comp_id,
+            initiator=False,
+            heartbeat_s=heartbeat_s,
+            username=username,
+            password=password,
         )
+        if store_path is None and not memory_store:
+            store_path = scratch_store_path("standin-fix-")
         store: MessageStore = (
-            SqliteStore(store_path, config.key) if store_path is not None else MemoryStore()
+            MemoryStore() if memory_store else SqliteStore(store_path or "", config.key)
         )
         self.session = Session(config, store, self.app)
         self.events: list[SessionEvent] = []

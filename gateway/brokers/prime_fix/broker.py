@@ -130,6 +130,8 @@ class PrimeFixBroker:
             settings.target_comp_id,
             initiator=True,
             heartbeat_s=settings.heartbeat_s,
+            username=settings.username,
+            password=settings.password.reveal(),  # the session redacts it in its store
         )
         self.store = SqliteStore(settings.store_path, config.key)
         self._mark = ProcessedMark(settings.store_path, config.key)

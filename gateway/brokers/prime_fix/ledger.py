@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.commands import OrdStatus, Side
+from fix.store import create_owner_only
 from gateway.brokers.base import BrokerOrder
 
 OPEN = frozenset(
@@ -64,6 +65,8 @@ class ProcessedMark:
     """The last inbound MsgSeqNum fully handled, beside the session store."""
 
     def __init__(self, path: Path, key: str) -> None:
+        if str(path) != ":memory:":
+            create_owner_only(Path(path))  # the session store's file: owner-only
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # as the session store: crash-safe

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from core.errors import BadInput
+from gateway.secrets import Secret
 
 FIX_VERSIONS = ("FIX.4.4",)
 
@@ -33,6 +34,8 @@ class PrimeFixSettings:
     request_timeout_s: float = 5.0
     min_backoff_s: float = 0.25
     max_backoff_s: float = 30.0
+    username: str = ""  # Username(553) in our Logon; empty: none
+    password: Secret = field(default_factory=lambda: Secret(""))  # Password(554)
 
     def __post_init__(self) -> None:
         if not self.host:
@@ -60,5 +63,7 @@ class PrimeFixSettings:
             store_path=Path(store_path),
             begin_string=fix.begin_string,
             heartbeat_s=fix.heartbeat_interval,
+            username=getattr(fix, "username", ""),
+            password=getattr(fix, "password", Secret("")),
             **overrides,
         )
