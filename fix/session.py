@@ -167,7 +167,8 @@ class Session:
         self.state = State.DISCONNECTED
         self.framer = Framer()
         self.heartbeat_ns = config.heartbeat_s * NS
-        # Out-of-order messages by MsgSeqNum, at most config.max_queued of them.
+        # Out-of-order messages by MsgSeqNum, at most config.max_queued of them,
+        # kept as their raw bytes (a tenth of a parsed message's memory).
         self._queue: SortedDict = SortedDict()
         self._resend_range: tuple[int, int] | None = None
         self._resend_at = 0  # when the ResendRequest went out (or last progress)
@@ -341,9 +342,10 @@ class Session:
             expected = self.store.next_target_seq
             while queue and queue.keys()[0] < expected:  # overtaken by a SequenceReset
                 queue.popitem(0)
-            msg = queue.pop(expected, None)
-            if msg is None:
+            queued = queue.pop(expected, None)
+            if queued is None:
                 return
+            msg = FixMessage(parse(queued), queued) if isinstance(queued, bytes) else queued
             if msg.msg_type in (b"A", b"2"):
                 self._incr_target()
             else:
@@ -404,7 +406,7 @@ class Session:
             self._request_resend(expected, now)
             self._resend_range = (expected, seq)
             return
-        self._queue[seq] = msg
+        self._queue[seq] = msg.raw or msg
         if self._resend_range is not None and seq >= self._resend_range[0]:
             return
         self._request_resend(expected, now)
