@@ -39,9 +39,13 @@ class Running:
 
 
 @asynccontextmanager
-async def prime_standin(speed: float = 600.0, heartbeat_s: int = 30) -> AsyncIterator[Running]:
+async def prime_standin(
+    speed: float = 600.0, heartbeat_s: int = 30, **pb_options: Any
+) -> AsyncIterator[Running]:
+    """``pb_options``: more ``FixPrimeBroker`` options (``username``, ``password``,
+    ``store_path``)."""
     standin = StandIn(market(), Options(speed=speed, seed=SEED), Faults(seed=SEED))
-    pb = FixPrimeBroker(standin, heartbeat_s=heartbeat_s)
+    pb = FixPrimeBroker(standin, heartbeat_s=heartbeat_s, **pb_options)
     port = await pb.start()
     standin.start()
     try:
