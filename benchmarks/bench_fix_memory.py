@@ -85,7 +85,9 @@ class Client:
         self._tail = b""
         self._task = asyncio.create_task(self._read())
 
-    def message(self, msg_type: bytes, body: list[tuple[int, object]], seq: int | None = None) -> bytes:
+    def message(
+        self, msg_type: bytes, body: list[tuple[int, object]], seq: int | None = None
+    ) -> bytes:
         if seq is None:
             seq, self.seq = self.seq, self.seq + 1
         now = format_ns(time.time_ns())

@@ -96,8 +96,7 @@ def permission_problems(paths: Iterable[Path]) -> list[str]:
             continue
         kind, want = ("folder", "700") if stat.S_ISDIR(mode) else ("file", "600")
         problems.append(
-            f"{kind} {path} is not owner-only (mode {stat.S_IMODE(mode):o}):"
-            f" chmod {want} {path}"
+            f"{kind} {path} is not owner-only (mode {stat.S_IMODE(mode):o}): chmod {want} {path}"
         )
     return problems
 

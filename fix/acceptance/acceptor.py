@@ -43,10 +43,9 @@ def build_router(
     ``echo`` is the acceptance-suite application; ``fill`` answers every
     NewOrderSingle with a full-fill ExecutionReport (round-trip benchmarks).
     The sessions' sent messages live in SQLite (``store_path``, or a scratch
-    file removed at exit), not in memory; ``memory_store`` is for tests.
+    file per session removed at exit), not in memory; ``memory_store`` is for
+    tests.
     """
-    if store_path is None and not memory_store:
-        store_path = str(scratch_store_path("fix-acceptor-"))
     app = EchoApplication() if app_name == "echo" else FillApplication()
     sessions = []
     for begin, target, check_values in SESSIONS:
@@ -59,7 +58,13 @@ def build_router(
             check_fields_have_values=check_values,
             logout_timeout_s=logout_timeout_s,
         )
-        store: MessageStore = MemoryStore() if memory_store else SqliteStore(store_path, config.key)
+        store: MessageStore
+        if memory_store:
+            store = MemoryStore()
+        elif store_path is None:  # a scratch file per session: see SqliteStore(durable=False)
+            store = SqliteStore(scratch_store_path("fix-acceptor-"), config.key, durable=False)
+        else:
+            store = SqliteStore(store_path, config.key)
         sessions.append(Session(config, store, app))
     return AcceptorRouter(sessions)
 

@@ -110,11 +110,13 @@ class FixPrimeBroker:
             username=username,
             password=password,
         )
-        if store_path is None and not memory_store:
-            store_path = scratch_store_path("standin-fix-")
-        store: MessageStore = (
-            MemoryStore() if memory_store else SqliteStore(store_path or "", config.key)
-        )
+        store: MessageStore
+        if memory_store:
+            store = MemoryStore()
+        elif store_path is None:  # no restart reads it: committed in batches
+            store = SqliteStore(scratch_store_path("standin-fix-"), config.key, durable=False)
+        else:
+            store = SqliteStore(store_path, config.key)
         self.session = Session(config, store, self.app)
         self.events: list[SessionEvent] = []
         self.tap = WireTap()

@@ -105,9 +105,7 @@ def test_the_store_keeps_the_logon_with_its_password_masked(tmp_path) -> None:
     store = SqliteStore(path, "TW->ISLD")
     client = initiator(store, username=USER, password=PASSWORD)
     client.connect(T0)
-    client.on_bytes(
-        msg(b"A", 1, T0, [(98, 0), (108, 30)], sender=b"ISLD", target=b"TW"), T0 + S
-    )
+    client.on_bytes(msg(b"A", 1, T0, [(98, 0), (108, 30)], sender=b"ISLD", target=b"TW"), T0 + S)
     [(seq, raw)] = store.sent_range(1, 1)
     assert seq == 1 and b"\x01554=***\x01" in raw and b"\x01553=sovereign\x01" in raw
     store.close()
@@ -119,7 +117,9 @@ def test_the_store_keeps_the_logon_with_its_password_masked(tmp_path) -> None:
 def test_redact_masks_password_new_password_and_raw_data_and_keeps_a_valid_message() -> None:
     from fix.codec import checksum, parse
 
-    raw = msg(b"A", 1, T0, [(95, 6), (96, b"token!"), (98, 0), (108, 30), (554, b"pw"), (925, b"n")])
+    raw = msg(
+        b"A", 1, T0, [(95, 6), (96, b"token!"), (98, 0), (108, 30), (554, b"pw"), (925, b"n")]
+    )
     masked = redact(raw)
     fields = dict(parse(masked))
     assert (fields[95], fields[96], fields[554], fields[925]) == (b"3", b"***", b"***", b"***")
@@ -129,5 +129,5 @@ def test_redact_masks_password_new_password_and_raw_data_and_keeps_a_valid_messa
 
 
 def test_fix42_sessions_refuse_credentials() -> None:
-    with pytest.raises(BadInput, match="FIX.4.2"):
+    with pytest.raises(BadInput, match=r"FIX\.4\.2"):
         SessionConfig("FIX.4.2", "A", "B", initiator=True, username="u", password="p")

@@ -8,6 +8,7 @@ structurally, so they hold on any machine.
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -103,11 +104,13 @@ def test_a_resend_of_the_whole_session_reads_the_store_a_page_at_a_time() -> Non
     assert store.spans and max(store.spans) <= RESEND_PAGE
 
 
-def test_after_a_restart_a_resend_is_served_from_the_sqlite_store(tmp_path) -> None:
+@pytest.mark.parametrize("durable", [True, False])
+def test_after_a_restart_a_resend_is_served_from_the_sqlite_store(tmp_path, durable) -> None:
     """3,000 orders sent, the process gone: a new session on the same file
-    answers ResendRequest(1..0) with every order, PossDup=Y, from disk."""
+    answers ResendRequest(1..0) with every order, PossDup=Y, from disk
+    (``durable=False``, batched commits, gives the same answer after a close)."""
     path = tmp_path / "fix.sqlite"
-    store = SqliteStore(path, "TW->ISLD")
+    store = SqliteStore(path, "TW->ISLD", durable=durable)
     session = initiator(store)
     session.connect(T0)
     session.on_bytes(msg(b"A", 1, T0, [(98, 0), (108, 30)], sender=b"ISLD", target=b"TW"), T0)
@@ -150,8 +153,6 @@ def test_reset_is_the_end_of_retention(tmp_path) -> None:
 
 
 def test_session_config_refuses_a_queue_limit_below_one() -> None:
-    import pytest
-
     from core.errors import BadInput
     from fix.session import SessionConfig
 

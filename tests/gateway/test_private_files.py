@@ -95,6 +95,5 @@ def test_private_helpers_and_the_check_report(tmp_path: Path) -> None:
     assert problems == [
         f"file {tmp_path / 'a' / 'gw.db-wal'} is not owner-only (mode 644):"
         f" chmod 600 {tmp_path / 'a' / 'gw.db-wal'}",
-        f"folder {tmp_path / 'logs'} is not owner-only (mode 755):"
-        f" chmod 700 {tmp_path / 'logs'}",
+        f"folder {tmp_path / 'logs'} is not owner-only (mode 755): chmod 700 {tmp_path / 'logs'}",
     ]

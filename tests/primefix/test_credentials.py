@@ -13,8 +13,8 @@ from pathlib import Path
 
 from core.commands import Side, SubmitOrder
 from fix.session import LOGON_REJECTED
-from gateway.logs import setup_logging
 from gateway.brokers.prime_fix import PrimeFixBroker
+from gateway.logs import setup_logging
 from gateway.secrets import Secret
 from tests.primefix.conftest import Recorder, prime_standin, run, settings, wait_until
 from tests.primefix.test_adapter import DataOnly
