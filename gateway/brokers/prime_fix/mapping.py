@@ -23,6 +23,8 @@ def event_level(event: SessionEvent) -> int:
         return logging.INFO
     if event.kind == "disconnect" and event.text != "logout complete":
         return logging.WARNING
+    if event.kind == "queue_overflow":  # the peer floods us out of order: worth a look
+        return logging.WARNING
     return logging.DEBUG
 
 
