@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from core.errors import BadInput
 from gateway.config import ENV_DASHBOARD_TOKEN, DashboardConfig
+from gateway.files import private_dir
 from gateway.secrets import Secret
 
 log = logging.getLogger("gateway.dashboard")
@@ -60,7 +61,7 @@ def resolve_token(config: DashboardConfig) -> tuple[Secret, str]:
             raise BadInput("dashboard.token_file", str(path), "holds a token shorter than 16")
         return Secret(text), "file"
     token = secrets.token_urlsafe(32)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)  # a folder it makes is 0700, whatever the umask
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # an empty file someone made: replace it, owner-only
