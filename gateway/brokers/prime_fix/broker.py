@@ -45,7 +45,7 @@ import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from core.commands import (
@@ -96,6 +96,7 @@ _FIX_ORD_TYPES = {
 }
 _FIX_TIFS = {b"0": TimeInForce.DAY, b"1": TimeInForce.GTC, b"3": TimeInForce.IOC}
 MAX_EVENTS = 1000
+STORE_PAGE = 1000  # sent messages read from the session store at a time
 
 
 async def _ignore_trade(_event: TradeEvent) -> None:
@@ -443,7 +444,9 @@ class PrimeFixBroker:
         restart only the session store still has them, byte for byte.
         """
         wanted = cl_ord_id.encode()
-        for _, raw in reversed(self.store.sent_range(1, self.store.next_sender_seq - 1)):
+        for raw in self._sent_newest_first():
+            if b"\x0111=" + wanted + b"\x01" not in raw:
+                continue
             msg = FixMessage(parse(raw))
             if msg.msg_type not in (b"D", b"G") or msg.get(11) != wanted:
                 continue
@@ -590,7 +593,7 @@ class PrimeFixBroker:
         session store keeps them across restarts; read once, then kept up)."""
         if self._replaced_from is None:
             links: dict[str, str] = {}
-            for _, raw in self.store.sent_range(1, self.store.next_sender_seq - 1):
+            for raw in self._sent_oldest_first():
                 if b"\x0135=G\x01" not in raw:
                     continue
                 msg = FixMessage(parse(raw))
@@ -599,6 +602,22 @@ class PrimeFixBroker:
                     links[new.decode("latin-1")] = orig.decode("latin-1")
             self._replaced_from = links
         return self._replaced_from
+
+    def _sent_oldest_first(self) -> Iterator[bytes]:
+        """Every message in the session store, a page at a time (a long session's
+        history is never all in memory at once)."""
+        last = self.store.next_sender_seq - 1
+        for low in range(1, last + 1, STORE_PAGE):
+            for _, raw in self.store.sent_range(low, min(last, low + STORE_PAGE - 1)):
+                yield raw
+
+    def _sent_newest_first(self) -> Iterator[bytes]:
+        high = self.store.next_sender_seq - 1
+        while high >= 1:
+            low = max(1, high - STORE_PAGE + 1)
+            for _, raw in reversed(self.store.sent_range(low, high)):
+                yield raw
+            high = low - 1
 
     def _earlier_ids(self, cl_ord_id: str) -> list[str]:
         """The ClOrdIDs the order had before ``cl_ord_id``, newest first."""
