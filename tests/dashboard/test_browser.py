@@ -337,10 +337,17 @@ def test_no_console_errors_and_no_request_to_another_origin(dash: Dash) -> None:
 def _screenshot(dash: Dash) -> None:
     """docs/dashboard.png is made here (``SOVEREIGN_DOCS_SCREENSHOT=1`` writes it)."""
     driver = dash.driver
-    wait_for(
-        lambda: driver.execute_script("return !!document.querySelector('#chart .main-svg')"), 20
-    )
-    time.sleep(1.5)  # one chart redraw period, so the latest bars are on it
+    asked = driver.execute_script("return Date.now();")
+
+    def redrawn_since_asked() -> bool:  # the latest bars and fills are on both charts
+        drawn = driver.execute_script(
+            "return [document.getElementById('chart').dataset.drawn,"
+            " document.getElementById('equity-session').dataset.drawn,"
+            " !!document.querySelector('#chart .main-svg')];"
+        )
+        return bool(drawn[2]) and int(drawn[0] or 0) > asked and int(drawn[1] or 0) > 0
+
+    assert wait_for(redrawn_since_asked, 30, interval=0.1)
     shot = dash.run.workdir / "dashboard.png"
     driver.save_screenshot(str(shot))
     assert shot.stat().st_size > 20_000

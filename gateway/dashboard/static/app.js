@@ -66,12 +66,12 @@
     renderWorking(s.working);
     renderAgents(s.agents);
     renderConnections(s.connections, s.dashboard);
-    if (s.equity_now) {
-      const session = view.equity.session;
-      const last = session[session.length - 1];
-      const point = [s.equity_now[0], s.equity_now[1]];
-      if (last && last[0] === point[0]) last[1] = point[1];
-      else session.push(point);
+    if (s.equity_now) {  // both curves end where equity is now
+      for (const curve of [view.equity.session, view.equity.history]) {
+        const last = curve[curve.length - 1];
+        if (last && last[0] === s.equity_now[0]) last[1] = s.equity_now[1];
+        else if (!last || last[0] < s.equity_now[0]) curve.push([s.equity_now[0], s.equity_now[1]]);
+      }
       view.equityDirty = true;
     }
     for (const bar of s.bars || []) {
@@ -249,6 +249,7 @@
     Plotly.react("equity-history", curve(view.equity.history, "history"),
       Object.assign({}, layoutBase, { title: { text: "all history", font: { size: 12 } } }), config);
     view.equityDirty = false;
+    $("equity-session").dataset.drawn = String(Date.now());
   }
 
   function drawChart() {
@@ -289,6 +290,7 @@
     });
     Plotly.react("chart", traces, layout, config);
     view.chartDirty = false;
+    $("chart").dataset.drawn = String(Date.now());  // when (tests wait for a redraw)
   }
 
   function redraw() {
