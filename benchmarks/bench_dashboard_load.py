@@ -9,13 +9,15 @@ Per-event latency is what ``gateway.latency`` records for every live input:
 journal, ``Engine.handle``, records, dispatch and observers (the dashboard's
 history observer included), in wall time. The gateway logs its percentiles
 when it stops (``"event": "latency"``); this script reads that line. Each run
-is a fresh stand-in and gateway on the same seed; it ends when the gateway
-has journaled ``--sessions`` sessions of bars for all 30 symbols. Runs
+is a fresh stand-in and gateway on the same seed, the market held at its
+open until the gateway is ready (and its clients connected), then released;
+it ends when the gateway has journaled ``--sessions`` sessions of bars for
+all 30 symbols. Runs
 alternate off/on so a change in the machine's load hits both; the medians of
 the rounds' p99s are compared. Target: on ≤ 1.10 × off.
 
-The run also reports whether the gateway kept up with the stand-in (bars
-journaled per wall second vs the market's rate): at a speed it cannot follow,
+The run also reports whether the gateway kept up with the stand-in (the wall
+time until the last bar was journaled vs the market's own duration): at a speed it cannot follow,
 bars queue up in front of the engine, which the per-event latency does not
 see and the dashboard cannot change.
 """
@@ -32,17 +34,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sim.scenarios import scenario  # noqa: E402
-from tests.dashboard.harness import (  # noqa: E402
+from sim.scenarios import scenario
+from tests.dashboard.harness import (
     SseReader,
     dashboard_config,
     free_port,
     log_lines,
 )
-from tests.gateway.harness import GatewayProc, StandIn, db_rows, wait_for  # noqa: E402
+from tests.gateway.harness import GatewayProc, StandIn, db_rows, wait_for
 
 SYMBOLS = scenario("universe30").symbols
 MINUTES_PER_SESSION = 390
+OVERNIGHT_S = 2.0  # the stand-in's default --overnight: real seconds between sessions
 
 
 def _bars(db: Path) -> int:
@@ -64,6 +67,7 @@ def one_run(dashboard: bool, speed: float, sessions: int, readers: int) -> dict[
         "0",
         "--days",
         str(sessions + 2),
+        "--hold",
     )
     gateway = None
     clients: list[SseReader] = []
@@ -72,8 +76,10 @@ def one_run(dashboard: bool, speed: float, sessions: int, readers: int) -> dict[
         config = dashboard_config(workdir, standin, port, enabled=dashboard, symbols=SYMBOLS)
         gateway = GatewayProc(config)
         ready = wait_for(
-            lambda: any(x.get("event") == "ready" for x in log_lines(workdir))
-            or gateway.proc.poll() is not None,
+            lambda: (
+                any(x.get("event") == "ready" for x in log_lines(workdir))
+                or gateway.proc.poll() is not None
+            ),
             120,
         )
         assert ready and gateway.proc.poll() is None, (workdir / "gateway.err").read_text()
@@ -83,17 +89,24 @@ def one_run(dashboard: bool, speed: float, sessions: int, readers: int) -> dict[
                 client.start()
             assert wait_for(lambda: all(c.events for c in clients), 60), "clients not served"
         target = sessions * MINUTES_PER_SESSION * len(SYMBOLS)
-        started, first = time.monotonic(), _bars(workdir / "gateway.db")
+        first = _bars(workdir / "gateway.db")
+        standin.control({"action": "release"})  # market time runs from now on
+        started = time.monotonic()
         assert wait_for(lambda: _bars(workdir / "gateway.db") >= target, 3600, 0.5)
         elapsed = time.monotonic() - started
         processed = _bars(workdir / "gateway.db") - first
         received = sum(len(c.events) for c in clients)
         dropped = 0
         if dashboard:
-            dropped = sum(1 for x in log_lines(workdir) if x.get("event") == "dashboard_client_dropped")
+            dropped = sum(
+                1 for x in log_lines(workdir) if x.get("event") == "dashboard_client_dropped"
+            )
         gateway.terminate(60)
         (line,) = [x for x in log_lines(workdir) if x.get("event") == "latency"]
+        market_s = sessions * MINUTES_PER_SESSION * 60 / speed + (sessions - 1) * OVERNIGHT_S
         return {
+            "market_s": market_s,
+            "elapsed_s": elapsed,
             "p50_us": float(line["p50_us"]),
             "p99_us": float(line["p99_us"]),
             "n": float(line["n"]),
@@ -132,7 +145,8 @@ def main() -> int:
             print(
                 f"round {round_ + 1} dashboard {'on ' if dashboard else 'off'}:"
                 f" p50 {r['p50_us']:8.1f} µs  p99 {r['p99_us']:8.1f} µs  n {r['n']:8.0f}"
-                f"  {r['bars_per_s']:7.0f} bars/s"
+                f"  {r['bars_per_s']:5.0f} bars/s, done {r['elapsed_s']:.1f} s after the release"
+                f" (the market's {r['market_s']:.1f} s)"
                 + (
                     f"  {r['events_received']:.0f} SSE events received, {r['dropped']:.0f} dropped"
                     if dashboard

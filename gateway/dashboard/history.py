@@ -46,8 +46,8 @@ def _price(value: object) -> str | None:
 class History:
     def __init__(self, symbols: list[str], engine: Engine) -> None:
         self.engine = engine
-        self.bars: dict[str, deque[list[float]]] = {s: deque(maxlen=BARS_KEPT) for s in symbols}
-        self.new_bars: list[list[Any]] = []  # since the last state tick (live only)
+        self.bars: dict[str, deque[Bar]] = {s: deque(maxlen=BARS_KEPT) for s in symbols}
+        self.new_bars: list[Bar] = []  # since the last state tick (live only)
         self.fills: deque[dict[str, Any]] = deque(maxlen=FILLS_KEPT)
         self.tca: deque[dict[str, Any]] = deque(maxlen=TCA_KEPT)
         self.alerts: deque[dict[str, Any]] = deque(maxlen=ALERTS_KEPT)
@@ -64,19 +64,19 @@ class History:
             self.live_from_ns = getattr(event, "time_ns", 0)
         self.dirty = True
         time_ns = getattr(event, "time_ns", 0)
-        if type(event) is Bar:
+        if type(event) is Bar:  # kept as is: made into chart rows only when sent
             time_ns += MINUTE_NS
-            row = [_ms(event.time_ns), event.open / 1e9, event.high / 1e9]
-            row += [event.low / 1e9, event.close / 1e9, event.volume]
             series = self.bars.get(event.symbol)
             if series is not None:
-                series.append(row)
+                series.append(event)
                 if live:
-                    self.new_bars.append([event.symbol, *row])
+                    self.new_bars.append(event)
+        filled = False
         for command in commands:
             if type(command) is Record:
                 self._record(command, event, live)
-        self._sample_equity(time_ns)
+                filled = filled or command.kind == "fill"
+        self._sample_equity(time_ns, force=filled)
 
     def _record(self, record: Record, event: object, live: bool) -> None:
         kind = record.kind
@@ -114,18 +114,28 @@ class History:
         for time_ns, level, kind, text in rows:
             self.alerts.append({"time": _ms(time_ns), "level": level, "kind": kind, "text": text})
 
-    def _sample_equity(self, time_ns: int) -> None:
+    def _sample_equity(self, time_ns: int, *, force: bool = False) -> None:
+        """One point per market minute: the equity after the minute's first
+        input (and after each fill), refreshed by ``refresh_equity`` at every
+        state tick. Valuing the book costs a pass over the positions, so the
+        hot path pays for it once a minute, not once per bar of each symbol."""
         minute = time_ns - time_ns % MINUTE_NS
-        equity = self.engine.equity()
         points = self.equity
         if points and points[-1][0] >= minute:
-            points[-1] = (points[-1][0], equity)
-        else:
-            points.append((minute, equity))
+            if force:
+                points[-1] = (points[-1][0], self.engine.equity())
+            return
+        points.append((minute, self.engine.equity()))
+
+    def refresh_equity(self) -> None:
+        """The current minute's point is what equity is now (off the hot path)."""
+        if self.equity:
+            self.equity[-1] = (self.equity[-1][0], self.engine.equity())
 
     def take_new_bars(self) -> list[list[Any]]:
+        """The bars since the last call, as ``[symbol, ms, o, h, l, c, volume]``."""
         bars, self.new_bars = self.new_bars, []
-        return bars[-5_000:]
+        return [[b.symbol, *_chart_row(b)] for b in bars[-5_000:]]
 
     # ------------------------------------------------------------ views
     @staticmethod
@@ -175,7 +185,19 @@ class History:
         }
 
     def chart(self, symbol: str) -> list[list[float]]:
-        return list(self.bars.get(symbol, ()))
+        """The symbol's recent bars as ``[ms, open, high, low, close, volume]``."""
+        return [_chart_row(b) for b in self.bars.get(symbol, ())]
+
+
+def _chart_row(bar: Bar) -> list[float]:
+    return [
+        _ms(bar.time_ns),
+        bar.open / 1e9,
+        bar.high / 1e9,
+        bar.low / 1e9,
+        bar.close / 1e9,
+        bar.volume,
+    ]
 
 
 def _thin(points: list[tuple[int, int]], limit: int = CHART_POINTS) -> list[tuple[int, int]]:

@@ -226,6 +226,7 @@ class DashboardServer:
 
     def state(self) -> dict[str, Any]:
         state = build_state(self.gateway, self.history)
+        self.history.refresh_equity()
         equity = self.history.equity
         state["equity_now"] = [equity[-1][0] // 1_000_000, equity[-1][1] / 1e9] if equity else None
         state["dashboard"] = {
@@ -405,6 +406,7 @@ class DashboardServer:
         return web.json_response({"fills": rows, "count": len(rows)})
 
     async def api_equity(self, request: web.Request) -> web.StreamResponse:
+        self.history.refresh_equity()
         return web.json_response(self.history.equity_curves())
 
     async def api_chart(self, request: web.Request) -> web.StreamResponse:

@@ -95,7 +95,7 @@ def test_a_short_token_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "t"
     path.write_text("tiny\n")
     path.chmod(0o600)
-    with pytest.raises(BadInput, match="dashboard.token_file.*shorter than 16"):
+    with pytest.raises(BadInput, match=r"dashboard\.token_file.*shorter than 16"):
         resolve_token(DashboardConfig(enabled=True, token_file=path))
 
 

@@ -320,6 +320,66 @@ def test_resume_from_the_shell_and_flatten_leaves_every_position_at_zero(dash: D
     assert driver.find_element("id", "status").text == "ENTRIES PAUSED"
 
 
+def test_every_panel_shows_what_the_engine_and_the_database_say(dash: Dash) -> None:
+    """After the flatten the book is still (flat, paused), so page, API and
+    SQLite can be compared exactly."""
+    run, driver = dash.run, dash.driver
+    api = run.state()
+    symbols = [a["symbol"] for a in api["agents"]]
+
+    def account_and_equity_agree() -> bool:
+        api_now = run.state()
+        _, equity = run.api("/api/equity")
+        page_equity = driver.find_element("id", "account-equity").text
+        last = equity["history"][-1][1] if equity["history"] else None
+        return (
+            page_equity == api_now["account"]["equity"]
+            and last is not None
+            and abs(last - float(api_now["account"]["equity"])) < 0.005
+            and bool(equity["session"])
+            and equity["session"][-1] == equity["history"][-1]
+        )
+
+    assert wait_for(account_and_equity_agree, 30)
+    tca_db = {p for (p,) in db_rows(run.db, "SELECT parent_id FROM tca")}
+    assert tca_db, "no parent finished during the session"
+
+    def panels_agree() -> bool:
+        api_now = run.state()
+        agents = driver.find_elements("css selector", "#agents tbody tr")
+        working = driver.find_elements("css selector", "#working .parent")
+        tca = driver.find_elements("css selector", "#tca tbody tr")
+        connections = driver.find_elements("css selector", "#connections tbody tr")
+        return (
+            [r.get_attribute("data-symbol") for r in agents] == symbols
+            and [r.get_attribute("data-health") for r in agents]
+            == [a["health"] for a in api_now["agents"]]
+            and {w.get_attribute("data-parent-id") for w in working}
+            == {p["parent_id"] for p in api_now["working"]}
+            and {r.get_attribute("data-parent-id") for r in tca} == tca_db
+            and len(connections) == len(api_now["connections"]) == 2
+            and all("connected" in r.text for r in connections)
+        )
+
+    assert wait_for(panels_agree, 30)
+    zones = [a["support"] for a in api["agents"] if a["support"]]
+    assert zones, "no agent has a support zone"
+    agents_text = driver.find_element("id", "agents").text
+    assert all(f"{z[0]}–{z[1]}" in agents_text for z in zones)
+    kinds = {e.text for e in driver.find_elements("css selector", "#alerts .kind")}
+    assert {"gateway_started", "operator_pause", "operator_resume", "operator_flatten"} <= kinds
+    db_kinds = {k for (k,) in db_rows(run.db, "SELECT kind FROM alerts")}
+    assert kinds <= db_kinds  # every alert on the page is one the database has
+    types, shapes, shown = driver.execute_script(
+        "const c = document.getElementById('chart');"
+        " return [c.data.map(t => t.type), (c.layout.shapes || []).length,"
+        " document.getElementById('symbol').value];"
+    )
+    (agent,) = [a for a in run.state()["agents"] if a["symbol"] == shown]
+    assert types[0] == "candlestick"  # the bars, then our buys and sells
+    assert shapes >= bool(agent["support"]) + bool(agent["resistance"])  # the S/R zones
+
+
 def test_no_console_errors_and_no_request_to_another_origin(dash: Dash) -> None:
     dash.logs()
     severe = [e for e in dash.console if e["level"] == "SEVERE"]
