@@ -151,7 +151,10 @@
         );
       }
       table.appendChild(tbody);
-      div.append(head, bar, el("div", venues ? "venues: " + venues : "", "muted"), table);
+      const slices = p.schedule.slice(0, 8).map(([t, q]) => time(t).slice(11, 16) + " " + q);
+      const more = p.schedule.length > 8 ? " … (" + p.schedule.length + " slices)" : "";
+      const schedule = el("div", slices.length ? "schedule (cumulative): " + slices.join(" · ") + more : "", "muted schedule");
+      div.append(head, bar, schedule, el("div", venues ? "venues: " + venues : "", "muted"), table);
       box.appendChild(div);
     }
   }
