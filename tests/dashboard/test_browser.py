@@ -78,18 +78,26 @@ def _db_exec_ids(db: Path) -> set[str]:
     return {r[0] for r in db_rows(db, "SELECT exec_id FROM executions")}
 
 
+def _rows(driver: Any, selector: str, *fields: str) -> list[list[str | None]]:
+    """The ``data-*`` fields of the rows, read in one go in the page: the page
+    re-renders its tables at every state message, so element handles taken
+    one call earlier may already be gone."""
+    script = (
+        "return Array.from(document.querySelectorAll(arguments[0]))"
+        ".map(r => arguments[1].map(f => r.dataset[f] === undefined ? null : r.dataset[f]));"
+    )
+    return list(driver.execute_script(script, selector, list(fields)))
+
+
 def _page_positions(driver: Any) -> dict[str, int]:
-    rows = driver.find_elements("css selector", "#positions tbody tr")
-    return {r.get_attribute("data-symbol"): int(r.get_attribute("data-qty")) for r in rows}
+    rows = _rows(driver, "#positions tbody tr", "symbol", "qty")
+    return {str(symbol): int(str(qty)) for symbol, qty in rows}
 
 
 def _page_fills(driver: Any) -> dict[str, float]:
     """exec id → wall time (s) the page received it."""
-    rows = driver.find_elements("css selector", "#fills tbody tr")
-    return {
-        r.get_attribute("data-exec-id"): int(r.get_attribute("data-received-ms")) / 1000
-        for r in rows
-    }
+    rows = _rows(driver, "#fills tbody tr", "execId", "receivedMs")
+    return {str(exec_id): int(str(ms)) / 1000 for exec_id, ms in rows}
 
 
 def _standin_positions(state: dict[str, Any]) -> dict[str, int]:
@@ -330,7 +338,9 @@ def test_every_panel_shows_what_the_engine_and_the_database_say(dash: Dash) -> N
     def account_and_equity_agree() -> bool:
         api_now = run.state()
         _, equity = run.api("/api/equity")
-        page_equity = driver.find_element("id", "account-equity").text
+        page_equity = driver.execute_script(  # the <dd> is made anew at each state
+            "const e = document.getElementById('account-equity'); return e && e.textContent;"
+        )
         last = equity["history"][-1][1] if equity["history"] else None
         return (
             page_equity == api_now["account"]["equity"]
@@ -346,27 +356,40 @@ def test_every_panel_shows_what_the_engine_and_the_database_say(dash: Dash) -> N
 
     def panels_agree() -> bool:
         api_now = run.state()
-        agents = driver.find_elements("css selector", "#agents tbody tr")
-        working = driver.find_elements("css selector", "#working .parent")
-        tca = driver.find_elements("css selector", "#tca tbody tr")
-        connections = driver.find_elements("css selector", "#connections tbody tr")
+        agents = _rows(driver, "#agents tbody tr", "symbol", "health")
+        working = _rows(driver, "#working .parent", "parentId")
+        tca = _rows(driver, "#tca tbody tr", "parentId")
+        connections = driver.execute_script(
+            "return Array.from(document.querySelectorAll('#connections tbody tr'))"
+            ".map(r => r.children[1].textContent);"
+        )
         return (
-            [r.get_attribute("data-symbol") for r in agents] == symbols
-            and [r.get_attribute("data-health") for r in agents]
-            == [a["health"] for a in api_now["agents"]]
-            and {w.get_attribute("data-parent-id") for w in working}
-            == {p["parent_id"] for p in api_now["working"]}
-            and {r.get_attribute("data-parent-id") for r in tca} == tca_db
-            and len(connections) == len(api_now["connections"]) == 2
-            and all("connected" in r.text for r in connections)
+            [a for a, _ in agents] == symbols
+            and [h for _, h in agents] == [a["health"] for a in api_now["agents"]]
+            and {w for (w,) in working} == {p["parent_id"] for p in api_now["working"]}
+            and {t for (t,) in tca} == tca_db
+            and connections == [c["status"] for c in api_now["connections"]]
+            and connections == ["connected", "connected"]
         )
 
     assert wait_for(panels_agree, 30)
-    zones = [a["support"] for a in api["agents"] if a["support"]]
-    assert zones, "no agent has a support zone"
-    agents_text = driver.find_element("id", "agents").text
-    assert all(f"{z[0]}–{z[1]}" in agents_text for z in zones)
-    kinds = {e.text for e in driver.find_elements("css selector", "#alerts .kind")}
+    assert any(a["support"] for a in api["agents"]), "no agent has a support zone"
+
+    def zones_agree() -> bool:  # the zones move with new bars: page and API read together
+        page = driver.execute_script(
+            "return Array.from(document.querySelectorAll('#agents tbody tr'))"
+            ".map(r => [r.children[1].textContent, r.children[2].textContent]);"
+        )
+        zone = lambda z: f"{z[0]}–{z[1]}" if z else ""  # noqa: E731
+        api_zones = [[zone(a["support"]), zone(a["resistance"])] for a in run.state()["agents"]]
+        return bool(page == api_zones)
+
+    assert wait_for(zones_agree, 30, interval=0.1)
+    kinds = set(
+        driver.execute_script(
+            "return Array.from(document.querySelectorAll('#alerts .kind')).map(e => e.textContent);"
+        )
+    )
     assert {"gateway_started", "operator_pause", "operator_resume", "operator_flatten"} <= kinds
     db_kinds = {k for (k,) in db_rows(run.db, "SELECT kind FROM alerts")}
     assert kinds <= db_kinds  # every alert on the page is one the database has
