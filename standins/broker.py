@@ -90,6 +90,21 @@ class Position:
     cost: int = 0  # nano-units paid for the shares held (average cost basis)
 
 
+def cost_after(qty0: int, cost0: int, signed_qty: int, price: int) -> int:
+    """Signed average-cost basis after a fill (long: paid, positive; short: received,
+    negative), nano-units."""
+    qty1 = qty0 + signed_qty
+    if qty1 == 0:
+        return 0
+    if qty0 == 0 or (qty0 > 0) == (signed_qty > 0):  # opening or adding
+        return cost0 + signed_qty * price
+    if abs(signed_qty) <= abs(qty0):  # reducing: the average stays
+        if qty0 < 0:
+            return round_half_even_div(-cost0 * qty1, -qty0)
+        return round_half_even_div(cost0 * qty1, qty0)
+    return qty1 * price  # crossed zero: the new side opened at this price
+
+
 @dataclass
 class Broker:
     market: SessionMarket
@@ -391,19 +406,16 @@ class Broker:
         else:
             order.status = "partially_filled"
         position = self.positions.setdefault(order.symbol, Position())
+        signed = fill.quantity if fill.side is Side.BUY else -fill.quantity
+        # Signed average cost: a sell that opens or adds to a short (a margin
+        # account, the TWS stand-in's book) once divided by a negative quantity
+        # and raised mid-publish, leaving the order filled and the position not.
+        position.cost = cost_after(position.qty, position.cost, signed, fill.price)
+        position.qty += signed
         if fill.side is Side.BUY:
-            position.cost += fill.quantity * fill.price
-            position.qty += fill.quantity
             self.cash -= fill.quantity * fill.price + fill.fee
         else:
-            remaining = position.qty - fill.quantity
-            position.cost = (
-                round_half_even_div(position.cost * remaining, position.qty) if position.qty else 0
-            )
-            position.qty = remaining
             self.cash += fill.quantity * fill.price - fill.fee
-        if position.qty == 0:
-            position.cost = 0
         self._exec_seq += 1
         execution_id = wire.stable_uuid("execution", self._exec_seq)
         record = {
@@ -531,8 +543,10 @@ class Broker:
             "asset_marginable": False,
             "qty": str(position.qty),
             "qty_available": str(position.qty - self._reserved_sell(symbol)),
-            "avg_entry_price": wire.money(round_half_even_div(position.cost, position.qty)),
-            "side": "long",
+            "avg_entry_price": wire.money(
+                round_half_even_div(abs(position.cost), abs(position.qty))
+            ),
+            "side": "long" if position.qty > 0 else "short",
             "market_value": wire.money(value),
             "cost_basis": wire.money(position.cost),
             "unrealized_pl": wire.money(pnl),

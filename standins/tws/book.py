@@ -18,7 +18,6 @@ from __future__ import annotations
 from typing import Any
 
 from core.commands import Fill, Side
-from core.money import round_half_even_div
 from standins import wire
 from standins.broker import ApiError, Broker
 
@@ -47,12 +46,7 @@ class IbBook(Broker):
         self.commissions: dict[str, int] = {}  # book execution id → commission
 
     def _fill(self, time_ns: int, fill: Fill) -> dict[str, Any]:
-        order = self.orders[fill.client_order_id]
-        before = self.positions.get(order.symbol)
-        qty0, cost0 = (before.qty, before.cost) if before is not None else (0, 0)
         body = super()._fill(time_ns, fill)
-        signed = fill.quantity if fill.side is Side.BUY else -fill.quantity
-        self.positions[order.symbol].cost = cost_after(qty0, cost0, signed, fill.price)
         fee = commission(fill.quantity, fill.price)
         self.cash -= fee
         body["commission"] = fee
@@ -84,18 +78,3 @@ class IbBook(Broker):
         price = limit if limit is not None else self.last_price.get(symbol, 0)
         if self._adding(symbol, side, qty) * price > self.buying_power():
             raise ApiError(403, wire.FORBIDDEN, "insufficient buying power")
-
-
-def cost_after(qty0: int, cost0: int, signed_qty: int, price: int) -> int:
-    """Signed average-cost basis after a fill (long: paid, positive; short: received,
-    negative), nano-units."""
-    qty1 = qty0 + signed_qty
-    if qty1 == 0:
-        return 0
-    if qty0 == 0 or (qty0 > 0) == (signed_qty > 0):  # opening or adding
-        return cost0 + signed_qty * price
-    if abs(signed_qty) <= abs(qty0):  # reducing: the average stays
-        if qty0 < 0:
-            return round_half_even_div(-cost0 * qty1, -qty0)
-        return round_half_even_div(cost0 * qty1, qty0)
-    return qty1 * price  # crossed zero: the new side opened at this price

@@ -421,7 +421,7 @@ def test_commission_is_ibs_fixed_schedule(quantity: int, cents: int) -> None:
 
 
 def test_average_cost_follows_longs_shorts_and_crossings() -> None:
-    from standins.tws.book import cost_after
+    from standins.broker import cost_after
 
     assert cost_after(0, 0, 10, 100) == 1000  # open long
     assert cost_after(10, 1000, 10, 110) == 2100  # add
