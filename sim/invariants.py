@@ -28,9 +28,12 @@ class InvariantViolation(Exception):
         self.seed = seed
         self.at_ns = at_ns
         self.reproduce = reproduce
-        super().__init__(
-            f"invariant violated at {at_ns} (seed {seed}): {what}\n  reproduce: {reproduce}"
-        )
+        super().__init__(f"{self.headline}\n  reproduce: {reproduce}")
+
+    @property
+    def headline(self) -> str:
+        """What was violated, when, under which seed (without the reproduce line)."""
+        return f"invariant violated at {self.at_ns} (seed {self.seed}): {self.what}"
 
 
 @dataclass

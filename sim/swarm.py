@@ -128,7 +128,8 @@ def run_seed(seed: int) -> dict[str, object]:
         "seed": seed,
         "settings": settings.describe(),
         "ok": result.violation is None,
-        "violation": None if result.violation is None else str(result.violation),
+        # the headline only: outcome_line and the summary add the reproduce line once
+        "violation": None if result.violation is None else result.violation.headline,
         "checks": result.invariant_checks,
         "fills": len(result.fills),
         "crashes": result.crashes,

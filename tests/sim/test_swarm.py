@@ -282,3 +282,18 @@ def test_swarm_settings_are_valid_run_inputs() -> None:
         assert spec.faults == settings.faults
         assert {i.symbol for i in spec.feed.instruments} == set(settings.symbols)
         assert spec.feed.bars
+
+
+def test_a_violation_prints_its_reproduce_command_once() -> None:
+    """The violation's headline and one reproduce line (it was printed twice)."""
+    from sim.invariants import InvariantViolation
+    from sim.swarm import outcome_line
+
+    violation = InvariantViolation(
+        "AAPL: position 1 != 2", 7, 99, "python -m sim swarm --first 7 --seeds 1"
+    )
+    line = outcome_line(
+        {"seed": 7, "ok": False, "settings": "s", "fills": 1, "checks": 2, "crashes": 0,
+         "violation": violation.headline, "reproduce": violation.reproduce}
+    )  # fmt: skip
+    assert line.count("reproduce:") == 1 and "AAPL: position 1 != 2" in line
