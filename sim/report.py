@@ -1143,7 +1143,7 @@ def _stops_part(run: RunFiles, charts: _Charts) -> list[str]:
     stops = found.get("stops") if isinstance(found, Mapping) else None
     if not isinstance(stops, Mapping) or not stops.get("histogram"):
         return []
-    bins = [(str(label), int(n)) for label, n in stops["histogram"]]  # type: ignore[union-attr]
+    bins = [(str(label), int(n)) for label, n in stops["histogram"]]
     worst = stops.get("worst_r")
     text = (
         f"{stops.get('resting_stop_orders', 0)} stop orders rested at the broker,"
@@ -1153,7 +1153,7 @@ def _stops_part(run: RunFiles, charts: _Charts) -> list[str]:
         " R = P&L / (|entry − stop| × quantity): −1R is exactly the planned risk; below it"
         " are costs and gaps through the stop."
     )
-    figure = {
+    figure: dict[str, object] = {
         "data": [
             {
                 "type": "bar", "x": [b for b, _ in bins], "y": [n for _, n in bins],

@@ -351,28 +351,26 @@ class Simulation:
             self._checker.check_fill_exposure(self.engine, event, breaches, at_ns)  # type: ignore[arg-type]
 
     def _dispatch(self, at_ns: int, command: object, touched: list[str]) -> None:
-        kind = type(command)
-        if kind is SubmitOrder:
-            touched.append(command.client_order_id)  # type: ignore[union-attr]
-            latency = self._venues.latency(command.venue)  # type: ignore[union-attr]
-            self._queue.push(at_ns + latency, Rank.TO_VENUE, command)
-        elif kind is CancelOrder or kind is ReplaceOrder:
-            touched.append(command.orig_client_order_id)  # type: ignore[union-attr]
-            self._queue.push(at_ns + LIT_LATENCY_NS, Rank.TO_VENUE, command)
-        elif kind is ScheduleTimer:
-            when = max(command.time_ns, at_ns)  # type: ignore[union-attr]
-            self._queue.push(when, Rank.TIMER, Timer(when, command.key))  # type: ignore[union-attr]
-        elif kind is Alert:
-            self.alerts[command.kind] = self.alerts.get(command.kind, 0) + 1  # type: ignore[union-attr]
-        elif kind is Record:
-            payload = command.payload  # type: ignore[union-attr]
-            if command.kind == "fill":  # type: ignore[union-attr]
-                fill = self._delivered.get(str(payload["exec_id"]))
+        match command:
+            case SubmitOrder():
+                touched.append(command.client_order_id)
+                latency = self._venues.latency(command.venue)
+                self._queue.push(at_ns + latency, Rank.TO_VENUE, command)
+            case CancelOrder() | ReplaceOrder():
+                touched.append(command.orig_client_order_id)
+                self._queue.push(at_ns + LIT_LATENCY_NS, Rank.TO_VENUE, command)
+            case ScheduleTimer():
+                when = max(command.time_ns, at_ns)
+                self._queue.push(when, Rank.TIMER, Timer(when, command.key))
+            case Alert():
+                self.alerts[command.kind] = self.alerts.get(command.kind, 0) + 1
+            case Record(kind="fill"):
+                fill = self._delivered.get(str(command.payload["exec_id"]))
                 if fill is not None:
-                    parent = payload.get("parent_id")
+                    parent = command.payload.get("parent_id")
                     self.booked.append((fill, None if parent is None else str(parent)))
-            elif command.kind == "tca":  # type: ignore[union-attr]
-                self.tca.append(dict(payload))
+            case Record(kind="tca"):
+                self.tca.append(dict(command.payload))
 
 
 def _sessions(schedule: Schedule | None) -> SessionSchedule | None:

@@ -308,7 +308,7 @@ class VenueSimulator:
     # --------------------------------------------------------------- bars
     def start_outages(self, now_ns: int) -> list[str]:
         """Maybe take venues down (per venue, per minute); returns those that fell."""
-        fallen = []
+        fallen: list[str] = []
         if not self._faults.outage:
             return fallen
         for name in [*sorted(self._venues), BROKER_VENUE]:
