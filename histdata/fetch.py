@@ -86,7 +86,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--catalog", default=str(DEFAULT_CATALOG), help="catalog directory")
     parser.add_argument("--config", help="the gateway's config.toml ([alpaca] / [ibkr])")
-    parser.add_argument("--url", help="Alpaca market-data base URL (e.g. a `sim serve` stand-in)")
+    parser.add_argument("--url", help="Alpaca market-data base URL (e.g. `python -m standins`)")
     parser.add_argument("--feed", choices=("iex", "sip"), help="Alpaca feed (default: config's)")
     parser.add_argument("--tws", metavar="HOST:PORT", help="TWS / IB Gateway (default: config's)")
     parser.add_argument("--client-id", type=int, help="IB API client id (default: config's + 7)")

@@ -1,4 +1,4 @@
-"""``sim data fetch`` end to end, offline: ``sim serve`` up, the real SDKs against it.
+"""``sim data fetch`` end to end, offline: ``python -m standins`` up, the real SDKs against it.
 
 5 symbols × 60 sessions of minute bars through alpaca-py with two forced 429s and
 one interruption (the fetch is killed while the stand-in is refusing it, then run
