@@ -216,9 +216,12 @@ def agreement(storage: Storage, m: Market) -> tuple[list[str], dict[str, int]]:
     if mine != theirs:
         problems.append(f"positions: database {mine}, stand-ins {theirs}")
     filled_by_parent: dict[str, int] = defaultdict(int)
-    parent_of = {
+    parent_of = {  # every id an order has had (after a cancel/replace too): order_ids
         str(o[0]): str(o[1])
-        for o in storage.db.execute("SELECT client_order_id, parent_id FROM orders")
+        for o in storage.db.execute(
+            "SELECT i.client_order_id, o.parent_id FROM order_ids i"
+            " JOIN orders o ON o.client_order_id = i.order_id"
+        )
         if o[1] is not None
     }
     for r in rows:
