@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import Any
 from core.errors import BadInput
 
 CONNECT_TIMEOUT_S = 20
+POLL_S = 0.05  # how often a waiting stream looks for results and Ctrl-C
 CLOSE_TIMEOUT_S = 30  # per step of a teardown; a stuck one must not hang the command
 log = logging.getLogger("sim.cluster")
 
@@ -162,26 +164,68 @@ def stream(client: Any, function: Callable[[Any], Any], items: Sequence[Any]) ->
     swarms on one long-lived cluster never share a result by name. Leaving
     the loop early (Ctrl-C, an error in the caller) cancels whatever
     is still queued or running, so nothing keeps a cluster busy for nobody.
+
+    Ctrl-C while waiting only raises a flag (``_Interrupt``); the loop turns
+    it into ``KeyboardInterrupt`` here, between results. Python's default
+    handler raised it wherever the main thread was, inside dask's client
+    code too, and a swarm interrupted there could hang instead of stopping.
     """
     from distributed import as_completed
 
     futures = [client.submit(function, item, pure=False) for item in items]
     index = {future.key: i for i, future in enumerate(futures)}
+    interrupt = _Interrupt()
     try:
-        for future in as_completed(futures):
-            i = index[future.key]
-            if future.status == "error":
-                exc = future.exception()
-                yield Done(i, error=f"{type(exc).__name__}: {exc}")
-            elif future.status == "cancelled":
-                yield Done(i, error="cancelled by the cluster")
-            else:
-                yield Done(i, value=future.result())
-            future.release()
+        with interrupt:
+            finished = as_completed(futures)
+            while not finished.is_empty():
+                interrupt.check()
+                batch = finished.next_batch(block=False)
+                if not batch:
+                    time.sleep(POLL_S)
+                    continue
+                for future in batch:
+                    yield _done(index[future.key], future)
+                    future.release()
     finally:
         pending = [f for f in futures if not f.done()]
         if pending:
             client.cancel(pending)
+
+
+def _done(i: int, future: Any) -> Done:
+    if future.status == "error":
+        exc = future.exception()
+        return Done(i, error=f"{type(exc).__name__}: {exc}")
+    if future.status == "cancelled":
+        return Done(i, error="cancelled by the cluster")
+    return Done(i, value=future.result())
+
+
+class _Interrupt:
+    """SIGINT as a flag for the time it is installed (main thread only)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def _note(self, _signum: int, _frame: object) -> None:
+        self.requested = True
+
+    def check(self) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+
+    def __enter__(self) -> _Interrupt:
+        try:
+            self._previous = signal.signal(signal.SIGINT, self._note)
+        except ValueError:  # not the main thread: leave signals alone
+            self._previous = None
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
 
 
 def worker_count(client: Any, fallback: int) -> int:
