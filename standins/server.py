@@ -619,6 +619,11 @@ class StandIn:
                 error = f"away_s={away!r} must be a number of seconds in [0, 60]"
                 return web.json_response({"ok": False, "error": error}, status=400)
             return web.json_response({"ok": True, "dropped": self.tws.drop(away_s=float(away))})
+        if isinstance(body, dict) and body.get("action") == "hold" and self.clock is not None:
+            # Market time stops where it is: no new bar, so no new fill. A test that
+            # compares the books after stopping a client holds the market first.
+            self.clock.hold(time.monotonic())
+            return web.json_response({"ok": True, "market_time_ns": self.market_now()})
         if isinstance(body, dict) and body.get("action") == "release" and self.clock is not None:
             # ``--hold``: the test (or person) says when the live market starts, so
             # however long the client took to start, it sees every live minute.

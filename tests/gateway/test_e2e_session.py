@@ -37,6 +37,11 @@ def _executions(db: Path) -> int:
     return rows[0][0] if rows else 0
 
 
+def _unbooked(db: Path, standin: StandIn) -> list[str]:
+    """Orders whose quantity filled at the stand-in is not (yet) all booked."""
+    return [p for p in compare(db, standin.state()).problems if "filled at the broker" in p]
+
+
 def _fill_alerts(standin: StandIn) -> int:
     return sum(" exec " in m["text"] for m in standin.state()["telegram"])
 
@@ -78,6 +83,11 @@ def session(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReq
         # Then it must trade: the scenario's first two fills come within ~30 s.
         assert wait_for(lambda: _executions(db) >= 2, 120), (workdir / "gateway.err").read_text()
         wait_for(lambda: _fill_alerts(standin) >= _executions(db), 30)
+        # Hold the market before stopping the gateway: orders left working would
+        # otherwise keep filling after its last booking (a race, not a defect),
+        # then wait until every fill the stand-in made is booked.
+        assert standin.control({"action": "hold"})["ok"]
+        assert wait_for(lambda: not _unbooked(db, standin), 60), _unbooked(db, standin)
         exit_code = gateway.terminate()
         state = standin.state()
         agreement = compare(db, state)
