@@ -48,6 +48,7 @@ from gateway.brokers.base import (
     ReplaysExecutions,
     RoutesByTier,
     StopsMarketData,
+    StreamSinks,
 )
 from gateway.cash_flows import CashFlows
 from gateway.config import Config
@@ -149,7 +150,7 @@ class Gateway:
         await self.poll_cash_flows()  # transfers made while we were away count first
         await self.backfill.catch_up()
         s = self.streams
-        await self.broker.stream(s.on_bar, s.on_trade, s.on_bad, s.on_reconnect)
+        await self.broker.stream(StreamSinks(s.on_bar, s.on_trade, s.on_bad, s.on_reconnect))
         self._spawn("sender", self.sender.run)
         self._spawn("bars", s.pump)
         if loops:

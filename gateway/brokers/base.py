@@ -67,6 +67,31 @@ class TradeEvent:
     cum_filled: int
 
 
+OnBar = Callable[[Bar], Awaitable[None]]
+OnTrade = Callable[[TradeEvent], Awaitable[None]]
+OnBad = Callable[[str, Exception], Awaitable[None]]
+OnConnected = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSinks:
+    """Where a broker's streams deliver: one value, handed to ``Broker.stream`` once.
+
+    Every adapter (and the tiered and prime-broker compositions, which pass
+    sinks of their own to the brokers they wrap) takes the same four
+    callbacks; naming them once keeps the signature from being written out
+    again in each, and ``dataclasses.replace`` makes a wrapped copy."""
+
+    on_bar: OnBar
+    """A closed minute bar."""
+    on_trade: OnTrade
+    """An execution or order-status update, mapped to core terms."""
+    on_bad: OnBad
+    """A message that could not be read: ``(what, BadInput)``; counted, never fatal."""
+    on_trading_connected: OnConnected
+    """The trade-updates stream (re)connected: reconcile what happened while away."""
+
+
 class RejectedRequest(Exception):
     """The broker refused a request for good (4xx other than 429)."""
 
@@ -103,13 +128,7 @@ class Broker(Protocol):
 
     async def bars(self, symbols: Sequence[str], start_ns: int, end_ns: int) -> list[Bar]: ...
 
-    async def stream(
-        self,
-        on_bar: Callable[[Bar], Awaitable[None]],
-        on_trade: Callable[[TradeEvent], Awaitable[None]],
-        on_bad: Callable[[str, Exception], Awaitable[None]],
-        on_trading_connected: Callable[[], Awaitable[None]],
-    ) -> None: ...
+    async def stream(self, sinks: StreamSinks) -> None: ...
 
     async def restart_data_stream(self, reason: str) -> None: ...
 

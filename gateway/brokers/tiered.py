@@ -60,6 +60,7 @@ from gateway.brokers.base import (
     ReportsBadBars,
     RoutesByTier,
     StopsMarketData,
+    StreamSinks,
     TierChange,
     TierOf,
     TradeEvent,
@@ -376,26 +377,22 @@ class TieredBroker:
     def rate_limited(self) -> int:
         return sum(b.rate_limited for b in self.brokers if isinstance(b, CountsRateLimits))
 
-    async def stream(
-        self,
-        on_bar: Callable[[Bar], Awaitable[None]],
-        on_trade: Callable[[TradeEvent], Awaitable[None]],
-        on_bad: Callable[[str, Exception], Awaitable[None]],
-        on_trading_connected: Callable[[], Awaitable[None]],
-    ) -> None:
+    async def stream(self, sinks: StreamSinks) -> None:
         await self._refresh_positions()
 
         async def connected() -> None:
             await self._refresh_positions()  # fills missed while away moved them
-            await on_trading_connected()
+            await sinks.on_trading_connected()
 
         for i, broker in enumerate(self.brokers):
             try:
                 await broker.stream(
-                    on_bar if broker is self.data else _drop_bar,
-                    self._learning(i, on_trade),
-                    on_bad,
-                    connected,
+                    StreamSinks(
+                        sinks.on_bar if broker is self.data else _drop_bar,
+                        self._learning(i, sinks.on_trade),
+                        sinks.on_bad,
+                        connected,
+                    )
                 )
             except (RejectedRequest, BadInput, OSError, TimeoutError) as exc:
                 if broker is self.data:

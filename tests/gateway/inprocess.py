@@ -18,6 +18,7 @@ from gateway.brokers.base import (
     MarketClock,
     NotFound,
     RejectedRequest,
+    StreamSinks,
     TradeEvent,
 )
 from standins.broker import ApiError
@@ -112,15 +113,9 @@ class InProcessBroker:
     async def bars(self, symbols: Sequence[str], start_ns: int, end_ns: int) -> list[Bar]:
         return [b for b in self.published if start_ns <= b.time_ns < end_ns and b.symbol in symbols]
 
-    async def stream(
-        self,
-        on_bar: Callable[[Bar], Awaitable[None]],
-        on_trade: Callable[[TradeEvent], Awaitable[None]],
-        on_bad: Callable[[str, Exception], Awaitable[None]],
-        on_trading_connected: Callable[[], Awaitable[None]],
-    ) -> None:
+    async def stream(self, sinks: StreamSinks) -> None:
         self.connected = True
-        self._on_bar, self._on_trade = on_bar, on_trade
+        self._on_bar, self._on_trade = sinks.on_bar, sinks.on_trade
 
     async def restart_data_stream(self, reason: str) -> None:
         return None

@@ -12,7 +12,7 @@ from core.commands import OrderType, OrdStatus, ReplaceOrder, Side, SubmitOrder
 from core.errors import BadInput
 from core.events import Bar
 from core.money import format_price
-from gateway.brokers.base import NotFound, RejectedRequest, TradeEvent
+from gateway.brokers.base import NotFound, RejectedRequest, StreamSinks, TradeEvent
 from gateway.brokers.ibkr import IbkrBroker
 from gateway.config import IbkrConfig
 from standins.tws import protocol as p
@@ -57,7 +57,7 @@ def order(ref: str, symbol: str = "AAPL", qty: int = 10, **kw: object) -> Submit
 async def started(r: Running, client_id: int = 9, **kw: object) -> tuple[IbkrBroker, Sink]:
     broker = IbkrBroker(IbkrConfig(port=r.port, client_id=client_id), SYMBOLS, **kw)  # type: ignore[arg-type]
     sink = Sink()
-    await broker.stream(sink.on_bar, sink.on_trade, sink.on_bad, sink.on_connected)
+    await broker.stream(StreamSinks(sink.on_bar, sink.on_trade, sink.on_bad, sink.on_connected))
     return broker, sink
 
 

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
@@ -112,7 +113,7 @@ def test_a_reconciliation_that_meets_another_drop_does_not_deadlock_the_stream()
                 answers.append(loop.time() - asked)
 
             assert broker._sinks is not None
-            broker._sinks = (*broker._sinks[:3], on_connected)
+            broker._sinks = dataclasses.replace(broker._sinks, on_trading_connected=on_connected)
             await broker.submit(order("dl-1", qty=4), "dl-1")
             r.tws.drop()
             await wait_until(lambda: len(answers) == 2, timeout=20)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway.brokers.base import TradeEvent
+from gateway.brokers.base import StreamSinks, TradeEvent
 from gateway.brokers.ibkr import IbkrBroker
 from gateway.config import IbkrConfig
 from standins.tws.book import commission
@@ -66,7 +66,9 @@ def test_executions_made_while_no_gateway_was_connected_are_replayed_once() -> N
             # The stream that starts next, and a second replay, book nothing again.
             assert await second.replay_executions(on_trade) == 0
             later = Sink()
-            await second.stream(later.on_bar, later.on_trade, later.on_bad, later.on_connected)
+            await second.stream(
+                StreamSinks(later.on_bar, later.on_trade, later.on_bad, later.on_connected)
+            )
             await wait_until(lambda: later.connected >= 1)
             await asyncio.sleep(0.2)
             assert later.fills() == [] and len(replayed) == 3

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from core.commands import OrderType, Side, SubmitOrder
-from gateway.brokers.base import TradeEvent
+from gateway.brokers.base import StreamSinks, TradeEvent
 from gateway.brokers.prime_fix import PrimeFixBroker, PrimeFixSettings
 
 
@@ -66,7 +66,7 @@ async def main(args: argparse.Namespace) -> None:
     async def nothing(*_: object) -> None:
         return None
 
-    await broker.stream(nothing, on_trade, nothing, nothing)
+    await broker.stream(StreamSinks(nothing, on_trade, nothing, nothing))
     assert await broker.connect(10)
     if args.order:
         order = SubmitOrder(

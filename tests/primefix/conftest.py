@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway.brokers.base import TradeEvent
+from gateway.brokers.base import StreamSinks, TradeEvent
 from gateway.brokers.prime_fix import PrimeFixBroker, PrimeFixSettings
 from standins.faults import Faults
 from standins.fix_pb.server import FixPrimeBroker
@@ -91,7 +91,7 @@ class Recorder:
         self.connected += 1
 
     async def attach(self, broker: PrimeFixBroker) -> None:
-        await broker.stream(self.on_bar, self.on_trade, self.on_bad, self.on_connected)
+        await broker.stream(StreamSinks(self.on_bar, self.on_trade, self.on_bad, self.on_connected))
 
     @property
     def fills(self) -> list[Any]:

@@ -10,7 +10,7 @@ import pytest
 from core.commands import OrderType, ReplaceOrder, Side, SubmitOrder
 from core.errors import BadInput
 from core.events import Bar
-from gateway.brokers.base import MarketClock, NotFound, RejectedRequest
+from gateway.brokers.base import MarketClock, NotFound, RejectedRequest, StreamSinks
 from gateway.brokers.prime_fix import PrimeFixBroker, PrimeFixSettings
 from tests.primefix.conftest import Recorder, prime_standin, run, settings, wait_until
 
@@ -30,7 +30,7 @@ class DataOnly:
         self.calls.append("bars")
         return [Bar("AAPL", start_ns, 10**11, 10**11, 10**11, 10**11, 100)]
 
-    async def stream(self, on_bar, on_trade, on_bad, on_connected) -> None:
+    async def stream(self, sinks: StreamSinks) -> None:
         self.calls.append("stream")
 
     async def close(self) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 
 from core.commands import OrderType, ReplaceOrder, Side, SubmitOrder
+from gateway.brokers.base import StreamSinks
 from gateway.brokers.prime_fix import PrimeFixBroker
 from tests.primefix.conftest import Recorder, Running, prime_standin, run, settings, wait_until
 
@@ -175,7 +176,7 @@ def test_crash_before_booking_rereads_the_report_from_the_peer(tmp_path):
                 booked.append(event.fill)
 
             rec = Recorder()
-            await first.stream(rec.on_bar, on_trade, rec.on_bad, rec.on_connected)
+            await first.stream(StreamSinks(rec.on_bar, on_trade, rec.on_bad, rec.on_connected))
             assert await first.connect()
             now = running.standin.market_now()
             await first.submit(_dark(now, "big", 200_000), "acct-big")
@@ -341,7 +342,7 @@ def test_reports_the_stopping_runtime_ignored_are_read_again_after_restart(tmp_p
                     (ignored if stopping else booked).append(event.fill)
 
             rec = Recorder()
-            await first.stream(rec.on_bar, on_trade, rec.on_bad, rec.on_connected)
+            await first.stream(StreamSinks(rec.on_bar, on_trade, rec.on_bad, rec.on_connected))
             assert await first.connect()
             now = running.standin.market_now()
             await first.submit(_dark(now, "big", 150_000), "acct-big")

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from core.events import Bar
-from gateway.brokers.base import MarketClock
+from gateway.brokers.base import MarketClock, StreamSinks
 from gateway.brokers.prime_fix import PrimeFixBroker
 from gateway.config import parse_config
 from gateway.runtime import Gateway, RuntimeOptions
@@ -54,8 +54,8 @@ class ManualData:
     async def bars(self, symbols: Sequence[str], start_ns: int, end_ns: int) -> list[Bar]:
         return [b for b in self.published if start_ns <= b.time_ns < end_ns and b.symbol in symbols]
 
-    async def stream(self, on_bar, on_trade, on_bad, on_connected) -> None:  # type: ignore[no-untyped-def]
-        self._on_bar = on_bar
+    async def stream(self, sinks: StreamSinks) -> None:
+        self._on_bar = sinks.on_bar
 
     async def restart_data_stream(self, reason: str) -> None:
         return None

@@ -9,6 +9,7 @@ import pytest
 
 from core.commands import Side, SubmitOrder
 from fix.session import SessionEvent
+from gateway.brokers.base import StreamSinks
 from gateway.brokers.prime_fix.broker import MAX_EVENTS, PrimeFixBroker
 from gateway.brokers.prime_fix.mapping import event_level as _event_level
 from tests.primefix.conftest import Recorder, prime_standin, run, settings, wait_until
@@ -61,7 +62,7 @@ def test_counterparty_that_lost_its_sequence_is_refused_loudly_and_our_store_kep
         async with prime_standin() as fresh:  # a new acceptor: its store is empty
             second = PrimeFixBroker(settings(fresh.port, store))
             expected = second.store.next_target_seq
-            await second.stream(rec.on_bar, rec.on_trade, rec.on_bad, rec.on_connected)
+            await second.stream(StreamSinks(rec.on_bar, rec.on_trade, rec.on_bad, rec.on_connected))
             second._start()
             await wait_until(
                 lambda: any("too low" in e.text for e in second.events if e.kind == "disconnect"),

@@ -3,7 +3,7 @@ tiered broker sends each request, without any network."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 from core.commands import Fill, ReplaceOrder, Side, SubmitOrder
 from core.events import Bar
@@ -13,6 +13,7 @@ from gateway.brokers.base import (
     MarketClock,
     NotFound,
     RejectedRequest,
+    StreamSinks,
     TradeEvent,
 )
 
@@ -27,7 +28,7 @@ class FakeBroker:
         self.down = False  # order() raises: the broker cannot answer right now
         self.closed = False
         self.rate_limited = 0
-        self.sinks: tuple[object, ...] | None = None
+        self.sinks: StreamSinks | None = None
         self.restarts: list[str] = []
         self.clock_ns = 1_000
 
@@ -94,23 +95,17 @@ class FakeBroker:
     async def bars(self, symbols: Sequence[str], start_ns: int, end_ns: int) -> list[Bar]:
         return [Bar(symbols[0], start_ns, 1, 1, 1, 1, 1)]
 
-    async def stream(
-        self,
-        on_bar: Callable[[Bar], Awaitable[None]],
-        on_trade: Callable[[TradeEvent], Awaitable[None]],
-        on_bad: Callable[[str, Exception], Awaitable[None]],
-        on_trading_connected: Callable[[], Awaitable[None]],
-    ) -> None:
-        self.sinks = (on_bar, on_trade, on_bad, on_trading_connected)
+    async def stream(self, sinks: StreamSinks) -> None:
+        self.sinks = sinks
 
     async def emit_bar(self, bar: Bar) -> None:
         assert self.sinks is not None
-        await self.sinks[0](bar)  # type: ignore[operator]
+        await self.sinks.on_bar(bar)
 
     async def emit_fill(self, broker_client_id: str, qty: int) -> None:
         assert self.sinks is not None
         fill = Fill(1, broker_client_id, f"{self.name}-x{qty}", "AAPL", Side.BUY, qty, 10**9)
-        await self.sinks[1](TradeEvent(broker_client_id, "fill", fill, None, qty))  # type: ignore[operator]
+        await self.sinks.on_trade(TradeEvent(broker_client_id, "fill", fill, None, qty))
 
     async def restart_data_stream(self, reason: str) -> None:
         self.restarts.append(reason)

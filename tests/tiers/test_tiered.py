@@ -17,7 +17,7 @@ from core.errors import BadInput
 from core.events import Bar
 from core.money import price_from_decimal
 from core.tiers import AccountTier, tier_for_equity
-from gateway.brokers.base import NotFound, RejectedRequest, TradeEvent
+from gateway.brokers.base import NotFound, RejectedRequest, StreamSinks, TradeEvent
 from gateway.brokers.tiered import TieredBroker
 from tests.tiers.fakes import FakeBroker
 
@@ -272,7 +272,7 @@ def test_trade_events_teach_the_owner_and_all_brokers_stream_trades() -> None:
         return None
 
     async def scenario() -> None:
-        await tiered.stream(on_bar, on_trade, on_bad, on_connected)
+        await tiered.stream(StreamSinks(on_bar, on_trade, on_bad, on_connected))
         await ibkr.emit_fill("x-ib", 3)
         await fix.emit_fill("x-fix", 4)
         await alpaca.emit_fill("x-al", 5)
@@ -344,7 +344,7 @@ def test_an_order_reducing_a_position_goes_to_the_broker_holding_it() -> None:
         return SubmitOrder(n, f"s{n}", None, symbol, Side.SELL, 5)
 
     async def scenario() -> None:
-        await tiered.stream(_quiet, _quiet, _quiet, _quiet)
+        await tiered.stream(StreamSinks(_quiet, _quiet, _quiet, _quiet))
         await tiered.submit(order(1), "c1")  # retail: Alpaca buys AAPL...
         await alpaca.emit_fill("c1", 5)  # ...and holds 5
         await alpaca.emit_fill("c1", 5)  # the same execution again: counted once
@@ -388,9 +388,9 @@ def test_a_broker_down_at_start_does_not_stop_the_others(
 
     ibkr.stream = refuse  # type: ignore[method-assign]
     with caplog.at_level("WARNING", logger="gateway.tiers"):
-        run(tiered.stream(_quiet, _quiet, _quiet, _quiet))
+        run(tiered.stream(StreamSinks(_quiet, _quiet, _quiet, _quiet)))
     assert alpaca.sinks is not None and fix.sinks is not None
     assert any("ibkr unavailable at start" in r.getMessage() for r in caplog.records)
     alpaca.stream = refuse  # type: ignore[method-assign]
     with pytest.raises(RejectedRequest):  # the data source is not optional
-        run(tiered.stream(_quiet, _quiet, _quiet, _quiet))
+        run(tiered.stream(StreamSinks(_quiet, _quiet, _quiet, _quiet)))

@@ -62,6 +62,7 @@ from gateway.brokers.base import (
     MarketClock,
     NotFound,
     RejectedRequest,
+    StreamSinks,
     TradeEvent,
 )
 from gateway.brokers.ibkr.mapping import (
@@ -150,7 +151,7 @@ class IbkrBroker:
         self._submitting: set[str] = set()  # submit() awaiting TWS's first answer
         self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
-        self._sinks: tuple[Any, Any, Any, Any] | None = None
+        self._sinks: StreamSinks | None = None
         self._realtime: dict[str, Any] = {}
         self._aggregators: dict[str, MinuteAggregator] = {}
         self._sessions: list[tuple[int, int]] = []
@@ -618,15 +619,9 @@ class IbkrBroker:
             raise BadInput("bar", repr(row)[:120], str(exc)) from None
 
     # ---------------------------------------------------------- streams
-    async def stream(
-        self,
-        on_bar: Callable[[Bar], Awaitable[None]],
-        on_trade: Callable[[TradeEvent], Awaitable[None]],
-        on_bad: Callable[[str, Exception], Awaitable[None]],
-        on_trading_connected: Callable[[], Awaitable[None]],
-    ) -> None:
+    async def stream(self, sinks: StreamSinks) -> None:
         """Start delivering: live minute bars, executions, order statuses, reconnects."""
-        self._sinks = (on_bar, on_trade, on_bad, on_trading_connected)
+        self._sinks = sinks
         loop = asyncio.get_running_loop()
         self._worker = loop.create_task(self._deliver(), name="ibkr-events")
         if self._connected.is_set():
@@ -645,16 +640,16 @@ class IbkrBroker:
             kind, item = await self._queue.get()
             if self._sinks is None:
                 continue
-            on_bar, on_trade, on_bad, on_connected = self._sinks
+            sinks = self._sinks
             try:
                 if kind == "bar":
-                    await on_bar(item)
+                    await sinks.on_bar(item)
                 elif kind == "trade":
                     if item.update is not None and item.broker_client_id in self._refused:
                         continue
-                    await on_trade(item)
+                    await sinks.on_trade(item)
                 elif kind == "bad":
-                    await on_bad(*item)
+                    await sinks.on_bad(*item)
                 elif kind == "synced":
                     if self._syncing == item:
                         self._syncing = None
@@ -664,7 +659,9 @@ class IbkrBroker:
                     # Not awaited here: the runtime's reconciliation asks the broker
                     # (``_ready``), which may wait for a newer connection's
                     # "synced" queued behind this item: awaiting would deadlock.
-                    task = asyncio.get_running_loop().create_task(self._reconciled(on_connected))
+                    task = asyncio.get_running_loop().create_task(
+                        self._reconciled(sinks.on_trading_connected)
+                    )
                     self._callbacks.add(task)
                     task.add_done_callback(self._callbacks.discard)
             except asyncio.CancelledError:

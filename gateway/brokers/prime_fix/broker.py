@@ -74,6 +74,7 @@ from gateway.brokers.base import (
     NotFound,
     RejectedRequest,
     StopsMarketData,
+    StreamSinks,
     TradeEvent,
 )
 from gateway.brokers.prime_fix.ledger import OPEN, KnownOrder, ProcessedMark
@@ -729,33 +730,29 @@ class PrimeFixBroker:
             self._last_price[bar.symbol] = bar.close
         return bars
 
-    async def stream(
-        self,
-        on_bar: Callable[[Bar], Awaitable[None]],
-        on_trade: Callable[[TradeEvent], Awaitable[None]],
-        on_bad: Callable[[str, Exception], Awaitable[None]],
-        on_trading_connected: Callable[[], Awaitable[None]],
-    ) -> None:
+    async def stream(self, sinks: StreamSinks) -> None:
         """Bars from the data broker; trade updates from the FIX session."""
 
         async def bar_seen(bar: Bar) -> None:
             self._last_price[bar.symbol] = bar.close
-            await on_bar(bar)
+            await sinks.on_bar(bar)
 
-        self._on_bad = on_bad
-        self._on_connected = on_trading_connected
+        self._on_bad = sinks.on_bad
+        self._on_connected = sinks.on_trading_connected
         if self.data_broker is not None:
-            await self.data_broker.stream(bar_seen, _ignore_trade, on_bad, _nothing)
+            await self.data_broker.stream(
+                StreamSinks(bar_seen, _ignore_trade, sinks.on_bad, _nothing)
+            )
         self._start()
         async with self._lock:
-            self._on_trade = on_trade
+            self._on_trade = sinks.on_trade
             held, self._held = self._held, []
             for msg in held:
                 await self._handle_safely(msg)
                 if msg.seq_num is not None:
                     self._mark.set(msg.seq_num, msg.get(43) == b"Y")
         if self.logged_on:
-            self._spawn(on_trading_connected())
+            self._spawn(sinks.on_trading_connected())
 
     async def restart_data_stream(self, reason: str) -> None:
         await self._data().restart_data_stream(reason)
