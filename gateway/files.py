@@ -67,7 +67,7 @@ def private_file(path: Path) -> Path:
 def gateway_paths(database: Path, log_dir: Path) -> list[Path]:
     """What the gateway writes, as far as it exists now: the database folder,
     every file in it whose name starts with the database's (the database,
-    its WAL/SHM, ``.fix.sqlite``, ``.routes.sqlite`` and their WAL/SHM, the
+    its WAL/SHM, ``.fix.sqlite`` (and a pre-schema-6 ``.routes.sqlite``) with their WAL/SHM, the
     dashboard token, snapshots), and the log folder with everything in it."""
     found: list[Path] = []
     folder = database.parent

@@ -65,6 +65,7 @@ from gateway.brokers.base import (
     TierOf,
     TradeEvent,
 )
+from gateway.storage.schema import FIX_STORE_SUFFIX
 
 log = logging.getLogger("gateway.tiers")
 
@@ -83,40 +84,15 @@ async def _drop_bar(_bar: Bar) -> None:
     return None
 
 
-class RouteStore:
-    """Which broker holds each order, on disk beside the database.
+class Routes(Protocol):
+    """Which broker holds each order, kept across restarts: the gateway's
+    ``Storage.routes`` (written durably before the order is sent, so after a
+    restart a cancel goes straight to the right broker, and the prime broker's
+    ledger is rebuilt from *its* executions only)."""
 
-    Written before an order is sent (as the runtime journals its decisions), so
-    after a restart a cancel goes straight to the right broker, and the prime
-    broker's ledger is rebuilt from *its* executions only (the executions table
-    holds every broker's)."""
+    def load(self) -> dict[str, str]: ...
 
-    def __init__(self, path: Path) -> None:
-        import sqlite3
-
-        from fix.store import create_owner_only
-
-        self.path = Path(path)
-        create_owner_only(self.path)  # its -wal/-shm take this mode: owner-only too
-        self.db = sqlite3.connect(self.path, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.execute(
-            "CREATE TABLE IF NOT EXISTS routes ("
-            " broker_client_id TEXT PRIMARY KEY, broker TEXT NOT NULL)"
-        )
-
-    def load(self) -> dict[str, str]:
-        return {str(c): str(b) for c, b in self.db.execute("SELECT * FROM routes")}
-
-    def put(self, broker_client_id: str, broker: str) -> None:
-        self.db.execute(
-            "INSERT OR REPLACE INTO routes(broker_client_id, broker) VALUES (?, ?)",
-            (broker_client_id, broker),
-        )
-
-    def close(self) -> None:
-        self.db.close()
+    def put(self, broker_client_id: str, broker: str) -> None: ...
 
 
 class TieredBroker:
@@ -131,7 +107,7 @@ class TieredBroker:
         tier_of: TierOf | None = None,
         on_tier_change: TierChange | None = None,
         data_source: AccountTier = AccountTier.RETAIL,
-        routes: RouteStore | None = None,
+        routes: Routes | None = None,
     ) -> None:
         """``tier_of`` may be bound later (``bind``): the runtime's engine, whose
         equity decides the tier, is created after the broker. Until then every
@@ -463,8 +439,6 @@ class TieredBroker:
             except Exception as exc:  # close the others regardless
                 log.warning("closing %s failed: %s", broker.name, exc)
                 failure = failure or exc
-        if self.routes is not None:
-            self.routes.close()
         if failure is not None:
             raise failure
 
@@ -474,12 +448,7 @@ class TieredBroker:
 
 def fix_store_path(database: Path) -> Path:
     """The FIX session store beside the database (docs/prime_fix.md)."""
-    return database.with_name(database.name + ".fix.sqlite")
-
-
-def routes_path(database: Path) -> Path:
-    """Where ``RouteStore`` keeps the order → broker map: beside the database."""
-    return database.with_name(database.name + ".routes.sqlite")
+    return database.with_name(database.name + FIX_STORE_SUFFIX)
 
 
 def build_tiered(config: Any, storage: Any = None) -> TieredBroker:
@@ -490,8 +459,9 @@ def build_tiered(config: Any, storage: Any = None) -> TieredBroker:
     session store beside the database). Bars come from ``[broker] bars``
     (``alpaca`` or ``ibkr``); the prime broker takes no market data of its own,
     so each bar reaches the runtime once. With ``storage`` (a run, not
-    ``--check``) the routes are kept on disk and the prime broker resumes from
-    the executions of *its* orders (ExecIDs known, ledger rebuilt).
+    ``--check``) the routes and the prime broker's processed mark are kept in
+    its tables (``storage.routes``, ``storage.marks``) and the prime broker
+    resumes from the executions of *its* orders (ExecIDs known, ledger rebuilt).
     """
     from gateway.brokers.alpaca import AlpacaBroker
 
@@ -503,7 +473,7 @@ def build_tiered(config: Any, storage: Any = None) -> TieredBroker:
     if bars == "ibkr" and config.ibkr is None:
         raise BadInput("broker.bars", bars, "needs an [ibkr] section")
     database = Path(config.database.path)
-    routes = RouteStore(routes_path(database)) if storage is not None else None
+    routes: Routes | None = storage.routes if storage is not None else None
     retail: Broker = AlpacaBroker(config.alpaca, config.broker.paper, config.symbols)
     semi: Broker | None = None
     if config.ibkr is not None:
@@ -529,7 +499,8 @@ def build_tiered(config: Any, storage: Any = None) -> TieredBroker:
                 for row in storage.executions()
                 if held.get(prefix + str(row["client_order_id"])) == PrimeFixBroker.name
             ]
-        institutional = PrimeFixBroker.resuming(settings, None, mine, id_prefix=prefix)
+        marks = storage.marks if storage is not None else None
+        institutional = PrimeFixBroker.resuming(settings, None, mine, id_prefix=prefix, marks=marks)
     source = AccountTier.SEMI_INSTITUTIONAL if bars == "ibkr" else AccountTier.RETAIL
     return TieredBroker(retail, semi, institutional, data_source=source, routes=routes)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 os.umask(0o022)
 root = Path(sys.argv[1])
 from gateway.storage import Storage
-from gateway.brokers.tiered import RouteStore, fix_store_path, routes_path
+from gateway.brokers.tiered import fix_store_path
 from gateway.brokers.prime_fix.ledger import ProcessedMark
 from gateway.logs import setup_logging
 from fix.store import SqliteStore
@@ -33,8 +33,7 @@ db = root / "data" / "deeper" / "gw.db"
 storage = Storage(db)
 storage.db.execute("CREATE TABLE IF NOT EXISTS t (x)")
 storage.db.execute("INSERT INTO t VALUES (1)")
-routes = RouteStore(routes_path(db))
-routes.put("c1", "fix")
+storage.routes.put("c1", "fix")
 store = SqliteStore(fix_store_path(db), "K")
 store.save_sent(1, b"8=FIX.4.4\x019=5\x0135=0\x0110=000\x01")
 mark = ProcessedMark(fix_store_path(db), "K")
@@ -68,7 +67,7 @@ def test_stores_and_logs_are_owner_only_under_umask_022(tmp_path: Path) -> None:
     assert modes.pop("control.db-wal")[0] == 0o644
     assert modes.pop("control.db-shm")[0] == 0o644
     names = set(modes)
-    for name in ("gw.db", "gw.db.routes.sqlite", "gw.db.fix.sqlite"):
+    for name in ("gw.db", "gw.db.fix.sqlite"):
         for suffix in ("", "-wal", "-shm"):
             assert f"data/deeper/{name}{suffix}" in names, sorted(names)
     assert "logs/run/gw.jsonl" in names

@@ -234,3 +234,56 @@ def test_a_version_3_database_gains_the_model_fee_beside_each_booked_fee(tmp_pat
     assert (rows["new"]["fee"], rows["new"]["model_fee"], rows["new"]["venue"]) == (3, 4, "NYSE")
     assert s.fee_totals(["old", "new"]) == (10, 4) and s.fee_totals([]) == (0, None)
     s.close()
+
+
+def _v5_database(path: Path) -> None:
+    """A database as schema 5 left it (before routes and marks moved in)."""
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    for version, migration in enumerate(MIGRATIONS[:5], start=1):
+        db.execute("BEGIN")
+        migration(db)
+        db.execute("INSERT INTO schema_version VALUES (?)", (version,))
+        db.execute("COMMIT")
+    db.close()
+
+
+def test_v6_adopts_the_routes_and_processed_marks_of_the_old_separate_files(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "gw.db"
+    _v5_database(path)
+    routes = sqlite3.connect(tmp_path / "gw.db.routes.sqlite", isolation_level=None)
+    routes.execute("CREATE TABLE routes (broker_client_id TEXT PRIMARY KEY, broker TEXT NOT NULL)")
+    routes.execute("INSERT INTO routes VALUES ('sv1-1', 'alpaca'), ('sv1-2', 'fix')")
+    routes.close()
+    store = sqlite3.connect(tmp_path / "gw.db.fix.sqlite", isolation_level=None)
+    store.execute("CREATE TABLE prime_fix_processed (key TEXT PRIMARY KEY, seq INTEGER)")
+    store.execute("INSERT INTO prime_fix_processed VALUES ('FIX.4.4:SV->PB', 41)")
+    store.close()
+
+    s = Storage(path)
+    assert s.schema_version() == SCHEMA_VERSION == 6
+    assert s.routes.load() == {"sv1-1": "alpaca", "sv1-2": "fix"}
+    assert s.marks.get("FIX.4.4:SV->PB") == 41
+    assert s.count("routes") == 2 and s.count("processed_marks") == 1
+    s.routes.put("sv1-3", "ibkr")
+    s.marks.put("FIX.4.4:SV->PB", 57)
+    s.close()
+    # the old files were only read; reopening adopts nothing twice and loses nothing
+    assert sqlite3.connect(tmp_path / "gw.db.routes.sqlite").execute(
+        "SELECT COUNT(*) FROM routes"
+    ).fetchone() == (2,)
+    again = Storage(path)
+    assert again.routes.load() == {"sv1-1": "alpaca", "sv1-2": "fix", "sv1-3": "ibkr"}
+    assert again.marks.get("FIX.4.4:SV->PB") == 57
+    assert again.marks.get("another session") is None
+
+
+def test_v6_on_a_database_without_old_files_creates_nothing_beside_it(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    _v5_database(path)
+    s = Storage(path)
+    assert s.routes.load() == {} and s.marks.get("k") is None
+    assert not (tmp_path / "new.db.routes.sqlite").exists()
+    assert not (tmp_path / "new.db.fix.sqlite").exists()

@@ -144,7 +144,7 @@ def test_institutional_account_through_python_m_gateway_over_fix(tmp_path: Path)
     assert worked, (children, {p: t["algo"] for p, t in tca.items()})  # sliced by an algorithm
     for parent, payload in tca.items():
         assert [payload["filled"], payload["fees"]] == by_parent.get(parent, [0, 0]), parent
-    routes = sqlite3.connect(tmp_path / "gateway.db.routes.sqlite")
+    routes = sqlite3.connect(tmp_path / "gateway.db")  # routes live in the trade database
     held = dict(routes.execute("SELECT broker_client_id, broker FROM routes").fetchall())
     routes.close()
     assert {held[e["cl_ord_id"]] for e in book.values()} == {"fix"}
@@ -196,7 +196,7 @@ def test_semi_institutional_account_through_python_m_gateway_and_ib_async(
     rows = db_rows(db, "SELECT exec_id, symbol, side, quantity FROM executions")
     assert len({r[0] for r in rows}) == len(rows) >= 3
     assert state["fills"] == []  # nothing at Alpaca
-    routes = sqlite3.connect(tmp_path / "gateway.db.routes.sqlite")
+    routes = sqlite3.connect(tmp_path / "gateway.db")  # routes live in the trade database
     held = set(dict(routes.execute("SELECT broker_client_id, broker FROM routes")).values())
     routes.close()
     assert held == {"ibkr"}

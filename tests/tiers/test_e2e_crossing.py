@@ -44,7 +44,7 @@ class Session:
         self.standin = standin
         self.gateway = gateway
         self.db = workdir / "gateway.db"
-        self.routes_db = workdir / "gateway.db.routes.sqlite"
+        self.routes_db = workdir / "gateway.db"  # routes live in the trade database
         self.log = workdir / "logs" / "crossing.jsonl"
 
     def routes(self) -> dict[str, str]:

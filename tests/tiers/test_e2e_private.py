@@ -92,7 +92,7 @@ def test_gateway_files_are_owner_only_and_the_fix_password_is_in_none(tmp_path: 
 
         created = sorted(p for p in tmp_path.rglob("*") if p.name not in HARNESS)
         names = {str(p.relative_to(tmp_path)) for p in created}
-        for base in ("gateway.db", "gateway.db.fix.sqlite", "gateway.db.routes.sqlite"):
+        for base in ("gateway.db", "gateway.db.fix.sqlite"):
             for suffix in ("", "-wal", "-shm"):
                 assert f"data/{base}{suffix}" in names, sorted(names)
         assert {"data", "logs", "logs/tiers.jsonl"} <= names

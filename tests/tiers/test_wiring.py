@@ -16,14 +16,13 @@ from core.errors import BadInput
 from core.money import PRICE_SCALE
 from core.tiers import AccountTier
 from gateway.brokers.tiered import (
-    RouteStore,
     TieredBroker,
     bind_gateway,
     build_tiered,
     fix_store_path,
-    routes_path,
 )
 from gateway.config import parse_config
+from gateway.storage import Storage
 from tests.tiers.fakes import FakeBroker
 
 CONFIG = """
@@ -54,10 +53,10 @@ def order(n: int, symbol: str = "AAPL") -> SubmitOrder:
 
 
 def test_routes_survive_a_restart_so_no_broker_is_asked(tmp_path: Path) -> None:
-    path = tmp_path / "g.db.routes.sqlite"
+    path = tmp_path / "g.db"
     alpaca, ibkr, fix = FakeBroker("alpaca"), FakeBroker("ibkr"), FakeBroker("fix")
     tier = [AccountTier.RETAIL]
-    first = TieredBroker(alpaca, ibkr, fix, tier_of=lambda: tier[0], routes=RouteStore(path))
+    first = TieredBroker(alpaca, ibkr, fix, tier_of=lambda: tier[0], routes=Storage(path).routes)
 
     async def before() -> None:
         await first.submit(order(1), "c1")
@@ -66,13 +65,13 @@ def test_routes_survive_a_restart_so_no_broker_is_asked(tmp_path: Path) -> None:
         await first.close()
 
     asyncio.run(before())
-    second = TieredBroker(alpaca, ibkr, fix, routes=RouteStore(path))
+    second = TieredBroker(alpaca, ibkr, fix, routes=Storage(path).routes)
     assert second.owner("c1") is alpaca and second.owner("c2") is fix
     asyncio.run(second.cancel("c2"))
     assert ("order", "c2") not in alpaca.calls + ibkr.calls + fix.calls  # not asked: known
     assert fix.calls[-1] == ("cancel", "c2")
     # a broker no longer configured: its orders are looked up instead
-    third = TieredBroker(alpaca, ibkr, None, routes=RouteStore(path))
+    third = TieredBroker(alpaca, ibkr, None, routes=Storage(path).routes)
     assert third.owner("c2") is None and third.owner("c1") is alpaca
 
 
@@ -82,7 +81,7 @@ def test_build_tiered_makes_one_broker_per_section(tmp_path: Path) -> None:
     assert [b.name for b in tiered.brokers] == ["alpaca", "ibkr", "fix"]
     assert tiered.data.name == "alpaca" and tiered.routes is None
     assert tiered.broker_for(AccountTier.INSTITUTIONAL).data_broker is None  # type: ignore[attr-defined]
-    assert not routes_path(config.database.path).exists()
+    assert not config.database.path.exists()
     only = dataclasses.replace(config, ibkr=None, fix=None)
     assert [b.name for b in build_tiered(only).brokers] == ["alpaca"]
     with pytest.raises(BadInput) as info:
@@ -101,8 +100,9 @@ def test_build_tiered_makes_one_broker_per_section(tmp_path: Path) -> None:
 
 
 class FakeStorage:
-    def __init__(self, rows: list[dict[str, object]]) -> None:
+    def __init__(self, rows: list[dict[str, object]], real: Storage) -> None:
         self.rows = rows
+        self.routes, self.marks = real.routes, real.marks
 
     def meta(self, key: str) -> str | None:
         return "sv1-" if key == "id_prefix" else None
@@ -113,11 +113,10 @@ class FakeStorage:
 
 def test_the_prime_broker_resumes_from_its_own_executions_only(tmp_path: Path) -> None:
     config = parse_config(CONFIG, env={}, base=tmp_path)
-    routes = RouteStore(routes_path(config.database.path))
-    routes.put("sv1-1", "alpaca")
-    routes.put("sv1-2", "fix")
-    routes.put("sv1-3", "ibkr")
-    routes.close()
+    real = Storage(config.database.path)
+    real.routes.put("sv1-1", "alpaca")
+    real.routes.put("sv1-2", "fix")
+    real.routes.put("sv1-3", "ibkr")
 
     def row(cid: str, qty: int) -> dict[str, object]:
         return dict(
@@ -131,7 +130,7 @@ def test_the_prime_broker_resumes_from_its_own_executions_only(tmp_path: Path) -
             time_ns=1,
         )
 
-    storage = FakeStorage([row("1", 5), row("2", 7), row("3", 11)])
+    storage = FakeStorage([row("1", 5), row("2", 7), row("3", 11)], real)
     tiered = build_tiered(config, storage)
     fix = tiered.broker_for(AccountTier.INSTITUTIONAL)
     assert asyncio.run(fix.positions()) == {"AAPL": 7}  # not 23: the others' are not its
@@ -139,8 +138,8 @@ def test_the_prime_broker_resumes_from_its_own_executions_only(tmp_path: Path) -
     assert fix_store_path(config.database.path).name == "g.db.fix.sqlite"
     fix.store.close()  # type: ignore[attr-defined]
     fix._mark.close()  # type: ignore[attr-defined]
-    assert tiered.routes is not None
-    tiered.routes.close()
+    assert tiered.routes is real.routes
+    real.close()
 
 
 def test_bind_gateway_uses_the_engine_tier_and_alerts_through_the_gateway() -> None:

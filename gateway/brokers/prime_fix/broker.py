@@ -77,7 +77,7 @@ from gateway.brokers.base import (
     StreamSinks,
     TradeEvent,
 )
-from gateway.brokers.prime_fix.ledger import OPEN, KnownOrder, ProcessedMark
+from gateway.brokers.prime_fix.ledger import OPEN, KnownOrder, MarkStore, ProcessedMark
 from gateway.brokers.prime_fix.mapping import (
     event_level,
     fill_from_record,
@@ -121,9 +121,13 @@ class PrimeFixBroker:
         known_exec_ids: Iterable[str] = (),
         booked_fills: Iterable[Fill] = (),
         id_prefix: str = "",
+        marks: MarkStore | None = None,
     ) -> None:
         """``id_prefix``: what the runtime puts before its own order ids to make
-        ClOrdIDs (``booked_fills`` name the runtime's ids; the session, ours)."""
+        ClOrdIDs (``booked_fills`` name the runtime's ids; the session, ours).
+        ``marks``: where the processed mark is kept — the gateway's
+        ``Storage.marks``; without one (an adapter on its own) a table in the
+        session store's file."""
         self.settings = settings
         self.data_broker = data_broker
         config = SessionConfig(
@@ -136,7 +140,7 @@ class PrimeFixBroker:
             password=settings.password.reveal(),  # the session redacts it in its store
         )
         self.store = SqliteStore(settings.store_path, config.key)
-        self._mark = ProcessedMark(settings.store_path, config.key)
+        self._mark = ProcessedMark(settings.store_path if marks is None else marks, config.key)
         if self._mark.seq is None:
             self._mark.set(self.store.next_target_seq - 1)
         if self._mark.seq is not None and self._mark.seq + 1 < self.store.next_target_seq:
@@ -186,6 +190,7 @@ class PrimeFixBroker:
         data_broker: Broker | None,
         executions: Iterable[Mapping[str, object]],
         id_prefix: str = "",
+        marks: MarkStore | None = None,
     ) -> PrimeFixBroker:
         """Built from the runtime's executions table (``Storage.executions()`` rows:
         exec_id, client_order_id, symbol, side, quantity, price, fee, time_ns):
@@ -198,6 +203,7 @@ class PrimeFixBroker:
             known_exec_ids=[f.exec_id for f in fills],
             booked_fills=fills,
             id_prefix=id_prefix,
+            marks=marks,
         )
 
     # ------------------------------------------------------------ session

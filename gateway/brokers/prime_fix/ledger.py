@@ -7,6 +7,7 @@ import asyncio
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from core.commands import OrdStatus, Side
 from fix.store import create_owner_only
@@ -61,10 +62,22 @@ class KnownOrder:
         )
 
 
-class ProcessedMark:
-    """The last inbound MsgSeqNum fully handled, beside the session store."""
+class MarkStore(Protocol):
+    """Where processed marks are kept: the gateway's ``Storage.marks`` (one
+    database, one durability policy), or ``FileMarks`` for an adapter used on
+    its own (tests, tools) with no trade database."""
 
-    def __init__(self, path: Path, key: str) -> None:
+    def get(self, session: str) -> int | None: ...
+
+    def put(self, session: str, seq: int) -> None: ...
+
+
+class FileMarks:
+    """Processed marks in a file (the FIX session store's): for an adapter run
+    without the gateway's ``Storage``. The gateway never uses it: it hands
+    the prime broker ``Storage.marks`` (schema 6 adopted the marks this kept)."""
+
+    def __init__(self, path: Path | str) -> None:
         if str(path) != ":memory:":
             create_owner_only(Path(path))  # the session store's file: owner-only
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
@@ -73,11 +86,39 @@ class ProcessedMark:
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS prime_fix_processed (key TEXT PRIMARY KEY, seq INTEGER)"
         )
-        self._key = key
+
+    def get(self, session: str) -> int | None:
         row = self._db.execute(
-            "SELECT seq FROM prime_fix_processed WHERE key = ?", (key,)
+            "SELECT seq FROM prime_fix_processed WHERE key = ?", (session,)
         ).fetchone()
-        self.seq: int | None = None if row is None else int(row[0])
+        return None if row is None else int(row[0])
+
+    def put(self, session: str, seq: int) -> None:
+        self._db.execute(
+            "INSERT INTO prime_fix_processed VALUES (?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET seq = excluded.seq",
+            (session, seq),
+        )
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class ProcessedMark:
+    """The last inbound MsgSeqNum fully handled, for one FIX session.
+
+    ``where``: a ``MarkStore`` (the gateway's ``Storage.marks``), or a path for
+    ``FileMarks`` (an adapter without a trade database)."""
+
+    def __init__(self, where: MarkStore | Path | str, key: str) -> None:
+        self._owned: FileMarks | None = None
+        self._table: MarkStore
+        if isinstance(where, Path | str):
+            self._owned = self._table = FileMarks(where)
+        else:
+            self._table = where
+        self._key = key
+        self.seq: int | None = self._table.get(key)
 
     def set(self, seq: int, poss_dup: bool = False) -> None:
         """Advance the mark; a fresh (not PossDup) number below it means the
@@ -85,11 +126,9 @@ class ProcessedMark:
         if self.seq is not None and (seq == self.seq or (seq < self.seq and poss_dup)):
             return
         self.seq = seq
-        self._db.execute(
-            "INSERT INTO prime_fix_processed VALUES (?, ?)"
-            " ON CONFLICT(key) DO UPDATE SET seq = excluded.seq",
-            (self._key, seq),
-        )
+        self._table.put(self._key, seq)
 
     def close(self) -> None:
-        self._db.close()
+        """Close the file this mark opened (a ``Storage`` is its owner's to close)."""
+        if self._owned is not None:
+            self._owned.close()
