@@ -9,21 +9,15 @@ How the IB model maps onto the ``Broker`` protocol:
   reloads open orders, completed orders and today's executions, and every one
   of them names its broker client id again. ``broker_order_id`` is IB's
   ``permId`` (unique and stable per account).
-* **Executions are the truth.** A ``Fill`` is built from ``execDetails``
-  (exec id, shares, price, cumulative quantity), never from ``orderStatus``;
-  its fee comes from the ``commissionReport`` that follows (waited for up to
-  ``commission_wait`` seconds). Exec ids already delivered are remembered, so a
-  reconnect's ``reqExecutions`` replay books only what was missed.
+* **Executions are the truth** (``executions``): a ``Fill`` comes from
+  ``execDetails`` with the commission that follows, each exec id once.
 * **Reconnects.** TWS/IB Gateway restarts nightly; the socket drop triggers a
   reconnect loop with exponential back-off (and jitter), then real-time bars
   are resubscribed (contracts are qualified once: conIds are stable), missed
   executions reconciled and ``on_trading_connected`` called so the runtime
   reconciles orders.
-* **Bars.** Warm-up and gap backfill through ``reqHistoricalData`` (1 min
-  TRADES, RTH, epoch dates) under ``HistoricalPacer`` (IB's pacing rules);
-  live minutes are IB's 5-second real-time bars aggregated, a minute emitted
-  once its 12th bar (second :55) arrives. A minute with a missing 5-second bar
-  is dropped (counted): the runtime sees the gap and backfills it.
+* **Bars.** Historical through ``history`` (paced), live through ``realtime``
+  (5-second bars aggregated to minutes).
 * **Algos.** For the semi-institutional tier a child's ``algo`` picks IB's own
   algo: ``adaptive`` → ``Adaptive`` (priority from ``adaptive:<priority>`` or
   Urgent for market, Normal for limit orders), ``vwap`` → ``Vwap``, ``twap`` →
@@ -41,19 +35,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from ib_async import IB, Contract, Stock, Trade
-from ib_async import Fill as IbFill
 
-from core.commands import OrderUpdate, OrdStatus, ReplaceOrder, SubmitOrder
+from core.commands import ReplaceOrder, SubmitOrder
 from core.errors import BadInput
 from core.events import Bar
 from gateway.brokers.base import (
@@ -65,47 +57,40 @@ from gateway.brokers.base import (
     StreamSinks,
     TradeEvent,
 )
+from gateway.brokers.ibkr.decoding import DecodeWatch
+from gateway.brokers.ibkr.executions import Executions
+from gateway.brokers.ibkr.history import HistoricalBars
 from gateway.brokers.ibkr.mapping import (
     DIRECT_ROUTES,
     NANO,
     NS,
+    algo_end,
     broker_order,
-    commission_fee,
     error_code,
     error_text,
-    fill_event,
+    find_trade,
     ib_order,
     market_clock,
-    order_ref,
     parse_liquid_hours,
     to_money,
     to_ns,
-    to_price,
     to_whole,
     was_rejected,
 )
-from gateway.brokers.ibkr.pacing import HistoricalPacer, MinuteAggregator
+from gateway.brokers.ibkr.pacing import HistoricalPacer
+from gateway.brokers.ibkr.realtime import MarketTime, RealtimeBars
+from gateway.brokers.ibkr.statuses import OrderStatuses, acknowledged
 from gateway.config import IbkrConfig
 
 log = logging.getLogger("gateway.ibkr")
 
-_decoding: list[IbkrBroker] = []
-
-
-class _DecodeFailures(logging.Handler):
-    """``ib_async``'s decoder logs (and drops) messages it cannot decode; while one of
-    our brokers is decoding, such a record is that broker's bad input."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if _decoding and record.levelno >= logging.ERROR:
-            _decoding[-1]._decode_failed(record.getMessage())
-
-
-_DECODE_HANDLER = _DecodeFailures()
-logging.getLogger("ib_async.Decoder").addHandler(_DECODE_HANDLER)
-
 
 class IbkrBroker:
+    """The ``Broker`` over one TWS / IB Gateway connection: connecting and
+    reconnecting, order requests and their statuses, and the one delivery
+    queue; historical bars (``history``), live bars (``realtime``) and
+    executions (``executions``) are objects of their own."""
+
     name = "ibkr"
 
     def __init__(
@@ -128,14 +113,24 @@ class IbkrBroker:
         self._connect_timeout = connect_timeout
         self._request_timeout = request_timeout
         self._max_backoff = max_backoff
-        self._commission_wait = commission_wait
         self._use_algos = use_ib_algos
         self._algo_horizon_ns = algo_horizon_s * NS
-        self._volume_multiplier = volume_multiplier
-        self.pacer = pacer or HistoricalPacer()
-        self.pacing_retry_s = pacing_retry_s
         self.ib = IB()
         self.ib.RequestTimeout = request_timeout
+        self._history = HistoricalBars(
+            self.ib,
+            pacer or HistoricalPacer(),
+            request_timeout=request_timeout,
+            volume_multiplier=volume_multiplier,
+            pacing_retry_s=pacing_retry_s,
+        )
+        self._market = MarketTime()
+        self._live = RealtimeBars(self.ib, volume_multiplier, self._enqueue, self._market.saw)
+        self._executions = Executions(
+            self.ib, self._enqueue, commission_wait=commission_wait, request_timeout=request_timeout
+        )
+        self._decode = DecodeWatch(self._undecodable)
+        self._statuses = OrderStatuses(self._market, self._enqueue)
         self._contracts: dict[str, Contract] = {}
         self._connected = asyncio.Event()
         self._generation = 0  # +1 per lost connection: answers on an old one never come
@@ -144,29 +139,16 @@ class IbkrBroker:
         self._callback_lock = asyncio.Lock()
         self._closing = False
         self._connector: asyncio.Task[None] | None = None
-        self._seen: set[str] = set()
-        self._pending: dict[str, tuple[Trade | None, IbFill, asyncio.TimerHandle]] = {}
-        self._statuses: dict[tuple[str, int], str] = {}
-        self._refused: set[str] = set()  # refused in submit(): told by exception
-        self._submitting: set[str] = set()  # submit() awaiting TWS's first answer
         self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._sinks: StreamSinks | None = None
-        self._realtime: dict[str, Any] = {}
-        self._aggregators: dict[str, MinuteAggregator] = {}
         self._sessions: list[tuple[int, int]] = []
-        self._market_now_ns = 0
-        self._decode_error: str | None = None
-        self.bad_bars: list[BadInput] = []
-        self.rate_limited = 0
         self.reconnects = 0
         self.bad_messages = 0
-        self.incomplete_minutes = 0
-        self.reconciled_fills = 0  # executions booked from reqExecutions after a reconnect
         self.ib.disconnectedEvent += self._on_disconnected
-        self.ib.execDetailsEvent += self._on_exec
-        self.ib.commissionReportEvent += self._on_commission
-        self.ib.orderStatusEvent += self._on_status
+        self.ib.execDetailsEvent += self._executions.on_exec
+        self.ib.commissionReportEvent += self._executions.on_commission
+        self.ib.orderStatusEvent += self._statuses.on_status
 
     # ------------------------------------------------------- connection
     async def connect(self) -> None:
@@ -183,7 +165,7 @@ class IbkrBroker:
                     timeout=self._connect_timeout,
                     account=self._config.account_id,
                 )
-                self._hook_decoder()
+                self._decode.hook(self.ib.client.decoder)
                 await self._after_connect()
                 if self.ib.isConnected():
                     return
@@ -205,32 +187,29 @@ class IbkrBroker:
                 await asyncio.sleep(wait)
                 delay = min(delay * 2, self._max_backoff)
 
-    def _hook_decoder(self) -> None:
-        decoder = self.ib.client.decoder
-        if getattr(decoder, "_sovereign_hooked", False):
-            return
-        original = decoder.interpret
+    def _undecodable(self, fields: list[str]) -> None:
+        """A message ``ib_async`` could not decode (``decoding``): counted, reported."""
+        self.bad_messages += 1
+        shown = ",".join(fields[:6]) + ("…" if len(fields) > 6 else "")
+        self._enqueue(
+            "bad",
+            ("tws message", BadInput("tws.message", shown, "cannot be decoded")),
+        )
 
-        def interpret(fields: list[str]) -> None:
-            _decoding.append(self)
-            self._decode_error = None
-            try:
-                original(fields)
-            finally:
-                _decoding.pop()
-            if self._decode_error is not None:
-                self.bad_messages += 1
-                shown = ",".join(fields[:6]) + ("…" if len(fields) > 6 else "")
-                self._enqueue(
-                    "bad",
-                    ("tws message", BadInput("tws.message", shown, "cannot be decoded")),
-                )
+    @property
+    def rate_limited(self) -> int:
+        """Historical-data pacing violations waited out (``CountsRateLimits``)."""
+        return self._history.rate_limited
 
-        decoder.interpret = interpret
-        decoder._sovereign_hooked = True
+    @property
+    def bad_bars(self) -> list[BadInput]:
+        """The historical rows of the last ``bars`` call that could not be read."""
+        return self._history.bad_bars
 
-    def _decode_failed(self, message: str) -> None:
-        self._decode_error = message
+    @property
+    def reconciled_fills(self) -> int:
+        """Executions booked from ``reqExecutions`` (missed while away, or at a restart)."""
+        return self._executions.reconciled_fills
 
     async def _after_connect(self) -> None:
         await self._qualify(self._symbols)
@@ -245,8 +224,8 @@ class IbkrBroker:
         if self._sinks is None:
             self._connected.set()
             return
-        self._subscribe_bars()
-        await self._reconcile_executions()
+        self._live.subscribe(self._contracts, self._symbols)
+        await self._executions.reconcile()
         # Requests (``_ready``) wait until the executions missed while away have
         # been delivered: a reconciliation that read a completed order first
         # would book its quantity as a synthetic fill, and TWS's real
@@ -274,9 +253,7 @@ class IbkrBroker:
             return
         self.reconnects += 1
         log.warning("TWS connection lost; reconnecting", extra={"sv_event": "tws_disconnected"})
-        for _, _, timer in self._pending.values():
-            timer.cancel()
-        self._pending.clear()  # reqExecutions after the reconnect books them with fees
+        self._executions.forget_pending()  # reqExecutions after the reconnect books them
         if self._connector is None or self._connector.done():
             self._connector = asyncio.get_event_loop().create_task(self.connect())
 
@@ -330,19 +307,16 @@ class IbkrBroker:
         await self._ready()
         now = await asyncio.wait_for(self.ib.reqCurrentTimeAsync(), self._request_timeout)
         now_ns = to_ns(now, "currentTime")
-        self._market_now_ns = max(self._market_now_ns, now_ns)
+        self._market.saw(now_ns)
         if sum(1 for o, _ in self._sessions if o > now_ns) < 1:
-            await self._load_sessions()
+            symbol = next(iter(self._contracts), None)
+            if symbol is None:
+                raise BadInput("contract", self._symbols[:1], "could not be qualified at IB")
+            details = await self.ib.reqContractDetailsAsync(self._contracts[symbol])
+            if not details:
+                raise BadInput("contractDetails", symbol, "came back empty")
+            self._sessions = parse_liquid_hours(details[0].liquidHours, details[0].timeZoneId)
         return market_clock(now_ns, self._sessions)
-
-    async def _load_sessions(self) -> None:
-        symbol = next(iter(self._contracts), None)
-        if symbol is None:
-            raise BadInput("contract", self._symbols[:1], "could not be qualified at IB")
-        details = await self.ib.reqContractDetailsAsync(self._contracts[symbol])
-        if not details:
-            raise BadInput("contractDetails", symbol, "came back empty")
-        self._sessions = parse_liquid_hours(details[0].liquidHours, details[0].timeZoneId)
 
     async def submit(self, command: SubmitOrder, broker_client_id: str) -> BrokerOrder:
         """Place the order once per broker client id.
@@ -354,8 +328,8 @@ class IbkrBroker:
         trade: Trade | None = None
         for _attempt in range(3):
             await self._ready()
-            existing = self._trade(broker_client_id)
-            if existing is not None and broker_client_id in self._refused:
+            existing = find_trade(self.ib.trades(), broker_client_id)
+            if existing is not None and broker_client_id in self._statuses.refused:
                 raise RejectedRequest(error_code(existing), error_text(existing))
             if existing is not None and existing is not trade:  # TWS already has it
                 return broker_order(existing)
@@ -365,17 +339,19 @@ class IbkrBroker:
                 broker_client_id,
                 self._config.account_id,
                 use_algos=self._use_algos,
-                algo_end=self._algo_end(),
+                algo_end=algo_end(self._market.ns, self._algo_horizon_ns),
             )
-            self._submitting.add(broker_client_id)
+            self._statuses.submitting.add(broker_client_id)
             generation = self._generation
             try:
                 trade = self.ib.placeOrder(contract, order)
-                await self._acknowledged(trade, generation)
+                await acknowledged(
+                    trade, functools.partial(self._current, generation), self._request_timeout
+                )
             except ConnectionError:
                 continue  # the socket went between _ready() and the send
             finally:
-                self._submitting.discard(broker_client_id)
+                self._statuses.submitting.discard(broker_client_id)
             if trade.orderStatus.status in ("PendingSubmit", "") and (
                 self._generation != generation or not self._connected.is_set()
             ):
@@ -390,43 +366,10 @@ class IbkrBroker:
             ) and was_rejected(trade):
                 # The runtime books the refusal from this exception; the same news from
                 # the status stream would be a second, conflicting answer.
-                self._refused.add(broker_client_id)
+                self._statuses.refused.add(broker_client_id)
                 raise RejectedRequest(error_code(trade), error_text(trade))
             return broker_order(trade)
         raise RejectedRequest(None, f"order {broker_client_id}: TWS kept dropping the connection")
-
-    def _algo_end(self) -> str:
-        """IB algo ``endTime``: ``algo_horizon_s`` after the last known market time."""
-        if not self._market_now_ns:
-            return ""
-        moment = datetime.fromtimestamp(
-            (self._market_now_ns + self._algo_horizon_ns) // NS, tz=ZoneInfo("US/Eastern")
-        )
-        return moment.strftime("%H:%M:%S US/Eastern")
-
-    async def _acknowledged(self, trade: Trade, generation: int) -> None:
-        """Wait until TWS answers an order (status beyond PendingSubmit, or done), or
-        the connection it was sent on is gone (even if a new one is already up)."""
-        deadline = time.monotonic() + self._request_timeout
-        answered = asyncio.Event()
-
-        def on_status(_trade: Trade) -> None:
-            answered.set()
-
-        trade.statusEvent += on_status
-        try:
-            while trade.orderStatus.status in ("PendingSubmit", "") and not trade.isDone():
-                if (
-                    time.monotonic() > deadline
-                    or not self._connected.is_set()
-                    or self._generation != generation
-                ):
-                    return
-                answered.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(answered.wait(), 0.05)  # woken by the answer
-        finally:
-            trade.statusEvent -= on_status
 
     async def _contract(self, symbol: str, venue: str | None) -> Contract:
         if symbol not in self._contracts:
@@ -444,25 +387,22 @@ class IbkrBroker:
             )
         return contract
 
-    def _trade(self, broker_client_id: str) -> Trade | None:
-        found = [t for t in self.ib.trades() if order_ref(t) == broker_client_id]
-        if not found:
-            return None
-        live = [t for t in found if not t.isDone()]
-        return (live or found)[-1]
+    def _current(self, generation: int) -> bool:
+        """Still connected on the connection ``generation`` was taken on."""
+        return self._connected.is_set() and self._generation == generation
 
     async def order(self, broker_client_id: str) -> BrokerOrder | None:
         """The order TWS holds under this id; None for one TWS refused on arrival
         (as with Alpaca, a refused submission leaves no order behind)."""
         await self._ready()
-        trade = self._trade(broker_client_id)
-        if trade is None or broker_client_id in self._refused:
+        trade = find_trade(self.ib.trades(), broker_client_id)
+        if trade is None or broker_client_id in self._statuses.refused:
             return None
         return broker_order(trade)
 
     async def cancel(self, broker_client_id: str) -> None:
         await self._ready()
-        trade = self._trade(broker_client_id)
+        trade = find_trade(self.ib.trades(), broker_client_id)
         if trade is None:
             raise NotFound(None, f"order {broker_client_id} is not known to TWS")
         if trade.isDone():
@@ -475,7 +415,7 @@ class IbkrBroker:
         """IB modifies in place: the same order id re-sent with the new total quantity
         and limit; ``orderRef`` becomes the new broker client id."""
         await self._ready()
-        trade = self._trade(broker_client_id)
+        trade = find_trade(self.ib.trades(), broker_client_id)
         if trade is None:
             raise NotFound(None, f"order {broker_client_id} is not known to TWS")
         if trade.isDone():
@@ -537,86 +477,13 @@ class IbkrBroker:
 
     async def bars(self, symbols: Sequence[str], start_ns: int, end_ns: int) -> list[Bar]:
         """Minute bars with start in [start_ns, end_ns), paced, at most a day per request."""
-        self.bad_bars = []
+        self._history.bad_bars = []
         if end_ns <= start_ns:
             return []
         await self._ready()
-        out: list[Bar] = []
-        for symbol in symbols:
-            contract = await self._contract(symbol, None)
-            chunk_end = end_ns
-            while chunk_end > start_ns:
-                seconds = min(86_400, -(-(chunk_end - start_ns) // NS))
-                end_text = datetime.fromtimestamp(chunk_end // NS, tz=UTC).strftime(
-                    "%Y%m%d-%H:%M:%S"
-                )
-                duration = f"{seconds} S"
-                rows = await self._historical(contract, symbol, end_text, duration)
-                for row in rows:
-                    try:
-                        bar = self._bar(symbol, row)
-                    except BadInput as exc:
-                        self.bad_bars.append(exc)
-                        continue
-                    if start_ns <= bar.time_ns < end_ns:
-                        out.append(bar)
-                chunk_end -= seconds * NS
-        order = {s: i for i, s in enumerate(self._symbols)}
-        unique = {(b.symbol, b.time_ns): b for b in out}
-        return sorted(unique.values(), key=lambda b: (b.time_ns, order.get(b.symbol, 0)))
-
-    async def _historical(self, contract: Contract, symbol: str, end: str, duration: str) -> Any:
-        """One paced request; a pacing violation TWS reports anyway (another client on
-        the same login spends the same budget) is counted and retried after a wait."""
-        errors: list[tuple[int, int, str]] = []
-
-        def on_error(req_id: int, code: int, text: str, _contract: Any) -> None:
-            errors.append((req_id, code, text))
-
-        self.ib.errorEvent += on_error
-        try:
-            for attempt in range(4):
-                await self.pacer.acquire((symbol, end, duration, "1 min"), symbol)
-                rows = await self.ib.reqHistoricalDataAsync(
-                    contract,
-                    end,
-                    duration,
-                    "1 min",
-                    "TRADES",
-                    True,
-                    2,
-                    timeout=self._request_timeout,
-                )
-                paced = [
-                    e for e in errors if e[0] == rows.reqId and e[1] == 162 and "pacing" in e[2]
-                ]
-                if not paced:
-                    return rows
-                self.rate_limited += 1
-                wait = self.pacing_retry_s * (attempt + 1)
-                log.warning("historical data pacing violation for %s; retry in %.1fs", symbol, wait)
-                await asyncio.sleep(wait)
-            raise RejectedRequest(162, f"historical data for {symbol}: pacing violations persist")
-        finally:
-            self.ib.errorEvent -= on_error
-
-    def _bar(self, symbol: str, row: Any) -> Bar:
-        try:
-            return Bar(
-                symbol=symbol,
-                time_ns=to_ns(row.date, "bar.date"),
-                open=to_price(row.open, "bar.open"),
-                high=to_price(row.high, "bar.high"),
-                low=to_price(row.low, "bar.low"),
-                close=to_price(row.close, "bar.close"),
-                volume=to_whole(row.volume, "bar.volume") * self._volume_multiplier,
-                vwap=None,
-                trades=None if row.barCount < 0 else int(row.barCount),
-            )
-        except BadInput:
-            raise
-        except ValueError as exc:
-            raise BadInput("bar", repr(row)[:120], str(exc)) from None
+        return await self._history.bars(
+            symbols, start_ns, end_ns, lambda symbol: self._contract(symbol, None), self._symbols
+        )
 
     # ---------------------------------------------------------- streams
     async def stream(self, sinks: StreamSinks) -> None:
@@ -625,8 +492,8 @@ class IbkrBroker:
         loop = asyncio.get_running_loop()
         self._worker = loop.create_task(self._deliver(), name="ibkr-events")
         if self._connected.is_set():
-            self._subscribe_bars()
-            await self._reconcile_executions()
+            self._live.subscribe(self._contracts, self._symbols)
+            await self._executions.reconcile()
             self._enqueue("connected", None)
         else:
             await self._ready()  # _after_connect subscribes and reconciles
@@ -645,7 +512,7 @@ class IbkrBroker:
                 if kind == "bar":
                     await sinks.on_bar(item)
                 elif kind == "trade":
-                    if item.update is not None and item.broker_client_id in self._refused:
+                    if item.update is not None and item.broker_client_id in self._statuses.refused:
                         continue
                     await sinks.on_trade(item)
                 elif kind == "bad":
@@ -679,93 +546,6 @@ class IbkrBroker:
             except Exception:
                 log.exception("on_trading_connected failed")
 
-    def _subscribe_bars(self) -> None:
-        for symbol, contract in self._contracts.items():
-            if symbol not in self._symbols:
-                continue
-            old = self._realtime.pop(symbol, None)
-            if old is not None:
-                old.updateEvent.clear()
-            bars = self.ib.reqRealTimeBars(contract, 5, "TRADES", False)
-            bars.updateEvent += self._bar_handler(symbol)
-            self._realtime[symbol] = bars
-            self._aggregators[symbol] = MinuteAggregator(symbol, self._volume_multiplier)
-
-    def _bar_handler(self, symbol: str) -> Callable[[Any, bool], None]:
-        def handle(bars: Any, has_new: bool) -> None:
-            if not has_new or not bars:
-                return
-            row = bars[-1]
-            aggregator = self._aggregators[symbol]
-            try:
-                time_s = to_ns(row.time, "realtimeBar.time") // NS
-                bar = aggregator.add(
-                    time_s,
-                    to_price(row.open_, "realtimeBar.open"),
-                    to_price(row.high, "realtimeBar.high"),
-                    to_price(row.low, "realtimeBar.low"),
-                    to_price(row.close, "realtimeBar.close"),
-                    to_whole(row.volume, "realtimeBar.volume"),
-                    max(0, int(row.count)),
-                )
-                self._market_now_ns = max(self._market_now_ns, (time_s + 5) * NS)
-            except (BadInput, ValueError) as exc:
-                aggregator.parts = {}
-                error = exc if isinstance(exc, BadInput) else BadInput("bar", symbol, str(exc))
-                self._enqueue("bad", ("bar", error))
-                return
-            self.incomplete_minutes = sum(a.incomplete for a in self._aggregators.values())
-            if bar is not None:
-                self._enqueue("bar", bar)
-
-        return handle
-
-    def _on_exec(self, trade: Trade, fill: IbFill) -> None:
-        exec_id = fill.execution.execId
-        if exec_id in self._seen or exec_id in self._pending:
-            return
-        loop = asyncio.get_event_loop()
-        timer = loop.call_later(self._commission_wait, self._flush, exec_id)
-        self._pending[exec_id] = (trade, fill, timer)
-
-    def _on_commission(self, trade: Trade, fill: IbFill, _report: Any) -> None:
-        exec_id = fill.execution.execId
-        pending = self._pending.pop(exec_id, None)
-        if pending is None:
-            return
-        pending[2].cancel()
-        self._emit_fill(trade, fill, commission_fee)
-
-    def _flush(self, exec_id: str) -> None:
-        pending = self._pending.pop(exec_id, None)
-        if pending is None:
-            return
-        log.warning("no commission report for execution %s; booked with fee 0", exec_id)
-        self._emit_fill(pending[0], pending[1], commission_fee)
-
-    def _emit_fill(
-        self, trade: Trade | None, fill: IbFill, fee_of: Callable[[IbFill], int]
-    ) -> None:
-        exec_id = fill.execution.execId
-        if exec_id in self._seen:
-            return
-        self._seen.add(exec_id)
-        try:
-            event = fill_event(trade, fill, fee_of(fill))
-        except BadInput as exc:
-            self._enqueue("bad", ("execution", exc))
-            return
-        self._enqueue("trade", event)
-
-    async def _reconcile_executions(self) -> None:
-        """Book today's executions this process has not delivered (missed while away)."""
-        missed = await self._missed_executions()
-        for trade, fill in missed:
-            self._emit_fill(trade, fill, commission_fee)
-        self.reconciled_fills += len(missed)
-        if missed:
-            log.info("reconciled %d executions from reqExecutions", len(missed))
-
     async def replay_executions(self, on_trade: Callable[[TradeEvent], Awaitable[None]]) -> int:
         """Deliver, before the stream starts, every execution TWS reports that this
         process has not delivered yet: their real exec ids and commissions.
@@ -786,98 +566,21 @@ class IbkrBroker:
             except TimeoutError:
                 log.warning("TWS not connected at start: executions replayed after connect")
                 return 0
-        missed = await self._missed_executions()
-        delivered = 0
-        for trade, fill in missed:
-            exec_id = fill.execution.execId
-            if exec_id in self._seen:
-                continue  # delivered by the live stream meanwhile
-            self._seen.add(exec_id)
-            try:
-                event = fill_event(trade, fill, commission_fee(fill))
-            except BadInput as exc:
-                self._enqueue("bad", ("execution", exc))  # told once the stream starts
-                continue
-            delivered += 1
-            await on_trade(event)
-        self.reconciled_fills += delivered
-        if delivered:
-            log.info(
-                "replayed %d executions from reqExecutions before reconciling"
-                " (those already in the database are skipped there)",
-                delivered,
-            )
-        return delivered
-
-    async def _missed_executions(self) -> list[tuple[Trade | None, IbFill]]:
-        """Today's executions (``reqExecutions``) not delivered yet, oldest first,
-        each with its order (by permId) and the commission ib_async stored for it."""
-        try:
-            fills = await asyncio.wait_for(self.ib.reqExecutionsAsync(), self._request_timeout)
-        except (TimeoutError, ConnectionError) as exc:
-            log.warning("reqExecutions failed: %s", exc)
-            return []
-        by_perm = {t.order.permId: t for t in self.ib.trades() if t.order.permId}
-        # ib_async attaches commission reports to the Fill it stored first (at
-        # connect), not to the copies a later reqExecutions returns.
-        stored = {f.execution.execId: f for f in self.ib.fills()}
-        fills = [stored.get(f.execution.execId, f) for f in fills]
-        missed: list[tuple[Trade | None, IbFill]] = []
-        for fill in sorted(fills, key=lambda f: (f.execution.time, f.execution.execId)):
-            if fill.execution.execId in self._seen:
-                continue
-            pending = self._pending.pop(fill.execution.execId, None)
-            if pending is not None:
-                pending[2].cancel()
-            missed.append((by_perm.get(fill.execution.permId), fill))
-        return missed
-
-    def _on_status(self, trade: Trade) -> None:
-        status = trade.orderStatus.status
-        ref = order_ref(trade)
-        key = (ref, trade.order.permId or trade.order.orderId)
-        previous = self._statuses.get(key)
-        update: OrderUpdate | None = None
-        now = self._market_now_ns or time.time_ns()
-        if status in ("PreSubmitted", "Submitted") and previous is None:
-            update = OrderUpdate(now, ref, OrdStatus.NEW, status)
-        elif status in ("Cancelled", "ApiCancelled", "Inactive") and previous not in (
-            "Cancelled",
-            "ApiCancelled",
-            "Inactive",
-        ):
-            if (was_rejected(trade) or status == "Inactive") and ref in self._submitting:
-                self._refused.add(ref)  # submit() raises RejectedRequest with the reason
-            elif was_rejected(trade) or status == "Inactive":
-                update = OrderUpdate(now, ref, OrdStatus.REJECTED, error_text(trade)[:200])
-            else:
-                update = OrderUpdate(now, ref, OrdStatus.CANCELED, status)
-        if status not in ("PendingCancel", "ValidationError", "PendingSubmit"):
-            self._statuses[key] = status
-        if update is not None:
-            cum = to_whole(trade.orderStatus.filled, "orderStatus.filled")
-            self._enqueue("trade", TradeEvent(ref, status.lower(), None, update, cum))
+        return await self._executions.replay(on_trade)
 
     async def restart_data_stream(self, reason: str) -> None:
         log.warning("market-data stream: %s; resubscribing real-time bars", reason)
         if not self._connected.is_set():
             return
-        for bars in list(self._realtime.values()):
-            with contextlib.suppress(Exception):
-                self.ib.cancelRealTimeBars(bars)
-        self._subscribe_bars()
+        self._live.cancel()
+        self._live.subscribe(self._contracts, self._symbols)
 
     async def stop_market_data(self) -> None:
-        for bars in list(self._realtime.values()):
-            bars.updateEvent.clear()
-            with contextlib.suppress(Exception):
-                self.ib.cancelRealTimeBars(bars)
-        self._realtime.clear()
+        self._live.stop()
 
     async def close(self) -> None:
         self._closing = True
-        for _, _, timer in self._pending.values():
-            timer.cancel()
+        self._executions.forget_pending()
         for task in (self._connector, self._worker, *self._callbacks):
             if task is not None and not task.done():
                 task.cancel()

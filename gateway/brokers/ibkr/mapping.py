@@ -8,7 +8,7 @@ into ``Decimal`` through their shortest ``repr`` and quantized to nano-units.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -321,3 +321,21 @@ def error_code(trade: Trade) -> int | None:
 def error_text(trade: Trade) -> str:
     texts = [e.message for e in trade.log if e.errorCode]
     return texts[-1] if texts else trade.orderStatus.status
+
+
+def algo_end(market_now_ns: int, horizon_ns: int) -> str:
+    """IB algo ``endTime``: ``horizon_ns`` after the last known market time ("" if none)."""
+    if not market_now_ns:
+        return ""
+    moment = datetime.fromtimestamp((market_now_ns + horizon_ns) // NS, tz=ZoneInfo("US/Eastern"))
+    return moment.strftime("%H:%M:%S US/Eastern")
+
+
+def find_trade(trades: Iterable[Trade], broker_client_id: str) -> Trade | None:
+    """The trade carrying this broker client id in ``orderRef``: the live one if any,
+    else the latest (a replace re-sends the same IB order under a new ref)."""
+    found = [t for t in trades if order_ref(t) == broker_client_id]
+    if not found:
+        return None
+    live = [t for t in found if not t.isDone()]
+    return (live or found)[-1]
