@@ -35,12 +35,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from core.errors import BadInput
 from core.money import price_from_decimal
 from core.portfolio import BPS, RiskLimits
 from core.universe import MAX_SYMBOLS
+from gateway.config_fields import PLACEHOLDERS as _PLACEHOLDERS
+from gateway.config_fields import Section as _Section
+from gateway.config_fields import credential as _credential
+from gateway.config_fields import decimal as _decimal
+from gateway.config_fields import path_text as _path_text
+from gateway.config_fields import to_bps as _to_bps
 from gateway.secrets import MASK, Secret
 
 ENV_ALPACA_KEY = "SOVEREIGN_ALPACA_API_KEY"
@@ -56,13 +61,9 @@ BROKERS = ("alpaca", "ibkr", "fix", "tiered")
 BAR_SOURCES = ("alpaca", "ibkr")  # [broker] bars, for type "tiered" (docs/tiers.md)
 FIX_VERSIONS = ("FIX.4.2", "FIX.4.4")
 _SYMBOL = re.compile(r"^[A-Z][A-Z0-9.]{0,9}(/[A-Z]{2,5})?$")  # AAPL, BRK.B, BTC/USD
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_HOST = re.compile(r"[A-Za-z0-9._:-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]", re.ASCII)
-_COMP_ID = re.compile(r"[\x21-\x7e]{1,64}", re.ASCII)
 _FIX_CREDENTIAL = re.compile(r"[\x20-\x7e]{1,128}", re.ASCII)  # printable: no SOH
 # Telegram: "<bot id>:<secret>", e.g. 123456789:AAE... (digits, a colon, URL-safe text)
 _BOT_TOKEN = re.compile(r"\d{1,20}:[A-Za-z0-9_-]{1,128}", re.ASCII)
-_PLACEHOLDERS = ("your-api-key", "your-secret-key", "your-bot-token", "your-chat-id")
 
 
 @dataclass(frozen=True)
@@ -169,136 +170,6 @@ class Config:
         if self.fix is not None:
             found.append(self.fix.password)
         return [s for s in found if s]
-
-
-# ------------------------------------------------------------------ helpers
-
-
-class _Section:
-    """One TOML table being read; remembers which keys were consumed."""
-
-    def __init__(self, name: str, table: object) -> None:
-        if not isinstance(table, dict):
-            raise BadInput(name, table, "must be a table ([section])")
-        self.name = name
-        self.table: dict[str, Any] = table
-        self.used: set[str] = set()
-
-    def field(self, key: str) -> str:
-        return f"{self.name}.{key}"
-
-    def get(self, key: str, default: object = None) -> Any:
-        self.used.add(key)
-        return self.table.get(key, default)
-
-    def has(self, key: str) -> bool:
-        return key in self.table
-
-    def string(self, key: str, default: str | None = None, *, secret: bool = False) -> str:
-        value = self.get(key, default)
-        shown = MASK if secret else value
-        if value is None:
-            raise BadInput(self.field(key), None, "is required")
-        if not isinstance(value, str):
-            raise BadInput(self.field(key), shown, "must be a string")
-        if not value.strip():
-            raise BadInput(self.field(key), shown, "must not be empty")
-        return value
-
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self.get(key, default)
-        if type(value) is not bool:
-            raise BadInput(self.field(key), value, "must be true or false")
-        return value
-
-    def integer(self, key: str, default: int | None, lo: int, hi: int) -> int:
-        value = self.get(key, default)
-        if value is None:
-            raise BadInput(self.field(key), None, "is required")
-        if type(value) is not int:
-            raise BadInput(self.field(key), value, "must be an integer")
-        if not lo <= value <= hi:
-            raise BadInput(self.field(key), value, f"must be between {lo} and {hi}")
-        return value
-
-    def url(self, key: str, schemes: tuple[str, ...]) -> str | None:
-        if not self.has(key):
-            self.used.add(key)
-            return None
-        value = self.string(key)
-        if not value.startswith(tuple(f"{s}://" for s in schemes)):
-            raise BadInput(self.field(key), value, f"must be a {'/'.join(schemes)} URL")
-        try:
-            parts = urlsplit(value)
-            port = parts.port  # raises ValueError for "abc" or 99999
-        except ValueError as exc:
-            raise BadInput(self.field(key), value, f"is not a valid URL: {exc}") from None
-        if not parts.hostname:
-            raise BadInput(self.field(key), value, "has no host")
-        if port == 0 or _CONTROL.search(value) or " " in value:
-            raise BadInput(self.field(key), value, "has port 0, a space or a control character")
-        return value.rstrip("/")
-
-    def host(self, key: str, default: str) -> str:
-        value = self.string(key, default)
-        if not _HOST.fullmatch(value):
-            raise BadInput(self.field(key), value, "is not a host name or IP address")
-        return value
-
-    def comp_id(self, key: str) -> str:
-        """A FIX CompID: printable ASCII, no spaces (SOH would split the field)."""
-        value = self.string(key)
-        if not _COMP_ID.fullmatch(value):
-            raise BadInput(self.field(key), value, "must be 1-64 printable ASCII characters")
-        return value
-
-    def finish(self) -> None:
-        unknown = sorted(set(self.table) - self.used)
-        if unknown:
-            raise BadInput(self.field(unknown[0]), self.table[unknown[0]], "is not a known key")
-
-
-def _credential(section: _Section, key: str, env_name: str, env: Mapping[str, str]) -> Secret:
-    from_env = env.get(env_name)
-    if section.has(key):
-        file_value = section.string(key, secret=True)
-    else:
-        section.used.add(key)
-        file_value = None
-    value = from_env if from_env else file_value
-    if value is None:
-        raise BadInput(section.field(key), None, f"is required (in the file or ${env_name})")
-    if value in _PLACEHOLDERS:
-        raise BadInput(section.field(key), value, "is still the example's placeholder")
-    return Secret(value)
-
-
-def _decimal(section: _Section, key: str) -> Decimal:
-    value = section.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | Decimal):
-        raise BadInput(section.field(key), value, "must be a number")
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        raise BadInput(section.field(key), value, "must be a number") from None
-    if not number.is_finite():
-        raise BadInput(section.field(key), value, "must be finite")
-    return number
-
-
-def _path_text(section: _Section, key: str, default: str) -> str:
-    text = section.string(key, default)
-    if _CONTROL.search(text):
-        raise BadInput(section.field(key), text, "contains a control character (NUL, newline)")
-    return text
-
-
-def _to_bps(section: _Section, key: str, multiplier: int) -> int:
-    number = _decimal(section, key)
-    bps = number * multiplier
-    if bps != bps.to_integral_value():
-        raise BadInput(section.field(key), number, "must be a whole number of basis points")
-    return int(bps)
 
 
 # ------------------------------------------------------------------ sections
