@@ -1,9 +1,13 @@
 """The prime broker over FIX (docs/prime_fix.md), one job per module:
 
 * ``settings``: ``PrimeFixSettings``, where the session is and how to keep it;
-* ``ledger``: each order's ClOrdID chain and fills; the processed mark;
+* ``ledger``: what is known of each order; the processed mark and where it is kept;
+* ``chains``: ClOrdID chains from the session store, fills per ClOrdID, status views;
+* ``reports``: ExecutionReports and cancel rejects → trade events (pure);
+* ``held``: a status answer while reports are still held for the runtime;
+* ``positions``: the adapter's own positions and cash ledger;
 * ``mapping``: typed tag readers, stored executions → ``Fill``, event levels;
-* ``broker``: ``PrimeFixBroker``, the order half of the ``Broker`` protocol.
+* ``broker``: ``PrimeFixBroker``, the session and the order half of ``Broker``.
 """
 
 from gateway.brokers.prime_fix.broker import PrimeFixBroker

@@ -45,24 +45,21 @@ import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from core.commands import (
     CancelOrder,
     Fill,
-    OrderType,
-    OrderUpdate,
     OrdStatus,
     ReplaceOrder,
     Side,
     SubmitOrder,
-    TimeInForce,
 )
 from core.errors import BadInput
 from core.events import Bar
-from fix.framing import FixMessage, parse
-from fix.orders import ORD_STATUS, TRADE_EXEC_TYPES, OrderMapper
+from fix.framing import FixMessage
+from fix.orders import ORD_STATUS, OrderMapper
 from fix.session import Session, SessionConfig, SessionEvent
 from fix.store import SqliteStore
 from fix.transport import FixInitiator
@@ -71,33 +68,27 @@ from gateway.brokers.base import (
     Broker,
     BrokerOrder,
     MarketClock,
-    NotFound,
     RejectedRequest,
     StopsMarketData,
     StreamSinks,
     TradeEvent,
 )
-from gateway.brokers.prime_fix.ledger import OPEN, KnownOrder, MarkStore, ProcessedMark
+from gateway.brokers.prime_fix.chains import OrderChains
+from gateway.brokers.prime_fix.held import as_delivered
+from gateway.brokers.prime_fix.ledger import KnownOrder, MarkStore, ProcessedMark, open_order
 from gateway.brokers.prime_fix.mapping import (
     event_level,
     fill_from_record,
     is_trade_report,
     read_price,
-    read_whole,
 )
+from gateway.brokers.prime_fix.positions import PositionLedger
+from gateway.brokers.prime_fix.reports import answer_status, cancel_reject_event, trade_event
 from gateway.brokers.prime_fix.settings import PrimeFixSettings
 
 log = logging.getLogger("gateway.prime_fix")
 TradeHandler = Callable[[TradeEvent], Awaitable[None]]
-_FIX_ORD_TYPES = {
-    b"1": OrderType.MARKET,
-    b"2": OrderType.LIMIT,
-    b"3": OrderType.STOP,
-    b"P": OrderType.PEGGED_MIDPOINT,
-}
-_FIX_TIFS = {b"0": TimeInForce.DAY, b"1": TimeInForce.GTC, b"3": TimeInForce.IOC}
 MAX_EVENTS = 1000
-STORE_PAGE = 1000  # sent messages read from the session store at a time
 
 
 async def _ignore_trade(_event: TradeEvent) -> None:
@@ -154,18 +145,11 @@ class PrimeFixBroker:
         self.session = Session(config, self.store)
         self.mapper = OrderMapper(settings.account, known_exec_ids)
         self._orders: dict[str, KnownOrder] = {}  # every ClOrdID of a chain → the order
-        self._positions: dict[str, int] = {}
-        self._cash = settings.opening_cash
-        for symbol, qty in settings.opening_positions:
-            self._positions[symbol] = self._positions.get(symbol, 0) + qty
-        self._last_price: dict[str, int] = {}
-        # Quantity and notional filled under each ClOrdID (a replace starts a
-        # new one): the runtime counts fills per ClOrdID, FIX's CumQty per order.
-        self._filled_by_id: dict[str, tuple[int, int]] = {}
-        self._replaced_from: dict[str, str] | None = None  # new ClOrdID → OrigClOrdID
+        self._ledger = PositionLedger(settings.opening_cash, settings.opening_positions)
+        self._chains = OrderChains(self.store)
         for fill in booked_fills:
-            self._book(fill)
-            self._note_fill(id_prefix + fill.client_order_id, fill.quantity, fill.price)
+            self._ledger.book(fill)
+            self._chains.note_fill(id_prefix + fill.client_order_id, fill.quantity, fill.price)
         self._initiator: FixInitiator | None = None
         self._inbox: asyncio.Queue[FixMessage] | None = None
         self._consumer: asyncio.Task[None] | None = None
@@ -277,8 +261,23 @@ class PrimeFixBroker:
                     self._mark.set(msg.seq_num, msg.get(43) == b"Y")
 
     async def _handle_safely(self, msg: FixMessage) -> None:
+        """Hand one report on; a malformed one is counted and told, never fatal."""
         try:
-            await self._handle(msg)
+            if not is_trade_report(msg):
+                if msg.msg_type == b"8":
+                    answer_status(msg, self._pending_status, self._pending_mass)
+                return
+            assert self._on_trade is not None
+            if msg.msg_type == b"9":
+                await self._on_trade(cancel_reject_event(msg, self._orders))
+                return
+            events = self.mapper.on_message(msg, time.time_ns())
+            if not events:
+                self.counters["duplicates"] += 1
+                return
+            trade = trade_event(msg, events, self._orders, self._chains, self._ledger)
+            if trade is not None:
+                await self._on_trade(trade)
         except BadInput as exc:
             self.counters["bad_reports"] += 1
             log.warning("rejected malformed FIX report: %s", exc)
@@ -287,101 +286,7 @@ class PrimeFixBroker:
         except Exception:  # a handler bug must not stop the report loop
             log.exception("FIX report handling failed")
 
-    async def _handle(self, msg: FixMessage) -> None:
-        if not is_trade_report(msg):
-            if msg.msg_type == b"8":
-                self._status_reply(msg)
-            return
-        assert self._on_trade is not None
-        if msg.msg_type == b"9":
-            await self._cancel_reject(msg)
-            return
-        events = self.mapper.on_message(msg, time.time_ns())
-        if not events:
-            self.counters["duplicates"] += 1
-            return
-        trade = self._trade_event(msg, events)
-        if trade is not None:
-            await self._on_trade(trade)
-
-    def _trade_event(self, msg: FixMessage, events: list[Fill | OrderUpdate]) -> TradeEvent | None:
-        cl_ord_id = (msg.get(11) or b"").decode("latin-1")
-        orig = (msg.get(41) or b"").decode("latin-1") or None
-        exec_type = msg.get(150)
-        order = self._orders.get(cl_ord_id) or (self._orders.get(orig) if orig else None)
-        status = ORD_STATUS.get(msg.get(39) or b"")
-        cum = read_whole(msg, 14, "CumQty")
-        if order is not None:
-            if msg.get(37) and msg.get(37) != b"NONE":
-                order.order_id = msg[37].decode("latin-1")
-            if status is not None:
-                order.status = status
-            order.cum = max(order.cum, cum)
-            if msg.get(6):
-                order.avg_px = read_price(msg, 6, "AvgPx")
-            if exec_type == b"5" and cl_ord_id not in order.ids:
-                order.ids.append(cl_ord_id)
-            if msg.get(38):
-                order.quantity = read_whole(msg, 38, "OrderQty")
-            order.acked.set()
-        fill = next((e for e in events if isinstance(e, Fill)), None)
-        cum = self._own_cum(cl_ord_id, cum, 0)[0]
-        if fill is not None:
-            self._book(fill)
-            self._note_fill(cl_ord_id, fill.quantity, fill.price)
-            event = "fill" if status is OrdStatus.FILLED else "partial_fill"
-            return TradeEvent(cl_ord_id, event, fill, None, cum)
-        update = next((e for e in events if isinstance(e, OrderUpdate)), None)
-        if update is None:
-            return None
-        if exec_type == b"5":  # replaced: the runtime resolves its pending request
-            return TradeEvent(orig or cl_ord_id, "replaced", None, None, cum)
-        if exec_type == b"4" and orig:  # the cancel's own ClOrdID is ours, the order is orig
-            update = dataclasses.replace(update, client_order_id=orig)
-            return TradeEvent(orig, "canceled", None, update, cum)
-        if update.status in (
-            OrdStatus.NEW,
-            OrdStatus.CANCELED,
-            OrdStatus.EXPIRED,
-            OrdStatus.REJECTED,
-        ):
-            return TradeEvent(cl_ord_id, update.status.value, None, update, cum)
-        return TradeEvent(cl_ord_id, update.status.value, None, None, cum)
-
-    async def _cancel_reject(self, msg: FixMessage) -> None:
-        orig = (msg.get(41) or b"").decode("latin-1")
-        if not orig:
-            raise BadInput("OrigClOrdID(41)", None, "required on an OrderCancelReject")
-        order = self._orders.get(orig)
-        if order is not None:
-            status = ORD_STATUS.get(msg.get(39) or b"")
-            if status is not None and status in OPEN | {OrdStatus.FILLED, OrdStatus.CANCELED}:
-                order.status = status
-        kind = "order_replace_rejected" if msg.get(434) == b"2" else "order_cancel_rejected"
-        log.info("%s for %s: %s", kind, orig, (msg.get(58) or b"").decode("latin-1"))
-        assert self._on_trade is not None
-        await self._on_trade(TradeEvent(orig, kind, None, None, order.cum if order else 0))
-
-    def _status_reply(self, msg: FixMessage) -> None:
-        mass = msg.get(584)
-        if mass is not None:
-            pending = self._pending_mass.get(mass.decode("latin-1"))
-            if pending is not None:
-                reports, done = pending
-                if msg.get(911) != b"0":
-                    reports.append(msg)
-                if msg.get(912) == b"Y" and not done.done():
-                    done.set_result(None)
-            return
-        req = (msg.get(790) or b"").decode("latin-1")
-        future = self._pending_status.pop(req, None)
-        if future is not None and not future.done():
-            future.set_result(msg)
-
     # ------------------------------------------------------------ orders
-    def _send(self, msg_type: bytes, body: list[tuple[int, object]]) -> None:
-        self._start().send(msg_type, body)
-
     async def submit(self, command: SubmitOrder, broker_client_id: str) -> BrokerOrder:
         cmd = dataclasses.replace(command, client_order_id=broker_client_id)
         try:
@@ -392,32 +297,24 @@ class PrimeFixBroker:
             raise RejectedRequest(None, f"ClOrdID {broker_client_id} already used")
         order = KnownOrder([broker_client_id], cmd.symbol, cmd.side, cmd.quantity)
         self._orders[broker_client_id] = order
-        self._send(msg_type, body)  # stored: a send while offline goes out on resend
+        self._start().send(msg_type, body)  # stored: a send while offline goes out on resend
         if await self.connect(self.settings.ack_timeout_s):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(order.acked.wait(), self.settings.ack_timeout_s)
         return order.view(broker_client_id)
 
-    def _open_order(self, broker_client_id: str) -> KnownOrder:
-        order = self._orders.get(broker_client_id)
-        if order is None:
-            raise NotFound(None, f"order {broker_client_id} is not known to this session")
-        if order.status not in OPEN:
-            raise RejectedRequest(None, f'order is already in "{order.status.value}" state')
-        return order
-
     async def cancel(self, broker_client_id: str) -> None:
-        order = self._open_order(broker_client_id)
+        order = open_order(self._orders, broker_client_id)
         # Unique for the life of the session (sequence numbers never repeat
         # without a reset), also across restarts: brokers refuse reused ClOrdIDs.
         request_id = f"{order.current}~C{self.store.next_sender_seq}"
         command = CancelOrder(time.time_ns(), request_id, order.current, order.symbol, order.side)
-        self._send(*self.mapper.cancel_request(command))
+        self._start().send(*self.mapper.cancel_request(command))
 
     async def replace(
         self, command: ReplaceOrder, broker_client_id: str, new_broker_client_id: str
     ) -> BrokerOrder:
-        order = self._open_order(broker_client_id)
+        order = open_order(self._orders, broker_client_id)
         if new_broker_client_id in self._orders:
             raise RejectedRequest(None, f"ClOrdID {new_broker_client_id} already used")
         cmd = dataclasses.replace(
@@ -430,8 +327,8 @@ class PrimeFixBroker:
                 raise RejectedRequest(None, f"terms of {order.current} are unknown") from None
             msg_type, body = self.mapper.replace_request(cmd)
         self._orders[new_broker_client_id] = order
-        self._replace_links()[new_broker_client_id] = order.current
-        self._send(msg_type, body)
+        self._chains.replace_links()[new_broker_client_id] = order.current
+        self._start().send(msg_type, body)
         return BrokerOrder(
             new_broker_client_id,
             order.order_id,
@@ -445,53 +342,35 @@ class PrimeFixBroker:
         )
 
     def _recall_terms(self, cl_ord_id: str) -> bool:
-        """Teach the mapper an order's terms again from the D or G we sent for it.
+        """Teach the mapper an order's terms again from the D or G we sent for it
+        (a replace must repeat them; after a restart only the store has them)."""
+        command = self._chains.sent_terms(cl_ord_id)
+        if command is None:
+            return False
+        try:
+            self.mapper.new_order_single(command)
+        except BadInput as exc:
+            log.warning("cannot recall the terms of %s: %s", cl_ord_id, exc)
+            return False
+        return True
 
-        A replace must repeat the order's terms (venue, MinQty, peg...); after a
-        restart only the session store still has them, byte for byte.
-        """
-        wanted = cl_ord_id.encode()
-        for raw in self._sent_newest_first():
-            if b"\x0111=" + wanted + b"\x01" not in raw:
-                continue
-            msg = FixMessage(parse(raw))
-            if msg.msg_type not in (b"D", b"G") or msg.get(11) != wanted:
-                continue
-            try:
-                command = SubmitOrder(
-                    time.time_ns(),
-                    cl_ord_id,
-                    None,
-                    (msg.get(55) or b"").decode("latin-1"),
-                    Side.BUY if msg.get(54) == b"1" else Side.SELL,
-                    read_whole(msg, 38, "OrderQty"),
-                    _FIX_ORD_TYPES[msg.get(40) or b"1"],
-                    read_price(msg, 44, "Price") if msg.get(44) else None,
-                    _FIX_TIFS.get(msg.get(59) or b"0", TimeInForce.DAY),
-                    (msg.get(100) or b"").decode("latin-1") or None,
-                    read_whole(msg, 110, "MinQty") if msg.get(110) else None,
-                    stop_price=read_price(msg, 99, "StopPx") if msg.get(99) else None,
-                )
-                self.mapper.new_order_single(command)
-            except (BadInput, KeyError) as exc:
-                log.warning("cannot recall the terms of %s: %s", cl_ord_id, exc)
-                return False
-            return True
-        return False
+    def _earlier_ids(self, cl_ord_id: str) -> list[str]:
+        """The ClOrdIDs the order had before ``cl_ord_id``, newest first."""
+        return self._chains.earlier_ids(cl_ord_id)
 
     async def order(self, broker_client_id: str) -> BrokerOrder | None:
         """The prime broker's answer to an OrderStatusRequest; None if it does not know it."""
         known = self._orders.get(broker_client_id)
         if not await self.connect():
             if known is not None:
-                return self._local_view(known, broker_client_id)
+                return self._chains.local_view(known, broker_client_id)
             raise RejectedRequest(None, "prime broker session is not logged on")
         req = f"S{next(self._req_ids)}-{time.time_ns()}"
         future: asyncio.Future[FixMessage] = asyncio.get_running_loop().create_future()
         self._pending_status[req] = future
         side = known.side if known is not None else Side.BUY
         symbol = known.symbol if known is not None else "[N/A]"
-        self._send(
+        self._start().send(
             b"H",
             [
                 (11, broker_client_id),
@@ -505,11 +384,15 @@ class PrimeFixBroker:
         except TimeoutError:
             self._pending_status.pop(req, None)
             if known is not None:
-                return self._local_view(known, broker_client_id)
+                return self._chains.local_view(known, broker_client_id)
             raise RejectedRequest(None, "no answer to OrderStatusRequest") from None
         if msg.get(37) in (None, b"NONE"):
             return None
-        view = self._as_delivered(self._status_view(msg, broker_client_id), msg)
+        view = self._chains.status_view(msg, broker_client_id)
+        if self._on_trade is None:
+            view = as_delivered(
+                view, msg, self._held, self.mapper.exec_ids, self._chains.earlier_ids
+            )
         if known is None:  # learnt after a restart: keep it for cancels and fills
             ids = [broker_client_id]
             if view.replaced_by:
@@ -523,164 +406,6 @@ class PrimeFixBroker:
                 self._orders[cl] = order
         return view
 
-    def _as_delivered(self, view: BrokerOrder, reply: FixMessage) -> BrokerOrder:
-        """The prime broker's answer minus the reports still held for the runtime.
-
-        Before ``stream`` the runtime reconciles: it asks for each open order
-        and books whatever the broker filled beyond its own record as one
-        synthetic ``recon:`` fill. Over FIX nothing was missed — the resend
-        already brought every ExecutionReport of the outage, with its ExecID,
-        venue and price, and they wait in ``_held`` for ``stream``. Answering
-        with the broker's full CumQty would book those fills twice over
-        (once as a lump now, the real ones then dropped as "already
-        reconciled"), so the executions table would no longer match the
-        broker's. So the answer is the order as of the last report the runtime
-        will have seen once the held ones are delivered: CumQty less their
-        quantity, and still open if any report of the order is in transit (the
-        held reports carry it to its real state, in order).
-        """
-        if self._on_trade is not None or not self._held or view.replaced_by is not None:
-            return view  # (an earlier ClOrdID's fills come from our own record)
-        current = (reply.get(11) or b"").decode("latin-1") or view.broker_client_id
-        chain = {view.broker_client_id, current, *self._earlier_ids(current)}
-        held_qty = held_notional = 0
-        touched = False
-        booked = self.mapper.exec_ids  # a copy: take it once
-        for msg in self._held:  # in arrival order: a replace adds its new ClOrdID first
-            cl = (msg.get(11) or b"").decode("latin-1")
-            orig = (msg.get(41) or b"").decode("latin-1")
-            if cl not in chain and orig not in chain:
-                continue
-            chain.update(x for x in (cl, orig) if x)
-            exec_id = (msg.get(17) or b"").decode("latin-1")
-            if msg.msg_type != b"8" or exec_id in booked:
-                continue  # a cancel reject, or an execution booked before the restart
-            touched = True
-            if msg.get(150) in TRADE_EXEC_TYPES:
-                try:
-                    qty = read_whole(msg, 32, "LastQty")
-                    held_qty += qty
-                    held_notional += qty * read_price(msg, 31, "LastPx")
-                except BadInput:
-                    continue  # rejected again, and counted, when it is delivered
-        if not touched:
-            return view
-        filled = max(0, view.filled - held_qty)
-        status = (OrdStatus.PARTIALLY_FILLED if filled else OrdStatus.NEW).value
-        log.info(
-            "order %s: %d of %d filled still in transit to the runtime (held reports)",
-            view.broker_client_id,
-            view.filled - filled,
-            view.filled,
-        )
-        return dataclasses.replace(
-            view,
-            filled=filled,
-            filled_notional=max(0, view.filled_notional - held_notional) if filled else 0,
-            status=status,
-            open=status in {s.value for s in OPEN},
-        )
-
-    # ------------------------------------------------- fills per ClOrdID
-    def _local_view(self, order: KnownOrder, broker_client_id: str) -> BrokerOrder:
-        """What we know of the order without asking, filled counted per ClOrdID."""
-        view = order.view(broker_client_id)
-        if view.replaced_by is not None:
-            filled, notional = self._filled_by_id.get(broker_client_id, (0, 0))
-        else:
-            filled, notional = self._own_cum(broker_client_id, view.filled, view.filled_notional)
-        return dataclasses.replace(view, filled=filled, filled_notional=notional)
-
-    def _note_fill(self, cl_ord_id: str, quantity: int, price: int) -> None:
-        qty, notional = self._filled_by_id.get(cl_ord_id, (0, 0))
-        self._filled_by_id[cl_ord_id] = (qty + quantity, notional + quantity * price)
-
-    def _replace_links(self) -> dict[str, str]:
-        """New ClOrdID → the one it replaced, from every G we ever sent (the
-        session store keeps them across restarts; read once, then kept up)."""
-        if self._replaced_from is None:
-            links: dict[str, str] = {}
-            for raw in self._sent_oldest_first():
-                if b"\x0135=G\x01" not in raw:
-                    continue
-                msg = FixMessage(parse(raw))
-                new, orig = msg.get(11), msg.get(41)
-                if new and orig:
-                    links[new.decode("latin-1")] = orig.decode("latin-1")
-            self._replaced_from = links
-        return self._replaced_from
-
-    def _sent_oldest_first(self) -> Iterator[bytes]:
-        """Every message in the session store, a page at a time (a long session's
-        history is never all in memory at once)."""
-        last = self.store.next_sender_seq - 1
-        for low in range(1, last + 1, STORE_PAGE):
-            for _, raw in self.store.sent_range(low, min(last, low + STORE_PAGE - 1)):
-                yield raw
-
-    def _sent_newest_first(self) -> Iterator[bytes]:
-        high = self.store.next_sender_seq - 1
-        while high >= 1:
-            low = max(1, high - STORE_PAGE + 1)
-            for _, raw in reversed(self.store.sent_range(low, high)):
-                yield raw
-            high = low - 1
-
-    def _earlier_ids(self, cl_ord_id: str) -> list[str]:
-        """The ClOrdIDs the order had before ``cl_ord_id``, newest first."""
-        links = self._replace_links()
-        out: list[str] = []
-        current = cl_ord_id
-        while current in links and links[current] not in out and links[current] != cl_ord_id:
-            current = links[current]
-            out.append(current)
-        return out
-
-    def _own_cum(self, cl_ord_id: str, cum: int, notional: int) -> tuple[int, int]:
-        """CumQty (and notional) of the order → what was filled under ``cl_ord_id``.
-
-        FIX counts CumQty over the whole order, across replaces; the runtime,
-        like Alpaca (where a replace makes a new order), counts per client
-        order id and books any excess as a missed fill. So the fills known
-        under the order's earlier ClOrdIDs are taken off. Without that a
-        replaced order that had fills was booked twice by the next
-        reconciliation (a ``recon:`` fill for the earlier ids' quantity)."""
-        earlier_qty = earlier_notional = 0
-        for earlier in self._earlier_ids(cl_ord_id):
-            qty, value = self._filled_by_id.get(earlier, (0, 0))
-            earlier_qty += qty
-            earlier_notional += value
-        if not earlier_qty:
-            return cum, notional
-        return max(0, cum - earlier_qty), max(0, notional - earlier_notional)
-
-    def _status_view(self, msg: FixMessage, asked: str) -> BrokerOrder:
-        current = (msg.get(11) or asked.encode()).decode("latin-1")
-        status = ORD_STATUS.get(msg.get(39) or b"")
-        if status is None:
-            raise BadInput("OrdStatus(39)", msg.get(39), "unknown order status")
-        cum = read_whole(msg, 14, "CumQty")
-        notional = cum * read_price(msg, 6, "AvgPx")
-        replaced_by = None
-        if current != asked:
-            replaced_by, status = current, OrdStatus.REPLACED
-            filled, notional = self._filled_by_id.get(asked, (0, 0))
-        else:
-            filled, notional = self._own_cum(asked, cum, notional)
-        side = Side.BUY if msg.get(54) == b"1" else Side.SELL
-        return BrokerOrder(
-            broker_client_id=asked,
-            broker_order_id=(msg.get(37) or b"").decode("latin-1"),
-            symbol=(msg.get(55) or b"").decode("latin-1"),
-            side=side.value,
-            quantity=read_whole(msg, 38, "OrderQty") if msg.get(38) else cum,
-            filled=filled,
-            filled_notional=notional,
-            status=status.value,
-            open=status in OPEN,
-            replaced_by=replaced_by,
-        )
-
     async def open_orders(self) -> list[BrokerOrder]:
         """OrderMassStatusRequest (AF, all orders): one status report per open order."""
         if not await self.connect():
@@ -689,7 +414,7 @@ class PrimeFixBroker:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         reports: list[FixMessage] = []
         self._pending_mass[req] = (reports, done)
-        self._send(b"AF", [(584, req), (585, 7)])
+        self._start().send(b"AF", [(584, req), (585, 7)])
         try:
             await asyncio.wait_for(done, self.settings.request_timeout_s)
         except TimeoutError:
@@ -699,27 +424,15 @@ class PrimeFixBroker:
         views = []
         for msg in reports:
             current = (msg.get(11) or b"").decode("latin-1")
-            views.append(self._status_view(msg, current))
+            views.append(self._chains.status_view(msg, current))
         return views
 
     # ------------------------------------------------------ positions, account
-    def _book(self, fill: Fill) -> None:
-        signed = fill.quantity if fill.side is Side.BUY else -fill.quantity
-        qty = self._positions.get(fill.symbol, 0) + signed
-        if qty:
-            self._positions[fill.symbol] = qty
-        else:
-            self._positions.pop(fill.symbol, None)
-        self._cash -= signed * fill.price + fill.fee
-        self._last_price[fill.symbol] = fill.price
-
     async def positions(self) -> dict[str, int]:
-        return dict(self._positions)
+        return dict(self._ledger.positions)
 
     async def account(self) -> Account:
-        held = sum(q * self._last_price.get(s, 0) for s, q in self._positions.items())
-        equity = self._cash + held
-        return Account(equity=equity, cash=self._cash, buying_power=equity, status="ACTIVE")
+        return self._ledger.account()
 
     # ------------------------------------------------------------ market data
     def _data(self) -> Broker:
@@ -733,14 +446,14 @@ class PrimeFixBroker:
     async def bars(self, symbols: Sequence[str], start_ns: int, end_ns: int) -> list[Bar]:
         bars = await self._data().bars(symbols, start_ns, end_ns)
         for bar in bars:
-            self._last_price[bar.symbol] = bar.close
+            self._ledger.last_price[bar.symbol] = bar.close
         return bars
 
     async def stream(self, sinks: StreamSinks) -> None:
         """Bars from the data broker; trade updates from the FIX session."""
 
         async def bar_seen(bar: Bar) -> None:
-            self._last_price[bar.symbol] = bar.close
+            self._ledger.last_price[bar.symbol] = bar.close
             await sinks.on_bar(bar)
 
         self._on_bad = sinks.on_bad

@@ -11,7 +11,7 @@ from typing import Protocol
 
 from core.commands import OrdStatus, Side
 from fix.store import create_owner_only
-from gateway.brokers.base import BrokerOrder
+from gateway.brokers.base import BrokerOrder, NotFound, RejectedRequest
 
 OPEN = frozenset(
     {
@@ -60,6 +60,16 @@ class KnownOrder:
             open=status in OPEN,
             replaced_by=replaced_by,
         )
+
+
+def open_order(orders: dict[str, KnownOrder], broker_client_id: str) -> KnownOrder:
+    """The known order under this id, if it can still be cancelled or replaced."""
+    order = orders.get(broker_client_id)
+    if order is None:
+        raise NotFound(None, f"order {broker_client_id} is not known to this session")
+    if order.status not in OPEN:
+        raise RejectedRequest(None, f'order is already in "{order.status.value}" state')
+    return order
 
 
 class MarkStore(Protocol):
