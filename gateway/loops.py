@@ -15,14 +15,12 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from core.commands import Timer
-from core.engine import Engine
 from core.errors import BadInput
 from core.money import format_price
 from gateway.alerts import Alerts
-from gateway.brokers.base import Broker, CountsRateLimits, RejectedRequest
-from gateway.inputs import InputPipeline
-from gateway.state import MINUTE_NS, LiveState
-from gateway.storage import Storage
+from gateway.brokers.base import CountsRateLimits, RejectedRequest
+from gateway.parts import Part, Parts
+from gateway.state import MINUTE_NS
 from gateway.streams import Backfill
 
 log = logging.getLogger("gateway.runtime")
@@ -33,29 +31,23 @@ considered silent and is reconnected (one period more than §4.6's "stale", so
 a single late bar does not cost a reconnect)."""
 
 
-class Loops:
+class Loops(Part):
+    """The periodic tasks of the live process."""
+
     def __init__(
         self,
+        parts: Parts,
         system_name: str,
-        state: LiveState,
-        storage: Storage,
-        engine: Engine,
-        broker: Broker,
-        inputs: InputPipeline,
         backfill: Backfill,
         alerts: Alerts,
         reconcile: Callable[[], Awaitable[None]],
     ) -> None:
+        super().__init__(parts)
         self.system_name = system_name
-        self.state = state
-        self.storage = storage
-        self.engine = engine
-        self.broker = broker
-        self.inputs = inputs
         self.backfill = backfill
         self.alerts = alerts
         self.reconcile = reconcile
-        self._rate_limits = broker if isinstance(broker, CountsRateLimits) else None
+        self._rate_limits = parts.broker if isinstance(parts.broker, CountsRateLimits) else None
         self._clock_open = False
         self._summary_close: int | None = None
         self.stream_restarts = 0

@@ -13,18 +13,15 @@ import logging
 import time
 
 from core.commands import CancelOrder, Fill, OrderUpdate, OrdStatus, ReplaceOrder, SubmitOrder
-from core.engine import Engine
 from core.errors import BadInput
 from core.execution.orders import ChildOrder
 from core.money import format_price, round_half_even_div
 from gateway.alerts import Alerts
-from gateway.brokers.base import Broker, BrokerOrder, RejectedRequest
-from gateway.inputs import InputPipeline
+from gateway.brokers.base import BrokerOrder, RejectedRequest
 from gateway.journal import Event
 from gateway.outbox import Outbox
+from gateway.parts import Part, Parts
 from gateway.sender import OrderSender
-from gateway.state import LiveState
-from gateway.storage import Storage
 
 log = logging.getLogger("gateway.runtime")
 
@@ -39,24 +36,12 @@ _TERMINAL_STATUS = {
 }
 
 
-class Reconciler:
-    def __init__(
-        self,
-        state: LiveState,
-        storage: Storage,
-        engine: Engine,
-        broker: Broker,
-        outbox: Outbox,
-        inputs: InputPipeline,
-        sender: OrderSender,
-        alerts: Alerts,
-    ) -> None:
-        self.state = state
-        self.storage = storage
-        self.engine = engine
-        self.broker = broker
+class Reconciler(Part):
+    """Live orders and positions against the broker's; missed fills booked."""
+
+    def __init__(self, parts: Parts, outbox: Outbox, sender: OrderSender, alerts: Alerts) -> None:
+        super().__init__(parts)
         self.outbox = outbox
-        self.inputs = inputs
         self.sender = sender
         self.alerts = alerts
 

@@ -60,6 +60,7 @@ from gateway.journal import Event
 from gateway.loops import Loops
 from gateway.notify import Notifier
 from gateway.outbox import Outbox
+from gateway.parts import Parts
 from gateway.reconciler import RECONCILE_GRACE_S, Reconciler
 from gateway.secrets import Secret
 from gateway.sender import OrderSender
@@ -93,21 +94,14 @@ class Gateway:
         self.alerts = alerts = Alerts(state, storage, notifier)
         self.inputs = inputs = InputPipeline(config, state, storage, engine, outbox, alerts)
         self.backfill = backfill = Backfill(state, broker, inputs)
-        self.streams = streams = StreamHandlers(
-            state, storage, engine, broker, inputs, backfill, self._reconcile_now
-        )
-        self.sender = sender = OrderSender(
-            state, storage, engine, broker, outbox, inputs, streams.on_bad
-        )
-        self.reconciler = Reconciler(state, storage, engine, broker, outbox, inputs, sender, alerts)
+        parts = Parts(state, storage, engine, broker, inputs)
+        self.streams = streams = StreamHandlers(parts, backfill, self._reconcile_now)
+        self.sender = sender = OrderSender(parts, outbox, streams.on_bad)
+        self.reconciler = Reconciler(parts, outbox, sender, alerts)
         self.cash_flows = CashFlows(state, storage, broker, inputs)
         self.loops = Loops(
+            parts,
             config.system.name,
-            state,
-            storage,
-            engine,
-            broker,
-            inputs,
             backfill,
             alerts,
             lambda: self.reconciler.reconcile(startup=False),

@@ -14,14 +14,12 @@ import time
 from collections.abc import Awaitable, Callable
 
 from core.commands import CancelOrder, OrderUpdate, OrdStatus, ReplaceOrder, SubmitOrder
-from core.engine import Engine
 from core.errors import BadInput
 from core.execution.orders import ChildOrder
-from gateway.brokers.base import Broker, BrokerOrder, RejectedRequest
-from gateway.inputs import InputPipeline
+from gateway.brokers.base import BrokerOrder, RejectedRequest
 from gateway.outbox import BrokerCommand, Outbox
-from gateway.state import MINUTE_NS, LiveState
-from gateway.storage import Storage
+from gateway.parts import Part, Parts
+from gateway.state import MINUTE_NS
 
 log = logging.getLogger("gateway.runtime")
 
@@ -32,23 +30,12 @@ rule) is refused rather than sent: the price it was sized on is gone."""
 BadSink = Callable[[str, Exception], Awaitable[None]]
 
 
-class OrderSender:
-    def __init__(
-        self,
-        state: LiveState,
-        storage: Storage,
-        engine: Engine,
-        broker: Broker,
-        outbox: Outbox,
-        inputs: InputPipeline,
-        on_bad: BadSink,
-    ) -> None:
-        self.state = state
-        self.storage = storage
-        self.engine = engine
-        self.broker = broker
+class OrderSender(Part):
+    """The one task that sends the outbox's commands to the broker, in order."""
+
+    def __init__(self, parts: Parts, outbox: Outbox, on_bad: BadSink) -> None:
+        super().__init__(parts)
         self.outbox = outbox
-        self.inputs = inputs
         self.on_bad = on_bad
 
     async def run(self) -> None:

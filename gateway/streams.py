@@ -17,14 +17,13 @@ import time
 from collections.abc import Awaitable, Callable
 
 from core.commands import OrderUpdate, OrdStatus
-from core.engine import Engine
 from core.errors import BadInput
 from core.events import Bar
 from gateway.brokers.base import Broker, RejectedRequest, ReportsBadBars, TradeEvent
 from gateway.inputs import InputPipeline
 from gateway.journal import Event
+from gateway.parts import Part, Parts
 from gateway.state import MINUTE_NS, LiveState
-from gateway.storage import Storage
 
 log = logging.getLogger("gateway.runtime")
 
@@ -95,24 +94,13 @@ class Backfill:
                 await self.inputs.feed(bar, "backfill")
 
 
-class StreamHandlers:
+class StreamHandlers(Part):
     """The four sinks the broker's ``stream`` is given, and the live-bar pump."""
 
     def __init__(
-        self,
-        state: LiveState,
-        storage: Storage,
-        engine: Engine,
-        broker: Broker,
-        inputs: InputPipeline,
-        backfill: Backfill,
-        reconcile: Callable[[], Awaitable[None]],
+        self, parts: Parts, backfill: Backfill, reconcile: Callable[[], Awaitable[None]]
     ) -> None:
-        self.state = state
-        self.storage = storage
-        self.engine = engine
-        self.broker = broker
-        self.inputs = inputs
+        super().__init__(parts)
         self.backfill = backfill
         self.reconcile = reconcile
         self.bars: asyncio.Queue[Bar] = asyncio.Queue()

@@ -76,6 +76,7 @@ from gateway.brokers.ibkr.mapping import (
     to_ns,
     to_whole,
     was_rejected,
+    working_trade,
 )
 from gateway.brokers.ibkr.pacing import HistoricalPacer
 from gateway.brokers.ibkr.realtime import MarketTime, RealtimeBars
@@ -402,11 +403,7 @@ class IbkrBroker:
 
     async def cancel(self, broker_client_id: str) -> None:
         await self._ready()
-        trade = find_trade(self.ib.trades(), broker_client_id)
-        if trade is None:
-            raise NotFound(None, f"order {broker_client_id} is not known to TWS")
-        if trade.isDone():
-            raise RejectedRequest(None, f"order is already {trade.orderStatus.status}")
+        trade = working_trade(self.ib.trades(), broker_client_id)
         self.ib.cancelOrder(trade.order)
 
     async def replace(
@@ -415,11 +412,7 @@ class IbkrBroker:
         """IB modifies in place: the same order id re-sent with the new total quantity
         and limit; ``orderRef`` becomes the new broker client id."""
         await self._ready()
-        trade = find_trade(self.ib.trades(), broker_client_id)
-        if trade is None:
-            raise NotFound(None, f"order {broker_client_id} is not known to TWS")
-        if trade.isDone():
-            raise RejectedRequest(None, f"order is already {trade.orderStatus.status}")
+        trade = working_trade(self.ib.trades(), broker_client_id)
         trade.order.totalQuantity = command.quantity
         if command.limit_price is not None:
             if trade.order.orderType != "LMT":

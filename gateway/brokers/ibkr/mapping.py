@@ -19,7 +19,7 @@ from ib_async import LimitOrder, MarketOrder, Order, StopOrder, TagValue, Trade
 from core.commands import Fill, OrderType, Side, SubmitOrder
 from core.errors import BadInput
 from core.money import price_from_decimal
-from gateway.brokers.base import BrokerOrder, MarketClock, RejectedRequest, TradeEvent
+from gateway.brokers.base import BrokerOrder, MarketClock, NotFound, RejectedRequest, TradeEvent
 
 log = logging.getLogger("gateway.ibkr")
 
@@ -339,3 +339,14 @@ def find_trade(trades: Iterable[Trade], broker_client_id: str) -> Trade | None:
         return None
     live = [t for t in found if not t.isDone()]
     return (live or found)[-1]
+
+
+def working_trade(trades: Iterable[Trade], broker_client_id: str) -> Trade:
+    """The trade of an order that can still be cancelled or modified; ``NotFound``
+    if TWS does not know the id, ``RejectedRequest`` if the order is done."""
+    trade = find_trade(trades, broker_client_id)
+    if trade is None:
+        raise NotFound(None, f"order {broker_client_id} is not known to TWS")
+    if trade.isDone():
+        raise RejectedRequest(None, f"order is already {trade.orderStatus.status}")
+    return trade
