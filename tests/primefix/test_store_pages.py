@@ -13,7 +13,7 @@ def test_the_store_is_read_a_page_at_a_time_when_recalling_orders(tmp_path: Path
     """After a restart the adapter recalls an order's terms and its replace
     chain from the session store, across page boundaries, never the whole
     history in one read."""
-    from gateway.brokers.prime_fix.broker import STORE_PAGE
+    from gateway.brokers.prime_fix.chains import STORE_PAGE
     from tests.fix.helpers import T0, msg, order
 
     broker = PrimeFixBroker(settings(1, tmp_path / "gw.fix.sqlite"))
