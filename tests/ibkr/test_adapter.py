@@ -310,7 +310,7 @@ def test_connect_backs_off_until_tws_is_up() -> None:
 def test_a_pacing_violation_tws_reports_anyway_is_retried_not_lost(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import standins.tws.server as tws_server
+    import standins.tws.bar_requests as tws_server
     from gateway.brokers.ibkr.pacing import HistoricalPacer
 
     monkeypatch.setattr(tws_server, "HIST_IDENTICAL_S", 0.5)
