@@ -363,7 +363,7 @@ def test_an_order_in_flight_when_the_socket_dies_is_placed_exactly_once(
     that arrived is not placed again, one that did not is."""
     from standins.tws.server import TwsServer
 
-    original = TwsServer._place_order
+    original = TwsServer._handlers[3]  # placeOrder
     calls: list[int] = []
 
     def flaky(self: TwsServer, session, f):  # type: ignore[no-untyped-def]
