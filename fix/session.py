@@ -29,7 +29,10 @@ from fix.framing import FixMessage, Framer, Garbled, encode
 from fix.recovery import GapRecovery
 from fix.session_types import (
     BUSINESS_REJECT_TEXT,
+    LOGON_REJECTED,
+    MAX_QUEUED,
     NS,
+    RESEND_PAGE,
     REVERSE_ROUTE,
     Actions,
     BusinessReject,
@@ -41,6 +44,20 @@ from fix.session_types import (
 )
 from fix.store import MemoryStore, MessageStore
 from fix.timefmt import format_ns, parse_ns
+
+__all__ = [  # the session's types live in fix.session_types; callers import them here
+    "LOGON_REJECTED",
+    "MAX_QUEUED",
+    "RESEND_PAGE",
+    "Actions",
+    "Application",
+    "BusinessReject",
+    "Session",
+    "SessionConfig",
+    "SessionEvent",
+    "State",
+    "UnsupportedMessageType",
+]
 
 
 class Application(Protocol):
