@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from core.errors import BadInput
-from sim.report.aggregates import rank_symbols, tca_by_algo, tca_by_venue
+from sim.report.aggregates import TcaGroup, rank_symbols, tca_by_algo, tca_by_venue
 from sim.report.charts import (
     _Charts,
     _equity_figure,
@@ -140,28 +140,39 @@ def _tca_section(run: RunFiles, charts: _Charts) -> list[str]:
         return [*out, '<div class="note">No TCA rows: no trades.</div>']
     algos = tca_by_algo(run.tca, run.fills, run.orders)
     venues = tca_by_venue(run.tca, run.fills)
-    out.append("<h3>By algorithm</h3>")
-    if algos:
-        out.append(
-            '<div class="sub">Mean over parent orders of each parent\'s bps '
-            "(positive = cost).</div>"
-        )
-        out.append(_tca_table(algos, "algorithm"))
-        out.append(charts.add("tca-algo", _tca_figure(algos, "TCA by algorithm")))
-    else:
-        out.append('<div class="note">No TCA rows.</div>')
-    out.append("<h3>By venue</h3>")
-    if venues:
-        out.append(
-            '<div class="sub">Quantity-weighted cost of each venue\'s fills against the '
-            "parent's arrival price, interval VWAP and decision price (+ fee), in bps; "
-            "grades count parents that filled at the venue.</div>"
-        )
-        out.append(_tca_table(venues, "venue"))
-        out.append(charts.add("tca-venue", _tca_figure(venues, "TCA by venue")))
-    else:
-        out.append('<div class="note">No fills by venue.</div>')
+    out += _tca_part(
+        charts,
+        algos,
+        "algorithm",
+        '<div class="sub">Mean over parent orders of each parent\'s bps (positive = cost).</div>',
+        '<div class="note">No TCA rows.</div>',
+    )
+    out += _tca_part(
+        charts,
+        venues,
+        "venue",
+        '<div class="sub">Quantity-weighted cost of each venue\'s fills against the '
+        "parent's arrival price, interval VWAP and decision price (+ fee), in bps; "
+        "grades count parents that filled at the venue.</div>",
+        '<div class="note">No fills by venue.</div>',
+    )
     return out
+
+
+def _tca_part(
+    charts: _Charts, groups: list[TcaGroup], first: str, explained: str, empty: str
+) -> list[str]:
+    """One TCA grouping (by algorithm or by venue): its heading, table and chart."""
+    out = [f"<h3>By {first}</h3>"]
+    if not groups:
+        return [*out, empty]
+    kind = "tca-algo" if first == "algorithm" else "tca-venue"
+    return [
+        *out,
+        explained,
+        _tca_table(groups, first),
+        charts.add(kind, _tca_figure(groups, f"TCA by {first}")),
+    ]
 
 
 def _trades_section(run: RunFiles, charts: _Charts) -> list[str]:
