@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import sim.report as report_module  # noqa: E402
+import sim.report.charts as report_module  # noqa: E402
 from sim.report import read_run, render_html  # noqa: E402
 
 RUN_ARGS = ("run", "universe30", "--days", "43")

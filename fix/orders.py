@@ -59,16 +59,7 @@ ORD_STATUS = {
     b"E": OrdStatus.PENDING_REPLACE,
 }
 # ExecType(150) values that are status changes rather than executions.
-EXEC_TYPE_STATUS = {
-    b"0": OrdStatus.NEW,
-    b"4": OrdStatus.CANCELED,
-    b"5": OrdStatus.REPLACED,
-    b"6": OrdStatus.PENDING_CANCEL,
-    b"8": OrdStatus.REJECTED,
-    b"A": OrdStatus.PENDING_NEW,
-    b"C": OrdStatus.EXPIRED,
-    b"E": OrdStatus.PENDING_REPLACE,
-}
+EXEC_TYPE_STATUS = {code: status for code, status in ORD_STATUS.items() if code not in (b"1", b"2")}
 TRADE_EXEC_TYPES = frozenset((b"F", b"1", b"2"))  # 4.4 Trade; 4.2 Partial fill / Fill
 
 Event = Fill | OrderUpdate

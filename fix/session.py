@@ -9,136 +9,55 @@ gap fill, PossDup handling, rejects — is testable with exact timestamps.
 The rules and their order follow QuickFIX's ``Session`` (the reference the
 acceptance definitions were recorded against): validate against the data
 dictionary, then verify SendingTime, CompIDs and MsgSeqNum, then dispatch.
+
+Where each part lives: this module is the machine (inputs, verification,
+dispatch, sending); the admin messages' rules are ``fix.admin``, gap detection,
+resend and SequenceReset ``fix.recovery``, the shared types ``fix.session_types``.
 """
 
 from __future__ import annotations
 
-import hmac
-from dataclasses import dataclass, field
-from enum import StrEnum
+from collections.abc import Callable
 from typing import Protocol
 
 from sortedcontainers import SortedDict
 
 from core.errors import BadInput
 from fix import dictionary as dd
-from fix.framing import FixMessage, Framer, Garbled, encode, parse
+from fix.admin import AdminMessages
+from fix.framing import FixMessage, Framer, Garbled, encode
+from fix.recovery import GapRecovery
+from fix.session_types import (
+    BUSINESS_REJECT_TEXT,
+    LOGON_REJECTED,
+    MAX_QUEUED,
+    NS,
+    RESEND_PAGE,
+    REVERSE_ROUTE,
+    Actions,
+    BusinessReject,
+    SessionConfig,
+    SessionEvent,
+    State,
+    UnsupportedMessageType,
+    Y,
+)
 from fix.store import MemoryStore, MessageStore
 from fix.timefmt import format_ns, parse_ns
 
-NS = 1_000_000_000
-Y = b"Y"
-MAX_QUEUED = 10_000  # out-of-order messages held while a gap is open (SessionConfig.max_queued)
-RESEND_PAGE = 1_000  # messages read from the store at a time when answering a ResendRequest
-# The one answer to a wrong Username/Password pair: it never says which was wrong.
-LOGON_REJECTED = "Logon rejected: invalid username or password"
-
-# BusinessRejectReason(380) and QuickFIX's Text for them.
-BUSINESS_REJECT_TEXT = {
-    0: "Other",
-    1: "Unknown ID",
-    2: "Unknown Security",
-    3: "Unsupported Message Type",
-    4: "Application not available",
-    5: "Conditionally Required Field Missing",
-}
-
-# Reverse routing: a reply's header mirrors the request's routing tags.
-_REVERSE_ROUTE = (
-    (115, 128),
-    (116, 129),
-    (144, 145),
-    (128, 115),
-    (129, 116),
-    (145, 144),
-    (50, 57),
-    (57, 50),
-    (142, 143),
-    (143, 142),
-)
-
-
-class State(StrEnum):
-    DISCONNECTED = "disconnected"
-    AWAITING_LOGON = "awaiting_logon"  # acceptor, connected, no Logon yet
-    LOGON_SENT = "logon_sent"  # initiator, Logon sent, no reply yet
-    ACTIVE = "active"
-    LOGOUT_SENT = "logout_sent"
-
-
-@dataclass(frozen=True, slots=True)
-class SessionConfig:
-    begin_string: str
-    sender_comp_id: str
-    target_comp_id: str
-    initiator: bool
-    heartbeat_s: int = 30
-    reset_on_logon: bool = False
-    send_reset_seq_num: bool = False  # initiator: Logon with ResetSeqNumFlag(141)=Y
-    check_fields_have_values: bool = True
-    validate: bool = True
-    max_latency_s: int = 120
-    logout_timeout_s: float = 2.0
-    logon_timeout_s: float = 10.0
-    max_queued: int = MAX_QUEUED
-    # Initiator: sent in Logon as Username(553)/Password(554). Acceptor: the pair
-    # a Logon must carry (both empty: no check). Never shown by repr().
-    username: str = ""
-    password: str = field(default="", repr=False)
-
-    def __post_init__(self) -> None:
-        if type(self.max_queued) is not int or self.max_queued < 1:
-            raise BadInput("max_queued", self.max_queued, "must be a positive integer")
-        if (self.username or self.password) and self.begin_string < "FIX.4.3":
-            raise BadInput(
-                "username",
-                self.username,
-                f"{self.begin_string} Logon has no Username(553)/Password(554) (FIX.4.4 does)",
-            )
-
-    @property
-    def authenticates(self) -> bool:
-        return bool(self.username or self.password)
-
-    @property
-    def key(self) -> str:
-        return f"{self.begin_string}:{self.sender_comp_id}->{self.target_comp_id}"
-
-
-@dataclass(frozen=True, slots=True)
-class SessionEvent:
-    time_ns: int
-    kind: str
-    text: str
-
-
-@dataclass(slots=True)
-class Actions:
-    """What the shell must do after a call: send bytes, hand over messages, maybe close."""
-
-    send: list[bytes] = field(default_factory=list)
-    app: list[FixMessage] = field(default_factory=list)
-    events: list[SessionEvent] = field(default_factory=list)
-    disconnect: bool = False
-
-    def extend(self, other: Actions) -> None:
-        self.send.extend(other.send)
-        self.app.extend(other.app)
-        self.events.extend(other.events)
-        self.disconnect = self.disconnect or other.disconnect
-
-
-class UnsupportedMessageType(Exception):
-    """Raised by an application for a message type it does not handle (-> BMR 380=3)."""
-
-
-class BusinessReject(Exception):
-    """Raised by an application to answer a message with BusinessMessageReject (j)."""
-
-    def __init__(self, reason: int, tag: int | None = None) -> None:
-        super().__init__(BUSINESS_REJECT_TEXT.get(reason, "Other"))
-        self.reason = reason
-        self.tag = tag
+__all__ = [  # the session's types live in fix.session_types; callers import them here
+    "LOGON_REJECTED",
+    "MAX_QUEUED",
+    "RESEND_PAGE",
+    "Actions",
+    "Application",
+    "BusinessReject",
+    "Session",
+    "SessionConfig",
+    "SessionEvent",
+    "State",
+    "UnsupportedMessageType",
+]
 
 
 class Application(Protocol):
@@ -181,6 +100,8 @@ class Session:
         self._out = Actions()
         self._busy = False
         self.counters: dict[str, int] = {"garbled": 0, "rejects_sent": 0, "app_received": 0}
+        self.admin = AdminMessages(self)
+        self.recovery = GapRecovery(self)
 
     # ---------------------------------------------------------------- inputs
     @property
@@ -227,7 +148,7 @@ class Session:
                     self._disconnect(now_ns, "garbled message before Logon")
             else:
                 self._next(item, now_ns)
-                self._drain_queue(now_ns)
+                self.recovery.drain_queue(now_ns)
             if self.state is State.DISCONNECTED:
                 break
 
@@ -238,7 +159,7 @@ class Session:
             if now_ns >= self._deadline:
                 self._disconnect(now_ns, f"timed out in state {state.value}")
         elif state is State.ACTIVE and self.heartbeat_ns > 0:
-            self._check_resend_progress(now_ns)
+            self.recovery.check_resend_progress(now_ns)
             since_received = now_ns - self._last_received
             if since_received * 10 >= 24 * self.heartbeat_ns:
                 self._disconnect(now_ns, "no data received within 2.4 heartbeat intervals")
@@ -248,22 +169,6 @@ class Session:
             elif self._test_requests == 0 and now_ns - self._last_sent >= self.heartbeat_ns:
                 self._send(b"0", [], now_ns)
         return self._take()
-
-    def _check_resend_progress(self, now: int) -> None:
-        """Ask again when an outstanding gap has not moved for two heartbeat intervals.
-
-        A lost or ignored ResendRequest would otherwise leave messages queued
-        until the next reconnect (QuickFIX waits); asking again is harmless,
-        duplicates are dropped by sequence number.
-        """
-        if self._resend_range is None:
-            return
-        expected = self.store.next_target_seq
-        if expected != self._resend_progress:
-            self._resend_progress, self._resend_at = expected, now
-        elif now - self._resend_at >= 2 * self.heartbeat_ns:
-            self._event(now, "resend_retry", f"gap at {expected} not filled; asking again")
-            self._request_resend(expected, now)
 
     def send(
         self,
@@ -306,7 +211,7 @@ class Session:
             if not self.logged_on:
                 self._disconnect(now, "Logon with an unexpected BeginString")
             elif msg_type == b"5":
-                self._next_logout(msg, now)
+                self.admin.next_logout(msg, now)
             else:
                 self._initiate_logout(now, "Incorrect BeginString")
                 self._incr_target()
@@ -336,21 +241,6 @@ class Session:
         else:
             self._reject(msg, now, problem.reason, problem.tag)
 
-    def _drain_queue(self, now: int) -> None:
-        queue = self._queue
-        while queue and self.state is not State.DISCONNECTED:
-            expected = self.store.next_target_seq
-            while queue and queue.keys()[0] < expected:  # overtaken by a SequenceReset
-                queue.popitem(0)
-            queued = queue.pop(expected, None)
-            if queued is None:
-                return
-            msg = FixMessage(parse(queued), queued) if isinstance(queued, bytes) else queued
-            if msg.msg_type in (b"A", b"2"):
-                self._incr_target()
-            else:
-                self._next(msg, now)
-
     def _verify(
         self, msg: FixMessage, now: int, too_high: bool = True, too_low: bool = True
     ) -> bool:
@@ -378,10 +268,10 @@ class Session:
             return False
         expected = self.store.next_target_seq
         if too_high and seq > expected:
-            self._target_too_high(msg, seq, now)
+            self.recovery.target_too_high(msg, seq, now)
             return False
         if too_low and seq < expected:
-            self._target_too_low(msg, seq, expected, now)
+            self.recovery.target_too_low(msg, seq, expected, now)
             return False
         if (too_high or too_low) and self._resend_range and seq >= self._resend_range[1]:
             self._event(now, "resend_complete", f"resend of {self._resend_range} satisfied")
@@ -390,151 +280,7 @@ class Session:
         self._test_requests = 0
         return True
 
-    def _target_too_high(self, msg: FixMessage, seq: int, now: int) -> None:
-        expected = self.store.next_target_seq
-        self._event(now, "gap", f"MsgSeqNum too high, expecting {expected} but received {seq}")
-        if seq not in self._queue and len(self._queue) >= self.config.max_queued:
-            # Bounded memory, as QuickFIX: forget what is queued (the counterparty
-            # resends all of it) and ask again from the gap.
-            self._event(
-                now,
-                "queue_overflow",
-                f"{len(self._queue)} out-of-order messages queued (limit"
-                f" {self.config.max_queued}): dropped; resend requested from {expected}",
-            )
-            self._queue.clear()
-            self._request_resend(expected, now)
-            self._resend_range = (expected, seq)
-            return
-        self._queue[seq] = msg.raw or msg
-        if self._resend_range is not None and seq >= self._resend_range[0]:
-            return
-        self._request_resend(expected, now)
-        self._resend_range = (expected, seq - 1)
-
-    def _request_resend(self, begin: int, now: int) -> None:
-        end = 0 if self.begin >= b"FIX.4.2" else 999999
-        self._send(b"2", [(7, begin), (16, end)], now)
-        self._resend_at = now
-        self._resend_progress = begin
-
-    def _target_too_low(self, msg: FixMessage, seq: int, expected: int, now: int) -> None:
-        if msg.get(43) != Y:
-            text = f"MsgSeqNum too low, expecting {expected} but received {seq}"
-            self._send(b"5", [(58, text)], now)
-            self._disconnect(now, text)
-            return
-        if msg.msg_type != b"4":
-            orig = msg.get(122)
-            if orig is None:
-                self._reject(msg, now, dd.REQUIRED_TAG_MISSING, 122)
-                return
-            try:
-                late = parse_ns(orig) > parse_ns(msg.get(52, b"") or b"")
-            except BadInput:
-                late = True
-            if late:
-                self._reject(msg, now, dd.SENDING_TIME_ACCURACY, None)
-                self._initiate_logout(now, "")
-                return
-        self._event(now, "duplicate", f"PossDup message {seq} already received; ignored")
-
     # ---------------------------------------------------------------- admin handlers
-    def _refuses_credentials(self, msg: FixMessage) -> bool:
-        """An acceptor that expects credentials, before Logon, and a wrong pair.
-
-        Both fields compared in constant time, and both always compared, so
-        neither the answer nor its timing tells which one was wrong."""
-        if self.config.initiator or not self.config.authenticates or self.logged_on:
-            return False
-        user_ok = hmac.compare_digest(msg.get(553) or b"", self.config.username.encode())
-        password_ok = hmac.compare_digest(msg.get(554) or b"", self.config.password.encode())
-        return not (user_ok & password_ok)
-
-    def _next_logon(self, msg: FixMessage, now: int) -> None:
-        # Credentials are checked before anything else: a stranger's Logon must
-        # not reset the session (ResetSeqNumFlag) or move its sequence numbers.
-        if self._refuses_credentials(msg):
-            self._send(b"5", [(58, LOGON_REJECTED)], now)
-            self._disconnect(now, LOGON_REJECTED)
-            return
-        reset = msg.get(141) == Y
-        if self.state is State.ACTIVE and not reset:
-            self._event(now, "logon_ignored", "Logon while already logged on")
-            return
-        acceptor_resets = not self.config.initiator and self.config.reset_on_logon
-        if (reset and not self._sent_reset) or acceptor_resets:
-            self.store.reset()
-        if not self._verify(msg, now, too_high=False, too_low=True):
-            return
-        heartbeat = msg.get(108, b"")
-        if not self.config.initiator or (reset and not self._sent_reset):
-            if heartbeat and heartbeat.isdigit():
-                self.heartbeat_ns = int(heartbeat) * NS
-            body: list[tuple[int, object]] = [(98, b"0"), (108, heartbeat or b"0")]
-            if reset:
-                body.append((141, Y))
-            self._send(b"A", body, now)
-        self.state = State.ACTIVE
-        self._event(now, "logon", "session logged on")
-        self._sent_reset = False
-        seq = msg.seq_num or 0
-        if seq > self.store.next_target_seq and not reset:
-            self._target_too_high(msg, seq, now)
-        else:
-            self._incr_target()
-        if self.application is not None:
-            self.application.on_logon(self, now)
-
-    def _next_heartbeat(self, msg: FixMessage, now: int) -> None:
-        if self._verify(msg, now):
-            self._incr_target()
-
-    def _next_test_request(self, msg: FixMessage, now: int) -> None:
-        if self._verify(msg, now):
-            self._send(b"0", [(112, msg.get(112, b""))], now)
-            self._incr_target()
-
-    def _next_reject(self, msg: FixMessage, now: int) -> None:
-        if self._verify(msg, now):
-            self._event(now, "reject_received", (msg.get(58) or b"").decode("latin-1"))
-            self._incr_target()
-
-    def _next_logout(self, msg: FixMessage, now: int) -> None:
-        if not self._verify(msg, now, too_high=False, too_low=False):
-            return
-        if self.state is not State.LOGOUT_SENT:
-            self._send(b"5", [], now)
-        self._incr_target()
-        self._disconnect(now, "logout complete")
-
-    def _next_sequence_reset(self, msg: FixMessage, now: int) -> None:
-        gap_fill = msg.get(123) == Y
-        if not self._verify(msg, now, too_high=gap_fill, too_low=gap_fill):
-            return
-        new_seq = msg.get(36) or b""
-        if not new_seq.isdigit():
-            self._reject(msg, now, dd.INCORRECT_DATA_FORMAT, 36)
-            return
-        target = int(new_seq)
-        expected = self.store.next_target_seq
-        if target > expected:
-            self.store.set_next_target_seq(target)
-        elif target < expected:
-            self._reject(msg, now, dd.VALUE_INCORRECT, None)
-
-    def _next_resend_request(self, msg: FixMessage, now: int) -> None:
-        if not self._verify(msg, now, too_high=False, too_low=False):
-            return
-        begin = int(msg.get(7, b"0") or 0)
-        end = int(msg.get(16, b"0") or 0)
-        last = self.store.next_sender_seq - 1
-        if end == 0 or end == 999999 or end > last:
-            end = last
-        self._resend(begin, end, now)
-        seq = msg.seq_num or 0
-        if seq == self.store.next_target_seq:
-            self._incr_target()
 
     def _next_app(self, msg: FixMessage, now: int) -> None:
         if not self._verify(msg, now):
@@ -554,39 +300,6 @@ class Session:
             self._incr_target()
 
     # ---------------------------------------------------------------- outputs
-    def _resend(self, begin: int, end: int, now: int) -> None:
-        gap_start: int | None = None
-        stored: dict[int, bytes] = {}
-        for seq in range(begin, end + 1):
-            if (seq - begin) % RESEND_PAGE == 0:  # a page at a time: never the whole store
-                stored = dict(self.store.sent_range(seq, min(end, seq + RESEND_PAGE - 1)))
-            raw = stored.get(seq)
-            fields = parse(raw) if raw is not None else None
-            if fields is None or len(fields) < 4 or self.dictionary.is_admin(fields[2][1]):
-                if gap_start is None:
-                    gap_start = seq
-                continue
-            if gap_start is not None:
-                self._gap_fill(gap_start, seq, now)
-                gap_start = None
-            header: list[tuple[int, object]] = [(43, Y)]
-            body: list[tuple[int, object]] = []
-            for tag, value in fields[3:-1]:
-                if tag in (34, 43, 49, 56, 122):
-                    continue
-                if tag == 52:
-                    header.append((122, value))
-                elif tag in self.dictionary.header_tags:
-                    header.append((tag, value))
-                else:
-                    body.append((tag, value))
-            self._send(fields[2][1], body, now, header, seq=seq)
-        if gap_start is not None:
-            self._gap_fill(gap_start, end + 1, now)
-
-    def _gap_fill(self, seq: int, new_seq: int, now: int) -> None:
-        header: list[tuple[int, object]] = [(43, Y), (122, format_ns(now))]
-        self._send(b"4", [(36, new_seq), (123, Y)], now, header, seq=seq)
 
     def _send(
         self,
@@ -620,7 +333,7 @@ class Session:
 
     def _reverse_route(self, msg: FixMessage) -> list[tuple[int, object]]:
         header: list[tuple[int, object]] = []
-        for source, dest in _REVERSE_ROUTE:
+        for source, dest in REVERSE_ROUTE:
             value = msg.get(source)
             if value:
                 header.append((dest, value))
@@ -694,12 +407,13 @@ class Session:
         return out
 
 
-_HANDLERS = {
-    b"A": Session._next_logon,
-    b"0": Session._next_heartbeat,
-    b"1": Session._next_test_request,
-    b"2": Session._next_resend_request,
-    b"3": Session._next_reject,
-    b"4": Session._next_sequence_reset,
-    b"5": Session._next_logout,
+# MsgType → the admin rule that handles it; anything else is the application's.
+_HANDLERS: dict[bytes, Callable[[Session, FixMessage, int], None]] = {
+    b"A": lambda s, msg, now: s.admin.next_logon(msg, now),
+    b"0": lambda s, msg, now: s.admin.next_heartbeat(msg, now),
+    b"1": lambda s, msg, now: s.admin.next_test_request(msg, now),
+    b"2": lambda s, msg, now: s.recovery.next_resend_request(msg, now),
+    b"3": lambda s, msg, now: s.admin.next_reject(msg, now),
+    b"4": lambda s, msg, now: s.recovery.next_sequence_reset(msg, now),
+    b"5": lambda s, msg, now: s.admin.next_logout(msg, now),
 }

@@ -8,13 +8,15 @@ trade-update events the trading stream broadcasts.
 
 Account model: a cash account (multiplier 1, no shorting), as a fresh Alpaca
 account without margin is: buys need buying power, sells need shares.
+
+The records it keeps are in ``standins.broker_records``; how a request's fields are
+read and refused is ``standins.broker_checks``; this module is the book itself.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from core.commands import (
@@ -26,83 +28,18 @@ from core.commands import (
     ReplaceOrder,
     Side,
     SubmitOrder,
-    TimeInForce,
 )
 from core.errors import BadInput
 from core.events import Bar
-from core.money import price_from_decimal, quantity_from_decimal, round_half_even_div
+from core.money import price_from_decimal, round_half_even_div
 from sim.faults import NO_FAULTS
 from sim.venues import VenueSimulator
 from standins import wire
+from standins.broker_checks import RequestChecks
+from standins.broker_records import ApiError, Order, Position, cost_after, ratio
 from standins.market import SessionMarket
 
 MINUTE_NS = 60 * 10**9
-OPEN_STATUSES = ("new", "partially_filled", "accepted", "pending_new")
-
-
-class ApiError(Exception):
-    """An Alpaca error answer: HTTP status and body."""
-
-    def __init__(self, status: int, code: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.body = wire.error(code, message)
-
-
-@dataclass
-class Order:
-    id: str
-    client_order_id: str
-    symbol: str
-    side: Side
-    qty: int
-    order_type: OrderType
-    tif: TimeInForce
-    limit_price: int | None
-    submitted_ns: int
-    status: str = "accepted"
-    stop_price: int | None = None  # type "stop": rests until the tape trades through it
-    updated_ns: int = 0
-    filled_qty: int = 0
-    notional: int = 0  # Σ qty × price of fills, nano-units
-    prior_filled: int = 0  # filled on the orders this one replaced (the venue counts them)
-    filled_ns: int | None = None
-    canceled_ns: int | None = None
-    expired_ns: int | None = None
-    failed_ns: int | None = None
-    replaced_ns: int | None = None
-    replaced_by: str | None = None
-    replaces: str | None = None
-    reject_reason: str = ""
-
-    @property
-    def open(self) -> bool:
-        return self.status in OPEN_STATUSES
-
-    @property
-    def leaves(self) -> int:
-        return self.qty - self.filled_qty
-
-
-@dataclass
-class Position:
-    qty: int = 0
-    cost: int = 0  # nano-units paid for the shares held (average cost basis)
-
-
-def cost_after(qty0: int, cost0: int, signed_qty: int, price: int) -> int:
-    """Signed average-cost basis after a fill (long: paid, positive; short: received,
-    negative), nano-units."""
-    qty1 = qty0 + signed_qty
-    if qty1 == 0:
-        return 0
-    if qty0 == 0 or (qty0 > 0) == (signed_qty > 0):  # opening or adding
-        return cost0 + signed_qty * price
-    if abs(signed_qty) <= abs(qty0):  # reducing: the average stays
-        if qty0 < 0:
-            return round_half_even_div(-cost0 * qty1, -qty0)
-        return round_half_even_div(cost0 * qty1, qty0)
-    return qty1 * price  # crossed zero: the new side opened at this price
 
 
 @dataclass
@@ -120,6 +57,7 @@ class Broker:
 
     def __post_init__(self) -> None:
         self.cash = self.market.balance
+        self._checks = RequestChecks(self)
         closes = {close for _, close in self.market.sessions}
         self._venue = VenueSimulator(self.seed, self.market.instruments, NO_FAULTS, closes)
         self._order_seq = 0
@@ -140,29 +78,31 @@ class Broker:
     def submit(self, now_ns: int, body: object) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """POST /v2/orders: the new order's JSON and the trade updates it caused."""
         if not isinstance(body, dict):
-            raise self._invalid("request body must be a JSON object")
+            raise self._checks.invalid("request body must be a JSON object")
         symbol = str(body.get("symbol") or "").upper()
         if not symbol:
-            raise self._invalid("symbol is required")
+            raise self._checks.invalid("symbol is required")
         instrument = self.market.instruments.get(symbol)
         if instrument is None:
-            raise self._invalid(f'asset "{symbol}" not found')
-        side = self._enum(Side, body.get("side"), "side")
-        order_type = self._order_type(body.get("type", body.get("order_type")))
-        tif = self._tif(body.get("time_in_force"))
+            raise self._checks.invalid(f'asset "{symbol}" not found')
+        side = self._checks.enum(Side, body.get("side"), "side")
+        order_type = self._checks.order_type(body.get("type", body.get("order_type")))
+        tif = self._checks.tif(body.get("time_in_force"))
         if body.get("notional") is not None:
-            raise self._invalid("notional orders are not supported by the stand-in; send qty")
-        qty = self._quantity(body.get("qty"), instrument.qty_decimals)
-        limit = self._limit(order_type, body.get("limit_price"))
-        stop = self._stop(order_type, body.get("stop_price"))
+            raise self._checks.invalid(
+                "notional orders are not supported by the stand-in; send qty"
+            )
+        qty = self._checks.quantity(body.get("qty"), instrument.qty_decimals)
+        limit = self._checks.limit(order_type, body.get("limit_price"))
+        stop = self._checks.stop(order_type, body.get("stop_price"))
         client_id = body.get("client_order_id")
         if client_id is None:
             client_id = wire.stable_uuid("client-order", self._order_seq + 1)
         client_id = str(client_id)
         if len(client_id) > 128:
-            raise self._invalid("client_order_id must be at most 128 characters")
+            raise self._checks.invalid("client_order_id must be at most 128 characters")
         if client_id in self._by_client_id:
-            raise self._invalid("client_order_id must be unique")
+            raise self._checks.invalid("client_order_id must be unique")
         self._check_affordable(symbol, side, qty, limit)
         self._order_seq += 1
         order = Order(
@@ -204,29 +144,29 @@ class Broker:
         """PATCH /v2/orders/{id}: a new order takes the old one's place."""
         old = self.find(order_id)
         if not isinstance(body, dict):
-            raise self._invalid("request body must be a JSON object")
+            raise self._checks.invalid("request body must be a JSON object")
         if not old.open:
             raise ApiError(422, wire.STATE_CONFLICT, f'order is already in "{old.status}" state')
         instrument = self.market.instruments[old.symbol]
         qty = old.leaves
         if body.get("qty") is not None:
-            qty = self._quantity(body["qty"], instrument.qty_decimals)
+            qty = self._checks.quantity(body["qty"], instrument.qty_decimals)
         limit = old.limit_price
         if body.get("limit_price") is not None:
             if old.order_type is not OrderType.LIMIT:
-                raise self._invalid("limit_price is only for limit orders")
-            limit = self._limit(OrderType.LIMIT, body["limit_price"])
+                raise self._checks.invalid("limit_price is only for limit orders")
+            limit = self._checks.limit(OrderType.LIMIT, body["limit_price"])
         stop = old.stop_price
         if body.get("stop_price") is not None:
             if old.order_type is not OrderType.STOP:
-                raise self._invalid("stop_price is only for stop orders")
-            stop = self._stop(OrderType.STOP, body["stop_price"])
-        tif = self._tif(body["time_in_force"]) if body.get("time_in_force") else old.tif
+                raise self._checks.invalid("stop_price is only for stop orders")
+            stop = self._checks.stop(OrderType.STOP, body["stop_price"])
+        tif = self._checks.tif(body["time_in_force"]) if body.get("time_in_force") else old.tif
         client_id = str(
             body.get("client_order_id") or wire.stable_uuid("client-order", self._order_seq + 1)
         )
         if client_id in self._by_client_id:
-            raise self._invalid("client_order_id must be unique")
+            raise self._checks.invalid("client_order_id must be unique")
         self._order_seq += 1
         new = Order(
             id=wire.stable_uuid("order", self._order_seq),
@@ -285,13 +225,13 @@ class Broker:
         and a CSD/CSW activity is recorded, as Alpaca's transfers appear in the
         account activities. A withdrawal beyond the cash held is refused."""
         if isinstance(amount, bool) or not isinstance(amount, str | int):
-            raise self._invalid(f"cash_flow must be a decimal string, got {amount!r}")
+            raise self._checks.invalid(f"cash_flow must be a decimal string, got {amount!r}")
         try:
             value = price_from_decimal(str(amount), "cash_flow")
         except BadInput:
-            raise self._invalid(f"cash_flow is not an amount: {amount!r}") from None
+            raise self._checks.invalid(f"cash_flow is not an amount: {amount!r}") from None
         if value == 0:
-            raise self._invalid("cash_flow must not be zero")
+            raise self._checks.invalid("cash_flow must not be zero")
         if value < 0 and -value > self.cash:
             raise ApiError(
                 403,
@@ -335,12 +275,12 @@ class Broker:
         else:
             wanted = {t.strip().upper() for t in params.get("activity_types", "").split(",")}
             wanted.discard("")
-        after = self._time_param(params.get("after"), "after")
-        until = self._time_param(params.get("until"), "until")
+        after = self._checks.time_param(params.get("after"), "after")
+        until = self._checks.time_param(params.get("until"), "until")
         direction = params.get("direction", "desc")
         if direction not in ("asc", "desc"):
-            raise self._invalid(f"invalid direction {direction}")
-        size = self._int_param(params.get("page_size"), 100, "page_size", 1, 100)
+            raise self._checks.invalid(f"invalid direction {direction}")
+        size = self._checks.int_param(params.get("page_size"), 100, "page_size", 1, 100)
         chosen = [
             a
             for a in self.activities
@@ -354,7 +294,7 @@ class Broker:
         if token:
             ids = [a["id"] for a in chosen]
             if token not in ids:
-                raise self._invalid(f"invalid page_token {token!r}")
+                raise self._checks.invalid(f"invalid page_token {token!r}")
             chosen = chosen[ids.index(token) + 1 :]
         return [self._activity_json(a) for a in chosen[:size]]
 
@@ -499,15 +439,15 @@ class Broker:
         """GET /v2/orders with status, limit, after, until, direction, side, symbols."""
         status = params.get("status", "open")
         if status not in ("open", "closed", "all"):
-            raise self._invalid(f"invalid status {status}")
-        limit = self._int_param(params.get("limit"), 50, "limit", 1, 500)
+            raise self._checks.invalid(f"invalid status {status}")
+        limit = self._checks.int_param(params.get("limit"), 50, "limit", 1, 500)
         direction = params.get("direction", "desc")
         if direction not in ("asc", "desc"):
-            raise self._invalid(f"invalid direction {direction}")
+            raise self._checks.invalid(f"invalid direction {direction}")
         symbols = {s.strip().upper() for s in params.get("symbols", "").split(",") if s.strip()}
         side = params.get("side")
-        after = self._time_param(params.get("after"), "after")
-        until = self._time_param(params.get("until"), "until")
+        after = self._checks.time_param(params.get("after"), "after")
+        until = self._checks.time_param(params.get("until"), "until")
         chosen = []
         for order in self.orders.values():
             if (status == "open" and not order.open) or (status == "closed" and order.open):
@@ -550,12 +490,12 @@ class Broker:
             "market_value": wire.money(value),
             "cost_basis": wire.money(position.cost),
             "unrealized_pl": wire.money(pnl),
-            "unrealized_plpc": _ratio(pnl, position.cost),
+            "unrealized_plpc": ratio(pnl, position.cost),
             "unrealized_intraday_pl": wire.money(intraday),
-            "unrealized_intraday_plpc": _ratio(intraday, position.qty * lastday),
+            "unrealized_intraday_plpc": ratio(intraday, position.qty * lastday),
             "current_price": wire.money(price),
             "lastday_price": wire.money(lastday),
-            "change_today": _ratio(price - lastday, lastday),
+            "change_today": ratio(price - lastday, lastday),
         }
 
     def equity(self) -> int:
@@ -618,74 +558,6 @@ class Broker:
             "account": self.account_json(),
         }
 
-    # -------------------------------------------------------- validation
-    def _invalid(self, message: str) -> ApiError:
-        self.rejected_requests += 1
-        return ApiError(422, wire.UNPROCESSABLE, message)
-
-    def _enum(self, kind: type[Side], value: object, name: str) -> Side:
-        try:
-            return kind(str(value).lower())
-        except ValueError:
-            raise self._invalid(f"invalid {name}: {value!r}") from None
-
-    def _order_type(self, value: object) -> OrderType:
-        text = str(value or "").lower()
-        if text in ("market", "limit", "stop"):
-            return OrderType(text)
-        if text in ("stop_limit", "trailing_stop"):
-            raise self._invalid(f"order type {text} is not supported by the stand-in")
-        raise self._invalid(f"invalid order type: {value!r}")
-
-    def _tif(self, value: object) -> TimeInForce:
-        text = str(value or "").lower()
-        if text in ("day", "gtc", "ioc"):
-            return TimeInForce(text)
-        if text in ("opg", "cls", "fok"):
-            raise self._invalid(f"time_in_force {text} is not supported by the stand-in")
-        raise self._invalid(f"invalid time_in_force: {value!r}")
-
-    def _quantity(self, value: object, decimals: int) -> int:
-        if value is None:
-            raise self._invalid("qty is required")
-        try:
-            qty = quantity_from_decimal(str(value), decimals, "qty")
-        except BadInput:
-            raise self._invalid(f"qty must be a whole number of shares, got {value!r}") from None
-        if qty <= 0:
-            raise self._invalid(f"qty must be > 0, got {value!r}")
-        return qty
-
-    def _stop(self, order_type: OrderType, value: object) -> int | None:
-        if order_type is not OrderType.STOP:
-            if value is not None:
-                raise self._invalid(f"stop_price is not allowed for {order_type.value} orders")
-            return None
-        if value is None:
-            raise self._invalid("stop_price is required for stop orders")
-        try:
-            price = price_from_decimal(str(value), "stop_price")
-        except BadInput:
-            raise self._invalid(f"invalid stop_price {value!r}") from None
-        if price <= 0:
-            raise self._invalid(f"stop_price must be > 0, got {value!r}")
-        return price
-
-    def _limit(self, order_type: OrderType, value: object) -> int | None:
-        if order_type in (OrderType.MARKET, OrderType.STOP):
-            if value is not None:
-                raise self._invalid(f"limit_price is not allowed for {order_type.value} orders")
-            return None
-        if value is None:
-            raise self._invalid("limit_price is required for limit orders")
-        try:
-            price = price_from_decimal(str(value), "limit_price")
-        except BadInput:
-            raise self._invalid(f"invalid limit_price {value!r}") from None
-        if price <= 0:
-            raise self._invalid(f"limit_price must be > 0, got {value!r}")
-        return price
-
     def _check_affordable(self, symbol: str, side: Side, qty: int, limit: int | None) -> None:
         if side is Side.BUY:
             price = limit if limit is not None else self.last_price.get(symbol, 0)
@@ -715,30 +587,3 @@ class Broker:
             for o in self.orders.values()
             if o.open and o.side is Side.SELL and o.symbol == symbol
         )
-
-    def _int_param(self, text: str | None, default: int, name: str, low: int, high: int) -> int:
-        if text is None or text == "":
-            return default
-        try:
-            value = int(text)
-        except ValueError:
-            raise self._invalid(f"invalid {name}: {text!r}") from None
-        if not low <= value <= high:
-            raise self._invalid(f"{name} must be between {low} and {high}")
-        return value
-
-    def _time_param(self, text: str | None, name: str) -> int | None:
-        if not text:
-            return None
-        from sim.timefmt import parse_time
-
-        try:
-            return parse_time(text, name)
-        except BadInput:
-            raise self._invalid(f"invalid {name}: {text!r}") from None
-
-
-def _ratio(numerator: int, denominator: int) -> str:
-    if not denominator:
-        return "0"
-    return str((Decimal(numerator) / Decimal(denominator)).quantize(Decimal("0.0000000001")))

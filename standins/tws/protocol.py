@@ -363,18 +363,23 @@ class OrderView:
     aux_price: str = ""  # STP: the stop price, decimal text
 
 
-def open_order(o: OrderView) -> list[object]:
-    fields: list[object] = [5, o.order_id, *contract_fields(o.con_id, o.symbol)]
-    fields += [
+def _order_terms(o: OrderView) -> list[object]:
+    """The order's terms as openOrder and completedOrder both carry them, after the contract."""
+    return [
         o.action,
         o.quantity,
         o.order_type,
         o.lmt_price or "0",
         o.aux_price or "0",
         o.tif,
-        "",
+        "",  # ocaGroup
         o.account,
     ]
+
+
+def open_order(o: OrderView) -> list[object]:
+    fields: list[object] = [5, o.order_id, *contract_fields(o.con_id, o.symbol)]
+    fields += _order_terms(o)
     fields += ["O", 0, o.order_ref, o.client_id, o.perm_id, 0, 0, "0", "", ""]
     fields += ["", "", ""]  # faGroup, faMethod, faPercentage (no faProfile at 178)
     fields += ["", "", "0", "", "", 0, "", "", "", "", "", "", "", ""]
@@ -402,16 +407,7 @@ def open_order(o: OrderView) -> list[object]:
 
 def completed_order(o: OrderView) -> list[object]:
     fields: list[object] = [101, *contract_fields(o.con_id, o.symbol)]
-    fields += [
-        o.action,
-        o.quantity,
-        o.order_type,
-        o.lmt_price or "0",
-        o.aux_price or "0",
-        o.tif,
-        "",
-        o.account,
-    ]
+    fields += _order_terms(o)
     fields += ["O", 0, o.order_ref, o.perm_id, 0, 0, "0", "", "", "", ""]
     fields += ["", "", "0", "", "", 0, "", "", "", "", "", "", "", "", 0, 0]
     fields += ["" if o.min_qty is None else o.min_qty, 3, 0, "", 0, "", ""]

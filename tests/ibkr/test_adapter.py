@@ -310,7 +310,7 @@ def test_connect_backs_off_until_tws_is_up() -> None:
 def test_a_pacing_violation_tws_reports_anyway_is_retried_not_lost(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import standins.tws.server as tws_server
+    import standins.tws.bar_requests as tws_server
     from gateway.brokers.ibkr.pacing import HistoricalPacer
 
     monkeypatch.setattr(tws_server, "HIST_IDENTICAL_S", 0.5)
@@ -363,7 +363,7 @@ def test_an_order_in_flight_when_the_socket_dies_is_placed_exactly_once(
     that arrived is not placed again, one that did not is."""
     from standins.tws.server import TwsServer
 
-    original = TwsServer._place_order
+    original = TwsServer._handlers[3]  # placeOrder
     calls: list[int] = []
 
     def flaky(self: TwsServer, session, f):  # type: ignore[no-untyped-def]

@@ -29,7 +29,7 @@ from gateway.brokers.ibkr.mapping import (
 from gateway.brokers.ibkr.pacing import HistoricalPacer, MinuteAggregator
 from standins.tws import protocol as p
 from standins.tws.book import commission
-from standins.tws.server import five_second_bars
+from standins.tws.values import five_second_bars
 
 # ------------------------------------------------------------------- pacer
 

@@ -52,7 +52,7 @@ def test_a_request_waiting_for_the_reconnect_sees_the_missed_executions_delivere
 def test_a_drop_during_resynchronisation_reconnects_by_itself(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    original = TwsServer._req_executions
+    original = TwsServer._handlers[7]  # reqExecutions
     calls: list[int] = []
 
     def flaky(self: TwsServer, session, f):  # type: ignore[no-untyped-def]
