@@ -157,6 +157,7 @@ class Soak:
         life.journal_inputs = self.db.inputs()
         life.executions_at_start = self.db.executions()
         gateway = GatewayProc(self.config, self.work / f"gateway-{life.index}.err")
+        self.current: GatewayProc | None = gateway
         self.rss.watch(gateway.pid, life.index)
         return gateway
 
@@ -219,14 +220,23 @@ class Soak:
         self._hold()
 
     # ------------------------------------------------------------ one life
-    def _trading_life(self, life: Life, target: int, fault: str | None, transfer: bool) -> bool:
-        """Start, recover, trade until ``target`` bars are published and the kill
-        point is met, kill -9. False when the market ran out first."""
+    def _trading_life(self, life: Life, lives_left: int, fault: str | None, transfer: bool) -> bool:
+        """Start, recover, trade through this life's slice of the market until its
+        kill point, kill -9. False when the market ran out first.
+
+        The slice is the market still to play shared among the lives still to
+        come (and the final one), so a life that ran long shortens the others
+        instead of ending the market early; the wait for the kill point is
+        bounded by one more slice (or ``--kill-timeout``), so no life eats the
+        market of the next ones."""
         # A storm left over from the life before is cleared: only a storm_at_restart
         # life meets 429s while it recovers (its restart time is reported apart).
         self.standin.control({"fault": "429", "count": 0})
         if fault == "storm_at_restart":
             self._inject(fault)
+        published, left = self._published()
+        share = max(1, left // (lives_left + 1))
+        target = published + share
         ready_before = self.log.count("ready")
         gateway = self._start(life)
         self._wait_ready(gateway, life, ready_before)
@@ -238,27 +248,34 @@ class Soak:
             self._inject(fault)
         over = False
 
-        def sliced() -> bool:
+        def market_past(bars: int) -> bool:
             nonlocal over
             if not gateway.alive():
                 return True
             published, left = self._published()
             over = left == 0
-            return published >= target or over
+            return published >= bars or over
 
-        slice_s = max(60.0, 20 * (target - self._published()[0]) / max(1, self.bars_per_s))
-        wait_for(sliced, slice_s + self.s.ready_timeout, 0.25)
+        slice_s = 20 * share / self.bars_per_s + 60
+        wait_for(lambda: market_past(target), slice_s + self.s.ready_timeout, 0.1)
         if not gateway.alive():
             raise SoakFailed(f"life {life.index}: the gateway died by itself:\n{gateway.tail()}")
         life.kill_point = "market_over" if over else "met"
-        if not over:
+        if not over and life.mode in ("execution", "in_flight"):
             seen = self.db.executions()
-            if life.mode == "execution":
-                met = wait_for(lambda: self.db.executions() > seen, self.s.kill_timeout, 0.01)
-            elif life.mode == "in_flight":
-                met = wait_for(lambda: self.db.in_flight() > 0, self.s.kill_timeout, 0.01)
-            else:
-                met = True
+            polls, gave_up = 0, False
+
+            def kill_point() -> bool:
+                nonlocal polls, gave_up
+                if life.mode == "execution" and self.db.executions() > seen:
+                    return True
+                if life.mode == "in_flight" and self.db.in_flight() > 0:
+                    return True
+                polls += 1
+                gave_up = polls % 20 == 0 and market_past(target + share)
+                return gave_up  # one more slice played without it: kill anyway
+
+            met = wait_for(kill_point, self.s.kill_timeout, 0.01) and not gave_up
             life.kill_point = "met" if met else "timeout"
         life.progressed = wait_for(lambda: self.db.inputs() > inputs_at_ready, 60, 0.05)
         self._kill(gateway, life)
@@ -312,9 +329,12 @@ class Soak:
         self.config = _config(self.work, self.standin, s)
         self.rss = RssSampler(s.rss_interval, self.db.inputs)
         self.rss.start(self.standin.proc.pid)
+        self.current = None
         try:
             return self._run(started, standin_up)
         finally:
+            if self.current is not None and self.current.alive():
+                self.current.kill9()  # interrupted: leave no gateway behind
             self.rss.stop()
             self.standin.stop()
 
@@ -323,10 +343,9 @@ class Soak:
         first = self._state()
         history = int(first["published_bars"])
         live = int(first["live_bars_left"])
-        self.bars_per_s = (s.speed / 60) * 30  # minutes per real second x symbols (upper bound)
+        self.bars_per_s = (s.speed / 60) * 30  # market minutes a second x symbols (at most)
         modes = [("progress" if k == 0 else MODES[k % len(MODES)]) for k in range(s.kills)]
         trading = [k for k, m in enumerate(modes) if m != "startup"]
-        targets = {k: history + (j + 1) * live // (len(trading) + 1) for j, k in enumerate(trading)}
         error: str | None = None
         market_left = True
         try:
@@ -344,7 +363,8 @@ class Soak:
                         fault_turn += 1
                         life.fault = fault
                     transfer = bool(s.tier_every) and j % s.tier_every == s.tier_every - 1
-                    market_left = self._trading_life(life, targets[k], fault, transfer)
+                    lives_left = len(trading) - j
+                    market_left = self._trading_life(life, lives_left, fault, transfer)
                 self._note(life)
                 if not market_left:
                     break
