@@ -76,6 +76,7 @@ class Life:
     progressed: bool = False  # new inputs journaled after release
     kill_point: str = ""  # met / timeout / market_over / final
     rss_peak_mb: float | None = None
+    fault_cleared: bool | None = None  # the gateway came through it before the kill
 
 
 def _config(workdir: Path, standin: StandInProc, settings: Settings) -> Path:
@@ -277,6 +278,8 @@ class Soak:
 
             met = wait_for(kill_point, self.s.kill_timeout, 0.01) and not gave_up
             life.kill_point = "met" if met else "timeout"
+        if fault in ("storm", "drop_fix"):
+            life.fault_cleared = self._fault_cleared(fault)
         life.progressed = wait_for(lambda: self.db.inputs() > inputs_at_ready, 60, 0.05)
         self._kill(gateway, life)
         if not life.progressed:
@@ -286,6 +289,19 @@ class Soak:
             return False
         self._dead_window()
         return True
+
+    def _fault_cleared(self, fault: str) -> bool:
+        """Before the kill, the gateway has come through the fault of this life:
+        every 429 of the storm answered to it, or its FIX session logged on again."""
+        if fault == "storm":
+            return wait_for(
+                lambda: self._state()["faults"]["pending_429"] == 0, self.s.kill_timeout, 0.1
+            )
+        return wait_for(
+            lambda: bool((self._state().get("fix") or {}).get("logged_on")),
+            self.s.kill_timeout,
+            0.1,
+        )
 
     def _startup_life(self, life: Life) -> None:
         """Killed during recovery: right after the journal replay (market held)."""

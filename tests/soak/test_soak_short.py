@@ -61,6 +61,9 @@ def test_short_soak_loses_and_duplicates_nothing_and_recovers_after_every_kill(
     assert set(result["faults"]["injected"]) == {"storm", "drop_fix", "drop_tws", "drop_streams"}
     assert result["faults"]["transfers"] >= 1
     assert result["faults"]["standin_counters"].get("429", 0) >= 3
+    for life in lives:  # it came through the storm and the FIX cut while trading
+        if life["fault"] in ("storm", "drop_fix"):
+            assert life["fault_cleared"], life
 
     books = result["executions"]
     assert books["db_executions"] >= 1, "nothing traded: the comparison would prove nothing"
