@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.soaking.books import BookCheck, broker_fills, compare
-from benchmarks.soaking.memory import RssSampler, judge
+from benchmarks.soaking.memory import RssSampler, judge, slope_of
 from benchmarks.soaking.processes import (
     Database,
     GatewayProc,
@@ -505,6 +505,7 @@ class Soak:
                     round(self.rss.standin[-1][1] / 2**20, 1) if self.rss.standin else None,
                 ],
             },
+            "extrapolated": _extrapolate(self.lives, len(symbols_of(s))),
             "executions": None if book is None else book.as_json(),
             "faults": {
                 "injected": self.faults_injected,
@@ -513,6 +514,53 @@ class Soak:
                 "fix_dropped_connections": (state.get("fix") or {}).get("dropped_connections"),
             },
         }
+
+
+YEAR_BARS_PER_SYMBOL = 252 * 390  # a year of regular sessions' minute bars
+
+
+def _line(points: list[tuple[float, float]]) -> tuple[float, float] | None:
+    """Least-squares (intercept, slope) of y on x; None below 3 points."""
+    if len(points) < 3:
+        return None
+    slope = slope_of([x for x, _ in points], [y for _, y in points])
+    if slope is None:
+        return None
+    mx = sum(x for x, _ in points) / len(points)
+    my = sum(y for _, y in points) / len(points)
+    return my - slope * mx, slope
+
+
+def _extrapolate(lives: list[Life], symbols: int) -> dict[str, Any]:
+    """Restart time, replay time and peak RSS as straight lines in the journal's
+    length, carried to a year of ``symbols`` symbols' minute bars (what the soak
+    did not run). Lives with a 429 storm during recovery are left out."""
+    timed = [x for x in lives if x.restart_s is not None and x.fault != "storm_at_restart"]
+    year = symbols * YEAR_BARS_PER_SYMBOL
+    out: dict[str, Any] = {"journal_inputs_of_a_year": year}
+    for name, points in (
+        ("restart_s", [(float(x.journal_inputs), x.restart_s or 0.0) for x in timed]),
+        (
+            "replay_s",
+            [(float(x.journal_inputs), x.replay_s) for x in timed if x.replay_s is not None],
+        ),
+        (
+            "rss_peak_mb",
+            [(float(x.journal_inputs), x.rss_peak_mb) for x in lives if x.rss_peak_mb],
+        ),
+    ):
+        fit = _line(points)
+        if fit is None:
+            out[name] = None
+            continue
+        a, b = fit
+        out[name] = {
+            "intercept": round(a, 3),
+            "per_million_inputs": round(b * 1e6, 3),
+            "at_a_year": round(a + b * year, 1),
+            "points": len(points),
+        }
+    return out
 
 
 def _spread(values: list[float]) -> dict[str, Any]:

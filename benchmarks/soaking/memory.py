@@ -86,7 +86,7 @@ class RssSampler:
             self._thread.join(5)
 
 
-def _slope(xs: list[float], ys: list[float]) -> float | None:
+def slope_of(xs: list[float], ys: list[float]) -> float | None:
     """Least-squares slope of ys on xs (None when xs do not vary)."""
     n = len(xs)
     if n < 2:
@@ -118,7 +118,7 @@ def judge(samples: list[Sample], warmup: float) -> dict[str, Any]:
         return out
     low, high = min(s.rss for s in judged), max(s.rss for s in judged)
     spread = (high - low) / low
-    slope = _slope([float(s.inputs) for s in judged], [float(s.rss) for s in judged])
+    fitted = slope_of([float(s.inputs) for s in judged], [float(s.rss) for s in judged])
     first, last = judged[0], judged[-1]
     out.update(
         min_peak_mb=round(low / MB, 1),
@@ -127,7 +127,7 @@ def judge(samples: list[Sample], warmup: float) -> dict[str, Any]:
         last_judged_peak_mb=round(last.rss / MB, 1),
         spread=round(spread, 4),
         flat=spread <= FLAT_WITHIN,
-        bytes_per_journal_input=None if slope is None else round(slope, 1),
+        bytes_per_journal_input=None if fitted is None else round(fitted, 1),
         journal_inputs_first_last=[first.inputs, last.inputs],
     )
     return out

@@ -36,6 +36,19 @@ def text(result: dict[str, Any]) -> str:
         f" growth {rss.get('bytes_per_journal_input')} bytes per journaled input;"
         f" stand-in {rss['standin_mb_first_last'][0]} -> {rss['standin_mb_first_last'][1]} MB",
     ]
+    x = result.get("extrapolated") or {}
+
+    def at_year(name: str) -> str:
+        fit = x.get(name)
+        if not fit:
+            return "n/a"
+        return f"{fit['at_a_year']} ({fit['intercept']} + {fit['per_million_inputs']}/M inputs)"
+
+    lines.append(
+        f"straight lines carried to a year ({x.get('journal_inputs_of_a_year')} inputs):"
+        f" restart {at_year('restart_s')} s, replay {at_year('replay_s')} s,"
+        f" peak RSS {at_year('rss_peak_mb')} MB"
+    )
     if e is not None:
         lines.append(
             f"executions: brokers {e['broker_fills']}, database {e['db_executions']};"
