@@ -76,6 +76,7 @@ class Life:
     progressed: bool = False  # new inputs journaled after release
     kill_point: str = ""  # met / timeout / market_over / final
     rss_peak_mb: float | None = None
+    rss_at_kill_mb: float | None = None  # after recovery, trading: the steady state
     fault_cleared: bool | None = None  # the gateway came through it before the kill
 
 
@@ -182,7 +183,9 @@ class Soak:
             life.replay_s = float(m.group(1)) if m else None
 
     def _kill(self, gateway: GatewayProc, life: Life) -> None:
-        self.rss.sample_now()  # the life's last look, just before it ends
+        last = self.rss.sample_now()  # the life's last look, just before it ends
+        if last is not None:
+            life.rss_at_kill_mb = round(last.rss / 2**20, 1)
         gateway.kill9()
         self.rss.watch(None, life.index)
         life.executions_at_kill = self.db.executions()
@@ -467,6 +470,11 @@ class Soak:
             0, len(self.final_restarts) - 1
         )
         rss = judge(self.rss.samples, s.warmup)
+        at_kill = [x.rss_at_kill_mb for x in self.lives if x.rss_at_kill_mb is not None]
+        at_kill = at_kill[int(len(at_kill) * s.warmup) :]
+        if at_kill:  # the same check on the RSS while trading, recovery's peak past
+            rss["at_kill_min_max_mb"] = [min(at_kill), max(at_kill)]
+            rss["at_kill_spread"] = round((max(at_kill) - min(at_kill)) / min(at_kill), 4)
         final_restart = statistics.median(self.final_restarts) if self.final_restarts else None
         correct = error is None and book is not None and book.exact and not self.problems
         thin = self.rss.samples[:: max(1, len(self.rss.samples) // 2000)]
@@ -520,8 +528,9 @@ YEAR_BARS_PER_SYMBOL = 252 * 390  # a year of regular sessions' minute bars
 
 
 def _line(points: list[tuple[float, float]]) -> tuple[float, float] | None:
-    """Least-squares (intercept, slope) of y on x; None below 3 points."""
-    if len(points) < 3:
+    """Least-squares (intercept, slope) of y on x; None below 10 points (a short
+    run's few lives carry no trend worth extending)."""
+    if len(points) < 10:
         return None
     slope = slope_of([x for x, _ in points], [y for _, y in points])
     if slope is None:

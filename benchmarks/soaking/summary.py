@@ -34,6 +34,8 @@ def text(result: dict[str, Any]) -> str:
         f" {rss.get('min_peak_mb')}..{rss.get('max_peak_mb')} MB, spread {rss.get('spread')}"
         f" (flat within {rss['flat_within']:.0%}: {_yes(rss.get('flat'))});"
         f" growth {rss.get('bytes_per_journal_input')} bytes per journaled input;"
+        f" RSS just before each kill {rss.get('at_kill_min_max_mb')} MB"
+        f" (spread {rss.get('at_kill_spread')});"
         f" stand-in {rss['standin_mb_first_last'][0]} -> {rss['standin_mb_first_last'][1]} MB",
     ]
     x = result.get("extrapolated") or {}
