@@ -81,7 +81,7 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _scenario_symbols(name: str) -> tuple[str, ...]:
+def scenario_symbols(name: str) -> tuple[str, ...]:
     from sim.scenarios import scenario
 
     return tuple(scenario(name).symbols)
@@ -134,7 +134,7 @@ def check(ns: argparse.Namespace) -> Settings:
     from core.errors import BadInput
 
     try:
-        available = _scenario_symbols(name)
+        available = scenario_symbols(name)
     except BadInput as exc:
         raise bad("--scenario", repr(name), f"unknown ({exc})") from None
     if ns.symbols > len(available):
@@ -165,4 +165,4 @@ def check(ns: argparse.Namespace) -> Settings:
 
 
 def symbols_of(settings: Settings) -> tuple[str, ...]:
-    return _scenario_symbols(settings.scenario)[: settings.symbols]
+    return scenario_symbols(settings.scenario)[: settings.symbols]
