@@ -140,15 +140,11 @@ def restore_engine(engine: Engine, data: bytes) -> None:
         raise SnapshotError("snapshot's random generator is missing")
     if type(state["portfolio"]) is not type(engine._portfolio):
         raise SnapshotError("snapshot's portfolio is not a Portfolio")
-    for symbol in symbols:
-        _agent(engine, symbol)  # every agent can take its state, before any does
-    for symbol in symbols:
-        agent_state = dict(agents[symbol])
-        for key in _ARRAYS:
-            array = agent_state.get(key)
-            if type(array) is not SortedInts:
-                raise SnapshotError(f"snapshot's agent {symbol}: {key} is not a sorted array")
-            agent_state[key] = array.values.astype(np.int64).tobytes()
+    prepared = {}
+    for symbol in symbols:  # every agent can take its state, before any does
+        _agent(engine, symbol)
+        prepared[symbol] = _agent_state(symbol, agents[symbol])
+    for symbol, agent_state in prepared.items():
         try:
             _agent(engine, symbol).restore_state(agent_state)
         except (ValueError, TypeError, KeyError) as exc:
@@ -170,6 +166,38 @@ def restore_engine(engine: Engine, data: bytes) -> None:
     _adopt(target, execution, skip=_SKIP[ExecutionEngine])
     target.rng.bit_generator.state = rng.bit_generator.state
     engine._protective = state["protective"]
+
+
+_INTS = ("bars_seen", "direction", "atr_count", "atr_seed", "gaps", "stale_events")
+_OPTIONAL_INTS = ("stop", "g", "prev_close", "last_time", "atr", "period")
+
+
+def _agent_state(symbol: str, raw: object) -> dict[str, object]:
+    """A decoded agent state checked field by field, its arrays as int64 bytes."""
+    if not isinstance(raw, dict):
+        raise SnapshotError(f"snapshot's agent {symbol} is not a state table")
+    state = dict(raw)
+    for key in _INTS + _OPTIONAL_INTS:
+        value = state.get(key)
+        if type(value) is not int and not (value is None and key in _OPTIONAL_INTS):
+            raise SnapshotError(f"snapshot's agent {symbol}: {key} is {value!r}, not an integer")
+    domain = state.get("domain")
+    if domain is not None and not (
+        type(domain) is tuple and len(domain) == 2 and all(type(v) is int for v in domain)
+    ):
+        raise SnapshotError(f"snapshot's agent {symbol}: domain is {domain!r}")
+    for key in _ARRAYS:
+        array = state.get(key)
+        if type(array) is not SortedInts:
+            raise SnapshotError(f"snapshot's agent {symbol}: {key} is not a sorted array")
+        state[key] = array.values.astype(np.int64).tobytes()
+    lows, highs, volumes = (state[k] for k in _ARRAYS)
+    assert isinstance(lows, bytes) and isinstance(highs, bytes) and isinstance(volumes, bytes)
+    if len(lows) != len(highs):
+        raise SnapshotError(f"snapshot's agent {symbol}: as many travel lows as highs expected")
+    if volumes and int(np.frombuffer(volumes, dtype=np.int64)[0]) < 0:
+        raise SnapshotError(f"snapshot's agent {symbol}: a negative volume")
+    return state
 
 
 def _check_configuration(engine: Engine, state: object) -> None:

@@ -241,7 +241,10 @@ def test_snapshot_of_another_universe_is_refused() -> None:
     spec, data = good()
     clock = ManualClock(0)
     other = Engine([Instrument("ZZZ")], spec.initial_cash, clock, np.random.default_rng(1))
-    with pytest.raises(SnapshotError, match=r"snapshot is of symbols \[.AAPL., .TSLA.\], this engine trades \[.ZZZ.\]"):
+    with pytest.raises(
+        SnapshotError,
+        match=r"snapshot is of symbols \[.AAPL., .TSLA.\], this engine trades \[.ZZZ.\]",
+    ):
         other.restore(data)
 
 
