@@ -29,7 +29,7 @@ canonical); ``docs/snapshots.md`` describes it and the restart rule.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
 
@@ -63,7 +63,7 @@ def _agent(engine: Engine, symbol: str) -> Snapshottable:
         raise SnapshotError(
             f"the agent of {symbol} ({type(agent).__name__}) has no snapshot_state/restore_state"
         )
-    return agent  # type: ignore[no-any-return]
+    return cast(Snapshottable, agent)
 
 
 def _environment(engine: Engine) -> dict[str, object]:

@@ -162,7 +162,7 @@ class Encoder:
     def __init__(
         self,
         env: Mapping[int, str] | None = None,
-        skip: Mapping[type, frozenset[str]] | None = None,
+        skip: Mapping[type[Any], frozenset[str]] | None = None,
     ) -> None:
         self.out = bytearray()
         self._env = dict(env or {})  # id(object) -> environment name
@@ -186,37 +186,36 @@ class Encoder:
 
     def value(self, value: object) -> None:
         out = self.out
-        kind = type(value)
         if value is None:
             out.append(_NONE)
-        elif kind is bool:
+        elif type(value) is bool:
             out.append(_TRUE if value else _FALSE)
-        elif kind is int:
+        elif type(value) is int:
             out.append(_INT)
-            _put_int(out, value)  # type: ignore[arg-type]
-        elif kind is float:
+            _put_int(out, value)
+        elif type(value) is float:
             out.append(_FLOAT)
             out += struct.pack(">d", value)
-        elif kind is str:
-            data = value.encode()  # type: ignore[union-attr]
+        elif type(value) is str:
+            data = value.encode()
             out.append(_STR)
             _put_uint(out, len(data))
             out += data
-        elif kind is bytes:
+        elif type(value) is bytes:
             out.append(_BYTES)
-            _put_uint(out, len(value))  # type: ignore[arg-type]
-            out += value  # type: ignore[operator]
-        elif kind is tuple:
+            _put_uint(out, len(value))
+            out += value
+        elif type(value) is tuple:
             out.append(_TUPLE)
-            _put_uint(out, len(value))  # type: ignore[arg-type]
-            for item in value:  # type: ignore[attr-defined]
+            _put_uint(out, len(value))
+            for item in value:
                 self.value(item)
         elif isinstance(value, Enum):
             out.append(_ENUM)
-            self._class(kind)
+            self._class(type(value))
             self.value(value.value)
-        elif kind is SortedInts:
-            self._sorted(value.values)  # type: ignore[attr-defined]
+        elif type(value) is SortedInts:
+            self._sorted(value.values)
         else:
             self._shared(value)
 
@@ -319,7 +318,7 @@ def _is_atom(value: object) -> bool:
     if value is None or type(value) in (bool, int, float, str, bytes):
         return True
     if type(value) is tuple:
-        return all(_is_atom(v) for v in value)  # type: ignore[attr-defined]
+        return all(_is_atom(v) for v in value)
     return isinstance(value, Enum)
 
 
@@ -331,10 +330,7 @@ def _field_names(cls: type) -> tuple[str, ...]:
     names = _FIELDS.get(cls)
     if names is not None:
         return names
-    if dataclasses.is_dataclass(cls):
-        found = [f.name for f in dataclasses.fields(cls)]
-    else:
-        found = []
+    found = [f.name for f in dataclasses.fields(cls)] if dataclasses.is_dataclass(cls) else []
     for klass in reversed(cls.__mro__):
         slots = klass.__dict__.get("__slots__", ())
         for slot in (slots,) if isinstance(slots, str) else slots:
@@ -347,7 +343,7 @@ def _field_names(cls: type) -> tuple[str, ...]:
 def encode(
     value: object,
     env: Mapping[int, str] | None = None,
-    skip: Mapping[type, frozenset[str]] | None = None,
+    skip: Mapping[type[Any], frozenset[str]] | None = None,
 ) -> bytes:
     """The framed snapshot of ``value`` (``env``: id → name of supplied objects)."""
     encoder = Encoder(env, skip)
@@ -382,7 +378,7 @@ class Decoder:
                 return result
             shift += 7
 
-    def int(self) -> int:
+    def signed(self) -> int:
         raw = self.uint()
         return raw >> 1 if not raw & 1 else -((raw + 1) >> 1)
 
@@ -467,7 +463,8 @@ def _d_enum(d: Decoder) -> Enum:
 def _d_obj(d: Decoder) -> object:
     cls = d.klass()
     allowed = set(_field_names(cls))
-    obj = cls.__new__(cls)
+    maker: Any = cls
+    obj = maker.__new__(maker)
     d._refs.append(obj)
     for _ in range(d.uint()):
         name = d.name()
@@ -517,7 +514,7 @@ def _d_sorted(d: Decoder) -> SortedInts:
     count = d.uint()
     if count == 0:
         return SortedInts(np.zeros(0, dtype=np.int64))
-    first = d.int()
+    first = d.signed()
     packed = d.take(d.uint())
     deltas = _unpack_uvarints(packed, count - 1)
     values = np.empty(count, dtype=np.int64)
@@ -545,7 +542,7 @@ _DECODERS: dict[int, Callable[[Decoder], Any]] = {
     _NONE: lambda d: None,
     _FALSE: lambda d: False,
     _TRUE: lambda d: True,
-    _INT: lambda d: d.int(),
+    _INT: lambda d: d.signed(),
     _FLOAT: lambda d: struct.unpack(">d", d.take(8))[0],
     _STR: lambda d: d.take(d.uint()).decode(),
     _BYTES: lambda d: d.take(d.uint()),

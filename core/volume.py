@@ -7,6 +7,8 @@ all of the symbol's history" means.
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 from sortedcontainers import SortedList
 
@@ -58,7 +60,7 @@ class PyVolumeTracker:
         values = np.frombuffer(volumes, dtype=np.int64).tolist()
         if values and values[0] < 0:
             raise ValueError(f"volume must be >= 0, got {values[0]}")
-        if any(b < a for a, b in zip(values, values[1:], strict=False)):
+        if any(b < a for a, b in pairwise(values)):
             raise ValueError("volumes to restore are not sorted")
         self._volumes = SortedList(values)
         self._sum = sum(values)

@@ -44,7 +44,7 @@ keep = 3
 
 
 @pytest.fixture(scope="module")
-def market():  # type: ignore[no-untyped-def]
+def market():
     return load_market("range", 1, history_days=0, days=2)
 
 
@@ -63,7 +63,7 @@ def facts(g: Gateway) -> tuple[object, ...]:
 
 
 @pytest.fixture(scope="module")
-def crashed(tmp_path_factory, market):  # type: ignore[no-untyped-def]
+def crashed(tmp_path_factory, market):
     """A database after a day and a half of trading and a crash; its snapshot files."""
     folder = tmp_path_factory.mktemp("snap")
     db = folder / "g.db"
@@ -93,13 +93,13 @@ def copy(db: Path, to: Path, snapshots: bool = True) -> Path:
     return to / db.name
 
 
-def replayed(db: Path, market) -> Gateway:  # type: ignore[no-untyped-def]
+def replayed(db: Path, market) -> Gateway:
     g = gateway(db, InProcessBroker(market))
     g.inputs.replay()
     return g
 
 
-def test_snapshots_were_written_and_pruned(crashed) -> None:  # type: ignore[no-untyped-def]
+def test_snapshots_were_written_and_pruned(crashed) -> None:
     db, _ = crashed
     found = SnapshotFiles(db).existing()
     assert len(found) == 3  # keep = 3
@@ -108,7 +108,7 @@ def test_snapshots_were_written_and_pruned(crashed) -> None:  # type: ignore[no-
     assert not list(db.parent.glob("*.tmp"))
 
 
-def test_restart_from_snapshot_equals_full_replay(crashed, market, tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_restart_from_snapshot_equals_full_replay(crashed, market, tmp_path: Path, caplog) -> None:
     db, before = crashed
     caplog.set_level(logging.INFO, logger="gateway")
     fast = replayed(copy(db, tmp_path / "with"), market)
@@ -124,12 +124,12 @@ def test_corrupt_newest_falls_back_to_the_previous_then_the_journal(
     crashed,
     market,
     tmp_path: Path,
-    caplog,  # type: ignore[no-untyped-def]
+    caplog,
 ) -> None:
     db, before = crashed
     copied = copy(db, tmp_path / "bad")
     files = SnapshotFiles(copied).existing()
-    newest, previous, oldest = (path for _, path in files)
+    newest, previous, _oldest = (path for _, path in files)
     data = bytearray(newest.read_bytes())
     data[len(data) // 2] ^= 0x01
     newest.write_bytes(bytes(data))
@@ -153,7 +153,7 @@ def test_corrupt_newest_falls_back_to_the_previous_then_the_journal(
     assert facts(g) == before
 
 
-def test_snapshot_past_the_journal_is_refused(crashed, market, tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_snapshot_past_the_journal_is_refused(crashed, market, tmp_path: Path, caplog) -> None:
     db, before = crashed
     copied = copy(db, tmp_path / "ahead")
     seq, path = SnapshotFiles(copied).existing()[0]
@@ -183,7 +183,7 @@ def test_snapshot_files_are_owner_only_whatever_the_umask(tmp_path: Path) -> Non
 
 def test_clean_stop_writes_a_snapshot_so_the_next_start_replays_nothing(
     market,
-    tmp_path: Path,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
 ) -> None:
     db = tmp_path / "s.db"
     config = CONFIG.replace("every_inputs = 400", "every_inputs = 100000")
