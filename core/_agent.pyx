@@ -103,6 +103,59 @@ cdef class SymbolAgent:
     def is_stale(self, now_ns):
         return self._health.is_stale(self._last_time if self._has_prev else None, now_ns)
 
+    def snapshot_state(self):
+        """As ``PySymbolAgent.snapshot_state``: the same keys, the same values."""
+        lows, highs, domain = self._profile.export_state()
+        return {
+            "bars_seen": self.bars_seen,
+            "direction": self._direction,
+            "stop": self._stop,
+            "g": self._g if self._g else None,
+            "prev_close": self._prev_close if self._has_prev else None,
+            "last_time": self._last_time if self._has_prev else None,
+            "atr_count": self._atr_count,
+            "atr_seed": self._atr_seed,
+            "atr": self._atr if self._atr_count >= WILDER_PERIOD else None,
+            "period": self._health.period_ns,
+            "gaps": self._health.gaps,
+            "stale_events": self._health.stale_events,
+            "lows": lows,
+            "highs": highs,
+            "domain": domain,
+            "volumes": self._volume.export_state(),
+        }
+
+    def restore_state(self, state):
+        """Become the agent ``snapshot_state`` described (of either twin)."""
+        from core.agent import _bytes, _int, _opt_int  # the pure twin's checks
+
+        self.bars_seen = _int(state, "bars_seen")
+        self._direction = _int(state, "direction")
+        self._stop = _opt_int(state, "stop")
+        g = _opt_int(state, "g")
+        self._g = g if g is not None else 0
+        prev_close = _opt_int(state, "prev_close")
+        last_time = _opt_int(state, "last_time")
+        if (prev_close is None) != (last_time is None):
+            raise ValueError("agent state: prev_close and last_time must both be set or unset")
+        self._has_prev = prev_close is not None
+        self._prev_close = prev_close if prev_close is not None else 0
+        self._last_time = last_time if last_time is not None else 0
+        self._atr_count = _int(state, "atr_count")
+        self._atr_seed = _int(state, "atr_seed")
+        atr = _opt_int(state, "atr")
+        self._atr = atr if atr is not None else 0
+        period = _opt_int(state, "period")
+        self._health.restore(period, _int(state, "gaps"), _int(state, "stale_events"))
+        self._period = period if period is not None else 0
+        domain = state["domain"]
+        if domain is not None and not (
+            isinstance(domain, tuple) and len(domain) == 2 and all(type(v) is int for v in domain)
+        ):
+            raise ValueError(f"agent state: domain must be two ints or None, got {domain!r}")
+        self._profile.restore_state(_bytes(state, "lows"), _bytes(state, "highs"), domain)
+        self._volume.restore_state(_bytes(state, "volumes"))
+
     def set_position(self, direction, stop):
         if direction not in (-1, 0, 1):
             raise BadInput("direction", direction, "must be -1, 0 or 1")

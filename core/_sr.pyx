@@ -10,7 +10,10 @@ be re-read unless a new granularity or a wider domain needs a fresh tree
 (O(N), amortised over the bars since the last rebuild).
 """
 
+from cpython.bytes cimport PyBytes_FromStringAndSize
 from libc.stdint cimport int64_t
+from libc.string cimport memcpy
+from libcpp.algorithm cimport sort
 from libcpp.vector cimport vector
 
 cdef int64_t _INF = 1 << 62
@@ -116,6 +119,38 @@ cdef class TravelProfile:
         if not self._has_domain:
             return None
         return self._dom_lo, self._dom_hi
+
+    def export_state(self):
+        """As ``PyTravelProfile.export_state``: sorted lows and highs as native
+        int64 bytes, and the domain (the segment trees are caches, rebuilt)."""
+        cdef vector[int64_t] lows = self._low
+        cdef vector[int64_t] highs = self._high
+        sort(lows.begin(), lows.end())
+        sort(highs.begin(), highs.end())
+        cdef Py_ssize_t size = <Py_ssize_t>lows.size() * 8
+        low_bytes = PyBytes_FromStringAndSize(<char*>lows.data() if size else NULL, size)
+        high_bytes = PyBytes_FromStringAndSize(<char*>highs.data() if size else NULL, size)
+        return low_bytes, high_bytes, self.domain_ticks
+
+    def restore_state(self, bytes lows, bytes highs, domain):
+        """Become the profile ``export_state`` described (of either twin)."""
+        if len(lows) != len(highs) or len(lows) % 8:
+            raise ValueError(f"{len(lows)} bytes of travel lows but {len(highs)} of highs")
+        cdef Py_ssize_t n = len(lows) // 8
+        self._low.resize(n)
+        self._high.resize(n)
+        if n:
+            memcpy(self._low.data(), <const char*>lows, n * 8)
+            memcpy(self._high.data(), <const char*>highs, n * 8)
+        self._trees = {}
+        self._last = None
+        if domain is None:
+            self._has_domain = False
+            self._dom_lo = 0
+            self._dom_hi = 0
+        else:
+            self._dom_lo, self._dom_hi = domain
+            self._has_domain = True
 
     cpdef void add_bar(self, int64_t low_tick, int64_t high_tick,
                        int64_t travel_low, int64_t travel_high):

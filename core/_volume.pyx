@@ -8,7 +8,9 @@ rule runs on 128-bit integers while ``n·max(v) < 2⁶²`` proves nothing can
 overflow, and falls back to Python's unbounded integers beyond that.
 """
 
+from cpython.bytes cimport PyBytes_FromStringAndSize
 from libc.stdint cimport int64_t
+from libc.string cimport memcpy
 from libcpp.algorithm cimport lower_bound, upper_bound
 from libcpp.vector cimport vector
 
@@ -115,6 +117,62 @@ cdef class VolumeTracker:
         total = self._big_sum if self._big else _py(self._sum)
         total_sq = self._big_sum_sq if self._big else _py(self._sum_sq)
         return _exact_is_spike(self._n, total, total_sq, volume)
+
+    def export_state(self):
+        """As ``PyVolumeTracker.export_state``: every volume, sorted, as
+        native int64 bytes (the blocks are sorted and in order already)."""
+        cdef vector[int64_t] flat
+        flat.reserve(self._n)
+        cdef Py_ssize_t i
+        for i in range(<Py_ssize_t>self._blocks.size()):
+            flat.insert(flat.end(), self._blocks[i].begin(), self._blocks[i].end())
+        cdef Py_ssize_t size = <Py_ssize_t>flat.size() * 8
+        return PyBytes_FromStringAndSize(<char*>flat.data() if size else NULL, size)
+
+    def restore_state(self, bytes volumes):
+        """Become the tracker ``export_state`` described (of either twin):
+        half-full blocks, the index rebuilt, the sums recomputed as ``add`` would."""
+        if len(volumes) % 8:
+            raise ValueError(f"{len(volumes)} bytes of volumes is not a whole number of int64")
+        cdef Py_ssize_t n = len(volumes) // 8
+        cdef vector[int64_t] flat
+        flat.resize(n)
+        if n:
+            memcpy(flat.data(), <const char*>volumes, n * 8)
+        cdef Py_ssize_t i, start
+        for i in range(1, n):
+            if flat[i] < flat[i - 1]:
+                raise ValueError("volumes to restore are not sorted")
+        if n and flat[0] < 0:
+            raise ValueError(f"volume must be >= 0, got {flat[0]}")
+        self._blocks.clear()
+        start = 0
+        while start < n:
+            self._blocks.push_back(vector[int64_t](
+                flat.begin() + start, flat.begin() + min(n, start + BLOCK)))
+            start += BLOCK
+        self._rebuild_index()
+        self._n = n
+        self._vmax = flat[n - 1] if n else 0
+        self._sum = 0
+        self._sum_sq = 0
+        self._big = False
+        self._big_sum = None
+        self._big_sum_sq = None
+        cdef int64_t volume
+        for i in range(n):
+            volume = flat[i]
+            if not self._big and self._sum_sq >= _BIG:
+                self._big = True
+                self._big_sum = _py(self._sum)
+                self._big_sum_sq = _py(self._sum_sq)
+            if self._big:
+                exact = <object>volume
+                self._big_sum += exact
+                self._big_sum_sq += exact * exact
+            else:
+                self._sum += volume
+                self._sum_sq += (<sov_i128>volume) * volume
 
     cpdef void add(self, int64_t volume) except *:
         if volume < 0:

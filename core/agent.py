@@ -105,6 +105,55 @@ class PySymbolAgent:
         """SPEC §4.6: no bar for two bar periods inside the session."""
         return self._health.is_stale(self._last_time, now_ns)
 
+    def snapshot_state(self) -> dict[str, object]:
+        """Everything this agent learned, twin-neutral (``core.snapshot``): the
+        compiled twin exports the same keys and values, so a snapshot of one
+        restores into the other."""
+        atr = self._atr
+        lows, highs, domain = self._profile.export_state()
+        return {
+            "bars_seen": self.bars_seen,
+            "direction": self._direction,
+            "stop": self._stop,
+            "g": self._g,
+            "prev_close": self._prev_close,
+            "last_time": self._last_time,
+            "atr_count": atr._count,
+            "atr_seed": atr._seed_sum,
+            "atr": atr.value,
+            "period": self._health.period_ns,
+            "gaps": self._health.gaps,
+            "stale_events": self._health.stale_events,
+            "lows": lows,
+            "highs": highs,
+            "domain": domain,
+            "volumes": self._volume.export_state(),
+        }
+
+    def restore_state(self, state: dict[str, object]) -> None:
+        """Become the agent ``snapshot_state`` described (of either twin)."""
+        self.bars_seen = _int(state, "bars_seen")
+        self._direction = _int(state, "direction")
+        self._stop = _opt_int(state, "stop")
+        self._g = _opt_int(state, "g")
+        self._prev_close = _opt_int(state, "prev_close")
+        self._last_time = _opt_int(state, "last_time")
+        atr = self._atr
+        atr._count = _int(state, "atr_count")
+        atr._seed_sum = _int(state, "atr_seed")
+        atr.value = _opt_int(state, "atr")
+        atr._prev_close = self._prev_close
+        self._health.restore(
+            _opt_int(state, "period"), _int(state, "gaps"), _int(state, "stale_events")
+        )
+        domain = state["domain"]
+        if domain is not None and not (
+            isinstance(domain, tuple) and len(domain) == 2 and all(type(v) is int for v in domain)
+        ):
+            raise ValueError(f"agent state: domain must be two ints or None, got {domain!r}")
+        self._profile.restore_state(_bytes(state, "lows"), _bytes(state, "highs"), domain)
+        self._volume.restore_state(_bytes(state, "volumes"))
+
     def set_position(self, direction: int, stop: int | None) -> None:
         """The portfolio's truth: −1 short, 0 flat, +1 long, with its stop."""
         if direction not in (-1, 0, 1):
@@ -203,6 +252,24 @@ class PySymbolAgent:
             self.set_position(-1, signal.stop)
         elif kind is _EXIT_LONG or kind is _EXIT_SHORT:
             self.set_position(0, None)
+
+
+def _int(state: dict[str, object], key: str) -> int:
+    value = state.get(key)
+    if type(value) is not int:
+        raise ValueError(f"agent state: {key} must be an integer, got {value!r}")
+    return value
+
+
+def _opt_int(state: dict[str, object], key: str) -> int | None:
+    return None if state.get(key) is None else _int(state, key)
+
+
+def _bytes(state: dict[str, object], key: str) -> bytes:
+    value = state.get(key)
+    if type(value) is not bytes or len(value) % 8:
+        raise ValueError(f"agent state: {key} must be int64 bytes, got {type(value).__name__}")
+    return value
 
 
 SymbolAgent: type[PySymbolAgent] = PySymbolAgent

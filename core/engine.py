@@ -716,6 +716,20 @@ class Engine:
             return
         self._protect(self._now, symbol, commands)  # an exit over: what is left is guarded again
 
+    # ------------------------------------------------------------ snapshots
+    def snapshot(self) -> bytes:
+        """The whole core state as canonical, checksummed bytes (``core.snapshot``)."""
+        from core.snapshot import snapshot_engine  # imported lazily: a sibling of this module
+
+        return snapshot_engine(self)
+
+    def restore(self, data: bytes) -> None:
+        """Become the engine ``data`` was taken of; this engine must be built with
+        the same instruments and stop mode. Bad bytes raise ``SnapshotError``."""
+        from core.snapshot import restore_engine
+
+        restore_engine(self, data)
+
     # ------------------------------------------------------------ accessors
     @property
     def now_ns(self) -> int:

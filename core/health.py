@@ -111,6 +111,13 @@ class HealthMonitor:
     def period_ns(self) -> int | None:
         return self._period
 
+    def restore(self, period_ns: int | None, gaps: int, stale_events: int) -> None:
+        """Take back what a snapshot recorded (``core.snapshot``): the learned
+        period and the counts; the schedule is the owner's to supply."""
+        self._period = period_ns
+        self.gaps = gaps
+        self.stale_events = stale_events
+
     def observe(self, last_ns: int | None, time_ns: int) -> Health:
         """Health of a bar at ``time_ns`` whose predecessor was at ``last_ns``."""
         if last_ns is None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 
+import numpy as np
 from sortedcontainers import SortedList
 
 
@@ -41,6 +42,26 @@ class PyTravelProfile:
         if self._domain_low is None or self._domain_high is None:
             return None
         return self._domain_low, self._domain_high
+
+    def export_state(self) -> tuple[bytes, bytes, tuple[int, int] | None]:
+        """The lossless profile for a snapshot (``core.snapshot``): the sorted
+        travel lows and highs as native int64 bytes, and the domain. Pairing
+        lows with highs is not needed: every count is ``#lows`` and ``#highs``
+        on either side of a bucket, so the two multisets are the whole state."""
+        n = len(self._lows)
+        lows = np.fromiter(self._lows, dtype=np.int64, count=n)
+        highs = np.fromiter(self._highs, dtype=np.int64, count=n)
+        return lows.tobytes(), highs.tobytes(), self.domain_ticks
+
+    def restore_state(self, lows: bytes, highs: bytes, domain: tuple[int, int] | None) -> None:
+        """Become the profile ``export_state`` described (of either twin)."""
+        low_values = np.frombuffer(lows, dtype=np.int64)
+        high_values = np.frombuffer(highs, dtype=np.int64)
+        if low_values.size != high_values.size:
+            raise ValueError(f"{low_values.size} travel lows but {high_values.size} highs")
+        self._lows = SortedList(low_values.tolist())
+        self._highs = SortedList(high_values.tolist())
+        self._domain_low, self._domain_high = domain if domain is not None else (None, None)
 
     def add_bar(self, low_tick: int, high_tick: int, travel_low: int, travel_high: int) -> None:
         """Absorb one bar.

@@ -7,6 +7,9 @@ all of the symbol's history" means.
 
 from __future__ import annotations
 
+from itertools import pairwise
+
+import numpy as np
 from sortedcontainers import SortedList
 
 
@@ -46,6 +49,22 @@ class PyVolumeTracker:
 
     def spike(self, volume: int) -> bool:
         return is_spike(len(self._volumes), self._sum, self._sum_sq, volume)
+
+    def export_state(self) -> bytes:
+        """Every volume seen, sorted, as native int64 bytes (``core.snapshot``);
+        the sums are derived from them on restore."""
+        return np.fromiter(self._volumes, dtype=np.int64, count=len(self._volumes)).tobytes()
+
+    def restore_state(self, volumes: bytes) -> None:
+        """Become the tracker ``export_state`` described (of either twin)."""
+        values = np.frombuffer(volumes, dtype=np.int64).tolist()
+        if values and values[0] < 0:
+            raise ValueError(f"volume must be >= 0, got {values[0]}")
+        if any(b < a for a, b in pairwise(values)):
+            raise ValueError("volumes to restore are not sorted")
+        self._volumes = SortedList(values)
+        self._sum = sum(values)
+        self._sum_sq = sum(v * v for v in values)
 
     def add(self, volume: int) -> None:
         self._volumes.add(volume)

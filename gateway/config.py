@@ -143,6 +143,15 @@ class DashboardConfig:
 
 
 @dataclass(frozen=True)
+class SnapshotsConfig:
+    """Engine snapshots (docs/snapshots.md): one every ``every_inputs`` inputs
+    and at each session close; the newest ``keep`` are kept."""
+
+    every_inputs: int = 50_000
+    keep: int = 3
+
+
+@dataclass(frozen=True)
 class Config:
     system: SystemConfig
     broker: BrokerConfig
@@ -155,6 +164,7 @@ class Config:
     symbols: tuple[str, ...]
     risk: RiskLimits
     dashboard: DashboardConfig = field(default_factory=DashboardConfig)
+    snapshots: SnapshotsConfig = field(default_factory=SnapshotsConfig)
     source: Path | None = None
     warnings: tuple[str, ...] = ()
 
@@ -415,7 +425,16 @@ KNOWN_SECTIONS = (
     "universe",
     "risk",
     "dashboard",
+    "snapshots",
 )
+
+
+def _snapshots(raw: dict[str, Any]) -> SnapshotsConfig:
+    s = _Section("snapshots", raw.get("snapshots", {}))
+    every = s.integer("every_inputs", 50_000, 100, 100_000_000)
+    keep = s.integer("keep", 3, 1, 100)
+    s.finish()
+    return SnapshotsConfig(every, keep)
 
 
 def parse_config(
@@ -470,6 +489,7 @@ def parse_config(
         symbols=_symbols(raw),
         risk=_risk(raw),
         dashboard=_dashboard(raw, env, database.path),
+        snapshots=_snapshots(raw),
         source=source,
         warnings=warnings,
     )

@@ -12,8 +12,9 @@ timer, cash flow, operator command) goes through one place, ``process``, which
    transaction that also advances ``applied_seq``, and
 4. queues broker commands for the order sender and alerts for Telegram.
 
-Crash-only: ``replay`` rebuilds a fresh engine (same seed) from the journal,
-order ids included; ``reapply_unapplied`` writes again the records of inputs
+Crash-only: ``replay`` rebuilds a fresh engine (same seed) from the newest
+valid snapshot and the journal after it (``gateway.snapshots``; the whole
+journal without one), order ids included; ``reapply_unapplied`` writes again the records of inputs
 past ``applied_seq`` (a crash between the two transactions).
 """
 
@@ -48,6 +49,7 @@ from gateway.journal import Event
 from gateway.latency import LatencyRecorder
 from gateway.outbox import Outbox
 from gateway.session import EngineClock
+from gateway.snapshots import SnapshotFiles, SnapshotPolicy, inputs_after, restore_newest
 from gateway.state import MINUTE_NS, LiveState
 from gateway.storage import DuplicateCashFlow, DuplicateExecution, Storage
 
@@ -85,6 +87,8 @@ class InputPipeline:
         self.latency = LatencyRecorder()
         self.fees = FeeEstimator(config.broker.type, lambda: self.engine.equity())
         self._fees_restored = False
+        files = SnapshotFiles(storage.path, config.snapshots.keep)
+        self.snapshots = SnapshotPolicy(files, config.snapshots.every_inputs)
 
     # ============================================================ inputs
     async def feed(self, event: Event, source: str = "stream", guard: Guard | None = None) -> None:
@@ -154,6 +158,15 @@ class InputPipeline:
                     self.alerts.fill(command.payload)
         self._observe(event, commands, True)
         self.latency.add(time.perf_counter_ns() - started)
+        why = self.snapshots.due(seq, at_ns, state)
+        if why is not None:
+            self.snapshots.write(seq, at_ns, self.engine, state, why)
+
+    def snapshot_now(self, why: str) -> None:
+        """A snapshot of everything journaled so far (a clean stop), if not written yet."""
+        seq = self.storage.last_input_seq()
+        if seq > self.snapshots.last_seq:
+            self.snapshots.write(seq, self.engine.now_ns, self.engine, self.state, why)
 
     def _order_key(self, client_order_id: str) -> str:
         """The engine order's first id: a replace keeps its commission totals."""
@@ -299,11 +312,17 @@ class InputPipeline:
 
     # =============================================================== replay
     def replay(self) -> None:
-        """Rebuild the engine from the journal (commands are not re-executed)."""
+        """Rebuild the engine from the newest valid snapshot and the journal after
+        it, or the whole journal without one (commands are not re-executed)."""
         state = self.state
         count = 0
         started = time.monotonic()
-        for seq, at_ns, event in self.storage.inputs():
+        last = self.storage.last_input_seq()
+        restored = restore_newest(self.snapshots.files, self.engine, last, state)
+        self.snapshots.last_seq = restored.seq
+        last_at = self.engine.now_ns
+        for seq, at_ns, event in inputs_after(self.storage.db, restored.seq):
+            last_at = at_ns
             state.clock.set(at_ns)
             try:
                 commands = self.engine.handle(event)
@@ -319,19 +338,29 @@ class InputPipeline:
             self._observe(event, list(commands), False)
             count += 1
         state.counters.replayed = count
+        if count >= self.snapshots.every_inputs:  # the next start need not replay them again
+            self.snapshots.write(last, last_at, self.engine, state, "after replay")
         for row in self.storage.executions():
             order_id = str(row["client_order_id"])
             qty, notional = state.booked.get(order_id, (0, 0))
             quantity = _int(row["quantity"])
             state.booked[order_id] = (qty + quantity, notional + quantity * _int(row["price"]))
-        if count:
+        if restored.path is not None:
+            log.info(
+                "restored engine from snapshot %s (inputs 1..%d) and %d journaled inputs after it",
+                restored.path.name,
+                restored.seq,
+                count,
+                extra={"sv_event": "snapshot_restored", "sv_inputs": str(restored.seq)},
+            )
+        if count or restored.path is not None:
             log.info(
                 "recovered engine from %d journaled inputs in %.2fs: %d positions, %d open orders",
-                count,
+                restored.seq + count,
                 time.monotonic() - started,
                 len(self.engine.positions()),
                 len(self.engine.open_orders()),
-                extra={"sv_event": "replayed", "sv_inputs": str(count)},
+                extra={"sv_event": "replayed", "sv_inputs": str(restored.seq + count)},
             )
 
     def reapply_unapplied(self) -> None:
@@ -346,7 +375,8 @@ class InputPipeline:
         seed = int(self.storage.meta("seed") or 0)
         clock = EngineClock()
         scratch = build_engine(self.config, seed, clock, self.state.calendar)
-        for seq, at_ns, event in self.storage.inputs():
+        start = restore_newest(self.snapshots.files, scratch, last, max_seq=applied).seq
+        for seq, at_ns, event in inputs_after(self.storage.db, start):
             clock.set(at_ns)
             commands = scratch.handle(event)
             if seq > applied:

@@ -17,8 +17,9 @@ start-up and shut-down sequences:
 | ``Dashboard`` | ``dashboard/`` | the live web page and its JSON API (``[dashboard]``) |
 
 Crash-only: start-up is the same whether the last run crashed or stopped
-cleanly. A fresh engine (same seed) replays the journal, which rebuilds it
-exactly, order ids included; records of inputs past ``applied_seq`` are
+cleanly. A fresh engine (same seed) restores the newest valid snapshot and
+replays the journal after it (``snapshots.py``), which rebuilds it exactly,
+order ids included; records of inputs past ``applied_seq`` are
 written again; then every order the engine thinks is live is checked against
 the broker (missed fills are booked, missed status changes fed, commands that
 never reached the broker are sent, or refused if stale), positions are
@@ -198,7 +199,7 @@ class Gateway:
         await self._cancel_tasks()
         await self.broker.close()
         async with self.inputs.lock:  # an input being processed completes first
-            pass
+            self.inputs.snapshot_now("clean stop")  # the next start replays nothing
         if self.notifier is not None:
             await self.notifier.drain(5.0)
         latency = self.inputs.latency.summary()

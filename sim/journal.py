@@ -83,11 +83,12 @@ class Journal:
     def run_hash(self) -> str:
         return self._hasher.hexdigest()
 
-    def inputs_with_times(self) -> Iterator[tuple[int, object]]:
-        """Every event the engine was given, with when, decoded from the log."""
+    def inputs_with_times(self, after_line: int = 0) -> Iterator[tuple[int, object]]:
+        """Every event the engine was given (after the first ``after_line``
+        lines: a snapshot's tail), with when, decoded from the log."""
         if not self._keep:
             raise RuntimeError("this journal was opened without keeping its lines")
-        for line in self._lines:
+        for line in self._lines[after_line:]:
             entry = json.loads(line)
             if entry["dir"] == "in":
                 yield entry["at"], decode_event(entry["item"])

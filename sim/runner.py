@@ -39,6 +39,7 @@ from sim.financing import FinancingRates, accrual_days, accrue
 from sim.invariants import InvariantChecker, InvariantViolation
 from sim.journal import Journal
 from sim.loop import EventQueue, Rank
+from sim.recovery import CrashSnapshots
 from sim.rng import stream
 from sim.venues import LIT_LATENCY_NS, VenueSimulator
 
@@ -148,6 +149,8 @@ class Simulation:
         )
         self._feed_rng = stream(spec.seed, "faults", "feed")
         self._crash_rng = stream(spec.seed, "faults", "crash")
+        # Recovery is the gateway's: the newest snapshot and the journal after it.
+        self._snapshots = CrashSnapshots(feed.session_closes) if spec.faults.crash > 0 else None
         self._checker = InvariantChecker(spec.initial_cash, spec.seed, spec.reproduce)
         self._taps: list[_SignalTap] = []
         self.signals: list[AgentSignal] = []
@@ -189,24 +192,25 @@ class Simulation:
         return clock, engine
 
     def _recover(self, at_ns: int) -> None:
-        """Crash: drop the engine, rebuild one from the journal, check it matches."""
+        """Crash: drop the engine, rebuild one from the newest snapshot and the
+        journal after it (``sim.recovery``), check it is the crashed one exactly."""
         old = self.engine
         self._taps.clear()
         clock, fresh = self._new_engine()
         for tap in self._taps:
             tap.enabled = False
-        for when, event in self._journal.inputs_with_times():
+        start = 0
+        snapshots = self._snapshots
+        if snapshots is not None and snapshots.data is not None:
+            fresh.restore(snapshots.data)
+            clock.advance_to(snapshots.at_ns)
+            start = snapshots.line
+        for when, event in self._journal.inputs_with_times(start):
             clock.advance_to(max(clock.now_ns(), when))
             fresh.handle(event)
         for tap in self._taps:
             tap.enabled = True
-        same = (
-            fresh.positions() == old.positions()
-            and fresh.cash == old.cash
-            and [o.client_order_id for o in fresh.open_orders()]
-            == [o.client_order_id for o in old.open_orders()]
-            and len(fresh.parents()) == len(old.parents())
-        )
+        same = fresh.snapshot() == old.snapshot()  # every bit of the core's state
         if not same:
             self._checker.fail(
                 "engine rebuilt from its journal differs from the crashed one", at_ns
@@ -349,6 +353,8 @@ class Simulation:
         self._checker.check(self.engine, at_ns, touched)
         if first_delivery:
             self._checker.check_fill_exposure(self.engine, event, breaches, at_ns)  # type: ignore[arg-type]
+        if self._snapshots is not None:
+            self._snapshots.after_input(self._journal.lines, at_ns, self.engine)
 
     def _dispatch(self, at_ns: int, command: object, touched: list[str]) -> None:
         match command:
