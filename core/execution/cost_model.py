@@ -37,6 +37,14 @@ MAX_PARTICIPATION = 0.5
 """POV ceiling: above 50% we would *be* the market and the impact fit (fitted on
 orders well below that) no longer describes anything; also keeps ρ/(1−ρ) ≤ 1."""
 
+SLICE_PARTICIPATION = 0.25
+"""The most of a typical bar's volume a schedule plans to take per bar: the
+usual upper end desks allow, and the share of a bar the simulated lit venues
+let all our orders take together (``sim/venues.py`` PARTICIPATION_CAP). A
+schedule above it cannot complete in its bars (the rest is left unfilled:
+MARKET parents of several bars' volume filled 59%, issue 12 #5), so the
+horizon scan starts at the shortest schedule that respects it."""
+
 REGIME_SIGMAS = 2.0
 """Volatility regime break: ATR beyond mean ± 2σ of its own history — the same
 2σ tail rule SPEC §4.4 uses for volume spikes."""
@@ -128,8 +136,16 @@ def uniform_cost(inputs: CostInputs, bars: int) -> ScheduleCost:
     return ScheduleCost(bars, expected, variance, objective, participation)
 
 
+def min_bars(inputs: CostInputs) -> int:
+    """The shortest schedule within ``SLICE_PARTICIPATION`` of a typical bar,
+    never past the longest horizon (the day's bars left)."""
+    per_bar = SLICE_PARTICIPATION * max(inputs.bar_volume, 1.0)
+    return max(1, min(max(1, inputs.max_bars), math.ceil(inputs.quantity / per_bar)))
+
+
 def optimal_horizon(inputs: CostInputs) -> ScheduleCost:
-    """The number of bars minimising expected cost + λ·variance (ties: shorter)."""
+    """The number of bars minimising expected cost + λ·variance (ties: shorter),
+    among the schedules that take at most ``SLICE_PARTICIPATION`` of a bar."""
     # The same arithmetic as ``uniform_cost``, inlined: this scan runs once
     # per new parent over up to a day of bars.
     x, p = inputs.quantity, inputs.price
@@ -139,7 +155,7 @@ def optimal_horizon(inputs: CostInputs) -> ScheduleCost:
     risk = inputs.risk_aversion * (inputs.sigma * p) ** 2 * x * x / 6.0
     notional = x * p
     best_bars, best_objective = 1, math.inf
-    for bars in range(1, max(1, inputs.max_bars) + 1):
+    for bars in range(min_bars(inputs), max(1, inputs.max_bars) + 1):
         rate = per_bar / bars
         expected = notional * (spread + (impact_scale * rate**BETA if rate > 0 else 0.0))
         objective = expected + risk * (bars - 1) * (2 * bars - 1) / bars
