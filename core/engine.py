@@ -79,6 +79,9 @@ def default_agent_factory(instrument: Instrument) -> AgentLike:
 
 _ENTRIES = {Signal.ENTER_LONG: 1, Signal.ENTER_SHORT: -1}
 _EXITS = {Signal.EXIT_LONG: 1, Signal.EXIT_SHORT: -1}
+_URGENCY_RANK = {Urgency.LOW: 0, Urgency.NORMAL: 1, Urgency.HIGH: 2}
+STOP_CANCEL_TIMEOUT_NS = 60 * 10**9
+"""How long an exit waits for its resting stop's cancel before an alert says so."""
 
 
 class Engine:
@@ -121,6 +124,10 @@ class Engine:
         self._execution = ExecutionEngine(rng, venues, schedule)
         self._execution.exposure_room = self._exposure_room
         self._protective = ProtectiveStops(self._execution.book) if resting_stops else None
+        # Exits waiting for their symbol's resting stop to be cancelled (symbol ->
+        # urgency, when asked): the stop holds the shares at the broker, and an
+        # exit sent beside it could sell them twice (``_start_exit``).
+        self._exits_waiting: dict[str, tuple[Urgency, int, bool]] = {}
         self._guard = BarSequenceGuard()
         self._stops: dict[str, int | None] = {}
         self._directions: dict[str, int] = {s: 0 for s in symbols}
@@ -300,7 +307,9 @@ class Engine:
         quantity = self._portfolio.quantity(symbol)
         if quantity * direction <= 0:
             return
-        if any(p.intent.purpose == "exit" for p in execution.active_parents(symbol)):
+        if symbol in self._exits_waiting or any(
+            p.intent.purpose == "exit" for p in execution.active_parents(symbol)
+        ):
             return
         if (
             reason is Reason.STOP
@@ -324,6 +333,23 @@ class Engine:
     def _start_exit(
         self, now: int, symbol: str, quantity: int, urgency: Urgency, commands: list[EngineCommand]
     ) -> None:
+        """Exit ``quantity`` now, or once the symbol's resting stop is gone.
+
+        A stop resting at the broker holds the shares (Alpaca refuses a sell
+        against them) and may trigger while an exit works (IBKR/FIX would then
+        sell twice). So the stop is cancelled first and the exit waits until
+        the broker confirms the cancel, or the stop filled (then only what is
+        left, if anything, is exited); ``_release_exit`` decides on each of the
+        stop's answers, and ``STOP_CANCEL_TIMEOUT_NS`` later without one an
+        alert says so (the exit keeps waiting: sending it could double-sell).
+        """
+        if self._protective is not None and self._protective.resting(symbol) is not None:
+            waiting = self._exits_waiting.get(symbol)
+            if waiting is None or _URGENCY_RANK[urgency] > _URGENCY_RANK[waiting[0]]:
+                self._exits_waiting[symbol] = (urgency, now, False)
+            commands.append(Record(now, "exit_waits_for_stop_cancel", {"symbol": symbol}))
+            self._protect(now, symbol, commands)
+            return
         instrument = self._instruments[symbol]
         equity = self._portfolio.equity()
         intent = Intent(
@@ -347,10 +373,42 @@ class Engine:
         (``core.execution.stops``); ``grow``: at a bar, a smaller stop grows too."""
         if self._protective is None:
             return
-        exiting = any(p.intent.purpose == "exit" for p in self._execution.active_parents(symbol))
+        exiting = symbol in self._exits_waiting or any(
+            p.intent.purpose == "exit" for p in self._execution.active_parents(symbol)
+        )
         quantity = self._portfolio.quantity(symbol)
         stop = self._stops.get(symbol)
         commands.extend(self._protective.reconcile(now, symbol, quantity, stop, exiting, grow))
+        if symbol in self._exits_waiting:
+            self._release_exit(now, symbol, commands)
+
+    def _release_exit(self, now: int, symbol: str, commands: list[EngineCommand]) -> None:
+        """Send the exit that waited for the stop's cancel once the stop is gone."""
+        assert self._protective is not None
+        urgency, since, alerted = self._exits_waiting[symbol]
+        order = self._protective.resting(symbol)
+        if order is not None:
+            if not alerted and now - since >= STOP_CANCEL_TIMEOUT_NS:
+                self._exits_waiting[symbol] = (urgency, since, True)
+                commands.append(
+                    Alert(
+                        now,
+                        "error",
+                        "stop_cancel_unconfirmed",
+                        f"{symbol}: cancel of stop {order.client_order_id} unanswered for"
+                        f" {(now - since) // 10**9} s; the exit waits (it could sell twice)",
+                    )
+                )
+            return
+        del self._exits_waiting[symbol]
+        quantity = self._portfolio.quantity(symbol)
+        if quantity == 0:
+            record: dict[str, object] = {"symbol": symbol, "why": "the stop filled"}
+            commands.append(Record(now, "exit_not_needed", record))
+            return
+        if any(p.intent.purpose == "exit" for p in self._execution.active_parents(symbol)):
+            return
+        self._start_exit(now, symbol, quantity, urgency, commands)
 
     # -------------------------------------------------------------- fills
     def _on_fill(self, fill: Fill) -> list[EngineCommand]:

@@ -330,7 +330,12 @@ class VenueSimulator:
         closing = bar_end_ns in self._closes
         window = self._window(bar, bar_end_ns)
         still_open = []
-        for order in resting:
+        # Stops go first: a protective stop the bar triggers takes its share of
+        # the bar's quarter before our other orders in the symbol (the entry it
+        # protects included), since which traded first inside the bar is
+        # unknown and the stop is what bounds the loss. Stable: arrival order
+        # otherwise.
+        for order in sorted(resting, key=lambda o: o.order_type is not OrderType.STOP):
             if not order.open:
                 continue
             if order.arrival_ns < bar_end_ns and self._armed(order, bar):

@@ -1,14 +1,17 @@
 """The cost model behind algorithm selection (docs/cost-model.md derives it).
 
 Expected shortfall of a schedule = spread + temporary impact + λ·variance,
-in the spirit of Almgren & Chriss (2000), with the temporary-impact *shape*
-from Almgren, Thum, Hauptmann & Li (2005): per-share impact
-``η·σ_day·(participation)^β``. The fit is in daily units (daily volatility,
-trading rate against daily volume), so the per-bar volatility is scaled to a
-day (``σ_bar·√bars_per_day``); the timing-risk term stays per bar. Every
-other input is the symbol's own statistic (volatility = ATR/price per bar,
-bar volume, bars per day) or the trade's own risk budget (λ = 1 / the money
-the trade may lose, SPEC §6).
+in the spirit of Almgren & Chriss (2000). Temporary impact per slice is the
+square-root law in daily units, ``Y·σ_day·√(q / V_day)`` (Tóth et al. 2011;
+Almgren, Thum, Hauptmann & Li 2005 fit the same shape with exponent 0.6): a
+slice of ``q`` shares is a fraction ``q / V_day`` of the day's volume, and
+with ``σ_day = σ_bar·√b`` and ``V_day = b·v̄`` the bars-per-day ``b`` cancels,
+so the law is ``Y·σ_bar·√(q / v̄)`` in the per-bar units the engine measures
+(ATR/price, bar volume). The simulator's lit venues charge the same law with
+the same ``Y`` (``sim/venues.py``), so the model's impact is what the
+simulated tape makes us pay (tests/execution/test_impact_calibration.py).
+Every other input is the symbol's own statistic or the trade's own risk
+budget (λ = 1 / the money the trade may lose, SPEC §6).
 """
 
 from __future__ import annotations
@@ -17,15 +20,30 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
-ETA = 0.142
-"""Temporary-impact coefficient, Almgren et al. (2005), Table 3 (US large caps)."""
+ETA = 0.5
+"""Square-root-law coefficient ``Y`` on daily σ and size against daily volume.
 
-BETA = 0.6
-"""Temporary-impact exponent, Almgren et al. (2005): impact ∝ rate^0.6."""
+Tóth et al. (2011) and the literature since report Y of order 0.5–1 for US
+equities; 0.5 is the simulator's ``IMPACT_Y`` (which uses a bar's high−low
+range for σ_bar, and the mean range is what the engine's ATR measures). The
+number the calibration test pins the model to."""
+
+BETA = 0.5
+"""Impact exponent: the square-root law (Almgren et al. 2005 fit 0.6 on
+participation of daily volume over a day-long execution; applied per minute
+slice that fit charges √390 times the square-root law's impact, issue 12 #5)."""
 
 MAX_PARTICIPATION = 0.5
 """POV ceiling: above 50% we would *be* the market and the impact fit (fitted on
 orders well below that) no longer describes anything; also keeps ρ/(1−ρ) ≤ 1."""
+
+SLICE_PARTICIPATION = 0.25
+"""The most of a typical bar's volume a schedule plans to take per bar: the
+usual upper end desks allow, and the share of a bar the simulated lit venues
+let all our orders take together (``sim/venues.py`` PARTICIPATION_CAP). A
+schedule above it cannot complete in its bars (the rest is left unfilled:
+MARKET parents of several bars' volume filled 59%, issue 12 #5), so the
+horizon scan starts at the shortest schedule that respects it."""
 
 REGIME_SIGMAS = 2.0
 """Volatility regime break: ATR beyond mean ± 2σ of its own history — the same
@@ -63,13 +81,21 @@ class CostInputs:
 
     @property
     def daily_sigma(self) -> float:
-        """Daily volatility, the σ the Almgren et al. (2005) fit is stated in.
-
-        Per-bar volatility scales with √time, so a day of ``day_bars`` bars has
-        σ·√day_bars. Participation needs no rescaling: a slice over a typical
-        bar's volume is the same rate as the day's trading over ADV.
-        """
+        """Daily volatility: per-bar σ scales with √time, σ·√day_bars."""
         return self.sigma * math.sqrt(max(1, self.day_bars))
+
+    @property
+    def daily_volume(self) -> float:
+        """Typical daily volume: ``day_bars`` typical bars."""
+        return max(self.bar_volume, 1.0) * max(1, self.day_bars)
+
+    def slice_impact(self, slice_qty: float) -> float:
+        """Per-share impact of one slice, fraction of price, in daily units:
+        ``Y·σ_day·(q / V_day)^β`` — equal to ``temporary_impact(q / v̄, σ)``
+        when β = ½, since ``b`` cancels."""
+        if slice_qty <= 0:
+            return 0.0
+        return ETA * self.daily_sigma * float((slice_qty / self.daily_volume) ** BETA)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +111,9 @@ class ScheduleCost:
 
 
 def temporary_impact(participation: float, sigma: float) -> float:
-    """Per-share temporary impact as a fraction of price: η·σ·ρ^β."""
+    """Per-share temporary impact as a fraction of price: Y·σ·ρ^β, with σ the
+    per-bar volatility and ρ the slice over the bar's volume (the square-root
+    law's daily units with the bars per day cancelled: ``CostInputs.slice_impact``)."""
     if participation <= 0.0:
         return 0.0
     return ETA * sigma * float(participation**BETA)
@@ -100,7 +128,7 @@ def uniform_cost(inputs: CostInputs, bars: int) -> ScheduleCost:
     x, p = inputs.quantity, inputs.price
     volume = max(inputs.bar_volume, 1.0)
     participation = x / bars / volume
-    per_share = inputs.half_spread + temporary_impact(participation, inputs.daily_sigma)
+    per_share = inputs.half_spread + temporary_impact(participation, inputs.sigma)
     expected = x * p * per_share
     sigma_price = inputs.sigma * p
     variance = sigma_price**2 * x * x * (bars - 1) * (2 * bars - 1) / (6 * bars)
@@ -108,18 +136,26 @@ def uniform_cost(inputs: CostInputs, bars: int) -> ScheduleCost:
     return ScheduleCost(bars, expected, variance, objective, participation)
 
 
+def min_bars(inputs: CostInputs) -> int:
+    """The shortest schedule within ``SLICE_PARTICIPATION`` of a typical bar,
+    never past the longest horizon (the day's bars left)."""
+    per_bar = SLICE_PARTICIPATION * max(inputs.bar_volume, 1.0)
+    return max(1, min(max(1, inputs.max_bars), math.ceil(inputs.quantity / per_bar)))
+
+
 def optimal_horizon(inputs: CostInputs) -> ScheduleCost:
-    """The number of bars minimising expected cost + λ·variance (ties: shorter)."""
+    """The number of bars minimising expected cost + λ·variance (ties: shorter),
+    among the schedules that take at most ``SLICE_PARTICIPATION`` of a bar."""
     # The same arithmetic as ``uniform_cost``, inlined: this scan runs once
     # per new parent over up to a day of bars.
     x, p = inputs.quantity, inputs.price
     per_bar = x / max(inputs.bar_volume, 1.0)
-    impact_scale = ETA * inputs.daily_sigma
+    impact_scale = ETA * inputs.sigma
     spread = inputs.half_spread
     risk = inputs.risk_aversion * (inputs.sigma * p) ** 2 * x * x / 6.0
     notional = x * p
     best_bars, best_objective = 1, math.inf
-    for bars in range(1, max(1, inputs.max_bars) + 1):
+    for bars in range(min_bars(inputs), max(1, inputs.max_bars) + 1):
         rate = per_bar / bars
         expected = notional * (spread + (impact_scale * rate**BETA if rate > 0 else 0.0))
         objective = expected + risk * (bars - 1) * (2 * bars - 1) / bars
@@ -139,7 +175,7 @@ def linear_eta(inputs: CostInputs, bars: int) -> float:
     if slice_qty <= 0:
         return 0.0
     participation = slice_qty / max(inputs.bar_volume, 1.0)
-    return temporary_impact(participation, inputs.daily_sigma) * inputs.price / slice_qty
+    return temporary_impact(participation, inputs.sigma) * inputs.price / slice_qty
 
 
 def ac_kappa(risk_aversion: float, sigma_price: float, eta_lin: float, tau: float = 1.0) -> float:
@@ -187,7 +223,7 @@ def choose_algorithm(
 ) -> AlgoChoice:
     """Pick the algorithm from the model (the rule is docs/cost-model.md §3)."""
     choice = _choose(inputs, urgency, algos_allowed, has_profile, volume_cv, atr_zscore)
-    impact = temporary_impact(choice_participation(inputs, choice.bars), inputs.daily_sigma) * 1e4
+    impact = temporary_impact(choice_participation(inputs, choice.bars), inputs.sigma) * 1e4
     return AlgoChoice(
         choice.algo,
         choice.bars,

@@ -120,6 +120,9 @@ class ParentOrder:
     rejects: int = 0
     vwap_value: float = 0.0
     vwap_volume: int = 0
+    # exec id -> the market's price when that fill was booked (the bar it traded
+    # in, before our impact): the reference of the realised impact in TCA
+    impact_refs: dict[str, int] = field(default_factory=dict)
     timer_ns: int | None = None
     tca: TcaReport | None = None
     finished_ns: int | None = None
@@ -697,6 +700,8 @@ class ExecutionEngine:
         if parent is None:
             return outcome
         parent.consecutive_rejects = 0
+        market = self.market(order.symbol)
+        parent.impact_refs[fill.exec_id] = market.last_mean or market.last_close or fill.price
         parent.refresh()
         room = self._room(parent)
         if room is not None and parent.progress.working > room:
@@ -784,7 +789,9 @@ class ExecutionEngine:
 
     def _tca(self, parent: ParentOrder) -> TcaReport:
         executions = [
-            Execution(f.quantity, f.price, f.fee) for c in parent.children for f in c.fills
+            Execution(f.quantity, f.price, f.fee, parent.impact_refs.get(f.exec_id))
+            for c in parent.children
+            for f in c.fills
         ]
         end = self._reference_price(parent)
         start = parent.start_price
@@ -802,6 +809,7 @@ class ExecutionEngine:
             executions=executions,
             interval_vwap=vwap,
             impact_model_bps=parent.choice.impact_bps,
+            half_spread_bps=parent.instrument.tick / 2 / start * 1e4 if start > 0 else 0.0,
             decimals=parent.instrument.qty_decimals,
             algo=parent.choice.algo.value,
         )

@@ -31,6 +31,7 @@ class SymbolMarket:
     last_ns: int | None = None
     period_ns: int = 0  # smallest positive spacing between consecutive bars
     last_close: int | None = None
+    last_mean: int | None = None  # last bar (O+H+L+C)/4: the reference of realised impact
     volume_sum: int = 0
     volume_sq_sum: int = 0
     days: set[int] = field(default_factory=set)
@@ -65,6 +66,7 @@ class SymbolMarket:
             self.first_ns = t
         self.last_ns = t
         self.last_close = bar.close
+        self.last_mean = (bar.open + bar.high + bar.low + bar.close) // 4
         v = bar.volume
         self.bars += 1
         self.volume_sum += v

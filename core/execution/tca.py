@@ -45,6 +45,7 @@ class Execution:
     quantity: int
     price: int
     fee: int = 0
+    reference: int | None = None  # the market's price when it traded, without us
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +114,27 @@ class TcaReport:
         }
 
 
+def realised_impact_bps(
+    side_sign: int, executions: list[Execution], half_spread_bps: float
+) -> float | None:
+    """What our own trading moved the price we paid, in bps (docs/cost-model.md §5).
+
+    Each execution against the market's price when it traded (the average
+    price of the bar it traded in, a price nobody's order moved), quantity-
+    weighted, less the half spread the model prices apart: the same quantity
+    the model's ``η·σ·ρ^β`` predicts. The arrival-to-end move is *not* impact:
+    it is the market's drift (and the strategy's alpha) over the order's life.
+    ``None`` when some execution carries no reference.
+    """
+    if not executions or any(e.reference is None for e in executions):
+        return None
+    notional = sum(e.quantity * (e.reference or 0) for e in executions)
+    if notional <= 0:
+        return None
+    moved = sum(e.quantity * (e.price - (e.reference or 0)) for e in executions)
+    return side_sign * moved / notional * 1e4 - half_spread_bps
+
+
 def analyse(
     *,
     parent_id: str,
@@ -125,6 +147,7 @@ def analyse(
     executions: list[Execution],
     interval_vwap: float | None,
     impact_model_bps: float,
+    half_spread_bps: float = 0.0,
     decimals: int = 0,
     algo: str = "",
 ) -> TcaReport:
@@ -156,7 +179,9 @@ def analyse(
         else None
     )
     shortfall_bps = to_bps(total)
-    realized = s * (end_price - start_price) / start_price * 1e4 if start_price else 0.0
+    realized = realised_impact_bps(s, executions, half_spread_bps)
+    if realized is None:  # no per-fill reference: the move from arrival to the end
+        realized = s * (end_price - start_price) / start_price * 1e4 if start_price else 0.0
     return TcaReport(
         parent_id=parent_id,
         symbol=symbol,

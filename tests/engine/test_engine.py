@@ -204,10 +204,12 @@ def test_stop_exit_is_market_and_immediate():
         cash=5_000_000 * D,
         script=signal_at({20: LONG, 25: (Signal.EXIT_LONG, Reason.STOP, 98 * D)}),
     )
-    h.bars(20)
-    fill_all(h, h.bar()[1])
-    h.bars(4)
-    _, commands = h.bar()
+    # bars deep enough that the 25,000-share entry is one bar's quarter at most
+    # (a market entry, all filled, before the stop is hit)
+    h.bars(20, volume=200_000)
+    fill_all(h, h.bar(volume=200_000)[1])
+    h.bars(4, volume=200_000)
+    _, commands = h.bar(volume=200_000)
     assert kinds(commands, "parent")[0].payload["urgency"] == "high"
     (order,) = submits(commands)
     assert order.order_type is OrderType.MARKET and order.quantity == h.engine.position("AAA")

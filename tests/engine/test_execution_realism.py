@@ -38,8 +38,9 @@ def test_fills_above_the_decision_close_keep_gross_within_the_cap() -> None:
 def test_a_fill_far_past_the_headroom_is_a_loud_breach() -> None:
     """#7: the engine checks exposure at every fill, not only the planned one."""
     h = Harness(script=signal_at({20: TIGHT_LONG}))
-    h.bars(20)
-    _, commands = h.bar()
+    # deep bars: the 10,000-share entry goes as one market order (within a quarter of a bar)
+    h.bars(20, volume=200_000)
+    _, commands = h.bar(volume=200_000)
     (order,) = submits(commands)
     out = h.fill(order, quantity=order.quantity, price=110 * D)  # a 10% gap through
     breaches = [a for a in of_kind(out, Alert) if a.kind == "risk_breach"]

@@ -10,6 +10,7 @@ top of the resting stop. Without ``resting_stops`` nothing changes.
 from __future__ import annotations
 
 from core.commands import (
+    Alert,
     CancelOrder,
     OrderType,
     OrdStatus,
@@ -95,9 +96,11 @@ def test_a_target_exit_cancels_the_stop_and_a_failed_exit_puts_it_back() -> None
     (cancel,) = [
         c for c in of_kind(commands, CancelOrder) if c.orig_client_order_id == stop.client_order_id
     ]
-    exits = [c for c in parents_of(commands) if c.side is Side.SELL]
+    # the stop holds the shares: the exit waits for the cancel's confirmation
+    assert [c for c in parents_of(commands) if c.side is Side.SELL] == []
+    confirmed = h.update(cancel.client_order_id, OrdStatus.CANCELED)
+    exits = [c for c in parents_of(confirmed) if c.side is Side.SELL]
     assert exits and all(e.side is Side.SELL for e in exits)
-    h.update(cancel.client_order_id, OrdStatus.CANCELED)
     assert h.engine.resting_stop("AAA") is None
     out: list = []
     for child in exits:  # the venue refuses the exit three times: the parent halts
@@ -111,6 +114,54 @@ def test_a_target_exit_cancels_the_stop_and_a_failed_exit_puts_it_back() -> None
                 out += h.update(child.client_order_id, OrdStatus.REJECTED, "no")
     again = h.engine.resting_stop("AAA")
     assert again is not None and again.quantity == h.engine.position("AAA") == entry.quantity
+
+
+def test_an_exit_waiting_for_the_cancel_is_dropped_when_the_stop_fills_instead() -> None:
+    """The cancel lost the race: the stop sold the position, so no exit is sent."""
+    h, entry = entered({20: LONG, 23: (Signal.EXIT_LONG, Reason.LEVEL, 98 * D)})
+    (stop,) = stops(h.fill(entry))
+    h.update(stop.client_order_id, OrdStatus.NEW)
+    h.bars(2)
+    _, commands = h.bar()
+    assert stop.client_order_id in cancelled(commands)
+    assert [c for c in parents_of(commands) if c.side is Side.SELL] == []
+    out = h.fill(stop, price=98 * D)
+    out += h.bars(2)
+    assert h.engine.position("AAA") == 0
+    assert [c for c in submits(out) if c.side is Side.SELL] == []
+    assert "exit_not_needed" in [r.kind for r in of_kind(out, Record)]
+
+
+def test_a_partly_filled_stop_then_cancelled_exits_only_what_is_left() -> None:
+    h, entry = entered({20: LONG, 23: (Signal.EXIT_LONG, Reason.LEVEL, 98 * D)})
+    (stop,) = stops(h.fill(entry))
+    h.update(stop.client_order_id, OrdStatus.NEW)
+    h.bars(2)
+    _, commands = h.bar()
+    (cancel,) = [
+        c for c in of_kind(commands, CancelOrder) if c.orig_client_order_id == stop.client_order_id
+    ]
+    out = h.fill(stop, quantity=entry.quantity // 4, price=98 * D)
+    assert [c for c in parents_of(out) if c.side is Side.SELL] == []  # still waiting
+    out = h.update(cancel.client_order_id, OrdStatus.CANCELED)
+    left = entry.quantity - entry.quantity // 4
+    assert h.engine.position("AAA") == left
+    exits = [c for c in parents_of(out) if c.side is Side.SELL]
+    assert exits and sum(e.quantity for e in exits) <= left
+
+
+def test_an_unanswered_stop_cancel_is_alerted_and_the_exit_keeps_waiting() -> None:
+    h, entry = entered({20: LONG, 23: (Signal.EXIT_LONG, Reason.LEVEL, 98 * D)})
+    (stop,) = stops(h.fill(entry))
+    h.update(stop.client_order_id, OrdStatus.NEW)
+    h.bars(2)
+    _, commands = h.bar()
+    assert stop.client_order_id in cancelled(commands)
+    out = h.bars(3)  # no answer from the broker for three minutes
+    alerts = [a for a in of_kind(out, Alert) if a.kind == "stop_cancel_unconfirmed"]
+    assert len(alerts) == 1 and alerts[0].level == "error"
+    assert [c for c in submits(out) if c.side is Side.SELL] == []
+    assert h.engine.position("AAA") == entry.quantity
 
 
 def test_a_rejected_stop_is_sent_again_at_the_next_bar_not_in_the_reply() -> None:

@@ -7,10 +7,12 @@ from hypothesis import strategies as st
 from core.execution.cost_model import (
     BETA,
     ETA,
+    SLICE_PARTICIPATION,
     Algo,
     CostInputs,
     Urgency,
     choose_algorithm,
+    min_bars,
     optimal_horizon,
     temporary_impact,
     uniform_cost,
@@ -37,7 +39,7 @@ def choose(i: CostInputs, urgency=Urgency.NORMAL, **kw):
     return choose_algorithm(i, urgency=urgency, **args)
 
 
-def test_impact_is_the_almgren_2005_power_law():
+def test_impact_is_the_square_root_law():
     assert temporary_impact(0.1, 0.02) == pytest.approx(ETA * 0.02 * 0.1**BETA)
     assert temporary_impact(0.0, 0.02) == 0.0
 
@@ -55,7 +57,18 @@ def test_without_risk_aversion_the_longest_horizon_wins_and_with_it_shorter():
     assert optimal_horizon(inputs()).bars == 390
     averse = optimal_horizon(inputs(risk_aversion=1e-5))
     assert 1 < averse.bars < 390
-    assert optimal_horizon(inputs(risk_aversion=1.0)).bars == 1
+    # the most risk-averse plan is the shortest that keeps to a quarter of a bar
+    assert optimal_horizon(inputs(risk_aversion=1.0)).bars == min_bars(inputs()) == 10
+    assert optimal_horizon(inputs(quantity=5_000.0, risk_aversion=1.0)).bars == 1
+
+
+def test_no_plan_takes_more_than_a_quarter_of_a_bar():
+    """Issue 12 #5: one-bar MARKET parents of several bars' volume filled 59%."""
+    for quantity in (4_000.0, 5_000.0, 5_001.0, 50_000.0, 130_771.0):
+        for lam in (0.0, 1e-5, 1.0):
+            plan = optimal_horizon(inputs(quantity=quantity, risk_aversion=lam))
+            assert plan.participation <= SLICE_PARTICIPATION
+    assert choose(inputs(quantity=5_001.0, risk_aversion=1.0)).algo is not Algo.MARKET
 
 
 def test_retail_and_stops_are_market():
@@ -64,8 +77,10 @@ def test_retail_and_stops_are_market():
 
 
 def test_small_orders_go_immediately():
-    assert choose(inputs(quantity=100.0, risk_aversion=1e-3)).algo is Algo.MARKET
-    assert choose(inputs(risk_aversion=1e-3)).algo is Algo.MARKET
+    # 100 shares of 20,000 a bar: slicing saves Y·σ·√ρ·(1−1/√2) ≈ $0.10 of
+    # impact against λ·(σP)²·X²/4 of timing risk for two bars ($2.50 at λ=0.1)
+    assert choose(inputs(quantity=100.0, risk_aversion=1e-1)).algo is Algo.MARKET
+    assert choose(inputs(quantity=5_000.0, risk_aversion=1e-3)).algo is Algo.MARKET
 
 
 def test_risk_averse_large_order_gets_the_is_trajectory():
@@ -115,5 +130,5 @@ def test_fast_horizon_scan_agrees_with_the_reference_cost(quantity, sigma, volum
         quantity=quantity, sigma=sigma, bar_volume=volume, risk_aversion=lam, max_bars=max_bars
     )
     fast = optimal_horizon(i)
-    brute = min(range(1, max_bars + 1), key=lambda n: (uniform_cost(i, n).objective, n))
+    brute = min(range(min_bars(i), max_bars + 1), key=lambda n: (uniform_cost(i, n).objective, n))
     assert fast.objective == pytest.approx(uniform_cost(i, brute).objective, rel=1e-9)

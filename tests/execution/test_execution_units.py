@@ -44,14 +44,24 @@ def _inputs(**kw: object) -> CostInputs:
     return CostInputs(**base)  # type: ignore[arg-type]
 
 
-def test_impact_is_fitted_on_daily_volatility() -> None:
+def test_impact_is_the_square_root_law_in_daily_units() -> None:
+    """Y·σ_day·√(q/V_day): σ_day = σ·√b and V_day = b·v̄, so b cancels.
+
+    The earlier fix scaled σ to a day but kept the slice's participation of a
+    *bar*, charging a one-minute slice √390 times the square-root law (the
+    model's impact came out ~4× what the simulated tape charged, issue 12 #5).
+    """
     inputs = _inputs()
     assert inputs.daily_sigma == pytest.approx(0.0008 * math.sqrt(390))
+    assert inputs.daily_volume == pytest.approx(30_000 * 390)
     one_bar = uniform_cost(inputs, 1)
-    rate = 60_000 / 30_000
-    expected = 60_000 * 100 * (0.00005 + ETA * 0.0008 * math.sqrt(390) * rate**BETA)
-    assert one_bar.expected == pytest.approx(expected)
-    # daily bars: a bar is a day, nothing to rescale
+    daily_units = ETA * inputs.daily_sigma * (60_000 / inputs.daily_volume) ** BETA
+    assert inputs.slice_impact(60_000) == pytest.approx(daily_units)
+    assert one_bar.expected == pytest.approx(60_000 * 100 * (0.00005 + daily_units))
+    # per-bar units give the same number: the bars per day cancel
+    assert daily_units == pytest.approx(ETA * 0.0008 * (60_000 / 30_000) ** BETA)
+    # and so the same bar-level order costs the same whatever the bars per day
+    assert uniform_cost(_inputs(day_bars=1), 1).expected == pytest.approx(one_bar.expected)
     assert _inputs(day_bars=1).daily_sigma == 0.0008
 
 

@@ -144,3 +144,41 @@ def test_decomposition_always_sums_to_paper_minus_real(side, decided, prices, fi
         decimals=decimals,
     )
     assert r.delay + r.trading + r.opportunity + r.fees == r.total == r.paper_minus_real
+
+
+def test_realised_impact_is_each_fill_against_its_bar_less_the_half_spread():
+    """Issue 12 #5: not the arrival-to-end drift, which a strong move makes huge."""
+    executions = [
+        Execution(400, 100 * D + 20 * CENT, 0, 100 * D + 10 * CENT),  # 10c above its bar
+        Execution(600, 101 * D + 10 * CENT, 0, 101 * D),  # 10c above the next bar
+    ]
+    r = analyse(
+        parent_id="P-2",
+        symbol="AAA",
+        side_sign=1,
+        decided=1000,
+        decision_price=100 * D,
+        start_price=100 * D,
+        end_price=103 * D,  # the market ran 300 bps: drift, not our impact
+        executions=executions,
+        interval_vwap=None,
+        impact_model_bps=10.0,
+        half_spread_bps=0.5,
+    )
+    notional = 400 * 100.10 + 600 * 101.00
+    assert r.impact_realized_bps == pytest.approx(0.10 * 1000 / notional * 1e4 - 0.5)
+    # a sell that paid 10c below its bar: the same cost, the other sign convention
+    sell = [Execution(1000, 99 * D + 90 * CENT, 0, 100 * D)]
+    s = analyse(
+        parent_id="P-3",
+        symbol="AAA",
+        side_sign=-1,
+        decided=1000,
+        decision_price=100 * D,
+        start_price=100 * D,
+        end_price=95 * D,
+        executions=sell,
+        interval_vwap=None,
+        impact_model_bps=10.0,
+    )
+    assert s.impact_realized_bps == pytest.approx(10.0)
