@@ -96,6 +96,7 @@ def engine_state(engine: Engine) -> dict[str, object]:
         "paused": engine._paused,
         "counters": engine._counters,
         "stops": engine._stops,
+        "exits_waiting": engine._exits_waiting,
         "directions": engine._directions,
         "decisions": engine._decisions,
         "last_signals": engine._last_signals,
@@ -156,6 +157,7 @@ def restore_engine(engine: Engine, data: bytes) -> None:
     engine._paused = state["paused"]
     engine._counters = state["counters"]
     engine._stops = state["stops"]
+    engine._exits_waiting = state["exits_waiting"]
     engine._directions = state["directions"]
     engine._decisions = state["decisions"]
     engine._last_signals = state["last_signals"]

@@ -159,6 +159,23 @@ def test_the_runs_trade_so_the_cut_state_is_not_trivial() -> None:
     assert engine.agent("AAPL").profile.travelled > 100  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("twins", [("compiled", "pure"), ("pure", "compiled")])
+def test_a_cut_while_an_exit_waits_for_its_stop_cancel_resumes_the_exit(
+    twins: tuple[str, str],
+) -> None:
+    """Seed 0 without faults: after input 292 AAPL's exit waits for the resting
+    stop's cancel to be confirmed (stated, found by scanning the journal); the
+    restored engine must still send that exit when the confirmation comes."""
+    spec, inputs = journal(0, "none")
+    cut = 292
+    clock, engine = build(spec, twins[0])
+    feed(clock, engine, inputs[:cut])
+    assert set(engine._exits_waiting) == {"AAPL"}  # the setup this test is about
+    after, again, whole, resumed = cut_and_resume(spec, inputs, cut, *twins)
+    assert again == after
+    assert resumed == whole
+
+
 @pytest.mark.parametrize("cut", [0.3, 0.7, 1.0])
 def test_both_twins_give_the_same_bytes(cut: float) -> None:
     spec, inputs = journal(1, "reports")
@@ -303,3 +320,12 @@ def test_state_tree_names_every_part() -> None:
     assert {"portfolio", "execution", "protective", "agents", "rng", "flows"} <= set(state)
     agent = state["agents"]["AAPL"]  # type: ignore[index]
     assert agent["volumes"].values.size == engine.agent("AAPL").bars_seen  # type: ignore[attr-defined]  # the whole multiset
+
+
+def test_every_engine_attribute_is_in_the_snapshot_or_given_at_construction() -> None:
+    """A field added to ``Engine`` without adding it to the snapshot would be
+    silently reset by a restart; this names it instead."""
+    spec, _ = journal(0, "none")
+    _, engine = build(spec, "pure")
+    covered = {f"_{key}" for key in engine_state(engine)} | {"_clock", "_instruments"}
+    assert set(vars(engine)) - covered == set()
