@@ -109,9 +109,10 @@ class JournalTables(Database):
         return seq
 
     def inputs(self) -> Iterator[tuple[int, int, Event]]:
-        """(seq, at_ns, event) in the order the engine saw them."""
+        """(seq, at_ns, event) in the order the engine saw them, streamed from
+        the cursor (a year's journal is too big to hold as one list)."""
         rows = self.db.execute("SELECT seq, at_ns, kind, payload FROM inputs ORDER BY seq")
-        for seq, at_ns, kind, payload in rows.fetchall():
+        for seq, at_ns, kind, payload in rows:
             yield int(seq), int(at_ns), journal.decode(kind, payload)
 
     def last_input_seq(self) -> int:
