@@ -121,7 +121,7 @@ def _journal(storage: Storage, bars) -> None:  # type: ignore[no-untyped-def]
     tx = storage.transaction()
     tx.__enter__()
     for at_ns, bar in bars:
-        storage.journal(at_ns, bar, "bench")
+        storage.journal.append(at_ns, bar, "bench")
         batch += 1
         if batch == 20_000:
             tx.__exit__(None, None, None)
@@ -173,7 +173,7 @@ def restart(db: Path, with_snapshot: bool) -> dict[str, Any]:
         return {
             "seconds": seconds,
             "replayed": pipe.state.counters.replayed,
-            "inputs": pipe.storage.last_input_seq(),
+            "inputs": pipe.storage.journal.last_input_seq(),
             "snapshot_bytes": sum(p.stat().st_size for _, p in files.existing()[:1]),
         }
     finally:

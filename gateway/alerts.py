@@ -74,7 +74,7 @@ class Alerts:
         """A gateway-level alert (health, discrepancies, start/stop): DB + log + Telegram."""
         now = self.state.market.now_ns()
         with self.storage.transaction():
-            self.storage.record_alert(now, level, kind, text)
+            self.storage.records.record_alert(now, level, kind, text)
         self.state.counters.alerts += 1
         self._tell(now, level, kind, text)
         lvl = _LEVELS.get(level, logging.INFO)

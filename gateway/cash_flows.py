@@ -95,7 +95,7 @@ class CashFlows:
                         self._bad_flows.add(str(problem))
                         report_bad(self.state, self.broker.name, "cash activity", problem)
             for flow in flows:
-                if self.storage.has_cash_flow(flow.flow_id):
+                if self.storage.journal.has_cash_flow(flow.flow_id):
                     continue
                 sign = "-" if flow.amount < 0 else ""
                 log.info(
@@ -113,6 +113,8 @@ class CashFlows:
     def _still_new(self, candidate: Event) -> Event | None:
         """Under the input lock: drop a transfer booked meanwhile; stamp the rest
         with the market time it reaches the engine (the activity has a date only)."""
-        if not isinstance(candidate, CashFlow) or self.storage.has_cash_flow(candidate.flow_id):
+        if not isinstance(candidate, CashFlow) or self.storage.journal.has_cash_flow(
+            candidate.flow_id
+        ):
             return None
         return dataclasses.replace(candidate, time_ns=self.state.market.now_ns())

@@ -118,7 +118,7 @@ class InputPipeline:
             at_ns = max(at_ns, event.time_ns + MINUTE_NS)
         model_fee = self._model_fee(event) if isinstance(event, Fill) else None
         try:
-            seq = self.storage.journal(at_ns, event, source, model_fee)
+            seq = self.storage.journal.append(at_ns, event, source, model_fee)
         except DuplicateExecution:
             state.counters.duplicate_executions += 1
             exec_id = event.exec_id if isinstance(event, Fill) else "?"
@@ -164,7 +164,7 @@ class InputPipeline:
 
     def snapshot_now(self, why: str) -> None:
         """A snapshot of everything journaled so far (a clean stop), if not written yet."""
-        seq = self.storage.last_input_seq()
+        seq = self.storage.journal.last_input_seq()
         if seq > self.snapshots.last_seq:
             self.snapshots.write(seq, self.engine.now_ns, self.engine, self.state, why)
 
@@ -175,11 +175,11 @@ class InputPipeline:
 
     def _model_fee(self, fill: Fill) -> int | None:
         """The fee model's estimate of a new execution (None for a repeat)."""
-        if self.storage.has_execution(fill.exec_id):
+        if self.storage.journal.has_execution(fill.exec_id):
             return None
         if not self._fees_restored:  # after a restart: the orders' totals so far
             self._fees_restored = True
-            self.fees.restore(self.storage.fee_rows(), self._order_key)
+            self.fees.restore(self.storage.booked.fee_rows(), self._order_key)
         order = self.engine.order(fill.client_order_id)
         decimals = 0
         if order is not None:
@@ -192,7 +192,7 @@ class InputPipeline:
         if parent is None:
             return payload
         exec_ids = [f.exec_id for child in parent.children for f in child.fills]
-        reported, modelled = self.storage.fee_totals(exec_ids)
+        reported, modelled = self.storage.booked.fee_totals(exec_ids)
         return {**payload, "broker_fees": reported, "model_fees": modelled}
 
     def _observe(self, event: Event, commands: Sequence[object], live: bool) -> None:
@@ -211,7 +211,7 @@ class InputPipeline:
         for command in commands:
             match command:
                 case SubmitOrder() as c:
-                    st.record_order(
+                    st.orders.record_order(
                         c.client_order_id,
                         self.state.ids.broker(c.client_order_id),
                         parent_id=c.parent_id,
@@ -224,11 +224,11 @@ class InputPipeline:
                         created_ns=c.time_ns,
                     )
                 case CancelOrder() as c:
-                    st.record_request(
+                    st.orders.record_request(
                         c.client_order_id, "cancel", c.orig_client_order_id, None, None, c.time_ns
                     )
                 case ReplaceOrder() as r:
-                    st.record_request(
+                    st.orders.record_request(
                         r.client_order_id,
                         "replace",
                         r.orig_client_order_id,
@@ -237,17 +237,17 @@ class InputPipeline:
                         r.time_ns,
                     )
                 case Alert() as a:
-                    st.record_alert(a.time_ns, a.level, a.kind, a.text)
+                    st.records.record_alert(a.time_ns, a.level, a.kind, a.text)
                 case Record() as rec:
                     if rec.kind == "signal":
-                        st.record_signal(rec.time_ns, rec.payload)
+                        st.records.record_signal(rec.time_ns, rec.payload)
                     elif rec.kind == "tca":
-                        st.record_tca(rec.time_ns, self._tca_with_fees(rec.payload, engine))
+                        st.records.record_tca(rec.time_ns, self._tca_with_fees(rec.payload, engine))
                     elif rec.kind == "fill":
                         self._trade_book(rec.time_ns, rec.payload)
                         touched.add(str(rec.payload["client_order_id"]))
                     else:
-                        st.record(rec.time_ns, rec.kind, rec.payload)
+                        st.records.record(rec.time_ns, rec.kind, rec.payload)
                     if rec.kind == "order":
                         touched.add(str(rec.payload["client_order_id"]))
         if isinstance(event, Fill | OrderUpdate):
@@ -256,7 +256,7 @@ class InputPipeline:
             order = engine.order(order_id)
             if order is not None:
                 for known in {order.client_order_id, *order.ids}:
-                    st.update_order(known, order.status.value, order.filled, at_ns)
+                    st.orders.update_order(known, order.status.value, order.filled, at_ns)
         st.set_meta("applied_seq", str(seq))
 
     def _trade_book(self, time_ns: int, payload: dict[str, object]) -> None:
@@ -269,14 +269,14 @@ class InputPipeline:
         realized = _int(payload["realized"])
         signed = qty if payload["side"] == "buy" else -qty
         before = after - signed
-        trade = st.open_trade(symbol)
+        trade = st.trades.open_trade(symbol)
         if before == 0 or trade is None:
             if after != 0:
-                st.record_open(symbol, 1 if after > 0 else -1, abs(after), price, time_ns)
+                st.trades.record_open(symbol, 1 if after > 0 else -1, abs(after), price, time_ns)
             return
         trade_id = trade[0]
         if after == 0 or (after > 0) != (before > 0):
-            total = st.record_close(trade_id, price, time_ns, realized)
+            total = st.trades.record_close(trade_id, price, time_ns, realized)
             log.info(
                 "trade closed %s realised %s",
                 symbol,
@@ -284,11 +284,11 @@ class InputPipeline:
                 extra={"sv_event": "trade_closed"},
             )
             if after != 0:
-                st.record_open(symbol, 1 if after > 0 else -1, abs(after), price, time_ns)
+                st.trades.record_open(symbol, 1 if after > 0 else -1, abs(after), price, time_ns)
         elif abs(after) > abs(before):
-            st.add_to_trade(trade_id, qty, price)
+            st.trades.add_to_trade(trade_id, qty, price)
         else:
-            st.add_realized(trade_id, realized)
+            st.trades.add_realized(trade_id, realized)
 
     def _note_input(self, event: Event) -> None:
         state = self.state
@@ -317,7 +317,7 @@ class InputPipeline:
         state = self.state
         count = 0
         started = time.monotonic()
-        last = self.storage.last_input_seq()
+        last = self.storage.journal.last_input_seq()
         restored = restore_newest(self.snapshots.files, self.engine, last, state)
         self.snapshots.last_seq = restored.seq
         last_at = self.engine.now_ns
@@ -340,7 +340,7 @@ class InputPipeline:
         state.counters.replayed = count
         if count >= self.snapshots.every_inputs:  # the next start need not replay them again
             self.snapshots.write(last, last_at, self.engine, state, "after replay")
-        for row in self.storage.executions():
+        for row in self.storage.booked.executions():
             order_id = str(row["client_order_id"])
             qty, notional = state.booked.get(order_id, (0, 0))
             quantity = _int(row["quantity"])
@@ -368,7 +368,7 @@ class InputPipeline:
         (a crash between the two transactions) are written now, from a replay of
         just those inputs' commands, which the engine already produced once."""
         applied = int(self.storage.meta("applied_seq") or 0)
-        last = self.storage.last_input_seq()
+        last = self.storage.journal.last_input_seq()
         if last <= applied:
             return
         # Rebuild a scratch engine to regenerate exactly those commands.

@@ -151,7 +151,7 @@ class Loops(Part):
         self._summary_close = calendar.next_close(now)
         opened = calendar.session_at(close - 1)
         start = opened[0] if opened is not None else close - 86_400 * 10**9
-        fills, trades, realized = self.storage.day_totals(start, close)
+        fills, trades, realized = self.storage.trades.day_totals(start, close)
         engine = self.engine
         text = (
             f"Daily summary {self.system_name}: equity"

@@ -65,7 +65,7 @@ class Reconciler(Part):
                 engine_id = order.client_order_id
                 if engine_id in self.outbox.queued:
                     continue  # still with the sender: not ours to judge yet
-                stored = self.storage.order(engine_id)
+                stored = self.storage.orders.order(engine_id)
                 since = (
                     self.state.sent_wall.get(engine_id)
                     if stored is not None and stored.sent
@@ -83,7 +83,7 @@ class Reconciler(Part):
 
     async def _reconcile_order(self, order: ChildOrder, known: BrokerOrder | None = None) -> None:
         engine_id = order.client_order_id
-        stored = self.storage.order(engine_id)
+        stored = self.storage.orders.order(engine_id)
         bcid = self.state.ids.broker(engine_id)
         broker_order = known if known is not None else await self.sender.safe_order(bcid)
         if order.is_terminal:
@@ -128,7 +128,7 @@ class Reconciler(Part):
         if (
             request is None
             or request.request_id in self.outbox.queued
-            or self.storage.request_sent(request.request_id)
+            or self.storage.orders.request_sent(request.request_id)
         ):
             return
         now = self.state.market.now_ns()

@@ -64,7 +64,7 @@ class OrderSender(Part):
                 await self._replace(command)
 
     def mark_sent(self, engine_id: str, broker_order_id: str | None) -> None:
-        self.storage.mark_sent(engine_id, broker_order_id)
+        self.storage.orders.mark_sent(engine_id, broker_order_id)
         self.state.sent_wall[engine_id] = time.monotonic()
 
     async def safe_order(self, bcid: str) -> BrokerOrder | None:
@@ -90,7 +90,7 @@ class OrderSender(Part):
         )
 
     async def _submit(self, command: SubmitOrder) -> None:
-        stored = self.storage.order(command.client_order_id)
+        stored = self.storage.orders.order(command.client_order_id)
         if stored is not None and stored.sent:
             return
         bcid = self.state.ids.broker(command.client_order_id)
@@ -148,7 +148,7 @@ class OrderSender(Part):
     def _pending_order(self, command: CancelOrder | ReplaceOrder) -> ChildOrder | None:
         """The order this request is still waiting on, or None when it was
         already sent (journal) or answered meanwhile."""
-        if self.storage.request_sent(command.client_order_id):
+        if self.storage.orders.request_sent(command.client_order_id):
             return None
         order = self.engine.order(command.orig_client_order_id)
         if (
@@ -175,7 +175,7 @@ class OrderSender(Part):
             await self.broker.cancel(self.state.ids.broker(order.client_order_id))
         except (RejectedRequest, BadInput) as exc:
             await self._request_refused("cancel", command, exc)
-        self.storage.mark_request_sent(command.client_order_id)
+        self.storage.orders.mark_request_sent(command.client_order_id)
 
     async def _replace(self, command: ReplaceOrder) -> None:
         order = self._pending_order(command)
@@ -189,4 +189,4 @@ class OrderSender(Part):
             self.state.sent_wall[command.client_order_id] = time.monotonic()
         except (RejectedRequest, BadInput) as exc:
             await self._request_refused("replace", command, exc)
-        self.storage.mark_request_sent(command.client_order_id)
+        self.storage.orders.mark_request_sent(command.client_order_id)

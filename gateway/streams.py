@@ -157,7 +157,7 @@ class StreamHandlers(Part):
         order = self.engine.order(engine_id)
         if event.fill is not None:
             fill = dataclasses.replace(event.fill, client_order_id=engine_id)
-            if self.storage.has_execution(fill.exec_id):
+            if self.storage.journal.has_execution(fill.exec_id):
                 state.counters.duplicate_executions += 1
                 log.info("duplicate execution %s ignored", fill.exec_id)
                 return

@@ -205,6 +205,84 @@ class Composite(Protocol):
     def brokers(self) -> Sequence[Broker]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class StreamLinks:
+    """Alpaca's two websockets (``None``: not started yet) and its REST 429 count."""
+
+    data_open: bool | None
+    trades_open: bool | None
+    rate_limited: int
+
+
+@dataclass(frozen=True, slots=True)
+class TwsLink:
+    """The TWS socket (``None``: never connected), its reconnects and pacing waits."""
+
+    connected: bool | None
+    reconnects: int
+    pacing_waits: int
+
+
+@dataclass(frozen=True, slots=True)
+class FixSessionLink:
+    """A FIX session: logged on or not, and the next sequence numbers each way."""
+
+    logged_on: bool
+    next_sender_seq: int
+    next_target_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class UnreportedLink:
+    """A broker (a leg of a composite) that does not report its connections;
+    ``detail`` names the error when reading its facts failed."""
+
+    detail: str = ""
+
+
+LinkFacts = StreamLinks | TwsLink | FixSessionLink | UnreportedLink
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """One broker's connection facts, as the dashboard shows them."""
+
+    broker: str
+    facts: LinkFacts
+
+
+@runtime_checkable
+class ConnectionReporting(Protocol):
+    """Says what its connections are doing (the dashboard's connections table).
+
+    A leaf adapter reports one ``Connection``; a composite reports its legs'."""
+
+    def connections(self) -> tuple[Connection, ...]: ...
+
+
+ConnectionReport = Callable[[], tuple[Connection, ...]]
+
+
+def connection_report(broker: Broker) -> ConnectionReport:
+    """How to ask ``broker`` for its connections, decided once at wiring: a
+    broker that is not ``ConnectionReporting`` is one ``UnreportedLink``, and
+    a report that raises (an adapter's library internals changed) is one
+    naming the error, rather than a failed page."""
+    name = broker.name
+    if not isinstance(broker, ConnectionReporting):
+        unreported = (Connection(name, UnreportedLink()),)
+        return lambda: unreported
+    reporting = broker
+
+    def report() -> tuple[Connection, ...]:
+        try:
+            return reporting.connections()
+        except Exception as exc:
+            return (Connection(name, UnreportedLink(type(exc).__name__)),)
+
+    return report
+
+
 TierOf = Callable[[], AccountTier]
 TierChange = Callable[[AccountTier, AccountTier], None]
 

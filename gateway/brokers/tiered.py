@@ -51,6 +51,8 @@ from gateway.brokers.base import (
     Account,
     Broker,
     BrokerOrder,
+    Connection,
+    ConnectionReport,
     CountsRateLimits,
     KeepsReportsWhileStopping,
     MarketClock,
@@ -64,6 +66,7 @@ from gateway.brokers.base import (
     TierChange,
     TierOf,
     TradeEvent,
+    connection_report,
 )
 from gateway.storage.schema import FIX_STORE_SUFFIX
 
@@ -145,6 +148,8 @@ class TieredBroker:
             if all(broker is not b for b in self.brokers):
                 self.brokers.append(broker)
         self.name = "tiered(" + "+".join(b.name for b in self.brokers) + ")"
+        # Which legs report their connections, checked once here.
+        self._reports: list[ConnectionReport] = [connection_report(b) for b in self.brokers]
         self.tier_of: TierOf = tier_of or _retail_only
         self.on_tier_change: TierChange = on_tier_change or _no_alert
         self.tier: AccountTier | None = None  # the tier of the last order sent
@@ -349,6 +354,10 @@ class TieredBroker:
     def bad_bars(self) -> list[Exception]:
         return list(self.data.bad_bars) if isinstance(self.data, ReportsBadBars) else []
 
+    def connections(self) -> tuple[Connection, ...]:
+        """Each leg's connections, leg by leg (``ConnectionReporting``)."""
+        return tuple(c for report in self._reports for c in report())
+
     @property
     def rate_limited(self) -> int:
         return sum(b.rate_limited for b in self.brokers if isinstance(b, CountsRateLimits))
@@ -496,7 +505,7 @@ def build_tiered(config: Any, storage: Any = None) -> TieredBroker:
             held = routes.load()
             mine = [
                 row
-                for row in storage.executions()
+                for row in storage.booked.executions()
                 if held.get(prefix + str(row["client_order_id"])) == PrimeFixBroker.name
             ]
         marks = storage.marks if storage is not None else None

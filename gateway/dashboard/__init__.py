@@ -27,9 +27,9 @@ class Dashboard:
         self.history.publish = self.hub.publish
         gateway.inputs.observers.append(self.history.on_input)
         gateway.alerts.listeners.append(self.history.on_alert)
-        self.history.load_alerts(gateway.storage.recent_alerts(ALERTS_KEPT))
+        self.history.load_alerts(gateway.storage.records.recent_alerts(ALERTS_KEPT))
         self.server = DashboardServer(
-            view, self.history, self.hub, token, operate, gateway.storage.executions_after
+            view, self.history, self.hub, token, operate, gateway.storage.booked.executions_after
         )
 
     async def start(self) -> None:

@@ -37,6 +37,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from core.errors import BadInput
 from core.operator import OPERATOR_ACTIONS
+from gateway.brokers.base import connection_report
 from gateway.dashboard import plotly_assets
 from gateway.dashboard.auth import (
     SESSION_COOKIE,
@@ -130,6 +131,8 @@ class DashboardServer:
         self.token = token
         self.operate = operate
         self.fills_after = fills_after
+        # What the broker can say of its connections, checked once here.
+        self.connections = connection_report(gateway.broker)
         self.sessions = Sessions()
         self.failures = FailureLimiter()
         self.commands = CommandLimiter()
@@ -225,7 +228,7 @@ class DashboardServer:
             self.hub.publish("state", message)
 
     def state(self) -> dict[str, Any]:
-        state = build_state(self.gateway, self.history)
+        state = build_state(self.gateway, self.history, self.connections)
         self.history.refresh_equity()
         equity = self.history.equity
         state["equity_now"] = [equity[-1][0] // 1_000_000, equity[-1][1] / 1e9] if equity else None

@@ -17,6 +17,7 @@ from core.engine import Engine
 from core.execution.engine import ParentOrder
 from core.money import format_price
 from core.portfolio import BPS
+from gateway.brokers.base import ConnectionReport
 from gateway.config import Config
 from gateway.dashboard.connections import describe
 from gateway.dashboard.history import History
@@ -51,7 +52,9 @@ def _pct(part: int, whole: int) -> float:
     return round(100.0 * part / whole, 2) if whole > 0 else 0.0
 
 
-def build_state(gateway: GatewayView, history: History) -> dict[str, Any]:
+def build_state(
+    gateway: GatewayView, history: History, connections: ConnectionReport
+) -> dict[str, Any]:
     engine = gateway.engine
     state = gateway.state
     return {
@@ -68,7 +71,7 @@ def build_state(gateway: GatewayView, history: History) -> dict[str, Any]:
             parent_view(p) for s in state.symbols for p in engine.execution.active_parents(s)
         ],
         "agents": agents(engine, state, history),
-        "connections": describe(gateway.broker, state),
+        "connections": describe(connections, state),
         "counters": {k: v for k, v in dataclasses.asdict(state.counters).items() if k != "extra"},
     }
 

@@ -29,10 +29,13 @@ class DuplicateCashFlow(Exception):
     """A transfer id that is already stored (the broker reported it again)."""
 
 
-class JournalTables(Database):
+class JournalTables:
     """``inputs`` with ``executions`` and ``cash_flows``, written together."""
 
-    def journal(
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    def append(
         self, at_ns: int, event: Event, source: str = "stream", model_fee: int | None = None
     ) -> int:
         """Commit one engine input (durably if it moves money); its sequence number.
@@ -49,17 +52,17 @@ class JournalTables(Database):
         execution = type(event) is Fill
         # Money moves and operator commands (a flatten must survive a power cut).
         durable = execution or flow or type(event) is OperatorCommand
-        with self._tx(durable=durable):
+        with self._database.transaction(durable=durable):
             if flow:
                 cash: CashFlow = event  # type: ignore[assignment]
                 if self.has_cash_flow(cash.flow_id):
                     raise DuplicateCashFlow(cash.flow_id)
-                cur = self.db.execute(
+                cur = self._database.db.execute(
                     "INSERT INTO inputs(at_ns, kind, payload) VALUES (?, ?, ?)",
                     (at_ns, kind, payload),
                 )
                 seq = int(cur.lastrowid or 0)
-                self.db.execute(
+                self._database.db.execute(
                     "INSERT INTO cash_flows(flow_id, amount, amount_text, reason, time_ns,"
                     " source, input_seq) VALUES (?,?,?,?,?,?,?)",
                     (
@@ -74,19 +77,19 @@ class JournalTables(Database):
                 )
                 return seq
             if execution:
-                exists = self.db.execute(
+                exists = self._database.db.execute(
                     "SELECT 1 FROM executions WHERE exec_id=?",
                     (event.exec_id,),  # type: ignore[union-attr]
                 ).fetchone()
                 if exists:
                     raise DuplicateExecution(event.exec_id)  # type: ignore[union-attr]
-            cur = self.db.execute(
+            cur = self._database.db.execute(
                 "INSERT INTO inputs(at_ns, kind, payload) VALUES (?, ?, ?)", (at_ns, kind, payload)
             )
             seq = int(cur.lastrowid or 0)
             if execution:
                 fill: Fill = event  # type: ignore[assignment]
-                self.db.execute(
+                self._database.db.execute(
                     "INSERT INTO executions(exec_id, client_order_id, symbol, side, quantity,"
                     " price, price_text, fee, time_ns, source, input_seq, model_fee, venue)"
                     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -111,17 +114,19 @@ class JournalTables(Database):
     def inputs(self) -> Iterator[tuple[int, int, Event]]:
         """(seq, at_ns, event) in the order the engine saw them, streamed from
         the cursor (a year's journal is too big to hold as one list)."""
-        rows = self.db.execute("SELECT seq, at_ns, kind, payload FROM inputs ORDER BY seq")
+        rows = self._database.db.execute(
+            "SELECT seq, at_ns, kind, payload FROM inputs ORDER BY seq"
+        )
         for seq, at_ns, kind, payload in rows:
             yield int(seq), int(at_ns), journal.decode(kind, payload)
 
     def last_input_seq(self) -> int:
         """The sequence number of the last journaled input (0: none yet)."""
-        return int(self.db.execute("SELECT MAX(seq) FROM inputs").fetchone()[0] or 0)
+        return int(self._database.db.execute("SELECT MAX(seq) FROM inputs").fetchone()[0] or 0)
 
     def last_bar_times(self) -> dict[str, int]:
         result: dict[str, int] = {}
-        for (payload,) in self.db.execute(
+        for (payload,) in self._database.db.execute(
             "SELECT payload FROM inputs WHERE kind='bar' ORDER BY seq"
         ).fetchall():
             data = json.loads(payload)
@@ -130,13 +135,17 @@ class JournalTables(Database):
 
     def has_execution(self, exec_id: str) -> bool:
         return (
-            self.db.execute("SELECT 1 FROM executions WHERE exec_id=?", (exec_id,)).fetchone()
+            self._database.db.execute(
+                "SELECT 1 FROM executions WHERE exec_id=?", (exec_id,)
+            ).fetchone()
             is not None
         )
 
     def has_cash_flow(self, flow_id: str) -> bool:
         return (
-            self.db.execute("SELECT 1 FROM cash_flows WHERE flow_id=?", (flow_id,)).fetchone()
+            self._database.db.execute(
+                "SELECT 1 FROM cash_flows WHERE flow_id=?", (flow_id,)
+            ).fetchone()
             is not None
         )
 

@@ -27,8 +27,11 @@ class StoredOrder:
     created_ns: int
 
 
-class OrderTables(Database):
+class OrderTables:
     """``orders`` and ``requests``: recorded, marked sent, updated."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
 
     def record_order(
         self,
@@ -45,8 +48,8 @@ class OrderTables(Database):
         created_ns: int,
     ) -> bool:
         """Insert an order the engine asked for; False if it is already known."""
-        with self._tx():
-            cur = self.db.execute(
+        with self._database.transaction():
+            cur = self._database.db.execute(
                 "INSERT OR IGNORE INTO orders(client_order_id, broker_client_id, parent_id, symbol,"
                 " side, quantity, order_type, limit_price, limit_price_text, time_in_force,"
                 " created_ns, status, updated_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -69,22 +72,22 @@ class OrderTables(Database):
         return cur.rowcount > 0
 
     def mark_sent(self, client_order_id: str, broker_order_id: str | None) -> None:
-        with self._tx():
-            self.db.execute(
+        with self._database.transaction():
+            self._database.db.execute(
                 "UPDATE orders SET sent=1, broker_order_id=COALESCE(?, broker_order_id)"
                 " WHERE client_order_id=?",
                 (broker_order_id, client_order_id),
             )
 
     def update_order(self, client_order_id: str, status: str, filled: int, at_ns: int) -> None:
-        with self._tx():
-            self.db.execute(
+        with self._database.transaction():
+            self._database.db.execute(
                 "UPDATE orders SET status=?, filled=?, updated_ns=? WHERE client_order_id=?",
                 (status, filled, at_ns, client_order_id),
             )
 
     def order(self, client_order_id: str) -> StoredOrder | None:
-        row = self.db.execute(
+        row = self._database.db.execute(
             "SELECT client_order_id, broker_client_id, symbol, side, quantity, status, filled,"
             " sent, created_ns FROM orders WHERE client_order_id=?",
             (client_order_id,),
@@ -92,7 +95,7 @@ class OrderTables(Database):
         return None if row is None else _stored(row)
 
     def open_orders(self) -> list[StoredOrder]:
-        rows = self.db.execute(
+        rows = self._database.db.execute(
             "SELECT client_order_id, broker_client_id, symbol, side, quantity, status, filled,"
             " sent, created_ns FROM orders WHERE status NOT IN"
             " ('filled','canceled','rejected','expired','replaced') ORDER BY created_ns"
@@ -108,8 +111,8 @@ class OrderTables(Database):
         limit_price: int | None,
         created_ns: int,
     ) -> bool:
-        with self._tx():
-            cur = self.db.execute(
+        with self._database.transaction():
+            cur = self._database.db.execute(
                 "INSERT OR IGNORE INTO requests(request_id, kind, orig_client_order_id, quantity,"
                 " limit_price, created_ns) VALUES (?,?,?,?,?,?)",
                 (request_id, kind, orig, quantity, limit_price, created_ns),
@@ -117,14 +120,16 @@ class OrderTables(Database):
         return cur.rowcount > 0
 
     def request_sent(self, request_id: str) -> bool:
-        row = self.db.execute(
+        row = self._database.db.execute(
             "SELECT sent FROM requests WHERE request_id=?", (request_id,)
         ).fetchone()
         return bool(row and row[0])
 
     def mark_request_sent(self, request_id: str) -> None:
-        with self._tx():
-            self.db.execute("UPDATE requests SET sent=1 WHERE request_id=?", (request_id,))
+        with self._database.transaction():
+            self._database.db.execute(
+                "UPDATE requests SET sent=1 WHERE request_id=?", (request_id,)
+            )
 
 
 def _stored(row: tuple[Any, ...]) -> StoredOrder:

@@ -123,7 +123,7 @@ def test_duplicate_and_already_reconciled_executions_are_dropped(tmp_path: Path,
             if g.counters.fills:
                 break
         fills_before = g.engine.counters()["fills"]
-        row = g.storage.executions()[0]
+        row = g.storage.booked.executions()[0]
         again = Fill(
             int(row["time_ns"]),
             str(row["client_order_id"]),
@@ -210,7 +210,7 @@ def test_order_decided_but_never_sent_is_sent_once_on_restart(tmp_path: Path, ma
     broker, second, bcid = asyncio.run(scenario())
     sent = [o for o in broker.book.orders.values() if o.client_order_id == bcid]
     assert len(sent) == 1
-    stored = second.storage.order(bcid.removeprefix(second.ids.prefix))
+    stored = second.storage.orders.order(bcid.removeprefix(second.ids.prefix))
     assert stored is not None and stored.sent
 
 
@@ -250,7 +250,7 @@ def test_records_lost_in_a_crash_window_are_rewritten_and_the_order_sent(
                 break
             await asyncio.sleep(0.001)
         assert hit
-        assert first.storage.order(hit[0]) is None  # the records transaction never happened
+        assert first.storage.orders.order(hit[0]) is None  # the records transaction never happened
         await first.crash()
         broker.disconnect()
         second = gateway(db, broker)
@@ -259,7 +259,7 @@ def test_records_lost_in_a_crash_window_are_rewritten_and_the_order_sent(
         return broker, second, hit[0]
 
     broker, second, order_id = asyncio.run(scenario())
-    stored = second.storage.order(order_id)
+    stored = second.storage.orders.order(order_id)
     assert stored is not None and stored.sent
     sent = [
         o for o in broker.book.orders.values() if o.client_order_id == second.ids.broker(order_id)
@@ -321,7 +321,7 @@ def test_stream_fill_racing_reconciliation_is_booked_once(tmp_path: Path, market
         await asyncio.gather(*racing)
         booked = sum(
             int(r["quantity"])
-            for r in g.storage.executions()  # type: ignore[call-overload]
+            for r in g.storage.booked.executions()  # type: ignore[call-overload]
             if r["client_order_id"] == engine_id
         )
         return g, engine_id, booked, broker_order.filled

@@ -114,9 +114,9 @@ def test_restart_from_snapshot_equals_full_replay(crashed, market, tmp_path: Pat
     fast = replayed(copy(db, tmp_path / "with"), market)
     newest = SnapshotFiles(db).existing()[0][0]
     assert f"restored engine from snapshot g.db.snapshot-{newest:012d}" in caplog.text
-    assert fast.counters.replayed == fast.storage.last_input_seq() - newest  # the tail only
+    assert fast.counters.replayed == fast.storage.journal.last_input_seq() - newest  # the tail only
     full = replayed(copy(db, tmp_path / "without", snapshots=False), market)
-    assert full.counters.replayed == full.storage.last_input_seq()
+    assert full.counters.replayed == full.storage.journal.last_input_seq()
     assert facts(fast) == facts(full) == before
 
 
@@ -149,7 +149,7 @@ def test_corrupt_newest_falls_back_to_the_previous_then_the_journal(
     assert f"snapshot {first.name} unusable: snapshot truncated" in caplog.text
     assert f"snapshot {rest[-1].name} unusable: not a Sovereign engine snapshot" in caplog.text
     assert "no usable snapshot: replaying the whole journal" in caplog.text
-    assert g.counters.replayed == g.storage.last_input_seq()
+    assert g.counters.replayed == g.storage.journal.last_input_seq()
     assert facts(g) == before
 
 
@@ -157,7 +157,7 @@ def test_snapshot_past_the_journal_is_refused(crashed, market, tmp_path: Path, c
     db, before = crashed
     copied = copy(db, tmp_path / "ahead")
     seq, path = SnapshotFiles(copied).existing()[0]
-    last = Storage(copied).last_input_seq()
+    last = Storage(copied).journal.last_input_seq()
     payload = decode(path.read_bytes())
     payload["seq"] = last + 10  # claims inputs the journal does not have
     SnapshotFiles(copied).path_for(last + 10).write_bytes(encode(payload))
@@ -199,7 +199,7 @@ def test_clean_stop_writes_a_snapshot_so_the_next_start_replays_nothing(
         return facts(g), g
 
     before, g = asyncio.run(run())
-    assert SnapshotFiles(db).existing()[0][0] == g.storage.last_input_seq()
+    assert SnapshotFiles(db).existing()[0][0] == g.storage.journal.last_input_seq()
     again = replayed(db, market)
     assert again.counters.replayed == 0
     assert facts(again)[0] == before[0]

@@ -25,7 +25,7 @@ def test_migrations_are_ordered_and_idempotent(tmp_path: Path) -> None:
     path = tmp_path / "t.db"
     s = Storage(path)
     assert s.schema_version() == SCHEMA_VERSION == len(MIGRATIONS)
-    s.journal(5, fill("x1"))
+    s.journal.append(5, fill("x1"))
     s.close()
     again = Storage(path)  # opening a current database changes nothing
     assert again.schema_version() == SCHEMA_VERSION
@@ -58,9 +58,9 @@ def test_wal_mode_and_private_file(tmp_path: Path) -> None:
 
 def test_execution_ids_are_unique(tmp_path: Path) -> None:
     s = Storage(tmp_path / "u.db")
-    s.journal(1, fill("E1"))
+    s.journal.append(1, fill("E1"))
     with pytest.raises(DuplicateExecution):
-        s.journal(2, fill("E1", qty=99))
+        s.journal.append(2, fill("E1", qty=99))
     assert s.count("executions") == 1 and s.count("inputs") == 1  # nothing half-written
     with pytest.raises(sqlite3.IntegrityError):
         s.db.execute(
@@ -68,8 +68,8 @@ def test_execution_ids_are_unique(tmp_path: Path) -> None:
             " price_text, fee, time_ns, source, input_seq) VALUES ('E1','o','A','buy',1,1,'1',0,0,"
             "'x',1)"
         )
-    assert s.has_execution("E1") and not s.has_execution("E2")
-    assert s.executions()[0]["quantity"] == 10
+    assert s.journal.has_execution("E1") and not s.journal.has_execution("E2")
+    assert s.booked.executions()[0]["quantity"] == 10
 
 
 def test_journal_round_trips_every_event_kind(tmp_path: Path) -> None:
@@ -81,9 +81,11 @@ def test_journal_round_trips_every_event_kind(tmp_path: Path) -> None:
         Timer(8, "wake:P-AAPL-1"),
     ]
     for i, event in enumerate(events):
-        s.journal(i * 10, event)
-    assert [(at, e) for _, at, e in s.inputs()] == [(i * 10, e) for i, e in enumerate(events)]
-    assert s.last_bar_times() == {"AAPL": 60 * P}
+        s.journal.append(i * 10, event)
+    assert [(at, e) for _, at, e in s.journal.inputs()] == [
+        (i * 10, e) for i, e in enumerate(events)
+    ]
+    assert s.journal.last_bar_times() == {"AAPL": 60 * P}
 
 
 @settings(max_examples=60, deadline=None)
@@ -103,21 +105,21 @@ def test_bar_codec_is_lossless(
 
 def test_trades_record_open_add_close_with_exact_pnl(tmp_path: Path) -> None:
     s = Storage(tmp_path / "t.db")
-    trade = s.record_open("AAPL", 1, 10, 100 * P, 1)
-    s.add_to_trade(trade, 10, 102 * P)
-    assert s.open_trade("AAPL") == (trade, 1, 20, 2020 * P)
-    s.add_realized(trade, 25 * P)
-    total = s.record_close(trade, 105 * P, 9, 75 * P)
+    trade = s.trades.record_open("AAPL", 1, 10, 100 * P, 1)
+    s.trades.add_to_trade(trade, 10, 102 * P)
+    assert s.trades.open_trade("AAPL") == (trade, 1, 20, 2020 * P)
+    s.trades.add_realized(trade, 25 * P)
+    total = s.trades.record_close(trade, 105 * P, 9, 75 * P)
     assert total == 100 * P
-    row = s.trades()[0]
+    row = s.trades.all()[0]
     assert row["status"] == "closed" and row["realized_text"] == "100"
     assert row["entry_price_text"] == "101" and row["exit_price_text"] == "105"
-    assert s.open_trade("AAPL") is None
+    assert s.trades.open_trade("AAPL") is None
 
 
 def test_orders_and_outbox_flags(tmp_path: Path) -> None:
     s = Storage(tmp_path / "o.db")
-    assert s.record_order(
+    assert s.orders.record_order(
         "AAPL-1",
         "px-AAPL-1",
         parent_id="P-AAPL-0",
@@ -129,7 +131,7 @@ def test_orders_and_outbox_flags(tmp_path: Path) -> None:
         time_in_force="day",
         created_ns=3,
     )
-    assert not s.record_order(
+    assert not s.orders.record_order(
         "AAPL-1",
         "px-AAPL-1",
         parent_id=None,
@@ -141,24 +143,24 @@ def test_orders_and_outbox_flags(tmp_path: Path) -> None:
         time_in_force="day",
         created_ns=3,
     )
-    stored = s.order("AAPL-1")
+    stored = s.orders.order("AAPL-1")
     assert stored is not None and not stored.sent
-    s.mark_sent("AAPL-1", "uuid-1")
-    s.update_order("AAPL-1", "filled", 5, 9)
-    stored = s.order("AAPL-1")
+    s.orders.mark_sent("AAPL-1", "uuid-1")
+    s.orders.update_order("AAPL-1", "filled", 5, 9)
+    stored = s.orders.order("AAPL-1")
     assert stored is not None and stored.sent and stored.filled == 5
-    assert s.open_orders() == []
-    assert s.record_request("C1", "cancel", "AAPL-1", None, None, 4)
-    assert not s.request_sent("C1")
-    s.mark_request_sent("C1")
-    assert s.request_sent("C1")
+    assert s.orders.open_orders() == []
+    assert s.orders.record_request("C1", "cancel", "AAPL-1", None, None, 4)
+    assert not s.orders.request_sent("C1")
+    s.orders.mark_request_sent("C1")
+    assert s.orders.request_sent("C1")
 
 
 def test_nested_transactions_are_all_or_nothing(tmp_path: Path) -> None:
     s = Storage(tmp_path / "n.db")
     with pytest.raises(RuntimeError), s.transaction():
-        s.record_alert(1, "info", "a", "one")
-        s.record_signal(1, {"symbol": "AAPL", "signal": "ENTER_LONG"})
+        s.records.record_alert(1, "info", "a", "one")
+        s.records.record_signal(1, {"symbol": "AAPL", "signal": "ENTER_LONG"})
         raise RuntimeError("crash mid-way")
     assert s.count("alerts") == 0 and s.count("signals") == 0
 
@@ -171,13 +173,13 @@ def test_meta_default_is_made_once(tmp_path: Path) -> None:
 
 def test_day_totals_count_the_session_window(tmp_path: Path) -> None:
     s = Storage(tmp_path / "d.db")
-    s.journal(1, Fill(100, "AAPL-1", "E1", "AAPL", Side.BUY, 10, 100 * P))
-    s.journal(2, Fill(300, "AAPL-2", "E2", "AAPL", Side.SELL, 10, 103 * P))
-    trade = s.record_open("AAPL", 1, 10, 100 * P, 100)
-    s.record_close(trade, 103 * P, 300, 30 * P)
-    assert s.day_totals(0, 1_000) == (2, 1, 30 * P)
-    assert s.day_totals(200, 1_000) == (1, 1, 30 * P)
-    assert s.day_totals(0, 200) == (1, 0, 0)
+    s.journal.append(1, Fill(100, "AAPL-1", "E1", "AAPL", Side.BUY, 10, 100 * P))
+    s.journal.append(2, Fill(300, "AAPL-2", "E2", "AAPL", Side.SELL, 10, 103 * P))
+    trade = s.trades.record_open("AAPL", 1, 10, 100 * P, 100)
+    s.trades.record_close(trade, 103 * P, 300, 30 * P)
+    assert s.trades.day_totals(0, 1_000) == (2, 1, 30 * P)
+    assert s.trades.day_totals(200, 1_000) == (1, 1, 30 * P)
+    assert s.trades.day_totals(0, 200) == (1, 0, 0)
 
 
 def test_executions_after_a_replace_join_their_order_through_order_ids(tmp_path: Path) -> None:
@@ -186,15 +188,15 @@ def test_executions_after_a_replace_join_their_order_through_order_ids(tmp_path:
     parent's executions summed to less than its TCA). ``order_ids`` maps
     every id an order has had, replaces of replaces too, to its row."""
     s = Storage(tmp_path / "r.db")
-    s.record_order(
+    s.orders.record_order(
         "AAPL-1", "b-AAPL-1", parent_id="P-1", symbol="AAPL", side="buy", quantity=100,
         order_type="limit", limit_price=10**11, time_in_force="day", created_ns=1,
     )  # fmt: skip
-    s.record_request("AAPL-2", "replace", "AAPL-1", 150, 10**11, 2)
-    s.record_request("AAPL-3", "cancel", "AAPL-2", None, None, 3)
-    s.record_request("AAPL-4", "replace", "AAPL-2", 200, 10**11, 4)
+    s.orders.record_request("AAPL-2", "replace", "AAPL-1", 150, 10**11, 2)
+    s.orders.record_request("AAPL-3", "cancel", "AAPL-2", None, None, 3)
+    s.orders.record_request("AAPL-4", "replace", "AAPL-2", 200, 10**11, 4)
     for n, cid in enumerate(("AAPL-1", "AAPL-2", "AAPL-4"), start=1):
-        s.journal(n, Fill(n, cid, f"E{n}", "AAPL", Side.BUY, 10 * n, 10**11), "stream")
+        s.journal.append(n, Fill(n, cid, f"E{n}", "AAPL", Side.BUY, 10 * n, 10**11), "stream")
     rows = s.db.execute(
         "SELECT o.parent_id, SUM(e.quantity) FROM executions e"
         " JOIN order_ids i ON i.client_order_id = e.client_order_id"
@@ -228,11 +230,11 @@ def test_a_version_3_database_gains_the_model_fee_beside_each_booked_fee(tmp_pat
     s = Storage(db)
     assert s.schema_version() == SCHEMA_VERSION >= 4
     new = Fill(2, "A-2", "new", "AAA", Side.SELL, 10, 5, "NYSE", 3)
-    s.journal(2, new, "stream", model_fee=4)
-    rows = {r["exec_id"]: r for r in s.fee_rows()}
+    s.journal.append(2, new, "stream", model_fee=4)
+    rows = {r["exec_id"]: r for r in s.booked.fee_rows()}
     assert (rows["old"]["fee"], rows["old"]["model_fee"], rows["old"]["venue"]) == (7, None, "")
     assert (rows["new"]["fee"], rows["new"]["model_fee"], rows["new"]["venue"]) == (3, 4, "NYSE")
-    assert s.fee_totals(["old", "new"]) == (10, 4) and s.fee_totals([]) == (0, None)
+    assert s.booked.fee_totals(["old", "new"]) == (10, 4) and s.booked.fee_totals([]) == (0, None)
     s.close()
 
 

@@ -68,7 +68,7 @@ def test_gateway_session_through_ibkr_with_a_dropped_socket(tmp_path: Path) -> N
         return gateway, tws, broker
 
     gateway, tws, broker = run(body(), timeout=120)
-    rows = gateway.storage.executions()
+    rows = gateway.storage.booked.executions()
     truth = {e.view.exec_id: e.view for e in tws.executions}
     ids = [str(r["exec_id"]) for r in rows]
     assert len(ids) == len(set(ids)) >= 2  # nothing booked twice

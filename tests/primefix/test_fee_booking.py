@@ -54,7 +54,7 @@ def test_executions_and_tca_carry_the_reported_fee_and_the_models(tmp_path: Path
 
     reported, children = run(scenario())
     storage = Storage(tmp_path / "g.db")
-    rows = storage.fee_rows()
+    rows = storage.booked.fee_rows()
     assert len(rows) >= 3, "the account traded"
     # an independent pass of the prime schedule over the same executions, in order
     model = fee_model("prime")

@@ -91,7 +91,7 @@ async def quiesce(g: Gateway | None, broker: PrimeFixBroker, pb: FixPrimeBroker)
 
 def _agreement(db: Path, pb: FixPrimeBroker) -> tuple[list[str], int, int]:
     storage = Storage(db)
-    rows = storage.executions()
+    rows = storage.booked.executions()
     prefix = storage.db.execute("SELECT value FROM meta WHERE key='id_prefix'").fetchone()[0]
     problems = []
     book = {e["exec_id"]: e for e in pb.book.executions}
@@ -158,7 +158,7 @@ def test_institutional_account_trades_over_fix_and_survives_a_crash(tmp_path: Pa
         for bar in bars[cut + 1 : cut + 301]:  # the prime broker trades on while we are down
             await data.publish(bar, listening=False)
         storage = Storage(db)
-        broker2 = PrimeFixBroker.resuming(settings(port, store), data, storage.executions())
+        broker2 = PrimeFixBroker.resuming(settings(port, store), data, storage.booked.executions())
         second = Gateway(config, broker2, storage, None, RuntimeOptions())
         await second.start(loops=False)
         await quiesce(second, broker2, pb)

@@ -38,6 +38,6 @@ def test_the_store_is_read_a_page_at_a_time_when_recalling_orders(tmp_path: Path
 
     store.sent_range = counting  # type: ignore[method-assign]
     assert broker._recall_terms("OLD-1")
-    assert broker._earlier_ids("NEW-1") == ["OLD-1"]
+    assert broker._chains.earlier_ids("NEW-1") == ["OLD-1"]
     assert spans and max(spans) <= STORE_PAGE
     store.close()

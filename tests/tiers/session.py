@@ -168,7 +168,7 @@ def agreement(storage: Storage, m: Market) -> tuple[list[str], dict[str, int]]:
         )
     for e in m.pb.book.executions:
         truth[e["exec_id"]] = (e["cl_ord_id"], e["symbol"], e["qty"], nano(e["price"]), "fix")
-    rows = storage.executions()
+    rows = storage.booked.executions()
     seen: set[str] = set()
     per_broker: dict[str, int] = defaultdict(int)
     for r in rows:

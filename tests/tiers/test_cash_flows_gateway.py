@@ -106,11 +106,11 @@ def test_storage_keeps_each_transfer_once_and_replays_it(tmp_path: Path) -> None
     storage = Storage(db)
     assert storage.schema_version() == len(MIGRATIONS) >= 3  # v3 brought cash_flows
     flow = CashFlow(5, "csw-1", -1_500_000_000_000, "CSW")
-    seq = storage.journal(10, flow, "cash_flow")
+    seq = storage.journal.append(10, flow, "cash_flow")
     with pytest.raises(DuplicateCashFlow):
-        storage.journal(11, CashFlow(6, "csw-1", 7 * D), "cash_flow")
-    assert storage.has_cash_flow("csw-1") and not storage.has_cash_flow("csw-2")
-    assert storage.cash_flows() == [
+        storage.journal.append(11, CashFlow(6, "csw-1", 7 * D), "cash_flow")
+    assert storage.journal.has_cash_flow("csw-1") and not storage.journal.has_cash_flow("csw-2")
+    assert storage.booked.cash_flows() == [
         {
             "flow_id": "csw-1",
             "amount": -1_500_000_000_000,
@@ -120,7 +120,7 @@ def test_storage_keeps_each_transfer_once_and_replays_it(tmp_path: Path) -> None
             "source": "cash_flow",
         }
     ]
-    assert list(storage.inputs()) == [(seq, 10, flow)]
+    assert list(storage.journal.inputs()) == [(seq, 10, flow)]
     assert storage.count("cash_flows") == storage.count("inputs") == 1
     storage.close()
 

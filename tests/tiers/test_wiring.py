@@ -99,16 +99,22 @@ def test_build_tiered_makes_one_broker_per_section(tmp_path: Path) -> None:
         build_tiered(bad)
 
 
+class FakeBooked:
+    def __init__(self, rows: list[dict[str, object]]) -> None:
+        self.rows = rows
+
+    def executions(self) -> list[dict[str, object]]:
+        return self.rows
+
+
 class FakeStorage:
     def __init__(self, rows: list[dict[str, object]], real: Storage) -> None:
         self.rows = rows
+        self.booked = FakeBooked(rows)
         self.routes, self.marks = real.routes, real.marks
 
     def meta(self, key: str) -> str | None:
         return "sv1-" if key == "id_prefix" else None
-
-    def executions(self) -> list[dict[str, object]]:
-        return self.rows
 
 
 def test_the_prime_broker_resumes_from_its_own_executions_only(tmp_path: Path) -> None:

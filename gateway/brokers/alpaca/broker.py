@@ -51,13 +51,15 @@ from gateway.brokers.alpaca.mapping import (
     to_ns,
 )
 from gateway.brokers.alpaca.rest import RestCalls, tune_client
-from gateway.brokers.alpaca.streams import ReportingTradingStream, handlers
+from gateway.brokers.alpaca.streams import ReportingTradingStream, handlers, ws_open
 from gateway.brokers.base import (
     Account,
     BrokerOrder,
+    Connection,
     MarketClock,
     NotFound,
     RejectedRequest,
+    StreamLinks,
     StreamSinks,
 )
 from gateway.config import AlpacaConfig
@@ -107,6 +109,13 @@ class AlpacaBroker:
     def rate_limited(self) -> int:
         """The 429 replies waited out so far (``CountsRateLimits``)."""
         return self._rest.rate_limited
+
+    def connections(self) -> tuple[Connection, ...]:
+        """The two websockets and the 429 count (``ConnectionReporting``)."""
+        links = StreamLinks(
+            ws_open(self._data_stream), ws_open(self._trade_stream), self.rate_limited
+        )
+        return (Connection(self.name, links),)
 
     async def _call(self, what: str, fn: Callable[..., _T], *args: Any) -> _T:
         """One REST call through the shared back-off (``RestCalls.call``)."""

@@ -56,3 +56,20 @@ def handlers(on_bar: OnBar, on_trade: OnTrade, on_bad: OnBad) -> tuple[RawHandle
         await on_trade(event)
 
     return bar_handler, trade_handler
+
+
+def ws_open(stream: object | None) -> bool | None:
+    """Whether an alpaca-py stream's websocket is open (``None``: no stream yet).
+
+    alpaca-py keeps the socket in the private ``_ws`` (``None`` between
+    connections); its ``state`` is websockets' State enum, OPEN when usable.
+    """
+    if stream is None:
+        return None
+    ws = getattr(stream, "_ws", None)
+    if ws is None:
+        return False
+    state = getattr(ws, "state", None)
+    if state is not None:  # websockets' State enum: OPEN is 1
+        return bool(getattr(state, "name", str(state)) == "OPEN")
+    return not getattr(ws, "closed", False)

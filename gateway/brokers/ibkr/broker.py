@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import random
 import time
@@ -51,11 +50,13 @@ from core.events import Bar
 from gateway.brokers.base import (
     Account,
     BrokerOrder,
+    Connection,
     MarketClock,
     NotFound,
     RejectedRequest,
     StreamSinks,
     TradeEvent,
+    TwsLink,
 )
 from gateway.brokers.ibkr.decoding import DecodeWatch
 from gateway.brokers.ibkr.executions import Executions
@@ -202,6 +203,11 @@ class IbkrBroker:
         """Historical-data pacing violations waited out (``CountsRateLimits``)."""
         return self._history.rate_limited
 
+    def connections(self) -> tuple[Connection, ...]:
+        """The TWS socket, its reconnects and pacing waits (``ConnectionReporting``)."""
+        links = TwsLink(bool(self.ib.isConnected()), self.reconnects, self.rate_limited)
+        return (Connection(self.name, links),)
+
     @property
     def bad_bars(self) -> list[BadInput]:
         """The historical rows of the last ``bars`` call that could not be read."""
@@ -344,11 +350,14 @@ class IbkrBroker:
             )
             self._statuses.submitting.add(broker_client_id)
             generation = self._generation
+
+            def current(taken_on: int = generation) -> bool:
+                """Still connected on the connection ``generation`` was taken on."""
+                return self._connected.is_set() and self._generation == taken_on
+
             try:
                 trade = self.ib.placeOrder(contract, order)
-                await acknowledged(
-                    trade, functools.partial(self._current, generation), self._request_timeout
-                )
+                await acknowledged(trade, current, self._request_timeout)
             except ConnectionError:
                 continue  # the socket went between _ready() and the send
             finally:
@@ -387,10 +396,6 @@ class IbkrBroker:
                 primaryExchange=contract.primaryExchange,
             )
         return contract
-
-    def _current(self, generation: int) -> bool:
-        """Still connected on the connection ``generation`` was taken on."""
-        return self._connected.is_set() and self._generation == generation
 
     async def order(self, broker_client_id: str) -> BrokerOrder | None:
         """The order TWS holds under this id; None for one TWS refused on arrival

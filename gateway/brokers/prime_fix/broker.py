@@ -67,6 +67,8 @@ from gateway.brokers.base import (
     Account,
     Broker,
     BrokerOrder,
+    Connection,
+    FixSessionLink,
     MarketClock,
     RejectedRequest,
     StopsMarketData,
@@ -230,6 +232,12 @@ class PrimeFixBroker:
     def logged_on(self) -> bool:
         return self._initiator is not None and self._initiator.logged_on.is_set()
 
+    def connections(self) -> tuple[Connection, ...]:
+        """The session and its sequence numbers (``ConnectionReporting``)."""
+        store = self.store
+        links = FixSessionLink(self.logged_on, store.next_sender_seq, store.next_target_seq)
+        return (Connection(self.name, links),)
+
     def _on_event(self, event: SessionEvent) -> None:
         self.events.append(event)
         log.log(event_level(event), "FIX %s: %s", event.kind, event.text)
@@ -353,10 +361,6 @@ class PrimeFixBroker:
             log.warning("cannot recall the terms of %s: %s", cl_ord_id, exc)
             return False
         return True
-
-    def _earlier_ids(self, cl_ord_id: str) -> list[str]:
-        """The ClOrdIDs the order had before ``cl_ord_id``, newest first."""
-        return self._chains.earlier_ids(cl_ord_id)
 
     async def order(self, broker_client_id: str) -> BrokerOrder | None:
         """The prime broker's answer to an OrderStatusRequest; None if it does not know it."""
