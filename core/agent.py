@@ -196,9 +196,10 @@ class PySymbolAgent:
 
         signal, reason, stop = _HOLD, None, None
         direction = self._direction
-        if direction == 1 and bar.low <= self._stop:  # type: ignore[operator]
+        held_stop = self._stop  # set whenever direction is not 0
+        if direction == 1 and held_stop is not None and bar.low <= held_stop:
             signal, reason, stop = _EXIT_LONG, _STOP, self._stop
-        elif direction == -1 and bar.high >= self._stop:  # type: ignore[operator]
+        elif direction == -1 and held_stop is not None and bar.high >= held_stop:
             signal, reason, stop = _EXIT_SHORT, _STOP, self._stop
         elif direction == 1:
             if resistance is not None and bar.high > resistance.low >= bar.close:
@@ -209,10 +210,10 @@ class PySymbolAgent:
         elif spike and health is not Health.STALE:
             long_ok = support is not None and bar.low < support.high <= bar.close
             short_ok = resistance is not None and bar.high > resistance.low >= bar.close
-            if long_ok and not short_ok:
-                signal, reason, stop = _ENTER_LONG, _LEVEL, support.low - tick  # type: ignore[union-attr]
-            elif short_ok and not long_ok:
-                signal, reason, stop = _ENTER_SHORT, _LEVEL, resistance.high  # type: ignore[union-attr]
+            if long_ok and not short_ok and support is not None:  # long_ok implies a support
+                signal, reason, stop = _ENTER_LONG, _LEVEL, support.low - tick
+            elif short_ok and not long_ok and resistance is not None:
+                signal, reason, stop = _ENTER_SHORT, _LEVEL, resistance.high
 
         return AgentSignal(
             self.symbol,

@@ -39,7 +39,7 @@ import importlib
 import struct
 from collections.abc import Callable, Mapping
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -245,18 +245,21 @@ class Encoder:
         kind = type(value)
         if kind is list:
             out.append(_LIST)
-            _put_uint(out, len(value))  # type: ignore[arg-type]
-            for item in value:  # type: ignore[attr-defined]
+            as_list = cast("list[object]", value)  # ``type(value) is list``, exactly
+            _put_uint(out, len(as_list))
+            for item in as_list:
                 self.value(item)
         elif kind is dict:
             out.append(_DICT)
-            _put_uint(out, len(value))  # type: ignore[arg-type]
-            for k, v in value.items():  # type: ignore[attr-defined]
+            as_dict = cast("dict[object, object]", value)  # ``type(value) is dict``
+            _put_uint(out, len(as_dict))
+            for k, v in as_dict.items():
                 self.value(k)
                 self.value(v)
         elif kind is set or kind is frozenset:
             out.append(_SET if kind is set else _FROZENSET)
-            items = sorted(_atom_bytes(item) for item in value)  # type: ignore[attr-defined]
+            members = cast("set[object] | frozenset[object]", value)  # ``type`` is one of them
+            items = sorted(_atom_bytes(item) for item in members)
             _put_uint(out, len(items))
             for data in items:
                 out += data

@@ -17,7 +17,7 @@ resend and SequenceReset ``fix.recovery``, the shared types ``fix.session_types`
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from sortedcontainers import SortedDict
@@ -175,7 +175,7 @@ class Session:
         msg_type: bytes,
         body: list[tuple[int, object]],
         now_ns: int,
-        header: list[tuple[int, object]] = (),  # type: ignore[assignment]
+        header: Sequence[tuple[int, object]] = (),
     ) -> Actions:
         """Send an application message; it is stored (and later resent) even when offline.
 

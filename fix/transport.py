@@ -43,7 +43,9 @@ class Connection(asyncio.Protocol):
         self.closed = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        if not isinstance(transport, asyncio.Transport):  # a stream connection's is one
+            raise TypeError(f"FIX needs a stream transport, got {type(transport).__name__}")
+        self.transport = transport
         self.owner.made(self)
 
     def data_received(self, data: bytes) -> None:

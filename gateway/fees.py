@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
+from core.cells import as_int
 from core.commands import Fill, Side
 from core.execution.commissions import FeeModel, broker_for_equity, fee_model
 from core.execution.venues import default_venues
@@ -60,13 +61,13 @@ class FeeEstimator:
             cid = str(row["client_order_id"])
             side = Side(str(row["side"]))
             fill = Fill(
-                int(row["time_ns"]),  # type: ignore[call-overload]
+                as_int(row["time_ns"]),
                 cid,
                 str(row["exec_id"]),
                 str(row["symbol"]),
                 side,
-                int(row["quantity"]),  # type: ignore[call-overload]
-                int(row["price"]),  # type: ignore[call-overload]
+                as_int(row["quantity"]),
+                as_int(row["price"]),
                 str(row.get("venue") or ""),
             )
             self.estimate(key(cid), fill)

@@ -16,6 +16,7 @@ readings show. It never moves backwards.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from core.calendar import EXCHANGE, CalendarSchedule
 
@@ -28,7 +29,9 @@ class MarketTime:
     """Market time: anchored at broker clock readings and bar ends, extrapolated
     between readings at the observed market-seconds-per-wall-second rate."""
 
-    def __init__(self, monotonic: object = time.monotonic, max_ahead_ns: int = 60 * _NS) -> None:
+    def __init__(
+        self, monotonic: Callable[[], float] = time.monotonic, max_ahead_ns: int = 60 * _NS
+    ) -> None:
         """``max_ahead_ns``: extrapolation never runs more than one bar period past
         the last reading, so a misjudged rate (a burst of late bars) cannot carry
         market time, and with it timers and the stale-entry rule, far ahead."""
@@ -45,7 +48,7 @@ class MarketTime:
         return self._rate
 
     def observe_clock(self, market_ns: int) -> None:
-        wall = self._monotonic()  # type: ignore[operator]
+        wall = self._monotonic()
         if self._last_reading is not None:
             prev_ns, prev_wall = self._last_reading
             elapsed = wall - prev_wall
@@ -64,7 +67,7 @@ class MarketTime:
             self._floor = market_ns
 
     def now_ns(self) -> int:
-        wall = self._monotonic()  # type: ignore[operator]
+        wall = self._monotonic()
         ahead = min(int((wall - self._anchor_wall) * self._rate * _NS), self._max_ahead)
         estimate = self._anchor_ns + ahead
         if self._anchor_ns == 0:

@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from core.cells import as_float
 from core.errors import BadInput
 from core.events import Bar
 from core.money import price_from_decimal
@@ -159,7 +160,9 @@ def _vwap(value: object, low: int, high: int) -> int | None:
     """VWAPs are averages with any number of digits: rounded to nano-units, kept in [low, high]."""
     if value is None:
         return None
-    nano = int((Decimal(repr(float(value))) * _NS).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))  # type: ignore[arg-type]
+    nano = int(
+        (Decimal(repr(as_float(value))) * _NS).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
+    )
     return min(max(nano, low), high)
 
 

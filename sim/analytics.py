@@ -382,12 +382,14 @@ def round_trips(
         if open_["qty"] == 0:
             continue
         mine = bars.get(symbol)
-        has_bars = mine is not None and len(mine.times) > 0
-        close = float(mine.close[-1]) if has_bars else open_["entry_cost"] / open_["qty"]  # type: ignore[union-attr]
+        last_of = mine if mine is not None and len(mine.times) > 0 else None
+        close = (
+            float(last_of.close[-1]) if last_of is not None else open_["entry_cost"] / open_["qty"]
+        )
         quantity = abs(open_["qty"])
         open_["closed"] += quantity
         open_["exit_value"] += quantity * close
-        last_bar = int(mine.times[-1]) if has_bars else int(open_["last_ns"])  # type: ignore[union-attr]
+        last_bar = int(last_of.times[-1]) if last_of is not None else int(open_["last_ns"])
         open_["last_ns"] = end_ns if end_ns is not None else last_bar
         trades.append(_trade(symbol, open_, mine, "open at end"))
     trades.sort(key=lambda t: (t.entry_ns, t.symbol))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -157,7 +158,7 @@ def run(
 
 
 def replay(
-    args: object,
+    args: argparse.Namespace,
     seed: int,
     balance: str | None,
     out: str | None,
@@ -169,7 +170,7 @@ def replay(
     from sim.data.source import load, query_from, source_command
 
     def make() -> RunSpec:
-        loaded = load(args.files, query_from(args))  # type: ignore[attr-defined]
+        loaded = load(args.files, query_from(args))
         return replay_spec(
             loaded,
             source_command(args),

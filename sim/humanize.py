@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
+from core.cells import as_float, as_int
+
 
 def money(value: object) -> str:
     """``$1,234.50``; negative as ``-$1,234.50``; blank for missing."""
@@ -32,7 +34,7 @@ def percent(value: object, signed: bool = True, places: int = 2) -> str:
     """A fraction as a percentage: 0.1234 → ``+12.34%``; blank for missing or NaN."""
     if value is None or value == "":
         return ""
-    number = float(value)  # type: ignore[arg-type]
+    number = as_float(value)
     if not math.isfinite(number):
         return "n/a"
     text = f"{number * 100:+,.{places}f}%" if signed else f"{number * 100:,.{places}f}%"
@@ -42,21 +44,21 @@ def percent(value: object, signed: bool = True, places: int = 2) -> str:
 def ratio(value: object, places: int = 2) -> str:
     if value is None or value == "":
         return "n/a"
-    number = float(value)  # type: ignore[arg-type]
+    number = as_float(value)
     return f"{number:,.{places}f}" if math.isfinite(number) else "n/a"
 
 
 def count(value: object) -> str:
     if value is None or value == "":
         return ""
-    return f"{int(value):,}"  # type: ignore[call-overload]
+    return f"{as_int(value):,}"
 
 
 def duration(ns: object) -> str:
     """Holding times: ``3d 4h``, ``2h 05m``, ``12m``."""
     if ns is None or ns == "":
         return ""
-    minutes = int(ns) // 60_000_000_000  # type: ignore[call-overload]
+    minutes = as_int(ns) // 60_000_000_000
     days, rest = divmod(minutes, 1440)
     hours, mins = divmod(rest, 60)
     if days:

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
 
+from core.cells import as_int
 from core.commands import OrdStatus
 from core.execution.commissions import broker_for_equity
 from core.execution.orders import ChildOrder
@@ -301,9 +302,9 @@ def _tca_row(
 ) -> tuple[object, ...]:
     def price(key: str) -> str:
         value = record.get(key)
-        return "" if value is None else money(int(value))  # type: ignore[call-overload]
+        return "" if value is None else money(as_int(value))
 
-    decimals = int(record.get("decimals") or 0)  # type: ignore[call-overload]
+    decimals = as_int(record.get("decimals") or 0)
     exact = (traded or {}).get(str(record["parent_id"]))
     average = (
         average_price(*exact) if exact is not None else _nano_float(record.get("average_price"))
@@ -312,8 +313,8 @@ def _tca_row(
         record["parent_id"],
         record["symbol"],
         _side(record["side"]),
-        quantity(int(record["decided"]), decimals),  # type: ignore[call-overload]
-        quantity(int(record["filled"]), decimals),  # type: ignore[call-overload]
+        quantity(as_int(record["decided"]), decimals),
+        quantity(as_int(record["filled"]), decimals),
         price("decision_price"),
         price("start_price"),
         average,

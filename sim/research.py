@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from core.cells import as_float, as_int
 from sim import humanize, stops_report
 from sim.analytics import Benchmark, ExitCue, FillRow, Trade, analyse, prices_from
 from sim.runner import RunResult
@@ -53,10 +54,10 @@ def slippage_vs_arrival(tca: list[dict[str, object]]) -> float:
     total = 0.0
     for record in tca:
         average, arrival = record.get("average_price"), record.get("start_price")
-        filled = int(record.get("filled") or 0)  # type: ignore[call-overload]
+        filled = as_int(record.get("filled") or 0)
         if average is None or arrival is None or not filled:
             continue
-        total += _sign(record.get("side")) * (float(average) - float(arrival)) * filled * NANO  # type: ignore[arg-type]
+        total += _sign(record.get("side")) * (as_float(average) - as_float(arrival)) * filled * NANO
     return total
 
 
@@ -89,7 +90,7 @@ def research(result: RunResult, risk_free: float = 0.0) -> Research:
     metrics["stops"] = stops_report.distribution(result, trades)
     for key in ("drawdown_peak", "drawdown_trough", "drawdown_recovery"):
         value = metrics[key]
-        metrics[key] = None if value is None else format_time(int(value))  # type: ignore[call-overload]
+        metrics[key] = None if value is None else format_time(as_int(value))
     return Research(metrics, bench, trades)
 
 
@@ -138,7 +139,7 @@ def display(summary: Mapping[str, object]) -> dict[str, str]:
         "final_equity": humanize.money(summary.get("final_equity")),
         "pnl": humanize.money(summary.get("pnl")),
         "return": humanize.percent(summary.get("return")),
-        "max_drawdown": humanize.percent(-float(summary.get("max_drawdown") or 0)),  # type: ignore[arg-type]
+        "max_drawdown": humanize.percent(-as_float(summary.get("max_drawdown") or 0)),
         "hit_rate": humanize.percent(summary.get("hit_rate"), signed=False),
         "bars": humanize.count(summary.get("bars")),
         "orders": humanize.count(summary.get("orders")),

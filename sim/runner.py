@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from core.agent import PySymbolAgent, SymbolAgent
 from core.clock import ManualClock
@@ -234,7 +235,7 @@ class Simulation:
             while self._queue:
                 at_ns, rank, item = self._queue.pop()
                 if rank is Rank.MARKET:
-                    self._market(at_ns, item)  # type: ignore[arg-type]
+                    self._market(at_ns, cast(Bar, item))  # the MARKET rank carries bars only
                     processed_bars += 1
                     if on_progress is not None and processed_bars % 1000 == 0:
                         on_progress(processed_bars)
@@ -351,8 +352,8 @@ class Simulation:
             self._journal.write("out", at_ns, command)
             self._dispatch(at_ns, command, touched)
         self._checker.check(self.engine, at_ns, touched)
-        if first_delivery:
-            self._checker.check_fill_exposure(self.engine, event, breaches, at_ns)  # type: ignore[arg-type]
+        if first_delivery and type(event) is Fill:  # only a fill is a first delivery
+            self._checker.check_fill_exposure(self.engine, event, breaches, at_ns)
         if self._snapshots is not None:
             self._snapshots.after_input(self._journal.lines, at_ns, self.engine)
 

@@ -6,6 +6,7 @@ is the place to see exactly what the signal core decides, bar by bar.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from collections.abc import Iterable, Iterator
@@ -53,13 +54,13 @@ def parse_tick(text: str | None) -> int | None:
     return tick
 
 
-def main(args: object, out: str | None, tick_text: str | None, skip_bad: bool) -> int:
+def main(args: argparse.Namespace, out: str | None, tick_text: str | None, skip_bad: bool) -> int:
     """``args`` names the bars: ``files`` or the ``--catalog`` query (``sim.data.source``)."""
     from sim.data.source import load, query_from
 
     try:
         tick = parse_tick(tick_text)
-        loaded = load(args.files, query_from(args), skip_bad)  # type: ignore[attr-defined]
+        loaded = load(args.files, query_from(args), skip_bad)
     except BadInput as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

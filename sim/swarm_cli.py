@@ -17,6 +17,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from core.cells import as_int
 from core.errors import BadInput
 from sim import cluster
 from sim.swarm import batch_size, batches, outcome_line, reproduce_command, run_batch
@@ -88,7 +89,7 @@ def swarm(
         return EXIT_INTERRUPTED
     failed = [o for o in outcomes if not o["ok"]]
     if not jsonl:
-        checks = sum(int(o["checks"]) for o in outcomes)  # type: ignore[call-overload]
+        checks = sum(as_int(o["checks"]) for o in outcomes)
         print(f"swarm: {len(outcomes)} seeds, {len(failed)} violations, {checks} invariant checks")
         for outcome in failed:
             print(f"  seed {outcome['seed']}: {outcome['violation']}")

@@ -18,6 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from core.cells import as_float
 from sim.sweep import METRICS
 
 FILE_MODE = 0o600
@@ -124,7 +125,7 @@ def _overview(rows: Sequence[dict[str, object]]) -> str:
 def _number(value: object) -> float | None:
     if value is None:
         return None
-    number = float(value)  # type: ignore[arg-type]
+    number = as_float(value)
     return None if math.isnan(number) else number
 
 

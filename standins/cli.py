@@ -14,6 +14,10 @@ import re
 import signal
 import socket
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from standins.market import SessionMarket
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
 ENV_FIX_PASSWORD = "STANDINS_FIX_PASSWORD"  # keeps the password out of `ps`
@@ -185,7 +189,7 @@ def endpoints(port: int) -> dict[str, str]:
     }
 
 
-async def _serve(args: argparse.Namespace, market: object, sock: socket.socket) -> None:
+async def _serve(args: argparse.Namespace, market: SessionMarket, sock: socket.socket) -> None:
     from aiohttp import web
 
     from standins.faults import Faults
@@ -209,7 +213,7 @@ async def _serve(args: argparse.Namespace, market: object, sock: socket.socket) 
         pre_open_minutes=args.pre_open,
         hold=args.hold,
     )
-    standin = StandIn(market, options, faults)  # type: ignore[arg-type]
+    standin = StandIn(market, options, faults)
     runner = web.AppRunner(
         standin.app(), handle_signals=False, access_log=None, shutdown_timeout=1.0
     )

@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from core.cells import as_int
 from core.commands import Fill, Record
 from core.engine import Engine
 from core.events import Bar
@@ -90,7 +91,7 @@ class History:
             self.signals[str(payload["symbol"])] = {
                 "signal": payload["signal"],
                 "reason": payload.get("reason"),
-                "time": _ms(int(payload["time_ns"])),  # type: ignore[call-overload]
+                "time": _ms(as_int(payload["time_ns"])),
                 "stop": _price(payload.get("stop")),
             }
         elif kind == "tca":

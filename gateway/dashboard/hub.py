@@ -20,6 +20,7 @@ import logging
 import socket
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 log = logging.getLogger("gateway.dashboard")
 
@@ -39,10 +40,18 @@ def encode(event: str, data: object) -> bytes:
     return f"event: {event}\ndata: {body}\n\n".encode("ascii")
 
 
+class ClientTransport(Protocol):
+    """What the hub needs of a client's connection (aiohttp's transport is one)."""
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any: ...
+
+    def abort(self) -> None: ...
+
+
 @dataclass(eq=False)
 class Client:
     number: int
-    transport: asyncio.BaseTransport | None
+    transport: ClientTransport | None
     queue: deque[bytes] = field(default_factory=deque)
     queued_bytes: int = 0
     wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -70,7 +79,7 @@ class Hub:
         self._numbers = 0
 
     # ---------------------------------------------------------- clients
-    def add(self, transport: asyncio.BaseTransport | None) -> Client:
+    def add(self, transport: ClientTransport | None) -> Client:
         if len(self.clients) >= self.max_clients:
             raise TooManyClients(f"{len(self.clients)} event streams open")
         self._numbers += 1
@@ -105,7 +114,7 @@ class Hub:
         client.queued_bytes = 0
         client.wake.set()
         if client.transport is not None:
-            client.transport.abort()  # type: ignore[attr-defined]
+            client.transport.abort()
 
     # --------------------------------------------------------- publish
     def publish(self, event: str, data: object) -> None:

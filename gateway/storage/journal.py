@@ -48,13 +48,12 @@ class JournalTables:
         """
         kind = journal.kind_of(event)
         payload = journal.encode(event)
-        flow = type(event) is CashFlow
-        execution = type(event) is Fill
+        cash = event if isinstance(event, CashFlow) else None
+        fill = event if isinstance(event, Fill) else None
         # Money moves and operator commands (a flatten must survive a power cut).
-        durable = execution or flow or type(event) is OperatorCommand
+        durable = fill is not None or cash is not None or isinstance(event, OperatorCommand)
         with self._database.transaction(durable=durable):
-            if flow:
-                cash: CashFlow = event  # type: ignore[assignment]
+            if cash is not None:
                 if self.has_cash_flow(cash.flow_id):
                     raise DuplicateCashFlow(cash.flow_id)
                 cur = self._database.db.execute(
@@ -76,19 +75,17 @@ class JournalTables:
                     ),
                 )
                 return seq
-            if execution:
+            if fill is not None:
                 exists = self._database.db.execute(
-                    "SELECT 1 FROM executions WHERE exec_id=?",
-                    (event.exec_id,),  # type: ignore[union-attr]
+                    "SELECT 1 FROM executions WHERE exec_id=?", (fill.exec_id,)
                 ).fetchone()
                 if exists:
-                    raise DuplicateExecution(event.exec_id)  # type: ignore[union-attr]
+                    raise DuplicateExecution(fill.exec_id)
             cur = self._database.db.execute(
                 "INSERT INTO inputs(at_ns, kind, payload) VALUES (?, ?, ?)", (at_ns, kind, payload)
             )
             seq = int(cur.lastrowid or 0)
-            if execution:
-                fill: Fill = event  # type: ignore[assignment]
+            if fill is not None:
                 self._database.db.execute(
                     "INSERT INTO executions(exec_id, client_order_id, symbol, side, quantity,"
                     " price, price_text, fee, time_ns, source, input_seq, model_fee, venue)"

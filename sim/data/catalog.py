@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -314,9 +314,9 @@ class Catalog:
             directory.mkdir(mode=DIR_MODE)
             os.chmod(directory, DIR_MODE)  # mkdir's mode is masked by the umask
 
-    def _atomic_write(self, target: Path, write: object) -> None:
+    def _atomic_write(self, target: Path, write: Callable[[Path], object]) -> None:
         temporary = target.with_name(f".{target.name}.partial")
-        write(temporary)  # type: ignore[operator]
+        write(temporary)
         os.chmod(temporary, FILE_MODE)
         os.replace(temporary, target)
 

@@ -9,6 +9,7 @@ which dates, which adjustment), printed in the terminal and the report.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,9 +170,9 @@ def _is_signal_layout(path: Path) -> bool:
         return True
 
 
-def add_source_arguments(parser: object, what: str) -> None:
+def add_source_arguments(parser: argparse.ArgumentParser, what: str) -> None:
     """FILE... or --catalog/--symbols/--start/--end, for replay and signals."""
-    add = parser.add_argument  # type: ignore[attr-defined]
+    add = parser.add_argument
     add("files", nargs="*", metavar="FILE", help=f"{what}: CSV (any import layout) or Parquet")
     add("--catalog", nargs="?", const=str(DEFAULT_CATALOG), help="read bars from the catalog")
     add("--symbols", help="with --catalog: SYM,SYM,...")
@@ -181,7 +182,7 @@ def add_source_arguments(parser: object, what: str) -> None:
     add("--adjustment", help="with --catalog: raw, split, dividend, all (default: the one held)")
 
 
-def query_from(args: object) -> CatalogQuery | None:
+def query_from(args: argparse.Namespace) -> CatalogQuery | None:
     root = getattr(args, "catalog", None)
     if root is None:
         for option in ("symbols", "start", "end", "timeframe", "adjustment"):
@@ -190,19 +191,19 @@ def query_from(args: object) -> CatalogQuery | None:
         return None
     return CatalogQuery(
         root,
-        args.symbols,  # type: ignore[attr-defined]
-        args.start,  # type: ignore[attr-defined]
-        args.end,  # type: ignore[attr-defined]
-        args.timeframe,  # type: ignore[attr-defined]
-        args.adjustment,  # type: ignore[attr-defined]
+        args.symbols,
+        args.start,
+        args.end,
+        args.timeframe,
+        args.adjustment,
     )
 
 
-def source_command(args: object) -> list[str]:
+def source_command(args: argparse.Namespace) -> list[str]:
     """The arguments that name the same bars again (for the reproduce line)."""
     query = query_from(args)
     if query is None:
-        return list(args.files)  # type: ignore[attr-defined]
+        return list(args.files)
     command = ["--catalog", query.root]
     for option in ("symbols", "start", "end", "timeframe", "adjustment"):
         value = getattr(query, option)

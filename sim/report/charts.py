@@ -102,8 +102,12 @@ def line_points(xs: Sequence[float | None], ys: Sequence[float | None]) -> list[
             continue
         if 0 < i < n - 1 and ys[i - 1] == y == ys[i + 1]:
             xa, xi, xb = xs[i - 1], xs[i], xs[i + 1]
-            between = xa is not None and xi is not None and xb is not None
-            if between and (xa < xi < xb or xa > xi > xb):  # type: ignore[operator]
+            if (
+                xa is not None
+                and xi is not None
+                and xb is not None
+                and (xa < xi < xb or xa > xi > xb)
+            ):
                 continue
         keep.append(i)
     return keep

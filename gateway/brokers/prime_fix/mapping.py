@@ -7,6 +7,7 @@ import logging
 from collections.abc import Mapping
 from functools import partial
 
+from core.cells import as_int
 from core.commands import Fill, Side
 from core.errors import BadInput
 from fix import fields
@@ -38,15 +39,15 @@ def fill_from_record(row: Mapping[str, object]) -> Fill:
     try:
         side = Side(str(row["side"]))
         return Fill(
-            int(row.get("time_ns") or 0),  # type: ignore[call-overload]
+            as_int(row.get("time_ns") or 0),
             str(row["client_order_id"]),
             str(row["exec_id"]),
             str(row["symbol"]),
             side,
-            int(row["quantity"]),  # type: ignore[call-overload]
-            int(row["price"]),  # type: ignore[call-overload]
+            as_int(row["quantity"]),
+            as_int(row["price"]),
             str(row.get("venue") or ""),
-            int(row.get("fee") or 0),  # type: ignore[call-overload]
+            as_int(row.get("fee") or 0),
         )
     except KeyError as exc:
         raise BadInput(f"executions.{exc.args[0]}", None, "missing") from None
