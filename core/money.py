@@ -60,8 +60,17 @@ def price_to_decimal(price: int) -> Decimal:
 
 
 def format_price(price: int) -> str:
-    """Plain decimal text for reports and CSV (``12.5``, ``100``, ``0.0001``)."""
-    return format(price_to_decimal(price), "f")
+    """Plain decimal text for reports and CSV (``12.5``, ``100``, ``0.0001``).
+
+    Integer arithmetic, not ``Decimal``: the outputs print millions of prices
+    and this is ~5× cheaper, with exactly the text of
+    ``format(price_to_decimal(price), "f")`` (a property test holds them equal).
+    """
+    whole, frac = divmod(-price if price < 0 else price, PRICE_SCALE)
+    sign = "-" if price < 0 else ""
+    if not frac:
+        return f"{sign}{whole}"
+    return f"{sign}{whole}.{frac:09d}".rstrip("0")
 
 
 def quantity_from_decimal(value: object, decimals: int, field: str = "quantity") -> Quantity:

@@ -1,4 +1,11 @@
-"""What must hold after every event of every run (issue 4, item 7).
+"""What must hold throughout every run (issue 4, item 7; scheduled by issue 18).
+
+The runner checks after every event that can change what is checked (a
+fill, an order update, a cash flow, a timer, a bar that produced commands),
+once per market minute whatever happened, and once at the end over every
+order's whole history; a quiet bar (no command) cannot move positions,
+cash, orders or approved decisions, so re-deriving them there only cost
+time (a third of a run's profile).
 
 The checker keeps its own ledger of the executions the venues delivered
 (first delivery of each exec id), so the engine is compared with the world,

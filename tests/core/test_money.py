@@ -143,3 +143,23 @@ def test_error_message_always_forms_for_huge_values() -> None:
     assert len(str(err)) < 200
     long_text = "x" * 500
     assert len(str(BadInput("symbol", long_text, "bad"))) < 200
+
+
+@given(
+    st.one_of(
+        # Decimal's default context holds 28 digits; past that it rounded and
+        # the integer formatter stays exact, so the comparison stops there.
+        st.integers(-(10**28) + 1, 10**28 - 1),
+        st.integers(-(10**6), 10**6).map(lambda units: units * 10**7),  # cents
+        st.integers(0, 10**12).map(lambda units: units * 10**9),  # whole dollars
+    )
+)
+@settings(max_examples=2000)
+def test_format_price_is_the_normalised_decimal_text(price: int) -> None:
+    """The integer formatter prints exactly what the Decimal route printed."""
+    assert format_price(price) == format(price_to_decimal(price), "f")
+
+
+def test_format_price_stays_exact_past_decimal_precision() -> None:
+    assert format_price(10**28 + 1) == "10000000000000000000.000000001"
+    assert format_price(-(10**9) - 5) == "-1.000000005"

@@ -116,3 +116,16 @@ def test_missing_columns_are_named() -> None:
         read_bars(io.StringIO("time,symbol,open,high,low\n"))
     assert info.value.line == 1
     assert "close" in str(info.value) and "volume" in str(info.value)
+
+
+@given(ANY_NS)
+@settings(max_examples=2000)
+def test_format_time_is_the_strftime_text(time_ns: int) -> None:
+    """The cached-date formatter prints exactly what datetime.strftime printed."""
+    from datetime import UTC, datetime
+
+    seconds, nanos = divmod(time_ns, 10**9)
+    text = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    if nanos:
+        text += "." + f"{nanos:09d}".rstrip("0")
+    assert format_time(time_ns) == text + "Z"
