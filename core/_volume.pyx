@@ -98,9 +98,23 @@ cdef class VolumeTracker:
 
     cdef double percentile_c(self, int64_t volume) noexcept:
         """The percentile; only meaningful when the history is not empty."""
-        cdef int64_t less = self._rank(volume, False)
-        cdef int64_t equal = self._rank(volume, True) - less
-        return <double>(2 * less + equal) / <double>(2 * self._n)
+        cdef Py_ssize_t nb = self._maxes.size()
+        cdef Py_ssize_t j = lower_bound(self._maxes.begin(), self._maxes.end(), volume) \
+            - self._maxes.begin()
+        cdef int64_t before, less, upto
+        if j == nb:
+            return 1.0  # every volume is below this one
+        # One descent for both ranks: when block j's max exceeds the volume,
+        # all its equals sit inside block j, so the prefix count is shared.
+        before = self._prefix(j)
+        less = before + (lower_bound(self._blocks[j].begin(), self._blocks[j].end(), volume)
+                         - self._blocks[j].begin())
+        if self._maxes[j] > volume:
+            upto = before + (upper_bound(self._blocks[j].begin(), self._blocks[j].end(), volume)
+                             - self._blocks[j].begin())
+        else:
+            upto = self._rank(volume, True)
+        return <double>(2 * less + (upto - less)) / <double>(2 * self._n)
 
     cpdef bint spike(self, int64_t volume):
         cdef sov_i128 n = self._n

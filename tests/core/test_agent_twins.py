@@ -129,3 +129,47 @@ def test_agents_agree_on_huge_volumes() -> None:
     for i, volume in enumerate(volumes):
         bar = Bar("BIG", START + i * MIN, 10**10, 10**10, 10**10, 10**10, volume)
         assert compiled.on_bar(bar) == pure.on_bar(bar), i
+
+
+class _DuckBar:
+    """Not a Bar: the compiled agent must read it through getattr, and agree."""
+
+    def __init__(self, bar: Bar) -> None:
+        for name in ("symbol", "time_ns", "open", "high", "low", "close", "volume"):
+            setattr(self, name, getattr(bar, name))
+
+
+@given(st.lists(event, min_size=1, max_size=80))
+@settings(max_examples=60, deadline=None)
+def test_signals_built_in_place_are_true_namedtuples(events: list[tuple[int, ...]]) -> None:
+    """_agent.pyx fills AgentSignal and Zone directly and reuses unchanged zones:
+    the results must still be exactly the pure twin's values and types, whether
+    the bar is a Bar (slot reads) or any object with the fields (getattr)."""
+    from core.signals import AgentSignal, Zone
+
+    instrument = Instrument("T")
+    compiled, duck, pure = (
+        CompiledAgent(instrument),
+        CompiledAgent(instrument),
+        pure_agent(instrument),
+    )
+    price, time_ns = 10_000 * instrument.tick, START
+    for move, up, down, _, volume, minutes, _ in events:
+        close = max(instrument.tick, price + move * instrument.tick)
+        bar = Bar(
+            "T",
+            time_ns,
+            price,
+            max(price, close) + up,
+            max(1, min(price, close) - down),
+            close,
+            volume,
+        )
+        got, via_duck, want = compiled.on_bar(bar), duck.on_bar(_DuckBar(bar)), pure.on_bar(bar)
+        assert got == want == via_duck
+        assert type(got) is AgentSignal and type(via_duck) is AgentSignal
+        assert got._asdict() == want._asdict() and hash(got) == hash(want)
+        for zone in (got.support, got.resistance):
+            assert zone is None or (type(zone) is Zone and zone.high > zone.low)
+        assert [type(v) for v in got] == [type(v) for v in want]
+        price, time_ns = close, time_ns + minutes * MIN

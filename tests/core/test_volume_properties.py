@@ -179,3 +179,19 @@ def test_random_long_stream_compiled_equals_reference() -> None:
 def test_negative_volume_refused_by_compiled_tracker() -> None:
     with pytest.raises(ValueError, match="volume"):
         VolumeTracker().add(-1)
+
+
+@given(st.integers(0, 2**32), st.integers(1, 8), st.integers(2_000, 6_000))
+@settings(max_examples=15, deadline=None)
+def test_percentile_when_equal_volumes_span_blocks(seed: int, distinct: int, n: int) -> None:
+    """Thousands of copies of few values fill several 1024-wide blocks with the
+    same number, so a block's max equals the queried volume: the single-descent
+    percentile must still count the equals in the blocks after it."""
+    rng = np.random.default_rng(seed)
+    compiled, pure = VolumeTracker(), PyVolumeTracker()
+    for volume in rng.integers(0, distinct, n).tolist():
+        compiled.add(volume)
+        pure.add(volume)
+    for volume in range(-1, distinct + 1):
+        if volume >= 0:
+            assert compiled.percentile(volume) == pure.percentile(volume)
