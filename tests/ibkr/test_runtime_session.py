@@ -57,7 +57,10 @@ def test_gateway_session_through_ibkr_with_a_dropped_socket(tmp_path: Path) -> N
             await tws.start("127.0.0.1", port)
             live = len(market.live)
             await wait_until(lambda: standin._next_live >= live, timeout=60)
-            await asyncio.sleep(0.5)
+            # every execution TWS made reaches the gateway by its own report
+            # before the final reconciliation looks (a fixed sleep raced them)
+            booked = lambda: {str(r["exec_id"]) for r in gateway.storage.booked.executions()}  # noqa: E731
+            await wait_until(lambda: {e.view.exec_id for e in tws.executions} <= booked(), 30)
             await gateway.reconcile(startup=False, grace=0.0)
             await gateway.settle()
         finally:

@@ -58,16 +58,17 @@ def test_kill_9_mid_order_and_restart_on_the_same_store(tmp_path):
     store, known = tmp_path / "fix.sqlite", tmp_path / "booked.jsonl"
     with running_server(*BASE_ARGS, "--speed", "600") as endpoints:
         port = endpoints["fix"].split(":")[1]
-        first, lines1, _ = _start("--port", port, "--store", str(store), "--order")
+        first, lines1, reader1 = _start("--port", port, "--store", str(store), "--order")
         _wait(lambda: len([x for x in lines1 if "exec_id" in x]) >= 3)  # mid-order
         first.send_signal(signal.SIGKILL)
         first.wait(10)
-        time.sleep(0.3)
+        reader1.join(10)  # every line the process printed before it died
+        assert not reader1.is_alive()
         fills1 = [x for x in lines1 if "exec_id" in x]
         known.write_text("".join(json.dumps(x) + "\n" for x in fills1))
         start_exec = len(_executions(endpoints))
-        time.sleep(1.0)  # ten simulated minutes: the order keeps filling with nobody there
-        assert len(_executions(endpoints)) > start_exec
+        # the order keeps filling with nobody there
+        _wait(lambda: len(_executions(endpoints)) > start_exec)
         second, lines2, reader = _start(
             "--port", port, "--store", str(store), "--known", str(known), "--seconds", "4"
         )

@@ -10,6 +10,7 @@ websockets (aiohttp), the TWS API (ib_async), FIX (the gateway's initiator).
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -139,6 +140,41 @@ def record_routes(tiered: TieredBroker, gateway: Gateway) -> Routed:
     return routed
 
 
+def book_positions(m: Market) -> dict[str, int]:
+    """The three stand-ins' books summed: signed quantity per symbol, non-zero only."""
+    books: dict[str, int] = defaultdict(int)
+    for p in m.standin.broker.state_json()["positions"]:
+        books[p["symbol"]] += int(Decimal(p["qty"])) * (-1 if p.get("side") == "short" else 1)
+    for s, p in m.tws.book.positions.items():
+        books[s] += p.qty
+    for s, q in m.pb.book.positions.items():
+        books[s] += q
+    return {s: q for s, q in books.items() if q}
+
+
+async def settle_with_books(gateway: Gateway, m: Market, timeout: float = 30.0) -> None:
+    """Wait, once the market has published its last bar, until every execution the
+    stand-ins made has reached the engine (its positions equal the books'), then
+    reconcile. Executions are delivered asynchronously (FIX reports, Alpaca's trade
+    stream), so a fixed sleep before comparing positions raced the last of them."""
+
+    async def agreed() -> bool:
+        await gateway.settle()
+        return gateway.engine.positions() == book_positions(m)
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await agreed():
+        if loop.time() > deadline:
+            raise AssertionError(
+                f"positions {gateway.engine.positions()} here, {book_positions(m)} at the"
+                f" stand-ins after {timeout}s"
+            )
+        await asyncio.sleep(0.02)
+    await gateway.reconcile(startup=False, grace=0.0)
+    await gateway.settle()
+
+
 def nano(text: object) -> int:
     return int(Decimal(str(text)) * 10**9)
 
@@ -204,15 +240,8 @@ def agreement(storage: Storage, m: Market) -> tuple[list[str], dict[str, int]]:
     net: dict[str, int] = defaultdict(int)
     for r in rows:
         net[str(r["symbol"])] += int(r["quantity"]) * (1 if r["side"] == "buy" else -1)
-    books: dict[str, int] = defaultdict(int)
-    for p in m.standin.broker.state_json()["positions"]:
-        books[p["symbol"]] += int(Decimal(p["qty"])) * (-1 if p.get("side") == "short" else 1)
-    for s, p in m.tws.book.positions.items():
-        books[s] += p.qty
-    for s, q in m.pb.book.positions.items():
-        books[s] += q
     mine = {s: q for s, q in net.items() if q}
-    theirs = {s: q for s, q in books.items() if q}
+    theirs = book_positions(m)
     if mine != theirs:
         problems.append(f"positions: database {mine}, stand-ins {theirs}")
     filled_by_parent: dict[str, int] = defaultdict(int)

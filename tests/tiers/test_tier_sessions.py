@@ -32,6 +32,7 @@ from tests.tiers.session import (
     bind_tiers,
     market_standins,
     record_routes,
+    settle_with_books,
 )
 
 SYMBOLS = ["AAPL", "MSFT", "GOOGL", "AMZN", "NVDA"]
@@ -77,9 +78,7 @@ def test_semi_institutional_account_falling_below_100k_moves_to_alpaca(tmp_path:
                 await wait_until(lambda: routed.orders and gateway.counters.fills >= 1, 60)
                 await withdraw_below(gateway, m, 100_000, 1_000)
                 await wait_until(lambda: m.done, timeout=90)
-                await asyncio.sleep(0.5)
-                await gateway.reconcile(startup=False, grace=0.0)
-                await gateway.settle()
+                await settle_with_books(gateway, m)
                 same = await gateway.reconciler.check_positions("end")
             finally:
                 await gateway.stop()
@@ -147,9 +146,7 @@ def test_institutional_account_over_fix_falls_below_1m_to_ibkr(
                 await wait_until(lambda: len(m.pb.book.executions) >= 8 or m.done, 60)
                 await withdraw_below(gateway, m, 1_000_000, 10_000)
                 await wait_until(lambda: m.done, timeout=90)
-                await asyncio.sleep(0.5)
-                await gateway.reconcile(startup=False, grace=0.0)
-                await gateway.settle()
+                await settle_with_books(gateway, m)
                 same = await gateway.reconciler.check_positions("end")
             finally:
                 await gateway.stop()
@@ -236,9 +233,7 @@ def test_a_crash_and_restart_keep_every_order_with_its_broker(tmp_path: Path) ->
             await gateway.start()
             try:
                 await wait_until(lambda: m.done, timeout=90)
-                await asyncio.sleep(0.5)
-                await gateway.reconcile(startup=False, grace=0.0)
-                await gateway.settle()
+                await settle_with_books(gateway, m)
                 same = await gateway.reconciler.check_positions("end")
             finally:
                 await gateway.stop()
