@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO, TypeVar
@@ -23,6 +23,7 @@ from core.errors import BadInput
 from core.events import Bar
 from core.money import format_price, price_from_decimal, to_decimal_input
 from core.signals import AgentSignal
+from sim.column_text import float_texts, plain_texts, price_texts, time_texts, write_columns
 from sim.timefmt import format_time, parse_time
 
 BAR_COLUMNS = ("time", "symbol", "open", "high", "low", "close", "volume")
@@ -183,21 +184,48 @@ def read_bars_file(path: Path, skip_bad: bool = False) -> BarsFile:
     return read_bars(io.StringIO(text, newline=""), skip_bad=skip_bad)
 
 
-def write_bars(stream: TextIO, bars: Iterable[Bar]) -> None:
-    writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(BAR_COLUMNS)
-    for bar in bars:
-        writer.writerow(
-            (
-                format_time(bar.time_ns),
-                bar.symbol,
-                format_price(bar.open),
-                format_price(bar.high),
-                format_price(bar.low),
-                format_price(bar.close),
-                bar.volume,
-            )
-        )
+def write_bars(stream: TextIO, rows: Iterable[Bar]) -> None:
+    """``bars.csv``: a column at a time (``sim.column_text``), the text of the per-row form."""
+    bars = rows if isinstance(rows, Sequence) else list(rows)
+    write_columns(
+        stream,
+        BAR_COLUMNS,
+        (
+            time_texts([b.time_ns for b in bars]),
+            plain_texts([b.symbol for b in bars]),
+            price_texts([b.open for b in bars]),
+            price_texts([b.high for b in bars]),
+            price_texts([b.low for b in bars]),
+            price_texts([b.close for b in bars]),
+            plain_texts([b.volume for b in bars]),
+        ),
+    )
+
+
+def write_signal_rows(stream: TextIO, signals: Sequence[AgentSignal]) -> None:
+    """``signals.csv`` in bulk: the same text as ``signal_row`` per signal."""
+    supports = [s.support for s in signals]
+    resistances = [s.resistance for s in signals]
+    write_columns(
+        stream,
+        SIGNAL_COLUMNS,
+        (
+            time_texts([s.time_ns for s in signals]),
+            plain_texts([s.symbol for s in signals]),
+            plain_texts([s.signal.value for s in signals]),
+            plain_texts(["" if s.reason is None else s.reason.value for s in signals]),
+            float_texts([s.conviction for s in signals]),
+            price_texts([None if z is None else z.low for z in supports]),
+            price_texts([None if z is None else z.high for z in supports]),
+            price_texts([None if z is None else z.low for z in resistances]),
+            price_texts([None if z is None else z.high for z in resistances]),
+            float_texts([s.volume_percentile for s in signals]),
+            plain_texts(["true" if s.spike else "false" for s in signals]),
+            price_texts([s.granularity for s in signals]),
+            price_texts([s.stop for s in signals]),
+            plain_texts([s.health for s in signals]),
+        ),
+    )
 
 
 def _price_or_blank(value: int | None) -> str:

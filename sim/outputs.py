@@ -17,7 +17,7 @@ from core.commands import OrdStatus
 from core.execution.commissions import broker_for_equity
 from core.execution.orders import ChildOrder
 from core.money import format_price, round_half_even_div
-from sim.bars_csv import SIGNAL_COLUMNS, signal_row, write_bars
+from sim.bars_csv import write_bars, write_signal_rows
 from sim.research import TRADE_COLUMNS, Research, benchmark_rows, display, research, trade_rows
 from sim.runner import RunResult
 from sim.timefmt import format_time
@@ -255,7 +255,8 @@ def write_outputs(result: RunResult, out_dir: Path, risk_free: float = 0.0) -> d
     _write(out_dir / "benchmark.csv", ("time", "equity"), benchmark_rows(found.benchmark))
     with (out_dir / "bars.csv").open("w", newline="", encoding="utf-8") as stream:
         write_bars(stream, result.bars_seen)
-    _write(out_dir / "signals.csv", SIGNAL_COLUMNS, (signal_row(s) for s in result.signals))
+    with (out_dir / "signals.csv").open("w", newline="", encoding="utf-8") as stream:
+        write_signal_rows(stream, result.signals)
     _write(out_dir / "orders.csv", ORDER_COLUMNS, order_rows(result))
     decimals = {i.symbol: i.qty_decimals for i in result.spec.feed.instruments}
     traded = {
