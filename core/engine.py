@@ -414,7 +414,7 @@ class Engine:
     def _on_fill(self, fill: Fill) -> list[EngineCommand]:
         now = self._advance(fill.time_ns)
         commands: list[EngineCommand] = []
-        outcome = self._execution.on_fill(now, fill, self._caps())
+        outcome = self._execution.on_fill(now, fill)
         result = outcome.fill
         assert result is not None
         if result.outcome == "duplicate":
@@ -459,6 +459,7 @@ class Engine:
             )
         )
         self._sync_agent(order.symbol, change.after)
+        self._execution.after_fill(now, outcome, self._caps())  # sized on the booked fill
         self._absorb(outcome, commands)
         if abs(change.after) > abs(change.before):
             self._check_fill_exposure(now, fill, commands)

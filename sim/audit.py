@@ -49,6 +49,7 @@ class Audit:
     unknown_fill_orders: list[str] = field(default_factory=list)
     outside_session: list[str] = field(default_factory=list)
     max_gross: float = 0.0  # worst side exposure / equity after a fill
+    max_gross_adding: float = 0.0  # the same, after fills that add to their side only
     gross_breaches: list[tuple[str, float]] = field(default_factory=list)
     gross_over_on_reducing: int = 0  # reducing fills while a side stood above the cap
     delayed_parents: int = 0
@@ -67,6 +68,7 @@ class Audit:
             "fills_outside_session": len(self.outside_session),
             "outside_session_examples": self.outside_session[:5],
             "max_gross_per_side": round(self.max_gross, 6),
+            "max_gross_after_adding_fills": round(self.max_gross_adding, 6),
             "gross_breaches": len(self.gross_breaches),
             "gross_breach_examples": self.gross_breaches[:5],
             "gross_over_cap_on_reducing_fills": self.gross_over_on_reducing,
@@ -183,6 +185,8 @@ def audit(out_dir: Path, sessions: list[tuple[int, int]] | None = None) -> Audit
         side = long if signed > 0 else short
         before = position[sym] - signed
         adds = abs(position[sym]) > abs(before) and (position[sym] > 0) == (signed > 0)
+        if adds and equity > 0:
+            result.max_gross_adding = max(result.max_gross_adding, float(side / equity))
         if side > GROSS_LIMIT * equity:
             if adds:
                 result.gross_breaches.append((fill["exec_id"], float(side / equity)))

@@ -676,7 +676,15 @@ class ExecutionEngine:
             )
         )
 
-    def on_fill(self, now_ns: int, fill: Fill, caps: TierCapabilities) -> Outcome:
+    def on_fill(self, now_ns: int, fill: Fill) -> Outcome:
+        """Book ``fill`` on its order and learn from it; no new orders yet.
+
+        The owner books the fill in its portfolio next and then calls
+        ``after_fill``: the next child's size depends on the exposure room,
+        and the room must count the fill just received (releasing first sized
+        the next child against the book as it was before this fill, and took
+        ``universe30``'s short side past its 200% cap at the fill price).
+        """
         outcome = Outcome()
         result = self.book.on_fill(fill)
         outcome.fill = result
@@ -702,6 +710,19 @@ class ExecutionEngine:
         parent.consecutive_rejects = 0
         market = self.market(order.symbol)
         parent.impact_refs[fill.exec_id] = market.last_mean or market.last_close or fill.price
+        return outcome
+
+    def after_fill(self, now_ns: int, outcome: Outcome, caps: TierCapabilities) -> None:
+        """The parent's next step once its owner has booked the fill ``on_fill`` took:
+        pull back what the room no longer allows, stop an over-released parent,
+        release the next child."""
+        result = outcome.fill
+        if result is None or not result.booked or result.order is None:
+            return
+        parent_id = result.order.parent_id
+        parent = None if parent_id is None else self.parents.get(parent_id)
+        if parent is None:
+            return
         parent.refresh()
         room = self._room(parent)
         if room is not None and parent.progress.working > room:
@@ -724,7 +745,6 @@ class ExecutionEngine:
                     outcome.commands.append(request)
         if parent.tca is None:
             self._step(now_ns, parent, caps, outcome)
-        return outcome
 
     def on_update(self, now_ns: int, update: OrderUpdate, caps: TierCapabilities) -> Outcome:
         outcome = Outcome()
