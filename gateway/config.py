@@ -80,8 +80,8 @@ class BrokerConfig:
     bars: str = "alpaca"  # tiered: which broker's bars the engine sees
     # Protective stops rest at the broker as stop orders (core.execution.stops)
     # instead of being checked at the bar's close. Part of the engine's identity:
-    # keep it unchanged across restarts of one database (the journal replays with it).
-    resting_stops: bool = False
+    # a database keeps the value it was first started with (gateway.runtime).
+    resting_stops: bool = True
 
 
 @dataclass(frozen=True)
@@ -211,7 +211,7 @@ def _broker(raw: dict[str, Any]) -> BrokerConfig:
     bars = s.string("bars", "alpaca")
     if bars not in BAR_SOURCES:
         raise BadInput("broker.bars", bars, f"must be one of {', '.join(BAR_SOURCES)}")
-    resting_stops = s.boolean("resting_stops", False)
+    resting_stops = s.boolean("resting_stops", True)
     s.finish()
     return BrokerConfig(kind, paper, bars, resting_stops)
 

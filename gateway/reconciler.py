@@ -17,7 +17,7 @@ from core.errors import BadInput
 from core.execution.orders import ChildOrder
 from core.money import format_price, round_half_even_div
 from gateway.alerts import Alerts
-from gateway.brokers.base import BrokerOrder, RejectedRequest
+from gateway.brokers.base import BrokerOrder, LearnsReconciledFills, RejectedRequest
 from gateway.journal import Event
 from gateway.outbox import Outbox
 from gateway.parts import Part, Parts
@@ -161,6 +161,8 @@ class Reconciler(Part):
         if order is None:
             return
 
+        made: list[Fill] = []
+
         def missing_fill(_: Event) -> Event | None:
             booked_qty, booked_notional = booked.get(engine_id, (0, 0))
             missing = broker_order.filled - booked_qty
@@ -185,6 +187,7 @@ class Reconciler(Part):
                 venue=self.broker.name,
             )
             self.state.counters.reconciled_fills += 1
+            made.append(fill)
             self.alerts.discrepancy(
                 f"order {broker_order.broker_client_id}: {missing} filled at the broker while"
                 f" the stream was away; booked at {format_price(price)} ({fill.exec_id})"
@@ -193,6 +196,11 @@ class Reconciler(Part):
 
         placeholder = Fill(0, engine_id, "", broker_order.symbol, order.side, 1, 1)
         await self.inputs.feed(placeholder, "reconcile", missing_fill)
+        booked_now = [f for f in made if self.storage.journal.has_execution(f.exec_id)]
+        if booked_now and isinstance(self.broker, LearnsReconciledFills):
+            # A broker keeping its own positions (FIX) never reported this quantity.
+            for fill in booked_now:
+                self.broker.reconciled(broker_order.broker_client_id, fill)
 
     async def _sync_status(self, engine_id: str, broker_order: BrokerOrder) -> None:
         order = self.engine.order(engine_id)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import secrets
 from collections.abc import Callable, Coroutine
@@ -45,6 +46,7 @@ from core.operator import OperatorCommand
 from gateway.alerts import Alerts
 from gateway.brokers.base import (
     Broker,
+    KeepsReportsWhileStopping,
     RejectedRequest,
     ReplaysExecutions,
     RoutesByTier,
@@ -72,6 +74,37 @@ from gateway.streams import Backfill, StreamHandlers
 log = logging.getLogger("gateway.runtime")
 
 
+def with_database_resting_stops(config: Config, storage: Storage) -> Config:
+    """``config`` with ``[broker] resting_stops`` as this database's engine was built.
+
+    The setting is part of the engine's identity: the journal replays only
+    with the value it was recorded with. A database keeps the value it was
+    first started with (``meta.resting_stops``); one from before the key was
+    kept (a journal, no key) was recorded with the old default, ``false``. A
+    config that now says otherwise is warned about and not applied, so that
+    upgrading (the default became ``true``) cannot break a restart.
+    """
+    wanted = config.broker.resting_stops
+
+    def first_value() -> str:
+        recorded_before = storage.journal.last_input_seq() > 0
+        return "false" if recorded_before else ("true" if wanted else "false")
+
+    stored = storage.meta_default("resting_stops", first_value) == "true"
+    if stored != wanted:
+        log.warning(
+            "[broker] resting_stops = %s ignored: this database's engine was built with"
+            " resting_stops = %s (part of its journal's identity); start a new database"
+            " to change it",
+            str(wanted).lower(),
+            str(stored).lower(),
+        )
+        config = dataclasses.replace(
+            config, broker=dataclasses.replace(config.broker, resting_stops=stored)
+        )
+    return config
+
+
 class Gateway:
     def __init__(
         self,
@@ -82,6 +115,7 @@ class Gateway:
         options: RuntimeOptions | None = None,
         dashboard_token: Secret | None = None,
     ) -> None:
+        config = with_database_resting_stops(config, storage)
         self.config = config
         self.broker = broker
         self.storage = storage
@@ -211,7 +245,15 @@ class Gateway:
         log.info("gateway stopped cleanly", extra={"sv_event": "stopped"})
 
     async def crash(self) -> None:
-        """Vanish without any shutdown work (in-process stand-in for ``kill -9``)."""
+        """Vanish without any shutdown work (in-process stand-in for ``kill -9``).
+
+        A killed process acknowledges nothing after the instant it dies. Here the
+        brokers' tasks outlive this call until the caller aborts them, so a
+        broker that marks reports processed (FIX) is frozen first: reports the
+        dead runtime no longer books come back by resend at the next start,
+        with their ExecIDs, as they would after a real kill."""
+        if isinstance(self.broker, KeepsReportsWhileStopping):
+            self.broker.shutting_down()
         self.state.stopping = True
         await self._cancel_tasks()
         if self.dashboard is not None:  # the port must be free for the next start

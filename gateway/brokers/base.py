@@ -164,6 +164,15 @@ class KeepsReportsWhileStopping(Protocol):
 
 
 @runtime_checkable
+class LearnsReconciledFills(Protocol):
+    """Keeps its own positions from the executions it reports (the prime broker's
+    ledger: FIX has no positions query), so it must also learn a fill the
+    runtime booked by reconciliation (``recon:``), which it never reported."""
+
+    def reconciled(self, broker_client_id: str, fill: Fill) -> None: ...
+
+
+@runtime_checkable
 class ReportsCashFlows(Protocol):
     """Reports deposits and withdrawals (Alpaca's CSD/CSW account activities)."""
 

@@ -42,7 +42,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from core.commands import ReplaceOrder, Side, SubmitOrder
+from core.commands import Fill, ReplaceOrder, Side, SubmitOrder
 from core.errors import BadInput
 from core.events import Bar
 from core.money import format_price
@@ -55,6 +55,7 @@ from gateway.brokers.base import (
     ConnectionReport,
     CountsRateLimits,
     KeepsReportsWhileStopping,
+    LearnsReconciledFills,
     MarketClock,
     NotFound,
     RejectedRequest,
@@ -436,9 +437,19 @@ class TieredBroker:
     async def stop_market_data(self) -> None:
         if isinstance(self.data, StopsMarketData):
             await self.data.stop_market_data()
-        for broker in self.brokers:  # the graceful stop begins (prime_fix: keep reports)
+        self.shutting_down()
+
+    def shutting_down(self) -> None:
+        """The stop begins (prime_fix: keep the reports handed over from now on)."""
+        for broker in self.brokers:
             if isinstance(broker, KeepsReportsWhileStopping):
                 broker.shutting_down()
+
+    def reconciled(self, broker_client_id: str, fill: Fill) -> None:
+        """A reconciliation fill goes to the ledger of the broker holding the order."""
+        owner = self.owner(broker_client_id)
+        if isinstance(owner, LearnsReconciledFills):
+            owner.reconciled(broker_client_id, fill)
 
     async def close(self) -> None:
         failure: BaseException | None = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 
-from core.commands import OrderType, ReplaceOrder, Side, SubmitOrder
+from core.commands import Fill, OrderType, ReplaceOrder, Side, SubmitOrder
 from gateway.brokers.base import StreamSinks
 from gateway.brokers.prime_fix import PrimeFixBroker
 from tests.primefix.conftest import Recorder, Running, prime_standin, run, settings, wait_until
@@ -363,5 +363,45 @@ def test_reports_the_stopping_runtime_ignored_are_read_again_after_restart(tmp_p
             ]
             assert ignored[0].exec_id in {f.exec_id for f in rec2.fills}
             await second.close()
+
+    run(scenario())
+
+
+def test_a_reconciled_fill_is_in_the_ledger_once_and_its_late_reports_are_not(tmp_path):
+    """Regression: FIX has no positions query, so the adapter's positions are its
+    ledger of reported executions. A quantity the runtime booked by
+    reconciliation (one ``recon:`` fill, reports not yet delivered) never
+    reached that ledger, so ``positions()`` disagreed with the engine for the
+    rest of the run (the tiered crash test's "0 here and 13723 at the broker").
+    Now the ledger learns the reconciled fill, and the reports of the same
+    quantity arriving afterwards (which the runtime drops by CumQty) are not
+    counted a second time."""
+
+    async def scenario() -> None:
+        async with prime_standin() as running:
+            broker = PrimeFixBroker(settings(running.port, tmp_path / "fix.db"))
+            assert await broker.connect()  # no stream yet: its reports are held
+            now = running.standin.market_now()
+            await broker.submit(_dark(now, "small", 20_000), "acct-small")
+            pb_order = running.pb.book.orders["acct-small"]
+            await wait_until(lambda: not pb_order.open, 30)
+            filled = pb_order.cum
+            assert filled > 0
+            lump = Fill(
+                running.standin.market_now(),
+                "small",
+                f"recon:{pb_order.order_id}:{filled}",
+                "AAPL",
+                Side.BUY,
+                filled,
+                pb_order.avg_px,
+            )
+            broker.reconciled("acct-small", lump)  # what the runtime's reconciler does
+            assert await broker.positions() == {"AAPL": filled}
+            rec = Recorder()
+            await rec.attach(broker)  # the held reports arrive now, each cum <= filled
+            await wait_until(lambda: len(rec.fills) == len(_execs(running)), 20)
+            assert await broker.positions() == running.pb.book.positions == {"AAPL": filled}
+            await broker.close()
 
     run(scenario())

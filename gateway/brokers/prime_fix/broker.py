@@ -480,6 +480,15 @@ class PrimeFixBroker:
     async def restart_data_stream(self, reason: str) -> None:
         await self._data().restart_data_stream(reason)
 
+    def reconciled(self, broker_client_id: str, fill: Fill) -> None:
+        """The runtime booked ``fill`` (a ``recon:`` lump) for this order without a
+        report of ours: the ledger's positions and the ClOrdID's fills learn it,
+        as they do at the next start from the executions table, so positions
+        agree with the engine's now and a late report of the same quantity is
+        not counted again (``trade_event``)."""
+        self._ledger.book(fill)
+        self._chains.note_fill(broker_client_id, fill.quantity, fill.price)
+
     def shutting_down(self) -> None:
         """The runtime has begun a graceful stop: from here on it may drop the
         trade events it is handed (it ignores them once it is stopping), so the

@@ -56,8 +56,12 @@ def trade_event(
     fill = next((e for e in events if isinstance(e, Fill)), None)
     cum = chains.own_cum(cl_ord_id, cum, 0)[0]
     if fill is not None:
-        ledger.book(fill)
-        chains.note_fill(cl_ord_id, fill.quantity, fill.price)
+        if cum > chains.filled_by_id.get(cl_ord_id, (0, 0))[0]:
+            # Otherwise a reconciliation already booked this quantity as one
+            # ``recon:`` fill (``PrimeFixBroker.reconciled``) and the runtime
+            # drops this report by the same rule: the ledger must not count it twice.
+            ledger.book(fill)
+            chains.note_fill(cl_ord_id, fill.quantity, fill.price)
         event = "fill" if status is OrdStatus.FILLED else "partial_fill"
         return TradeEvent(cl_ord_id, event, fill, None, cum)
     update = next((e for e in events if isinstance(e, OrderUpdate)), None)
