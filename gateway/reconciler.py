@@ -196,11 +196,11 @@ class Reconciler(Part):
 
         placeholder = Fill(0, engine_id, "", broker_order.symbol, order.side, 1, 1)
         await self.inputs.feed(placeholder, "reconcile", missing_fill)
-        booked_now = [f for f in made if self.storage.journal.has_execution(f.exec_id)]
-        if booked_now and isinstance(self.broker, LearnsReconciledFills):
+        if isinstance(self.broker, LearnsReconciledFills):
             # A broker keeping its own positions (FIX) never reported this quantity.
-            for fill in booked_now:
-                self.broker.reconciled(broker_order.broker_client_id, fill)
+            for fill in made:
+                if self.storage.journal.has_execution(fill.exec_id):  # journaled, not a dup
+                    self.broker.reconciled(broker_order.broker_client_id, fill)
 
     async def _sync_status(self, engine_id: str, broker_order: BrokerOrder) -> None:
         order = self.engine.order(engine_id)
