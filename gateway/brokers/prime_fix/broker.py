@@ -101,6 +101,13 @@ async def _nothing() -> None:
     return None
 
 
+def _market_data(data_broker: Broker | None) -> Broker:
+    """The broker that serves clock, bars and the stream: FIX carries orders only."""
+    if data_broker is None:
+        raise RejectedRequest(None, "the FIX prime broker has no market-data source")
+    return data_broker
+
+
 class PrimeFixBroker:
     """``Broker`` whose orders go to a prime broker over FIX; data from ``data_broker``."""
 
@@ -439,16 +446,11 @@ class PrimeFixBroker:
         return self._ledger.account()
 
     # ------------------------------------------------------------ market data
-    def _data(self) -> Broker:
-        if self.data_broker is None:
-            raise RejectedRequest(None, "the FIX prime broker has no market-data source")
-        return self.data_broker
-
     async def clock(self) -> MarketClock:
-        return await self._data().clock()
+        return await _market_data(self.data_broker).clock()
 
     async def bars(self, symbols: Sequence[str], start_ns: int, end_ns: int) -> list[Bar]:
-        bars = await self._data().bars(symbols, start_ns, end_ns)
+        bars = await _market_data(self.data_broker).bars(symbols, start_ns, end_ns)
         for bar in bars:
             self._ledger.last_price[bar.symbol] = bar.close
         return bars
@@ -478,7 +480,7 @@ class PrimeFixBroker:
             self._spawn(sinks.on_trading_connected())
 
     async def restart_data_stream(self, reason: str) -> None:
-        await self._data().restart_data_stream(reason)
+        await _market_data(self.data_broker).restart_data_stream(reason)
 
     def reconciled(self, broker_client_id: str, fill: Fill) -> None:
         """The runtime booked ``fill`` (a ``recon:`` lump) for this order without a
