@@ -148,6 +148,7 @@ class TwsServer:
                     "quantity": o.quantity,
                     "filled": o.filled,
                     "status": o.status,
+                    "order_type": o.order_type,
                     "algo": o.algo,
                 }
                 for o in self.orders.values()

@@ -64,21 +64,29 @@ def tws(server: StandIn) -> dict[str, Any]:
     return server.state()["tws"]
 
 
+def _trading(order: dict[str, Any]) -> bool:
+    """An order that trades at the next bars: working and not a resting stop. The
+    gateway keeps a protective stop at TWS across restarts (``resting_stops``);
+    it may rest all session, so waiting for it to fill would burn the market."""
+    return order["status"] in WORKING and order["order_type"] != "STP"
+
+
 def working_orders(server: StandIn) -> list[dict[str, Any]]:
-    return [o for o in tws(server)["orders"] if o["status"] in WORKING]
+    return [o for o in tws(server)["orders"] if _trading(o)]
 
 
 def wait_for_order_in_flight(server: StandIn, db: Path, timeout: float) -> bool:
-    """Until an order sits at TWS unfilled, or TWS executed something SQLite has
-    not booked yet (polled as fast as the stand-in answers); False when the
-    live market ended first or ``timeout`` passed."""
+    """Until an order sits at TWS unfilled (a resting stop does not count), or
+    TWS executed something SQLite has not booked yet (polled as fast as the
+    stand-in answers); False when the live market ended first or ``timeout``
+    passed."""
     over = False
 
     def in_flight() -> bool:
         nonlocal over
         whole = server.state()
         state = whole["tws"]
-        if any(o["status"] in WORKING for o in state["orders"]):
+        if any(_trading(o) for o in state["orders"]):
             return True
         if len(state["executions"]) > len(db_exec_ids(db)):
             return True
